@@ -1,0 +1,56 @@
+# PathoDesk: `make demo` serves the platform, `make test` runs every test (API.md).
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+export PATHODESK_SAMPLE_DIR ?= $(CURDIR)/sample-data
+export PATHODESK_SHARED_DATA_DIR ?= $(abspath $(CURDIR)/../shared/data)
+
+.PHONY: setup system-deps python-deps frontend samples demo test lint typecheck unit e2e bench clean
+
+setup: system-deps python-deps frontend samples
+
+# Debian's Chromium for the browser tests (never a downloaded browser build).
+system-deps:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; \
+	  else echo "chromium is missing: run 'sudo apt-get install chromium' (needed by the browser tests)"; fi; \
+	fi
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[dev,ml]'
+	@touch $(STAMP)
+
+python-deps: $(STAMP)
+
+frontend: frontend/node_modules/.package-lock.json src/pathodesk/web/static/dist/viewer.js
+
+frontend/node_modules/.package-lock.json: frontend/package.json frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+src/pathodesk/web/static/dist/viewer.js: $(wildcard frontend/src/*.js) frontend/build.mjs frontend/node_modules/.package-lock.json
+	cd frontend && npm run --silent build
+
+samples: $(STAMP)
+	$(PY) -m pathodesk.cli fetch-samples
+
+demo: setup
+	$(VENV)/bin/pathodesk --data-dir pathodesk-data demo --host 127.0.0.1 --port 8000
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/mypy
+
+test: setup lint
+	$(VENV)/bin/pytest -q
+
+bench: setup
+	$(PY) bench/tiles.py
+
+clean:
+	rm -rf $(VENV) frontend/node_modules src/pathodesk/web/static/dist pathodesk-data

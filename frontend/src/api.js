@@ -1,0 +1,42 @@
+// Small helpers shared by the pages: CSRF header on state-changing calls, problem details.
+export function csrfToken() {
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  return meta ? meta.content : "";
+}
+
+export async function api(path, { method = "GET", json, body, headers = {} } = {}) {
+  const init = { method, headers: { ...headers }, credentials: "same-origin" };
+  if (method !== "GET" && method !== "HEAD") init.headers["X-CSRF-Token"] = csrfToken();
+  if (json !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(json);
+  } else if (body !== undefined) {
+    init.body = body;
+  }
+  const response = await fetch(path, init);
+  const text = await response.text();
+  const data = text ? safeJson(text) : null;
+  if (!response.ok) throw new Error(problemText(data, response.status));
+  return data;
+}
+
+export function problemText(data, status) {
+  if (data && data.detail) {
+    const extra = Array.isArray(data.errors) ? data.errors.map((e) => `${e.loc.slice(-1)[0]}: ${e.msg}`) : [];
+    return [data.detail, ...extra].join("; ");
+  }
+  return `request failed (HTTP ${status})`;
+}
+
+function safeJson(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { detail: text };
+  }
+}
+
+export function showError(element, message) {
+  element.textContent = message;
+  element.hidden = !message;
+}

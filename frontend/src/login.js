@@ -1,0 +1,19 @@
+import { api, showError } from "./api.js";
+
+const form = document.getElementById("login-form");
+const error = document.getElementById("login-error");
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  showError(error, "");
+  const data = new FormData(form);
+  try {
+    await api("/api/v1/auth/login", {
+      method: "POST",
+      json: { account: data.get("account"), password: data.get("password") },
+    });
+    const next = new URLSearchParams(location.search).get("next");
+    location.assign(next && next.startsWith("/") && !next.startsWith("//") ? next : "/");
+  } catch (err) {
+    showError(error, err.message);
+  }
+});

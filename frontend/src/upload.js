@@ -1,0 +1,70 @@
+import { api, csrfToken, problemText, showError } from "./api.js";
+import "./slides.js";
+
+const caseForm = document.getElementById("case-form");
+const uploadForm = document.getElementById("upload-form");
+const examSelect = document.getElementById("exam-select");
+const bar = document.getElementById("upload-progress");
+const percent = document.getElementById("upload-percent");
+const result = document.getElementById("upload-result");
+const error = document.getElementById("upload-error");
+
+caseForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  showError(error, "");
+  const data = new FormData(caseForm);
+  try {
+    const patient = await api("/api/v1/patients", {
+      method: "POST",
+      json: { patient_code: data.get("patient_code") },
+    });
+    const exam = await api("/api/v1/exams", {
+      method: "POST",
+      json: { patient_id: patient.id, pathology_id: data.get("pathology_id"), disease_type: data.get("disease_type") },
+    });
+    const option = new Option(`${exam.pathology_id} · ${exam.disease_type} · ${patient.patient_code}`, exam.id);
+    examSelect.add(option);
+    examSelect.value = String(exam.id);
+    caseForm.reset();
+  } catch (err) {
+    showError(error, err.message);
+  }
+});
+
+uploadForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  showError(error, "");
+  result.textContent = "";
+  const body = new FormData(uploadForm);
+  const request = new XMLHttpRequest();
+  request.open("POST", "/api/v1/slides");
+  request.setRequestHeader("X-CSRF-Token", csrfToken());
+  request.upload.addEventListener("progress", (e) => {
+    if (!e.lengthComputable) return;
+    const value = Math.round((100 * e.loaded) / e.total);
+    bar.value = value;
+    percent.textContent = `${value} %`;
+  });
+  request.addEventListener("load", () => {
+    let data = null;
+    try {
+      data = JSON.parse(request.responseText);
+    } catch {
+      data = null;
+    }
+    if (request.status >= 200 && request.status < 300) {
+      bar.value = 100;
+      percent.textContent = "100 %";
+      const link = document.createElement("a");
+      link.href = `/slides/${data.id}`;
+      link.textContent = data.duplicate
+        ? `Already stored as slide ${data.id}: open it`
+        : `Uploaded slide ${data.id} (${data.width} × ${data.height}): open it`;
+      result.replaceChildren(link);
+    } else {
+      showError(error, problemText(data, request.status));
+    }
+  });
+  request.addEventListener("error", () => showError(error, "the connection failed during upload"));
+  request.send(body);
+});

@@ -1,0 +1,74 @@
+// Slide viewer (SPEC A8): OpenSeadragon over Deep Zoom, navigator, scale bar in µm.
+import OpenSeadragon from "openseadragon";
+import "./slides.js";
+
+const container = document.getElementById("viewer");
+const slideId = container.dataset.slideId;
+const mpp = parseFloat(container.dataset.mpp) || null;
+const MIN_MAGNIFICATION = 60; // A8: free zoom to at least 60x
+
+// Magnification-equivalent: 10 µm/px-to-1x convention (0.25 µm/px = 40x).
+function maxPixelRatio() {
+  if (!mpp) return 4;
+  const nativeMagnification = 10 / mpp;
+  return Math.max(2, (1.1 * MIN_MAGNIFICATION) / nativeMagnification);
+}
+
+const viewer = OpenSeadragon({
+  element: container,
+  prefixUrl: "/static/dist/osd-images/",
+  tileSources: `/dzi/${slideId}.dzi`,
+  showNavigator: true,
+  navigatorPosition: "BOTTOM_RIGHT",
+  maxZoomPixelRatio: maxPixelRatio(),
+  visibilityRatio: 0.5,
+  crossOriginPolicy: false,
+  loadTilesWithAjax: true,
+  ajaxWithCredentials: true,
+  imageSmoothingEnabled: true,
+  drawer: "canvas",
+  gestureSettingsMouse: { clickToZoom: false, dblClickToZoom: true },
+});
+window.pathodeskViewer = viewer;
+
+const bar = document.getElementById("scale-bar");
+const barLine = bar.querySelector(".line");
+const barLabel = bar.querySelector(".label");
+const magnification = document.getElementById("magnification");
+const NICE = [1, 2, 5];
+
+function niceLength(maxMicrons) {
+  const exponent = Math.floor(Math.log10(maxMicrons));
+  let best = Math.pow(10, exponent);
+  for (const factor of NICE) {
+    const candidate = factor * Math.pow(10, exponent);
+    if (candidate <= maxMicrons) best = candidate;
+  }
+  return best;
+}
+
+function formatMicrons(value) {
+  return value >= 1000 ? `${value / 1000} mm` : `${value} µm`;
+}
+
+function updateScale() {
+  const item = viewer.world.getItemAt(0);
+  if (!item) return;
+  // screen pixels per level-0 image pixel
+  const zoom = item.viewportToImageZoom(viewer.viewport.getZoom(true));
+  if (mpp) {
+    const micronsPerScreenPx = mpp / zoom;
+    const length = niceLength(micronsPerScreenPx * 160);
+    barLine.style.width = `${length / micronsPerScreenPx}px`;
+    barLabel.textContent = formatMicrons(length);
+    magnification.textContent = `≈ ${((10 / mpp) * zoom).toFixed(1)}×`;
+  } else {
+    barLabel.textContent = "no µm scale (slide has no mpp)";
+    magnification.textContent = `${(zoom * 100).toFixed(0)} %`;
+  }
+  bar.hidden = false;
+}
+
+viewer.addHandler("open", updateScale);
+viewer.addHandler("animation", updateScale);
+viewer.addHandler("zoom", updateScale);

@@ -1,0 +1,37 @@
+"""Find-or-create a patient and exam for command-line ingest and the demo."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pathodesk.db.models import Exam, Patient
+from pathodesk.errors import ConflictError
+
+
+def get_or_create_exam(
+    session: Session,
+    *,
+    patient_code: str,
+    pathology_id: str,
+    disease_type: str,
+    owner_id: int | None,
+) -> Exam:
+    patient = session.scalar(select(Patient).where(Patient.patient_code == patient_code))
+    if patient is None:
+        patient = Patient(patient_code=patient_code, created_by_id=owner_id)
+        session.add(patient)
+        session.flush()
+    exam = session.scalar(select(Exam).where(Exam.pathology_id == pathology_id))
+    if exam is None:
+        exam = Exam(
+            pathology_id=pathology_id,
+            patient_id=patient.id,
+            disease_type=disease_type,
+            created_by_id=owner_id,
+        )
+        session.add(exam)
+        session.flush()
+    elif exam.patient_id != patient.id:
+        raise ConflictError(f"exam {pathology_id} belongs to another patient")
+    return exam

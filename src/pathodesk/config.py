@@ -1,0 +1,62 @@
+"""One settings object for the whole platform (PATHODESK_* environment variables)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Runtime settings; every path defaults to somewhere inside ``data_dir``."""
+
+    model_config = SettingsConfigDict(env_prefix="PATHODESK_", extra="ignore")
+
+    data_dir: Path = Path("pathodesk-data")
+    database_url: str | None = None
+    shared_data_dir: Path = Path("../shared/data")
+    sample_dir: Path = Path("sample-data")
+
+    # Uploads (issue 2, item 6): bytes above this limit are refused with 413.
+    max_upload_bytes: int = 4 * 1024**3
+    upload_chunk_bytes: int = 1024 * 1024
+
+    # Deep Zoom (A8): API.md default tiles are 254 px plus 1 px overlap, JPEG.
+    dzi_tile_size: int = 254
+    dzi_overlap: int = 1
+    dzi_jpeg_quality: int = 80
+    tile_cache_bytes: int = 256 * 1024**2
+    readers_per_slide: int = 4
+
+    session_hours: float = 12.0
+    secure_cookies: bool = False
+
+    thumbnail_px: int = Field(default=512, ge=64, le=2048)
+
+    @property
+    def slides_dir(self) -> Path:
+        return self.data_dir / "slides"
+
+    @property
+    def incoming_dir(self) -> Path:
+        return self.data_dir / "incoming"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'pathodesk.sqlite3').resolve()}"
+
+    def ensure_dirs(self) -> None:
+        for path in (self.data_dir, self.slides_dir, self.incoming_dir, self.cache_dir):
+            path.mkdir(parents=True, exist_ok=True)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,180 @@
+"""Ingest: a staged file becomes a Slide row, or is removed with a clear reason.
+
+Used by the upload route and ``pathodesk ingest`` alike, so both behave the same: the file
+is validated by opening it, identical bytes map to the existing slide, and a failure leaves
+neither a row nor a file behind (issue 2, item 6).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from pathodesk.config import Settings
+from pathodesk.db.models import Exam, Slide
+from pathodesk.errors import ConflictError, NotFoundError, UnsupportedSlideError
+from pathodesk.slides import open_slide
+
+SUPPORTED_SUFFIXES = {
+    ".svs",
+    ".tif",
+    ".tiff",
+    ".ndpi",
+    ".vms",
+    ".vmu",
+    ".scn",
+    ".mrxs",
+    ".svslide",
+    ".bif",
+    ".dcm",
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".bmp",
+    ".qptiff",
+    ".ome.tif",
+    ".ome.tiff",
+}
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """Bytes already on disk in the incoming folder, with their checksum."""
+
+    path: Path
+    sha256: str
+    byte_size: int
+    original_name: str
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    slide: Slide
+    duplicate: bool
+
+
+def staging_path(settings: Settings) -> Path:
+    settings.incoming_dir.mkdir(parents=True, exist_ok=True)
+    return settings.incoming_dir / f"{uuid.uuid4().hex}.part"
+
+
+def stage_copy(settings: Settings, source: Path, progress: Callable[[int], object] | None = None) -> StagedFile:
+    """Copy a local file into staging while hashing it (the CLI's path in)."""
+    destination = staging_path(settings)
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with source.open("rb") as reader, destination.open("wb") as writer:
+            while chunk := reader.read(settings.upload_chunk_bytes):
+                digest.update(chunk)
+                writer.write(chunk)
+                size += len(chunk)
+                if progress:
+                    progress(len(chunk))
+    except BaseException:
+        destination.unlink(missing_ok=True)
+        raise
+    return StagedFile(destination, digest.hexdigest(), size, source.name)
+
+
+def _suffix(name: str) -> str:
+    lower = name.lower()
+    for double in (".ome.tiff", ".ome.tif"):
+        if lower.endswith(double):
+            return double
+    return Path(lower).suffix
+
+
+def _next_slide_number(session: Session, exam_id: int) -> str:
+    taken = set(session.scalars(select(Slide.slide_number).where(Slide.exam_id == exam_id)))
+    number = len(taken) + 1
+    while str(number) in taken:
+        number += 1
+    return str(number)
+
+
+def ingest_staged(
+    session: Session,
+    settings: Settings,
+    staged: StagedFile,
+    *,
+    exam_id: int,
+    user_id: int | None,
+    slide_number: str | None = None,
+) -> IngestResult:
+    """Validate, store and record; the staged file is always consumed."""
+    try:
+        existing = session.scalar(select(Slide).where(Slide.sha256 == staged.sha256))
+        if existing is not None:
+            return IngestResult(existing, duplicate=True)
+        if session.get(Exam, exam_id) is None:
+            raise NotFoundError(f"exam {exam_id} does not exist")
+        suffix = _suffix(staged.original_name)
+        if suffix not in SUPPORTED_SUFFIXES:
+            suffix = ".bin"
+        # OpenSlide recognises some formats by extension, so validate under the final name.
+        probe = staged.path.with_name(staged.path.stem + suffix)
+        os.replace(staged.path, probe)
+        staged = StagedFile(probe, staged.sha256, staged.byte_size, staged.original_name)
+        try:
+            reader = open_slide(probe)
+        except UnsupportedSlideError as exc:
+            # Readers name the staged file; the user knows it by its original name only,
+            # and server paths stay on the server.
+            detail = exc.detail.replace(str(probe), staged.original_name).replace(
+                probe.name, staged.original_name
+            )
+            raise UnsupportedSlideError(detail) from None
+        try:
+            info = reader.info
+        finally:
+            reader.close()
+        relative = Path(staged.sha256[:2]) / f"{staged.sha256}{suffix}"
+        final = settings.slides_dir / relative
+        final.parent.mkdir(parents=True, exist_ok=True)
+        slide = Slide(
+            exam_id=exam_id,
+            slide_number=slide_number or _next_slide_number(session, exam_id),
+            original_filename=staged.original_name[:255],
+            path=str(relative),
+            sha256=staged.sha256,
+            byte_size=staged.byte_size,
+            format=info.format,
+            vendor=info.vendor,
+            width=info.dimensions[0],
+            height=info.dimensions[1],
+            level_count=info.level_count,
+            mpp=info.mpp_x,
+            objective_power=info.objective_power,
+            created_by_id=user_id,
+        )
+        session.add(slide)
+        session.flush()
+        os.replace(staged.path, final)
+        try:
+            session.commit()
+        except BaseException:
+            final.unlink(missing_ok=True)
+            raise
+        return IngestResult(slide, duplicate=False)
+    except IntegrityError as exc:
+        session.rollback()
+        # A concurrent upload of the same bytes won the race: point to its slide.
+        winner = session.scalar(select(Slide).where(Slide.sha256 == staged.sha256))
+        if winner is not None:
+            return IngestResult(winner, duplicate=True)
+        raise ConflictError(f"could not record slide: {exc.orig}") from exc
+    finally:
+        staged.path.unlink(missing_ok=True)
+
+
+def discard_slide_file(settings: Settings, slide: Slide) -> None:
+    (settings.slides_dir / slide.path).unlink(missing_ok=True)

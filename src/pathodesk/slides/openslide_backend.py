@@ -1,0 +1,56 @@
+"""OpenSlide backend: every vendor format libopenslide reads (SVS, NDPI, MRXS, ...)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import openslide
+from PIL import Image
+
+from pathodesk.errors import NotFoundError, UnsupportedSlideError
+from pathodesk.slides.base import Size, SlideInfo, rgba_to_rgb_on_white
+
+
+def _float_property(properties: dict[str, str], key: str) -> float | None:
+    try:
+        value = float(properties[key])
+    except (KeyError, ValueError):
+        return None
+    return value if value > 0 else None
+
+
+class OpenSlideReader:
+    """Wraps ``openslide.OpenSlide``; libopenslide handles are safe to share across threads."""
+
+    thread_safe = True
+
+    def __init__(self, path: Path) -> None:
+        try:
+            self._slide = openslide.OpenSlide(str(path))
+        except openslide.OpenSlideError as exc:
+            raise UnsupportedSlideError(f"OpenSlide cannot read {path.name}: {exc}") from exc
+        properties = dict(self._slide.properties)
+        self.info = SlideInfo(
+            format=str(openslide.OpenSlide.detect_format(str(path))),
+            vendor=properties.get(openslide.PROPERTY_NAME_VENDOR),
+            level_dimensions=tuple(self._slide.level_dimensions),
+            level_downsamples=tuple(float(d) for d in self._slide.level_downsamples),
+            mpp_x=_float_property(properties, openslide.PROPERTY_NAME_MPP_X),
+            mpp_y=_float_property(properties, openslide.PROPERTY_NAME_MPP_Y),
+            objective_power=_float_property(properties, openslide.PROPERTY_NAME_OBJECTIVE_POWER),
+            associated_images=tuple(sorted(self._slide.associated_images.keys())),
+            properties=properties,
+        )
+
+    def read_region(self, location: Size, level: int, size: Size) -> np.ndarray:
+        region = self._slide.read_region(location, level, size)
+        return rgba_to_rgb_on_white(np.asarray(region))
+
+    def associated_image(self, name: str) -> Image.Image:
+        if name not in self.info.associated_images:
+            raise NotFoundError(f"no associated image {name!r}")
+        return self._slide.associated_images[name].convert("RGB")
+
+    def close(self) -> None:
+        self._slide.close()

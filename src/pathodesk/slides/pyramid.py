@@ -1,0 +1,104 @@
+"""Write multi-level tiled JPEG TIFF pyramids that PathoDesk, OpenSlide and QuPath all read.
+
+Level k holds ``ceil(W / 2**k)`` x ``ceil(H / 2**k)`` pixels: exactly Deep Zoom's geometry,
+so every stored tile of 256 px lines up with a Deep Zoom tile and can be served as is.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import tifffile
+
+from pathodesk.slides.base import SlideReader
+from pathodesk.slides.tiff_backend import PYRAMID_SOFTWARE
+
+Progress = Callable[[int, int], None]
+
+
+def pyramid_dimensions(width: int, height: int, tile: int) -> list[tuple[int, int]]:
+    """Level sizes down to the first level that fits in one tile."""
+    dims = [(width, height)]
+    k = 0
+    while max(dims[-1]) > tile:
+        k += 1
+        dims.append((math.ceil(width / 2**k), math.ceil(height / 2**k)))
+    return dims
+
+
+def _level_tiles(
+    source: SlideReader, k: int, size: tuple[int, int], tile: int, on_tile: Callable[[], None]
+) -> Iterator[np.ndarray]:
+    scale = 2**k
+    source_level = source.info.best_level_for_downsample(scale)
+    source_downsample = source.info.level_downsamples[source_level]
+    columns, rows = math.ceil(size[0] / tile), math.ceil(size[1] / tile)
+    for row in range(rows):
+        for col in range(columns):
+            read_px = max(1, round(tile * scale / source_downsample))
+            region = source.read_region(
+                (col * tile * scale, row * tile * scale), source_level, (read_px, read_px)
+            )
+            if read_px != tile:
+                region = cv2.resize(region, (tile, tile), interpolation=cv2.INTER_AREA)
+            on_tile()
+            yield region
+
+
+def write_pyramid(
+    source: SlideReader,
+    destination: Path,
+    *,
+    tile: int = 256,
+    quality: int = 90,
+    mpp: float | None = None,
+    objective_power: float | None = None,
+    progress: Progress | None = None,
+) -> Path:
+    """Write ``source`` as a pyramid; the file appears only when complete (atomic rename)."""
+    if tile % 16:
+        raise ValueError("TIFF tile size must be a multiple of 16")
+    width, height = source.info.dimensions
+    levels = pyramid_dimensions(width, height, tile)
+    total = sum(math.ceil(w / tile) * math.ceil(h / tile) for w, h in levels)
+    done = 0
+
+    def on_tile() -> None:
+        nonlocal done
+        done += 1
+        if progress:
+            progress(done, total)
+
+    mpp = mpp if mpp is not None else source.info.mpp_x
+    objective_power = objective_power if objective_power is not None else source.info.objective_power
+    description = json.dumps({"mpp": mpp, "objective_power": objective_power, "tile": tile})
+    temporary = destination.with_name(destination.name + ".part")
+    resolution = (10_000 / mpp, 10_000 / mpp) if mpp else None
+    try:
+        with tifffile.TiffWriter(temporary, bigtiff=width * height > 2**31) as writer:
+            for k, size in enumerate(levels):
+                writer.write(
+                    _level_tiles(source, k, size, tile, on_tile),
+                    shape=(size[1], size[0], 3),
+                    dtype=np.uint8,
+                    tile=(tile, tile),
+                    photometric="rgb",  # tifffile stores JPEG as YCbCr (tag 6) from RGB input
+                    compression="jpeg",
+                    compressionargs={"level": quality},
+                    subfiletype=1 if k else 0,
+                    software=PYRAMID_SOFTWARE,
+                    description=description if k == 0 else None,
+                    resolution=resolution,
+                    resolutionunit="CENTIMETER" if resolution else None,
+                    metadata=None,
+                )
+        os.replace(temporary, destination)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return destination

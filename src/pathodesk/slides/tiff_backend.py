@@ -1,0 +1,294 @@
+"""tifffile backend: our own pyramids, OME-TIFF, QPTIFF and plain (strip or tiled) TIFF.
+
+Tiles are fetched with ``os.pread`` (no shared file position) and decoded by tifffile's
+codecs, so one instance serves many threads at once. Stored JPEG tiles can be handed out
+without decoding (``native_jpeg_tile``), which the Deep Zoom server uses when the grids align.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tifffile
+from PIL import Image
+
+from pathodesk.errors import NotFoundError, UnsupportedSlideError
+from pathodesk.slides.base import Size, SlideInfo, downsamples_from_dimensions, white_canvas
+
+PYRAMID_SOFTWARE = "PathoDesk pyramid"
+JPEG_COMPRESSION = 7
+YCBCR_PHOTOMETRIC = 6
+# Fluorescence channels (e.g. DAPI, Opal 570, Opal 690) shown as blue, green, red.
+CHANNEL_COLOURS = np.array([[0, 0, 255], [0, 255, 0], [255, 0, 0], [255, 255, 0]], dtype=np.float32)
+MAX_STRIP_PIXELS = 400_000_000
+
+
+@dataclass
+class _Level:
+    pages: list[tifffile.TiffPage]  # one page (RGB/grey) or one per channel
+    width: int
+    height: int
+
+
+def _level_pages(tif: tifffile.TiffFile) -> list[_Level]:
+    """Pick the pages that form the image pyramid, whatever the TIFF flavour."""
+    series = tif.series[0]
+    levels: list[_Level] = []
+    for level_series in series.levels:
+        pages = [p for p in level_series.pages if isinstance(p, tifffile.TiffPage)]
+        if not pages:
+            continue
+        key = pages[0]
+        levels.append(_Level(pages=pages, width=key.imagewidth, height=key.imagelength))
+    if len(levels) == 1 and not tif.is_ome:
+        # Generic pyramids store reduced levels as further top-level pages.
+        first = tif.pages[0]
+        assert isinstance(first, tifffile.TiffPage)
+        for page in list(tif.pages)[1:]:
+            if not isinstance(page, tifffile.TiffPage) or not page.is_tiled:
+                continue
+            previous = levels[-1]
+            if (
+                page.imagewidth < previous.width
+                and page.imagelength < previous.height
+                and page.photometric == first.photometric
+                and page.samplesperpixel == first.samplesperpixel
+            ):
+                levels.append(_Level([page], page.imagewidth, page.imagelength))
+    return levels
+
+
+def _resolution_mpp(page: tifffile.TiffPage) -> float | None:
+    tags = page.tags
+    if "XResolution" not in tags or "ResolutionUnit" not in tags:
+        return None
+    numerator, denominator = tags["XResolution"].value
+    unit = tags["ResolutionUnit"].value
+    if not numerator or not denominator or unit not in (2, 3):
+        return None
+    pixels_per_unit = numerator / denominator
+    microns_per_unit = 25_400.0 if unit == 2 else 10_000.0
+    mpp = microns_per_unit / pixels_per_unit
+    # A resolution of 72 or 96 dpi is a default written by editors, not a scanner.
+    return mpp if 0.05 < mpp < 50 else None
+
+
+class TiffSlideReader:
+    """Reads pyramid levels tile by tile; plain strip TIFFs are held decoded in memory."""
+
+    thread_safe = True
+
+    def __init__(self, path: Path) -> None:
+        try:
+            self._tif = tifffile.TiffFile(path)
+            self._levels = _level_pages(self._tif)
+        except (tifffile.TiffFileError, ValueError, IndexError, KeyError) as exc:
+            raise UnsupportedSlideError(f"{path.name} is not a readable TIFF: {exc}") from exc
+        if not self._levels:
+            raise UnsupportedSlideError(f"{path.name} holds no image")
+        self._fd = os.open(path, os.O_RDONLY)
+        self._strip_cache: dict[int, np.ndarray] = {}
+        first = self._levels[0].pages[0]
+        if first.dtype is None or first.dtype.kind not in "ui":
+            raise UnsupportedSlideError(f"{path.name}: sample type {first.dtype} is not an image")
+        dimensions = tuple((lv.width, lv.height) for lv in self._levels)
+        self.info = SlideInfo(
+            format=self._format_name(),
+            vendor=self._vendor(),
+            level_dimensions=dimensions,
+            level_downsamples=downsamples_from_dimensions(dimensions),
+            mpp_x=self._mpp(),
+            mpp_y=self._mpp(),
+            objective_power=self._objective_power(),
+            associated_images=tuple(sorted(self._associated_pages())),
+            properties=self._properties(),
+        )
+        self._check_readable()
+
+    # -- metadata ---------------------------------------------------------------------
+    def _pyramid_description(self) -> dict[str, object] | None:
+        page = self._tif.pages[0]
+        assert isinstance(page, tifffile.TiffPage)
+        if page.software != PYRAMID_SOFTWARE:
+            return None
+        try:
+            parsed = json.loads(page.description)
+        except ValueError:
+            return None
+        return parsed if isinstance(parsed, dict) else None
+
+    def _format_name(self) -> str:
+        if self._pyramid_description() is not None:
+            return "pathodesk-pyramid"
+        if self._tif.is_ome:
+            return "ome-tiff"
+        if self._tif.is_qpi:
+            return "qptiff"
+        return "tiff"
+
+    def _vendor(self) -> str | None:
+        if self._tif.is_qpi:
+            return "PerkinElmer"
+        if self._pyramid_description() is not None:
+            return "PathoDesk"
+        return None
+
+    def _mpp(self) -> float | None:
+        described = self._pyramid_description()
+        if described and isinstance(described.get("mpp"), int | float):
+            return float(described["mpp"])  # type: ignore[arg-type]
+        if self._tif.is_ome and self._tif.ome_metadata:
+            import re
+
+            match = re.search(r'PhysicalSizeX="([0-9.eE+-]+)"', self._tif.ome_metadata)
+            unit = re.search(r'PhysicalSizeXUnit="([^"]+)"', self._tif.ome_metadata)
+            if match and (unit is None or unit.group(1) in ("µm", "um", "\u00b5m")):
+                return float(match.group(1))
+        return _resolution_mpp(self._levels[0].pages[0])
+
+    def _objective_power(self) -> float | None:
+        described = self._pyramid_description()
+        if described and isinstance(described.get("objective_power"), int | float):
+            return float(described["objective_power"])  # type: ignore[arg-type]
+        return None
+
+    def _properties(self) -> dict[str, str]:
+        first = self._levels[0].pages[0]
+        properties = {
+            "tiff.compression": tifffile.COMPRESSION(first.compression).name,
+            "tiff.photometric": tifffile.PHOTOMETRIC(first.photometric).name,
+            "tiff.tiled": str(first.is_tiled),
+        }
+        if first.is_tiled:
+            properties["tiff.tile_size"] = f"{first.tilewidth}x{first.tilelength}"
+        return properties
+
+    def _associated_pages(self) -> dict[str, tifffile.TiffPage]:
+        found: dict[str, tifffile.TiffPage] = {}
+        level_pages = {id(p) for lv in self._levels for p in lv.pages}
+        for page in self._tif.pages:
+            if not isinstance(page, tifffile.TiffPage) or id(page) in level_pages:
+                continue
+            text = (page.description or "").lower()
+            for name in ("label", "macro", "thumbnail", "overview"):
+                if name in text and name not in found and page.samplesperpixel >= 3:
+                    found[name] = page
+        return found
+
+    def _check_readable(self) -> None:
+        """Decode one tile of the smallest and largest level: catches truncated files."""
+        for level in (len(self._levels) - 1, 0):
+            self.read_region((0, 0), level, (1, 1))
+        width, height = self.info.level_dimensions[0]
+        self.read_region((width - 1, height - 1), 0, (1, 1))
+
+    # -- pixels -----------------------------------------------------------------------
+    def native_tile_size(self, level: int) -> Size | None:
+        pages = self._levels[level].pages
+        page = pages[0]
+        if len(pages) != 1 or not page.is_tiled or page.compression != JPEG_COMPRESSION:
+            return None
+        # Self-contained YCbCr JPEG tiles are what a browser decodes correctly as they are.
+        if page.jpegtables is not None or page.photometric != YCBCR_PHOTOMETRIC:
+            return None
+        return page.tilewidth, page.tilelength
+
+    def native_jpeg_tile(self, level: int, col: int, row: int) -> bytes | None:
+        """The stored JPEG bytes of one tile, valid as a standalone image."""
+        if self.native_tile_size(level) is None:
+            return None
+        page = self._levels[level].pages[0]
+        columns = math.ceil(page.imagewidth / page.tilewidth)
+        index = row * columns + col
+        return os.pread(self._fd, page.databytecounts[index], page.dataoffsets[index])
+
+    def _decode_tile(self, page: tifffile.TiffPage, index: int) -> np.ndarray:
+        data = os.pread(self._fd, page.databytecounts[index], page.dataoffsets[index])
+        try:
+            tile, _, _ = page.decode(data, index, jpegtables=page.jpegtables)
+        except Exception as exc:  # any codec error means a damaged file
+            raise UnsupportedSlideError(f"cannot decode tile {index}: {exc}") from exc
+        if tile is None:
+            raise UnsupportedSlideError(f"tile {index} is missing from the file")
+        return tile.reshape(tile.shape[-3:])
+
+    def _read_page(self, page: tifffile.TiffPage, x: int, y: int, w: int, h: int) -> np.ndarray:
+        """Samples of one page in the rectangle, shape (h, w, samples); caller clips."""
+        if not page.is_tiled:
+            key = id(page)
+            if key not in self._strip_cache:
+                if page.imagewidth * page.imagelength > MAX_STRIP_PIXELS:
+                    raise UnsupportedSlideError("untiled TIFF too large to open")
+                try:
+                    self._strip_cache[key] = page.asarray().reshape(page.imagelength, page.imagewidth, -1)
+                except Exception as exc:
+                    raise UnsupportedSlideError(f"cannot decode TIFF strips: {exc}") from exc
+            return self._strip_cache[key][y : y + h, x : x + w]
+        tile_w, tile_h = page.tilewidth, page.tilelength
+        columns = math.ceil(page.imagewidth / tile_w)
+        out = np.empty((h, w, page.samplesperpixel), dtype=page.dtype)
+        for row in range(y // tile_h, (y + h - 1) // tile_h + 1):
+            for col in range(x // tile_w, (x + w - 1) // tile_w + 1):
+                tile = self._decode_tile(page, row * columns + col)
+                tx0, ty0 = col * tile_w, row * tile_h
+                sx0, sy0 = max(x, tx0), max(y, ty0)
+                sx1, sy1 = min(x + w, tx0 + tile_w), min(y + h, ty0 + tile_h)
+                out[sy0 - y : sy1 - y, sx0 - x : sx1 - x] = tile[sy0 - ty0 : sy1 - ty0, sx0 - tx0 : sx1 - tx0]
+        return out
+
+    def _to_rgb(self, planes: list[np.ndarray]) -> np.ndarray:
+        if len(planes) == 1 and planes[0].shape[2] >= 3:
+            rgb = planes[0][..., :3]
+            return rgb if rgb.dtype == np.uint8 else _scale_to_uint8(rgb)
+        if len(planes) == 1:
+            grey = _scale_to_uint8(planes[0][..., 0])
+            return np.repeat(grey[..., None], 3, axis=2)
+        # One page per fluorescence channel: additive false colour on black.
+        stacked = np.stack([_scale_to_uint8(p[..., 0]) for p in planes[:4]], axis=-1)
+        colours = CHANNEL_COLOURS[: stacked.shape[-1]]
+        rgb = stacked.astype(np.float32) @ colours / 255.0
+        return np.clip(rgb, 0, 255).astype(np.uint8)
+
+    def read_region(self, location: Size, level: int, size: Size) -> np.ndarray:
+        lv = self._levels[level]
+        downsample = self.info.level_downsamples[level]
+        x = math.floor(location[0] / downsample)
+        y = math.floor(location[1] / downsample)
+        width, height = size
+        out = white_canvas(size)
+        x0, y0 = max(x, 0), max(y, 0)
+        x1, y1 = min(x + width, lv.width), min(y + height, lv.height)
+        if x1 <= x0 or y1 <= y0:
+            return out
+        planes = [self._read_page(p, x0, y0, x1 - x0, y1 - y0) for p in lv.pages]
+        out[y0 - y : y1 - y, x0 - x : x1 - x] = self._to_rgb(planes)
+        return out
+
+    def associated_image(self, name: str) -> Image.Image:
+        page = self._associated_pages().get(name)
+        if page is None:
+            raise NotFoundError(f"no associated image {name!r}")
+        array = page.asarray()
+        return Image.fromarray(self._to_rgb([array.reshape(array.shape[0], array.shape[1], -1)]))
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        self._tif.close()
+
+    def __del__(self) -> None:
+        if getattr(self, "_fd", -1) >= 0:
+            self.close()
+
+
+def _scale_to_uint8(array: np.ndarray) -> np.ndarray:
+    if array.dtype == np.uint8:
+        return array
+    info = np.iinfo(array.dtype)
+    return (array.astype(np.float32) * (255.0 / info.max)).astype(np.uint8)

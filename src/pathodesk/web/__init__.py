@@ -1,0 +1,1 @@
+"""Web layer: FastAPI app, routes, templates and the built front-end."""

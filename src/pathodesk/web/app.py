@@ -1,0 +1,48 @@
+"""FastAPI application factory: one place that wires settings, database and routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from pathodesk import __version__
+from pathodesk.config import Settings, get_settings
+from pathodesk.db.session import Database, migrate
+from pathodesk.slides.pool import ReaderPool
+from pathodesk.slides.tilecache import TileCache
+from pathodesk.web.problems import install_problem_handlers
+from pathodesk.web.routes import auth, dzi, pages, records, slides
+from pathodesk.web.state import AppState
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    settings.ensure_dirs()
+    url = settings.resolved_database_url()
+    migrate(url)
+    state = AppState(
+        settings=settings,
+        db=Database(url),
+        readers=ReaderPool(per_slide=settings.readers_per_slide),
+        tiles=TileCache(settings.tile_cache_bytes),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        state.readers.close()
+        state.db.dispose()
+
+    app = FastAPI(title="PathoDesk", version=__version__, lifespan=lifespan)
+    app.state.pathodesk = state
+    install_problem_handlers(app)
+    for module in (auth, records, slides, dzi, pages):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

@@ -1,0 +1,136 @@
+"""Login, logout and who-am-I (API.md: /api/v1/auth/*, /api/v1/me)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict, deque
+from datetime import UTC, datetime, timedelta
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import delete, select
+
+from pathodesk.db.models import AuthSession, User
+from pathodesk.errors import AuthenticationError, PathoDeskError
+from pathodesk.web.deps import SESSION_COOKIE, CurrentUser, DbSession, StateDep
+from pathodesk.web.security import new_token, token_digest, verify_password
+
+router = APIRouter(prefix="/api/v1", tags=["auth"])
+
+FAILURES_ALLOWED = 5
+FAILURE_WINDOW_SECONDS = 60.0
+
+
+class TooManyAttemptsError(PathoDeskError):
+    status = 429
+    title = "Too many attempts"
+
+
+class LoginThrottle:
+    """At most ``FAILURES_ALLOWED`` failed logins per account per minute."""
+
+    def __init__(self) -> None:
+        self._failures: defaultdict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def _recent(self, account: str) -> deque[float]:
+        window = self._failures[account]
+        cutoff = time.monotonic() - FAILURE_WINDOW_SECONDS
+        while window and window[0] < cutoff:
+            window.popleft()
+        return window
+
+    def check(self, account: str) -> None:
+        with self._lock:
+            if len(self._recent(account)) >= FAILURES_ALLOWED:
+                raise TooManyAttemptsError("too many failed logins; wait a minute and try again")
+
+    def fail(self, account: str) -> None:
+        with self._lock:
+            self._recent(account).append(time.monotonic())
+
+    def succeed(self, account: str) -> None:
+        with self._lock:
+            self._failures.pop(account, None)
+
+
+throttle = LoginThrottle()
+
+
+class LoginRequest(BaseModel):
+    account: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class LoginResponse(BaseModel):
+    csrf_token: str
+    account: str
+    name: str
+    role: str
+
+
+class Me(BaseModel):
+    id: int
+    account: str
+    name: str
+    role: str
+    csrf_token: str
+
+
+@router.post("/auth/login")
+def login(body: LoginRequest, response: Response, session: DbSession, state: StateDep) -> LoginResponse:
+    account = body.account.strip().lower()
+    throttle.check(account)
+    user = session.scalar(select(User).where(User.account == account))
+    valid = verify_password(user.password_hash if user else None, body.password)
+    if user is None or not valid or not user.active:
+        throttle.fail(account)
+        raise AuthenticationError("unknown account or wrong password")
+    throttle.succeed(account)
+    token = new_token()
+    now = datetime.now(UTC)
+    row = AuthSession(
+        token_hash=token_digest(token),
+        csrf_token=new_token(),
+        user_id=user.id,
+        created_at=now,
+        expires_at=now + timedelta(hours=state.settings.session_hours),
+    )
+    user.last_login_at = now
+    session.add(row)
+    session.flush()
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(state.settings.session_hours * 3600),
+        httponly=True,
+        samesite="lax",
+        secure=state.settings.secure_cookies,
+        path="/",
+    )
+    return LoginResponse(
+        csrf_token=row.csrf_token, account=user.account, name=user.name, role=user.role.value
+    )
+
+
+@router.post("/auth/logout", status_code=204)
+def logout(request: Request, user: CurrentUser, session: DbSession, state: StateDep) -> Response:
+    session.execute(delete(AuthSession).where(AuthSession.id == user.session_id))
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        state.principals.pop(token_digest(token))
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/me")
+def me(user: CurrentUser) -> Me:
+    return Me(
+        id=user.user_id,
+        account=user.account,
+        name=user.name,
+        role=user.role,
+        csrf_token=user.csrf_token,
+    )

@@ -1,0 +1,231 @@
+"""Slides: upload (streamed), list, read, update, delete, thumbnail, associated images."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+
+import anyio
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from pathodesk.db.models import Exam, Slide
+from pathodesk.errors import ConflictError, NotFoundError, ValidationFailedError
+from pathodesk.ingest import discard_slide_file, ingest_staged
+from pathodesk.slides import thumbnail
+from pathodesk.web.deps import CurrentUser, DbSession, StateDep, can_see_slide, slide_handle
+from pathodesk.web.state import AppState
+from pathodesk.web.upload import receive_upload
+
+router = APIRouter(prefix="/api/v1", tags=["slides"])
+IMMUTABLE = "private, max-age=31536000, immutable"
+
+
+class LevelPublic(BaseModel):
+    width: int
+    height: int
+    downsample: float
+
+
+class SlidePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    exam_id: int
+    slide_number: str
+    description: str | None
+    original_filename: str
+    resolution_state: str
+    storage_tier: str
+    sha256: str
+    byte_size: int
+    format: str
+    vendor: str | None
+    width: int
+    height: int
+    level_count: int
+    mpp: float | None
+    objective_power: float | None
+    acquired_at: datetime | None
+    created_at: datetime
+    pathology_id: str | None = None
+    disease_type: str | None = None
+    patient_code: str | None = None
+
+
+class SlideDetail(SlidePublic):
+    levels: list[LevelPublic] = []
+    associated_images: list[str] = []
+    duplicate: bool = False
+
+
+class SlideUpdate(BaseModel):
+    slide_number: str | None = Field(default=None, min_length=1, max_length=64)
+    description: str | None = Field(default=None, max_length=20_000)
+
+
+def to_public(slide: Slide) -> SlidePublic:
+    public = SlidePublic.model_validate(slide)
+    public.pathology_id = slide.exam.pathology_id
+    public.disease_type = slide.exam.disease_type
+    public.patient_code = slide.exam.patient.patient_code
+    return public
+
+
+def to_detail(state: AppState, slide: Slide, duplicate: bool = False) -> SlideDetail:
+    detail = SlideDetail(**to_public(slide).model_dump(), duplicate=duplicate)
+    with state.readers.reader(state.settings.slides_dir / slide.path) as reader:
+        info = reader.info
+    detail.levels = [
+        LevelPublic(width=w, height=h, downsample=d)
+        for (w, h), d in zip(info.level_dimensions, info.level_downsamples, strict=True)
+    ]
+    detail.associated_images = list(info.associated_images)
+    return detail
+
+
+def _visible_slide(session: DbSession, user: CurrentUser, slide_id: int) -> Slide:
+    slide = session.get(Slide, slide_id)
+    if slide is None or not can_see_slide(user, slide.created_by_id):
+        raise NotFoundError(f"slide {slide_id} does not exist")
+    return slide
+
+
+@router.get("/slides")
+def list_slides(user: CurrentUser, session: DbSession) -> list[SlidePublic]:
+    query = select(Slide).order_by(Slide.id)
+    if not user.is_admin:
+        query = query.where(Slide.created_by_id == user.user_id)
+    return [to_public(s) for s in session.scalars(query)]
+
+
+@router.post(
+    "/slides",
+    status_code=201,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file", "exam_id"],
+                        "properties": {
+                            "file": {"type": "string", "format": "binary"},
+                            "exam_id": {"type": "integer"},
+                            "slide_number": {"type": "string"},
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
+async def upload_slide(
+    request: Request, response: Response, user: CurrentUser, state: StateDep
+) -> SlideDetail:
+    staged, fields = await receive_upload(request, state.settings)
+    try:
+        exam_id = int(fields.get("exam_id", ""))
+    except ValueError:
+        staged.path.unlink(missing_ok=True)
+        raise ValidationFailedError("exam_id must be an integer") from None
+
+    def store() -> SlideDetail:
+        with state.db.session() as session:
+            exam = session.get(Exam, exam_id)
+            if exam is None or not (user.is_admin or exam.created_by_id == user.user_id):
+                staged.path.unlink(missing_ok=True)
+                raise NotFoundError(f"exam {exam_id} does not exist")
+            result = ingest_staged(
+                session,
+                state.settings,
+                staged,
+                exam_id=exam_id,
+                user_id=user.user_id,
+                slide_number=fields.get("slide_number") or None,
+            )
+            if result.duplicate and not can_see_slide(user, result.slide.created_by_id):
+                raise ConflictError("an identical file is already stored in a case you cannot see")
+            return to_detail(state, result.slide, duplicate=result.duplicate)
+
+    detail = await anyio.to_thread.run_sync(store)
+    if detail.duplicate:
+        response.status_code = 200
+    return detail
+
+
+@router.get("/slides/{slide_id}")
+def read_slide(slide_id: int, user: CurrentUser, session: DbSession, state: StateDep) -> SlideDetail:
+    return to_detail(state, _visible_slide(session, user, slide_id))
+
+
+@router.patch("/slides/{slide_id}")
+def update_slide(slide_id: int, body: SlideUpdate, user: CurrentUser, session: DbSession) -> SlidePublic:
+    slide = _visible_slide(session, user, slide_id)
+    for key, value in body.model_dump(exclude_unset=True).items():
+        setattr(slide, key, value)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise ConflictError("another slide of this exam has that number") from exc
+    return to_public(slide)
+
+
+@router.delete("/slides/{slide_id}", status_code=204)
+def delete_slide(slide_id: int, user: CurrentUser, session: DbSession, state: StateDep) -> Response:
+    slide = _visible_slide(session, user, slide_id)
+    path = state.settings.slides_dir / slide.path
+    session.delete(slide)
+    session.commit()  # the row goes first: a crash now leaves an orphan file, never a dead row
+    state.readers.evict(path)
+    state.slide_handles.pop(slide_id)
+    state.tiles.discard_prefix(slide.sha256)
+    discard_slide_file(state.settings, slide)
+    return Response(status_code=204)
+
+
+def _jpeg(image: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=85)  # type: ignore[attr-defined]
+    return buffer.getvalue()
+
+
+def _cached_image_response(request: Request, etag: str, produce: object) -> Response:
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers={"ETag": etag, "Cache-Control": IMMUTABLE})
+    body = produce()  # type: ignore[operator]
+    return Response(body, media_type="image/jpeg", headers={"ETag": etag, "Cache-Control": IMMUTABLE})
+
+
+@router.get("/slides/{slide_id}/thumbnail", response_class=Response)
+def slide_thumbnail(slide_id: int, request: Request, user: CurrentUser, state: StateDep) -> Response:
+    handle = slide_handle(state, user, slide_id)
+    size = state.settings.thumbnail_px
+    etag = f'"{handle.sha256[:32]}-thumb-{size}"'
+
+    def produce() -> bytes:
+        key = (handle.sha256, "thumbnail", size)
+        cached = state.tiles.get(key)
+        if cached is None:
+            with state.readers.reader(handle.path) as reader:
+                cached = _jpeg(thumbnail(reader, size))
+            state.tiles.put(key, cached)
+        return cached
+
+    return _cached_image_response(request, etag, produce)
+
+
+@router.get("/slides/{slide_id}/associated/{name}", response_class=Response)
+def associated_image(
+    slide_id: int, name: str, request: Request, user: CurrentUser, state: StateDep
+) -> Response:
+    handle = slide_handle(state, user, slide_id)
+    etag = f'"{handle.sha256[:32]}-assoc-{name[:32]}"'
+
+    def produce() -> bytes:
+        with state.readers.reader(handle.path) as reader:
+            return _jpeg(reader.associated_image(name))
+
+    return _cached_image_response(request, etag, produce)

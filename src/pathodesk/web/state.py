@@ -1,0 +1,87 @@
+"""Process-wide state of one server: database, open readers, tile cache, small lookups."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from pathodesk.config import Settings
+from pathodesk.db.session import Database
+from pathodesk.slides.deepzoom import DeepZoomTiler
+from pathodesk.slides.pool import ReaderPool
+from pathodesk.slides.tilecache import TileCache
+
+LOOKUP_TTL_SECONDS = 5.0
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, as the routes need it."""
+
+    user_id: int
+    account: str
+    name: str
+    role: str
+    csrf_token: str
+    session_id: int
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+@dataclass(frozen=True)
+class SlideHandle:
+    """What tile serving needs of a slide row, cached so tiles skip the database."""
+
+    slide_id: int
+    path: Path
+    sha256: str
+    owner_id: int | None
+
+
+class TtlCache(Generic[K, V]):
+    """A tiny time-bounded dictionary; a miss goes back to the database."""
+
+    def __init__(self, ttl: float = LOOKUP_TTL_SECONDS, max_entries: int = 10_000) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._data: dict[K, tuple[float, V]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        entry = self._data.get(key)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, key: K, value: V) -> None:
+        with self._lock:
+            if len(self._data) >= self.max_entries:
+                self._data.clear()
+            self._data[key] = (time.monotonic() + self.ttl, value)
+
+    def pop(self, key: K) -> None:
+        with self._lock:
+            self._data.pop(key, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    db: Database
+    readers: ReaderPool
+    tiles: TileCache
+    principals: TtlCache[str, Principal] = field(default_factory=TtlCache)
+    slide_handles: TtlCache[int, SlideHandle] = field(default_factory=TtlCache)
+    # Deep Zoom tilers per slide checksum: geometry is computed once per file.
+    tilers: dict[str, DeepZoomTiler] = field(default_factory=dict)

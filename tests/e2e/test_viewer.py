@@ -1,0 +1,165 @@
+"""End to end in Chromium: log in, open a real slide, see tiles, zoom deeper (issue 2, item 8)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+from pathlib import Path
+
+import httpx
+import numpy as np
+from PIL import Image
+from playwright.sync_api import Browser, Page, expect
+
+from tests.conftest import ARTIFACTS, PASSWORD, Accounts, LiveServer
+
+TILE = re.compile(r"/dzi/(\d+)_files/(\d+)/(\d+)_(\d+)\.jpeg")
+
+
+def ingest(server: LiveServer, account: str, path: Path, exam_id: int) -> int:
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        token = client.post("/api/v1/auth/login", json={"account": account, "password": PASSWORD}).json()[
+            "csrf_token"
+        ]
+        response = client.post(
+            "/api/v1/slides",
+            files={"file": (path.name, path.read_bytes())},
+            data={"exam_id": str(exam_id)},
+            headers={"X-CSRF-Token": token},
+        )
+        assert response.status_code == 201, response.text
+        return int(response.json()["id"])
+
+
+def log_in(page: Page, server: LiveServer, account: str) -> None:
+    page.goto(f"{server.url}/")
+    expect(page).to_have_url(re.compile(r"/login"))
+    page.fill("#account", account)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server.url}/")
+
+
+def canvas_pixels(page: Page) -> np.ndarray:
+    """What OpenSeadragon drew, read back from its canvas as RGBA."""
+    url = page.evaluate(
+        "() => document.querySelector('#viewer .openseadragon-canvas canvas').toDataURL('image/png')"
+    )
+    png = base64.b64decode(url.split(",", 1)[1])
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))
+
+
+def wait_until_drawn(page: Page) -> None:
+    page.wait_for_function(
+        "() => window.pathodeskViewer && window.pathodeskViewer.world.getItemCount() > 0"
+        " && window.pathodeskViewer.world.getItemAt(0).getFullyLoaded()",
+        timeout=20_000,
+    )
+
+
+def test_view_and_zoom_a_real_slide(
+    browser: Browser, live_server: LiveServer, accounts: Accounts, samples: dict[str, Path]
+) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    slide_id = ingest(live_server, "expert-a", samples["pyramid"], accounts.exam_a_id)
+    page = browser.new_page(viewport={"width": 1280, "height": 860})
+    requested: list[tuple[int, int]] = []
+    page.on("request", lambda r: (m := TILE.search(r.url)) and requested.append((int(m[1]), int(m[2]))))
+    log_in(page, live_server, "expert-a")
+
+    card = page.locator(f'[data-slide-id="{slide_id}"]')
+    expect(card).to_contain_text("CMU-1-Small-Region-2x-pyramid.tiff")
+    expect(card).to_contain_text("0.249 µm/px")
+    page.wait_for_function(
+        f"() => document.querySelector('[data-slide-id=\"{slide_id}\"] img').naturalWidth > 0"
+    )
+    page.screenshot(path=str(ARTIFACTS / "slide-list.png"))
+
+    card.click()
+    page.wait_for_url(f"{live_server.url}/slides/{slide_id}")
+    wait_until_drawn(page)
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(ARTIFACTS / "viewer-home.png"))
+
+    metadata = page.locator("#metadata")
+    expect(metadata).to_contain_text("4440 × 5934 px")
+    expect(metadata).to_contain_text("0.2495 µm/px")
+    expect(metadata).to_contain_text("pathodesk-pyramid")
+    expect(page.locator("#scale-bar .label")).to_have_text(re.compile(r"^\d+ (µm|mm)$"))
+
+    rgba = canvas_pixels(page).astype(int)
+    drawn = rgba[..., 3] > 0
+    assert drawn.mean() > 0.3, "tiles cover too little of the canvas"
+    pixels = rgba[..., :3]
+    tissue = pixels[drawn & (pixels.sum(axis=2) < 600)]  # drawn, and not white glass
+    assert len(tissue) > 0.05 * drawn.sum(), "no tissue drawn"
+    # H&E: red channel above green on average (pink/purple), not a grey or green cast
+    assert tissue[:, 0].mean() > tissue[:, 1].mean() + 20
+
+    levels_before = {level for sid, level in requested if sid == slide_id}
+    page.evaluate(
+        "() => { const v = window.pathodeskViewer; v.viewport.zoomTo(v.viewport.getMaxZoom(), null, true); }"
+    )
+    wait_until_drawn(page)
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(ARTIFACTS / "viewer-max-zoom.png"))
+    levels_after = {level for sid, level in requested if sid == slide_id}
+    assert max(levels_after) > max(levels_before), (levels_before, levels_after)
+    top_level = 13  # ceil(log2(5934)): full resolution
+    assert top_level in levels_after
+    magnification = page.locator("#magnification").inner_text()
+    assert float(magnification.strip("≈ ×")) >= 60, magnification
+
+    zoomed = canvas_pixels(page).astype(int)
+    assert (zoomed[..., 3] > 0).mean() > 0.9 and zoomed[..., :3].std() > 10, "zoomed view is blank"
+    page.close()
+
+
+def test_viewer_shows_associated_images_and_shared_formats(
+    browser: Browser, live_server: LiveServer, accounts: Accounts, samples: dict[str, Path]
+) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    slide_id = ingest(live_server, "expert-a", samples["svs"], accounts.exam_a_id)
+    page = browser.new_page(viewport={"width": 1280, "height": 860})
+    log_in(page, live_server, "expert-a")
+    page.goto(f"{live_server.url}/slides/{slide_id}")
+    wait_until_drawn(page)
+    label = page.locator('img[alt="label image"]')
+    expect(label).to_be_visible()
+    page.wait_for_function("() => document.querySelector('img[alt=\"label image\"]').naturalWidth > 0")
+    expect(page.locator("#metadata")).to_contain_text("aperio")
+    page.screenshot(path=str(ARTIFACTS / "viewer-svs.png"))
+    page.close()
+
+
+def test_upload_page_shows_progress_and_errors(
+    browser: Browser,
+    live_server: LiveServer,
+    accounts: Accounts,
+    samples: dict[str, Path],
+    tmp_path: Path,
+) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": 1280, "height": 860})
+    log_in(page, live_server, "expert-a")
+    page.goto(f"{live_server.url}/upload")
+    page.fill("#patient_code", "P-UP")
+    page.fill("#pathology_id", "E-UP")
+    page.click("#case-form button[type=submit]")
+    expect(page.locator("#exam-select")).to_contain_text("E-UP")
+
+    bad = tmp_path / "notes.svs"
+    bad.write_text("not a slide at all")
+    page.set_input_files("#file", str(bad))
+    page.click("#upload-form button[type=submit]")
+    expect(page.locator("#upload-error")).to_contain_text("notes.svs")
+
+    page.set_input_files("#file", str(samples["svs"]))
+    page.click("#upload-form button[type=submit]")
+    expect(page.locator("#upload-result a")).to_contain_text("Uploaded slide")
+    expect(page.locator("#upload-percent")).to_have_text("100 %")
+    page.screenshot(path=str(ARTIFACTS / "upload.png"))
+    page.click("#upload-result a")
+    wait_until_drawn(page)
+    page.close()

@@ -1,0 +1,164 @@
+"""Readers on real slides: the CMU SVS from PyPI, our pyramid, and the shared formats."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import openslide
+import pytest
+
+from pathodesk.errors import UnsupportedSlideError
+from pathodesk.slides import open_slide, thumbnail
+from pathodesk.slides.openslide_backend import OpenSlideReader
+from pathodesk.slides.raster_backend import RasterSlideReader, build_pyramid
+from pathodesk.slides.tiff_backend import TiffSlideReader
+
+
+def test_svs_metadata_comes_from_openslide(samples: dict[str, Path]) -> None:
+    reader = open_slide(samples["svs"])
+    assert isinstance(reader, OpenSlideReader)
+    info = reader.info
+    assert info.dimensions == (2220, 2967)
+    assert info.vendor == "aperio"
+    assert info.mpp_x == pytest.approx(0.499, abs=1e-3)
+    assert info.objective_power == 20
+    assert {"label", "macro"} <= set(info.associated_images)
+    assert reader.associated_image("label").size[0] > 0
+
+
+def test_svs_read_region_matches_openslide_pixels(samples: dict[str, Path]) -> None:
+    reader = open_slide(samples["svs"])
+    ours = reader.read_region((1000, 1200), 0, (300, 200))
+    theirs = np.asarray(openslide.OpenSlide(str(samples["svs"])).read_region((1000, 1200), 0, (300, 200)))[
+        ..., :3
+    ]
+    assert ours.shape == (200, 300, 3)
+    assert np.array_equal(ours, theirs)
+    # H&E tissue: pink/purple, not blank
+    assert ours.std() > 10 and ours[..., 0].mean() > ours[..., 1].mean()
+
+
+def test_outside_the_image_is_white_glass(samples: dict[str, Path]) -> None:
+    reader = open_slide(samples["pyramid"])
+    width, height = reader.info.dimensions
+    region = reader.read_region((width - 10, height - 10), 0, (40, 40))
+    assert (region[20:, :] == 255).all() and (region[:, 20:] == 255).all()
+    assert region[:10, :10].std() > 0 or region[:10, :10].mean() < 255
+
+
+def test_pyramid_levels_and_native_tiles(samples: dict[str, Path]) -> None:
+    reader = open_slide(samples["pyramid"])
+    assert isinstance(reader, TiffSlideReader)
+    info = reader.info
+    assert info.format == "pathodesk-pyramid"
+    assert info.level_count >= 5
+    assert info.level_downsamples[:4] == (1.0, 2.0, 4.0, 8.0)
+    assert info.mpp_x == pytest.approx(0.2495, abs=1e-4)
+    assert reader.native_tile_size(0) == (256, 256)
+    jpeg = reader.native_jpeg_tile(0, 3, 4)
+    assert jpeg is not None and jpeg[:2] == b"\xff\xd8"
+
+
+def test_pyramid_levels_agree_with_each_other(samples: dict[str, Path]) -> None:
+    """Level 2 is level 0 reduced 4x: same picture within JPEG noise."""
+    reader = open_slide(samples["pyramid"])
+    fine = reader.read_region((1024, 1024), 0, (1024, 1024)).astype(np.float32)
+    coarse = reader.read_region((1024, 1024), 2, (256, 256)).astype(np.float32)
+    reduced = fine.reshape(256, 4, 256, 4, 3).mean(axis=(1, 3))
+    assert np.abs(reduced - coarse).mean() < 6
+
+
+def test_openslide_reads_our_pyramid_too(samples: dict[str, Path]) -> None:
+    """The pyramids we write are plain tiled TIFF: other tools (OpenSlide, QuPath) read them."""
+    slide = openslide.OpenSlide(str(samples["pyramid"]))
+    ours = open_slide(samples["pyramid"])
+    assert slide.level_dimensions == ours.info.level_dimensions
+    theirs = np.asarray(slide.read_region((512, 512), 1, (256, 256)))[..., :3].astype(int)
+    mine = ours.read_region((512, 512), 1, (256, 256)).astype(int)
+    assert np.abs(theirs - mine).mean() < 2
+
+
+def test_raster_pyramid_has_deep_zoom_geometry() -> None:
+    image = np.random.default_rng(1).integers(0, 255, (1001, 1535, 3), dtype=np.uint8)
+    levels = build_pyramid(image, smallest_px=200)
+    assert [lv.shape[:2] for lv in levels] == [(1001, 1535), (501, 768), (251, 384), (126, 192)]
+    reader = RasterSlideReader.from_array(image)
+    assert reader.info.level_downsamples[1] == 2.0
+
+
+def test_png_opens_as_raster(tmp_path: Path, samples: dict[str, Path]) -> None:
+    from PIL import Image
+
+    region = open_slide(samples["svs"]).read_region((0, 0), 0, (700, 500))
+    Image.fromarray(region).save(tmp_path / "tile.png")
+    reader = open_slide(tmp_path / "tile.png")
+    assert isinstance(reader, RasterSlideReader)
+    assert np.array_equal(reader.read_region((0, 0), 0, (700, 500)), region)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"", "empty"), (b"hello, this is not a slide" * 10, "not a readable image")],
+)
+def test_non_slides_are_rejected_with_a_reason(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "bad.svs"
+    path.write_bytes(content)
+    with pytest.raises(UnsupportedSlideError, match=message):
+        open_slide(path)
+
+
+def test_truncated_svs_is_rejected(tmp_path: Path, samples: dict[str, Path]) -> None:
+    data = samples["svs"].read_bytes()
+    path = tmp_path / "truncated.svs"
+    path.write_bytes(data[: len(data) // 3])
+    with pytest.raises(UnsupportedSlideError):
+        open_slide(path)
+
+
+def test_truncated_pyramid_is_rejected(tmp_path: Path, samples: dict[str, Path]) -> None:
+    data = samples["pyramid"].read_bytes()
+    path = tmp_path / "truncated.tiff"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(UnsupportedSlideError):
+        open_slide(path)
+
+
+def test_thumbnail_is_bounded_and_coloured(samples: dict[str, Path]) -> None:
+    image = thumbnail(open_slide(samples["pyramid"]), 256)
+    assert max(image.size) == 256
+    pixels = np.asarray(image)
+    assert pixels.std() > 10
+
+
+# ---- ../shared/data formats ------------------------------------------------------------
+
+
+def test_shared_jpeg2000_svs_has_two_levels(shared_data: Path) -> None:
+    reader = open_slide(shared_data / "wsi-samples" / "TCGA-CR-7395-01A-01-TS1.svs")
+    assert reader.info.level_dimensions == ((4443, 3567), (2221, 1783))
+    assert reader.info.mpp_x is None
+    assert reader.read_region((2000, 1500), 1, (64, 64)).std() > 5
+
+
+def test_shared_dicom_is_read_in_its_real_frame_order(shared_data: Path) -> None:
+    """The non-conformant DICOM stores frames column by column; reading them row-major would
+    put black padding frames inside the tissue."""
+    reader = open_slide(shared_data / "wsi-samples" / "TCGA-XK-AAJU-01A-01-TS1_small_wsi.dcm")
+    assert reader.info.dimensions == (3236, 2638)
+    assert "column-major" in reader.info.properties["dicom.conformance"]
+    whole = reader.read_region((0, 0), 0, reader.info.dimensions)
+    black = (whole.sum(axis=2) < 40).mean()
+    assert black < 0.01
+    assert whole.std() > 20
+
+
+def test_shared_strip_tiff_and_qptiff_and_ome(shared_data: Path) -> None:
+    kidney = open_slide(shared_data / "wsi-samples" / "kidney-48-5_ihc.tif")
+    assert kidney.info.dimensions == (1493, 901)
+    qptiff = open_slide(shared_data / "wsi-samples" / "small_vectra_multiplex_fluorescence.qptiff")
+    assert qptiff.info.format == "qptiff" and qptiff.info.mpp_x == pytest.approx(0.4965, abs=1e-3)
+    fluorescence = qptiff.read_region((0, 0), 0, (1920, 1440))
+    assert fluorescence.mean() < 60  # dark background, bright nuclei
+    ome = open_slide(shared_data / "openslide-os-crops-ometiff" / "OS-2-vsi.ome.tif")
+    assert ome.info.format == "ome-tiff" and ome.info.mpp_x == pytest.approx(0.346, abs=1e-3)

@@ -1,0 +1,95 @@
+"""The ``pathodesk`` command line: create-admin and ingest (API.md)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from pathodesk.config import Settings
+from pathodesk.db.models import Slide, User
+from pathodesk.db.session import Database
+
+
+def run(settings: Settings, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pathodesk.cli", "--data-dir", str(settings.data_dir), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_create_admin_hashes_the_password(settings: Settings) -> None:
+    result = run(
+        settings,
+        "create-admin",
+        "--account",
+        "Chief",
+        "--name",
+        "Dr Chief",
+        "--password-stdin",
+        stdin="long-enough-pw-1\n",
+    )
+    assert result.returncode == 0, result.stderr
+    db = Database(settings.resolved_database_url())
+    with db.session() as session:
+        user = session.query(User).one()
+        assert user.account == "chief" and user.role.value == "admin"
+        assert user.password_hash.startswith("$argon2id$")
+        assert "long-enough-pw-1" not in user.password_hash
+    again = run(
+        settings,
+        "create-admin",
+        "--account",
+        "chief",
+        "--password-stdin",
+        stdin="long-enough-pw-1\n",
+    )
+    assert again.returncode == 2 and "already exists" in again.stderr
+    weak = run(settings, "create-admin", "--account", "weak", "--password-stdin", stdin="short\n")
+    assert weak.returncode == 2 and "password needs" in weak.stderr
+
+
+def test_ingest_keeps_good_files_and_reports_bad_ones(
+    settings: Settings, samples: dict[str, Path], tmp_path: Path
+) -> None:
+    bad = tmp_path / "broken.svs"
+    bad.write_bytes(samples["svs"].read_bytes()[:5000])
+    result = run(
+        settings,
+        "ingest",
+        str(samples["svs"]),
+        str(bad),
+        str(samples["pyramid"]),
+        "--patient",
+        "P9",
+        "--exam",
+        "E9",
+        "--disease-type",
+        "thyroid",
+        "--json",
+    )
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert [Path(i["path"]).name for i in report["ingested"]] == [
+        samples["svs"].name,
+        samples["pyramid"].name,
+    ]
+    assert [Path(f["path"]).name for f in report["failed"]] == ["broken.svs"]
+    db = Database(settings.resolved_database_url())
+    with db.session() as session:
+        slides = session.query(Slide).all()
+        assert {s.format for s in slides} == {"aperio", "pathodesk-pyramid"}
+        assert {s.exam.disease_type for s in slides} == {"thyroid"}
+    assert list(settings.incoming_dir.iterdir()) == []
+
+
+def test_ingest_shows_a_progress_bar(settings: Settings, samples: dict[str, Path]) -> None:
+    result = run(settings, "ingest", str(samples["svs"]))
+    assert result.returncode == 0, result.stderr
+    assert "100%" in result.stderr and "ingest" in result.stderr
+    assert "-> slide 1" in result.stdout

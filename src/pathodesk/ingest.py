@@ -66,7 +66,9 @@ def staging_path(settings: Settings) -> Path:
     return settings.incoming_dir / f"{uuid.uuid4().hex}.part"
 
 
-def stage_copy(settings: Settings, source: Path, progress: Callable[[int], object] | None = None) -> StagedFile:
+def stage_copy(
+    settings: Settings, source: Path, progress: Callable[[int], object] | None = None
+) -> StagedFile:
     """Copy a local file into staging while hashing it (the CLI's path in)."""
     destination = staging_path(settings)
     digest = hashlib.sha256()

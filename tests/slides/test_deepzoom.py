@@ -144,3 +144,30 @@ def test_tile_counts_cover_the_level(samples: dict[str, Path]) -> None:
     for level in range(geometry.level_count):
         width, height = geometry.level_dimensions[level]
         assert geometry.tile_grid(level) == (math.ceil(width / 254), math.ceil(height / 254))
+
+
+def test_overview_levels_make_low_zooms_cheap_and_right(samples: dict[str, Path]) -> None:
+    """Single-level SVS: low-zoom tiles come from computed 4x/16x levels, not level 0,
+    and show the same picture as reducing level 0."""
+    from pathodesk.slides.overview import with_overview_levels
+
+    plain = open_slide(samples["svs"])
+    reader = CountingReader(with_overview_levels(plain))
+    assert reader.info.level_downsamples == (1.0, 4.0, 16.0)
+    assert reader.info.level_dimensions[1:] == ((555, 742), (139, 186))
+    tiler = DeepZoomTiler(reader.info, 254, 1, quality=95)
+    top = tiler.geometry.max_level
+    reader.levels.clear()
+    overview = stitch(tiler, reader, top - 4)  # 16x: one tile
+    assert set(reader.levels) == {2}
+    level0 = plain.read_region((0, 0), 0, plain.info.dimensions).astype(np.float32)
+    height, width = overview.shape[:2]
+    exact = (
+        level0[: (height - 1) * 16, : (width - 1) * 16]
+        .reshape(height - 1, 16, width - 1, 16, 3)
+        .mean(axis=(1, 3))
+    )
+    assert np.abs(overview[:-1, :-1] - exact).mean() < JPEG_TOLERANCE
+    reader.levels.clear()
+    stitch(tiler, reader, top - 3)  # 8x: from the 4x overview level
+    assert set(reader.levels) == {1}

@@ -185,9 +185,15 @@ def test_experts_cannot_see_each_others_slides(
 ) -> None:
     login(app_client, "expert-a")
     slide_id = upload(app_client, samples["svs"], accounts.exam_a_id).json()["id"]
+    warm = app_client.get(f"/dzi/{slide_id}_files/12/0_0.jpeg")  # now in every cache
+    assert warm.status_code == 200
+    assert app_client.get(f"/dzi/{slide_id}_files/12/0_0.jpeg").content == warm.content
     app_client.post("/api/v1/auth/logout")
     app_client.cookies.clear()
+    assert app_client.get(f"/dzi/{slide_id}_files/12/0_0.jpeg").status_code == 401
     login(app_client, "expert-b")
+    revalidate = {"If-None-Match": warm.headers["etag"]}
+    assert app_client.get(f"/dzi/{slide_id}_files/12/0_0.jpeg", headers=revalidate).status_code == 404
     for path in (
         f"/api/v1/slides/{slide_id}",
         f"/dzi/{slide_id}.dzi",

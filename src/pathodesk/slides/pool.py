@@ -17,8 +17,14 @@ from pathlib import Path
 
 from pathodesk.slides.base import SlideReader
 from pathodesk.slides.open import open_slide
+from pathodesk.slides.overview import with_overview_levels
 
 Opener = Callable[[Path], SlideReader]
+
+
+def open_for_viewing(path: Path) -> SlideReader:
+    """What the server reads tiles from: the slide plus computed overview levels."""
+    return with_overview_levels(open_slide(path))
 
 
 @dataclass
@@ -32,7 +38,7 @@ class _Entry:
 class ReaderPool:
     """Keeps at most ``max_slides`` slides open, least recently used closed first."""
 
-    def __init__(self, per_slide: int = 4, max_slides: int = 64, opener: Opener = open_slide) -> None:
+    def __init__(self, per_slide: int = 4, max_slides: int = 64, opener: Opener = open_for_viewing) -> None:
         self.per_slide = per_slide
         self.max_slides = max_slides
         self._opener = opener

@@ -17,6 +17,7 @@ from pathodesk.slides.tilecache import TileCache
 from pathodesk.web.problems import install_problem_handlers
 from pathodesk.web.routes import auth, dzi, pages, records, slides
 from pathodesk.web.state import AppState
+from pathodesk.web.tile_fast_path import TileFastPath
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -45,4 +46,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (auth, records, slides, dzi, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(TileFastPath, state=state)
     return app

@@ -42,6 +42,19 @@ def _render(
         return tiler.tile_jpeg(reader, level, col, row)
 
 
+def tile_key(handle: SlideHandle, tiler: DeepZoomTiler, level: int, col: int, row: int) -> tuple[object, ...]:
+    """Cache key: the slide checksum first, so a changed file can never hit a stale tile."""
+    geometry = tiler.geometry
+    return (handle.sha256, geometry.tile_size, geometry.overlap, tiler.quality, level, col, row)
+
+
+def tile_etag(handle: SlideHandle, tiler: DeepZoomTiler, level: int, col: int, row: int) -> str:
+    geometry = tiler.geometry
+    return (
+        f'"{handle.sha256[:24]}-{geometry.tile_size}-{geometry.overlap}-{tiler.quality}-{level}-{col}-{row}"'
+    )
+
+
 @router.get("/dzi/{slide_id}.dzi", response_class=Response)
 def descriptor(slide_id: int, user: CurrentUser, state: StateDep) -> Response:
     handle = slide_handle(state, user, slide_id)
@@ -62,10 +75,8 @@ async def tile(
     handle = slide_handle(state, user, slide_id)
     tiler = _tiler(state, handle)
     geometry = tiler.geometry
-    key = (handle.sha256, geometry.tile_size, geometry.overlap, tiler.quality, level, col, row)
-    etag = (
-        f'"{handle.sha256[:24]}-{geometry.tile_size}-{geometry.overlap}-{tiler.quality}-{level}-{col}-{row}"'
-    )
+    key = tile_key(handle, tiler, level, col, row)
+    etag = tile_etag(handle, tiler, level, col, row)
     headers = {"ETag": etag, "Cache-Control": IMMUTABLE}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)

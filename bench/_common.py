@@ -1,0 +1,30 @@
+"""Helpers shared by benchmarks: the result line of API.md and percentiles."""
+
+from __future__ import annotations
+
+import json
+import math
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, math.ceil(fraction * len(ordered)) - 1))
+    return ordered[index]
+
+
+def result_line(
+    bench: str, ours: float, baseline: float, unit: str, baseline_name: str, **extra: object
+) -> str:
+    """The last line every benchmark prints; ``ratio`` > 1 means PathoDesk is better."""
+    body: dict[str, object] = {
+        "bench": bench,
+        "ours": round(ours, 3),
+        "baseline": round(baseline, 3),
+        "unit": unit,
+        "ratio": round(ours / baseline, 3) if baseline else math.inf,
+        "baseline_name": baseline_name,
+    }
+    body.update(extra)
+    return json.dumps(body)

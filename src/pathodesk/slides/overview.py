@@ -95,7 +95,7 @@ class OverviewLevels:
                         pixels = cv2.copyMakeBorder(pixels, 0, pad_h, 0, pad_w, cv2.BORDER_REPLICATE)
                     reduced = cv2.resize(pixels, (out_w, out_h), interpolation=cv2.INTER_AREA)
                     first[y // factor : y // factor + out_h, x // factor : x // factor + out_w] = reduced
-            levels = [first]
+            levels: list[np.ndarray] = [first]
             for _, (w, h) in self._plan[1:]:
                 previous = levels[-1]
                 pad_h, pad_w = h * STEP - previous.shape[0], w * STEP - previous.shape[1]

@@ -1,0 +1,125 @@
+"""The same schema and app on a real PostgreSQL server (PATHODESK_DATABASE_URL).
+
+A private cluster is created with Debian's initdb in a temporary folder and reached over a
+Unix socket, so the test needs no running service and touches nothing outside.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from pathodesk.accounts import create_user
+from pathodesk.cases import get_or_create_exam
+from pathodesk.config import Settings
+from pathodesk.db.models import Exam, Role
+from pathodesk.db.session import Database, migrate
+from pathodesk.web.app import create_app
+from tests.conftest import PASSWORD, free_port, login
+
+
+def _as_postgres(*command: str) -> list[str]:
+    """initdb refuses to run as root: drop to the postgres user when we are root."""
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *command]
+    return list(command)
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+    if not binaries:
+        pytest.fail("PostgreSQL server binaries are missing: run `make setup` (installs Debian's postgresql)")
+    bin_dir = Path(binaries[-1])
+    # Not under pytest's tmp_path: its parents are private to root, and the server runs as postgres.
+    root = Path(tempfile.mkdtemp(prefix="pathodesk-pg-"))
+    data, sockets = root / "data", root / "run"
+    sockets.mkdir()
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres")
+        shutil.chown(sockets, "postgres")
+    port = free_port()
+    subprocess.run(
+        _as_postgres(
+            str(bin_dir / "initdb"), "-D", str(data), "-U", "pathodesk", "--auth=trust", "-E", "UTF8"
+        ),
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        _as_postgres(
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-w",
+            "-l",
+            str(root / "log"),
+            "-o",
+            f"-k {sockets} -p {port} -c listen_addresses=''",
+            "start",
+        ),
+        check=True,
+        capture_output=True,
+    )
+    try:
+        subprocess.run(
+            _as_postgres(
+                str(bin_dir / "createdb"), "-h", str(sockets), "-p", str(port), "-U", "pathodesk", "pathodesk"
+            ),
+            check=True,
+            capture_output=True,
+        )
+        yield f"postgresql+psycopg://pathodesk@/pathodesk?host={sockets}&port={port}"
+    finally:
+        subprocess.run(
+            _as_postgres(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"),
+            check=False,
+            capture_output=True,
+        )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_migrations_and_foreign_keys_on_postgresql(postgres_url: str) -> None:
+    migrate(postgres_url)
+    db = Database(postgres_url)
+    with db.engine.connect() as connection:
+        assert connection.execute(text("select version()")).scalar().startswith("PostgreSQL")
+    with pytest.raises(IntegrityError), db.session() as session:
+        session.add(Exam(pathology_id="PG-X", patient_id=424242, disease_type="lung"))
+    db.dispose()
+
+
+def test_upload_and_tiles_on_postgresql(postgres_url: str, tmp_path: Path, samples: dict[str, Path]) -> None:
+    settings = Settings(data_dir=tmp_path / "data", database_url=postgres_url)
+    migrate(postgres_url)
+    db = Database(postgres_url)
+    with db.session() as session:
+        user = create_user(
+            session, account="pg-expert", name="PG", password=PASSWORD, role=Role.expert, update_existing=True
+        )
+        exam = get_or_create_exam(
+            session, patient_code="PG-P", pathology_id="PG-E", disease_type="lung", owner_id=user.id
+        )
+        exam_id = exam.id
+    db.dispose()
+    with TestClient(create_app(settings)) as client:
+        login(client, "pg-expert")
+        response = client.post(
+            "/api/v1/slides",
+            files={"file": ("cmu.svs", samples["svs"].read_bytes())},
+            data={"exam_id": str(exam_id)},
+        )
+        assert response.status_code in (200, 201), response.text
+        slide_id = response.json()["id"]
+        assert client.get(f"/dzi/{slide_id}_files/11/0_0.jpeg").status_code == 200
+        assert [s["id"] for s in client.get("/api/v1/slides").json()] == [slide_id]

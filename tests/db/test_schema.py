@@ -58,32 +58,21 @@ def test_patient_with_exams_cannot_be_deleted_silently(db: Database) -> None:
     with db.session() as session:
         exam = session.query(Exam).one()
         assert exam.patient.patient_code == "P1"
-        session.add(
-            Slide(
-                exam_id=exam.id,
-                slide_number="1",
-                original_filename="a.svs",
-                path="a",
-                sha256="0" * 64,
-                byte_size=1,
-                format="aperio",
-                width=1,
-                height=1,
-                level_count=1,
-            )
-        )
+        session.add(_slide(exam.id, "1"))
     with pytest.raises(IntegrityError), db.session() as session:
-        session.add(
-            Slide(
-                exam_id=exam.id,
-                slide_number="2",
-                original_filename="b.svs",
-                path="b",
-                sha256="0" * 64,
-                byte_size=1,
-                format="aperio",
-                width=1,
-                height=1,
-                level_count=1,
-            )
-        )
+        session.add(_slide(exam.id, "2"))  # same sha256: the same bytes are one slide
+
+
+def _slide(exam_id: int, number: str) -> Slide:
+    return Slide(
+        exam_id=exam_id,
+        slide_number=number,
+        original_filename=f"{number}.svs",
+        path=number,
+        sha256="0" * 64,
+        byte_size=1,
+        format="aperio",
+        width=1,
+        height=1,
+        level_count=1,
+    )

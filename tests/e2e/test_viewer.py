@@ -32,6 +32,13 @@ def ingest(server: LiveServer, account: str, path: Path, exam_id: int) -> int:
         return int(response.json()["id"])
 
 
+def logged_in_page(browser: Browser, server: LiveServer, account: str) -> Page:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": 1280, "height": 860})
+    log_in(page, server, account)
+    return page
+
+
 def log_in(page: Page, server: LiveServer, account: str) -> None:
     page.goto(f"{server.url}/")
     expect(page).to_have_url(re.compile(r"/login"))
@@ -61,12 +68,10 @@ def wait_until_drawn(page: Page) -> None:
 def test_view_and_zoom_a_real_slide(
     browser: Browser, live_server: LiveServer, accounts: Accounts, samples: dict[str, Path]
 ) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
     slide_id = ingest(live_server, "expert-a", samples["pyramid"], accounts.exam_a_id)
-    page = browser.new_page(viewport={"width": 1280, "height": 860})
+    page = logged_in_page(browser, live_server, "expert-a")
     requested: list[tuple[int, int]] = []
     page.on("request", lambda r: (m := TILE.search(r.url)) and requested.append((int(m[1]), int(m[2]))))
-    log_in(page, live_server, "expert-a")
 
     card = page.locator(f'[data-slide-id="{slide_id}"]')
     expect(card).to_contain_text("CMU-1-Small-Region-2x-pyramid.tiff")
@@ -119,10 +124,8 @@ def test_view_and_zoom_a_real_slide(
 def test_viewer_shows_associated_images_and_shared_formats(
     browser: Browser, live_server: LiveServer, accounts: Accounts, samples: dict[str, Path]
 ) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
     slide_id = ingest(live_server, "expert-a", samples["svs"], accounts.exam_a_id)
-    page = browser.new_page(viewport={"width": 1280, "height": 860})
-    log_in(page, live_server, "expert-a")
+    page = logged_in_page(browser, live_server, "expert-a")
     page.goto(f"{live_server.url}/slides/{slide_id}")
     wait_until_drawn(page)
     label = page.locator('img[alt="label image"]')
@@ -140,9 +143,7 @@ def test_upload_page_shows_progress_and_errors(
     samples: dict[str, Path],
     tmp_path: Path,
 ) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page = browser.new_page(viewport={"width": 1280, "height": 860})
-    log_in(page, live_server, "expert-a")
+    page = logged_in_page(browser, live_server, "expert-a")
     page.goto(f"{live_server.url}/upload")
     page.fill("#patient_code", "P-UP")
     page.fill("#pathology_id", "E-UP")

@@ -38,16 +38,20 @@ class SlideInfo:
         return len(self.level_dimensions)
 
     def best_level_for_downsample(self, downsample: float) -> int:
-        """The coarsest level whose downsample does not exceed ``downsample``.
+        return best_level(self.level_downsamples, downsample)
 
-        Reading from it and reducing keeps detail while never touching more pixels than
-        needed (issue 2: never read level 0 for a low zoom).
-        """
-        best = 0
-        for level, level_downsample in enumerate(self.level_downsamples):
-            if level_downsample <= downsample * (1 + 1e-6):
-                best = level
-        return best
+
+def best_level(level_downsamples: tuple[float, ...], downsample: float) -> int:
+    """The coarsest level whose downsample does not exceed ``downsample``.
+
+    Reading from it and reducing keeps detail while never touching more pixels than
+    needed (issue 2: never read level 0 for a low zoom).
+    """
+    best = 0
+    for level, level_downsample in enumerate(level_downsamples):
+        if level_downsample <= downsample * (1 + 1e-6):
+            best = level
+    return best
 
 
 @runtime_checkable

@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from pathodesk.errors import NotFoundError
-from pathodesk.slides.base import NativeTileSource, Size, SlideInfo, SlideReader
+from pathodesk.slides.base import NativeTileSource, Size, SlideInfo, SlideReader, best_level
 
 
 @dataclass(frozen=True)
@@ -83,11 +83,7 @@ class DeepZoomGeometry:
         return x0, y0, x1, y1
 
     def best_slide_level(self, downsample: float) -> int:
-        best = 0
-        for level, level_downsample in enumerate(self.slide_downsamples):
-            if level_downsample <= downsample * (1 + 1e-6):
-                best = level
-        return best
+        return best_level(self.slide_downsamples, downsample)
 
     def tile_request(self, level: int, col: int, row: int) -> TileRequest:
         x0, y0, x1, y1 = self.tile_bounds(level, col, row)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,8 +144,6 @@ class TiffSlideReader:
         if described and isinstance(described.get("mpp"), int | float):
             return float(described["mpp"])  # type: ignore[arg-type]
         if self._tif.is_ome and self._tif.ome_metadata:
-            import re
-
             match = re.search(r'PhysicalSizeX="([0-9.eE+-]+)"', self._tif.ome_metadata)
             unit = re.search(r'PhysicalSizeXUnit="([^"]+)"', self._tif.ome_metadata)
             if match and (unit is None or unit.group(1) in ("µm", "um", "\u00b5m")):

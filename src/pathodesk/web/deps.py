@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from pathodesk.db.models import AuthSession, Role, Slide
+from pathodesk.db.models import AuthSession, Exam, Patient, Role, Slide
 from pathodesk.errors import AuthenticationError, NotFoundError, PermissionDeniedError
 from pathodesk.web.security import token_digest, tokens_match
 from pathodesk.web.state import AppState, Principal, SlideHandle
@@ -85,8 +85,20 @@ def require_admin(user: CurrentUser) -> Principal:
 AdminUser = Annotated[Principal, Depends(require_admin)]
 
 
-def can_see_slide(user: Principal, owner_id: int | None) -> bool:
+def can_see(user: Principal, owner_id: int | None) -> bool:
+    """The one visibility rule for records: admins see all, experts what they own."""
     return user.is_admin or owner_id == user.user_id
+
+
+Owned = TypeVar("Owned", Patient, Exam, Slide)
+
+
+def visible_records(user: Principal, model: type[Owned], newest_first: bool = False) -> Select[Owned]:
+    """``select(model)`` restricted by ``can_see``, in id order."""
+    query = select(model).order_by(model.id.desc() if newest_first else model.id)
+    if not user.is_admin:
+        query = query.where(model.created_by_id == user.user_id)
+    return query
 
 
 def slide_handle(state: AppState, user: Principal, slide_id: int) -> SlideHandle:
@@ -104,6 +116,6 @@ def slide_handle(state: AppState, user: Principal, slide_id: int) -> SlideHandle
                 owner_id=slide.created_by_id,
             )
         state.slide_handles.put(slide_id, handle)
-    if not can_see_slide(user, handle.owner_id):
+    if not can_see(user, handle.owner_id):
         raise NotFoundError(f"slide {slide_id} does not exist")
     return handle

@@ -15,6 +15,9 @@ from pathodesk.slides.pool import ReaderPool
 from pathodesk.slides.tilecache import TileCache
 
 LOOKUP_TTL_SECONDS = 5.0
+# Tiles and thumbnails never change for a given file (the ETag carries its checksum);
+# private because they are patient data behind a login.
+IMMUTABLE = "private, max-age=31536000, immutable"
 K = TypeVar("K")
 V = TypeVar("V")
 

@@ -13,10 +13,9 @@ from fastapi import APIRouter, Request, Response
 from pathodesk.slides.base import NativeTileSource
 from pathodesk.slides.deepzoom import DeepZoomTiler
 from pathodesk.web.deps import CurrentUser, StateDep, slide_handle
-from pathodesk.web.state import AppState, SlideHandle
+from pathodesk.web.state import IMMUTABLE, AppState, SlideHandle
 
 router = APIRouter(tags=["deepzoom"])
-IMMUTABLE = "private, max-age=31536000, immutable"
 
 
 def _tiler(state: AppState, handle: SlideHandle) -> DeepZoomTiler:

@@ -8,11 +8,10 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import select
 
 from pathodesk.db.models import Exam, Slide
 from pathodesk.errors import NotFoundError
-from pathodesk.web.deps import SESSION_COOKIE, DbSession, StateDep, can_see_slide, lookup_principal
+from pathodesk.web.deps import SESSION_COOKIE, DbSession, StateDep, can_see, lookup_principal, visible_records
 from pathodesk.web.routes.slides import to_detail, to_public
 from pathodesk.web.state import AppState, Principal
 
@@ -38,10 +37,7 @@ def slide_list_page(request: Request, state: StateDep, session: DbSession) -> Re
     user = _page_user(request, state)
     if user is None:
         return _to_login(request)
-    query = select(Slide).order_by(Slide.id.desc())
-    if not user.is_admin:
-        query = query.where(Slide.created_by_id == user.user_id)
-    slides = [to_public(s) for s in session.scalars(query)]
+    slides = [to_public(s) for s in session.scalars(visible_records(user, Slide, newest_first=True))]
     return templates.TemplateResponse(request, "slides.html", {"user": user, "slides": slides})
 
 
@@ -50,10 +46,7 @@ def upload_page(request: Request, state: StateDep, session: DbSession) -> Respon
     user = _page_user(request, state)
     if user is None:
         return _to_login(request)
-    query = select(Exam).order_by(Exam.id.desc())
-    if not user.is_admin:
-        query = query.where(Exam.created_by_id == user.user_id)
-    exams = list(session.scalars(query))
+    exams = list(session.scalars(visible_records(user, Exam, newest_first=True)))
     return templates.TemplateResponse(request, "upload.html", {"user": user, "exams": exams})
 
 
@@ -63,7 +56,7 @@ def viewer_page(slide_id: int, request: Request, state: StateDep, session: DbSes
     if user is None:
         return _to_login(request)
     slide = session.get(Slide, slide_id)
-    if slide is None or not can_see_slide(user, slide.created_by_id):
+    if slide is None or not can_see(user, slide.created_by_id):
         raise NotFoundError(f"slide {slide_id} does not exist")
     return templates.TemplateResponse(
         request, "viewer.html", {"user": user, "slide": to_detail(state, slide)}

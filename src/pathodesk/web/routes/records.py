@@ -10,13 +10,11 @@ from datetime import date, datetime
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from pathodesk.db.models import Exam, Patient
 from pathodesk.errors import ConflictError, NotFoundError
-from pathodesk.web.deps import CurrentUser, DbSession
-from pathodesk.web.state import Principal
+from pathodesk.web.deps import CurrentUser, DbSession, can_see, visible_records
 
 router = APIRouter(prefix="/api/v1", tags=["records"])
 
@@ -59,10 +57,6 @@ class ExamPublic(BaseModel):
     created_at: datetime
 
 
-def _visible(user: Principal, owner_id: int | None) -> bool:
-    return user.is_admin or owner_id == user.user_id
-
-
 def _commit(session: DbSession, what: str) -> None:
     try:
         session.flush()
@@ -73,10 +67,7 @@ def _commit(session: DbSession, what: str) -> None:
 
 @router.get("/patients")
 def list_patients(user: CurrentUser, session: DbSession) -> list[PatientPublic]:
-    query = select(Patient).order_by(Patient.id)
-    if not user.is_admin:
-        query = query.where(Patient.created_by_id == user.user_id)
-    return [PatientPublic.model_validate(p) for p in session.scalars(query)]
+    return [PatientPublic.model_validate(p) for p in session.scalars(visible_records(user, Patient))]
 
 
 @router.post("/patients", status_code=201)
@@ -89,16 +80,13 @@ def create_patient(body: PatientCreate, user: CurrentUser, session: DbSession) -
 
 @router.get("/exams")
 def list_exams(user: CurrentUser, session: DbSession) -> list[ExamPublic]:
-    query = select(Exam).order_by(Exam.id)
-    if not user.is_admin:
-        query = query.where(Exam.created_by_id == user.user_id)
-    return [ExamPublic.model_validate(e) for e in session.scalars(query)]
+    return [ExamPublic.model_validate(e) for e in session.scalars(visible_records(user, Exam))]
 
 
 @router.post("/exams", status_code=201)
 def create_exam(body: ExamCreate, user: CurrentUser, session: DbSession) -> ExamPublic:
     patient = session.get(Patient, body.patient_id)
-    if patient is None or not _visible(user, patient.created_by_id):
+    if patient is None or not can_see(user, patient.created_by_id):
         raise NotFoundError(f"patient {body.patient_id} does not exist")
     exam = Exam(**body.model_dump(), created_by_id=user.user_id)
     session.add(exam)

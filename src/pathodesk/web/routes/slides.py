@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from datetime import datetime
 
 import anyio
 from fastapi import APIRouter, Request, Response
+from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from pathodesk.db.models import Exam, Slide
 from pathodesk.errors import ConflictError, NotFoundError, ValidationFailedError
 from pathodesk.ingest import discard_slide_file, ingest_staged
 from pathodesk.slides import thumbnail
-from pathodesk.web.deps import CurrentUser, DbSession, StateDep, can_see_slide, slide_handle
-from pathodesk.web.state import AppState
+from pathodesk.web.deps import CurrentUser, DbSession, StateDep, can_see, slide_handle, visible_records
+from pathodesk.web.state import IMMUTABLE, AppState
 from pathodesk.web.upload import receive_upload
 
 router = APIRouter(prefix="/api/v1", tags=["slides"])
-IMMUTABLE = "private, max-age=31536000, immutable"
 
 
 class LevelPublic(BaseModel):
@@ -87,17 +87,14 @@ def to_detail(state: AppState, slide: Slide, duplicate: bool = False) -> SlideDe
 
 def _visible_slide(session: DbSession, user: CurrentUser, slide_id: int) -> Slide:
     slide = session.get(Slide, slide_id)
-    if slide is None or not can_see_slide(user, slide.created_by_id):
+    if slide is None or not can_see(user, slide.created_by_id):
         raise NotFoundError(f"slide {slide_id} does not exist")
     return slide
 
 
 @router.get("/slides")
 def list_slides(user: CurrentUser, session: DbSession) -> list[SlidePublic]:
-    query = select(Slide).order_by(Slide.id)
-    if not user.is_admin:
-        query = query.where(Slide.created_by_id == user.user_id)
-    return [to_public(s) for s in session.scalars(query)]
+    return [to_public(s) for s in session.scalars(visible_records(user, Slide))]
 
 
 @router.post(
@@ -146,7 +143,7 @@ async def upload_slide(
                 user_id=user.user_id,
                 slide_number=fields.get("slide_number") or None,
             )
-            if result.duplicate and not can_see_slide(user, result.slide.created_by_id):
+            if result.duplicate and not can_see(user, result.slide.created_by_id):
                 raise ConflictError("an identical file is already stored in a case you cannot see")
             return to_detail(state, result.slide, duplicate=result.duplicate)
 
@@ -186,16 +183,16 @@ def delete_slide(slide_id: int, user: CurrentUser, session: DbSession, state: St
     return Response(status_code=204)
 
 
-def _jpeg(image: object) -> bytes:
+def _jpeg(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=85)  # type: ignore[attr-defined]
+    image.save(buffer, "JPEG", quality=85)
     return buffer.getvalue()
 
 
-def _cached_image_response(request: Request, etag: str, produce: object) -> Response:
+def _cached_image_response(request: Request, etag: str, produce: Callable[[], bytes]) -> Response:
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers={"ETag": etag, "Cache-Control": IMMUTABLE})
-    body = produce()  # type: ignore[operator]
+    body = produce()
     return Response(body, media_type="image/jpeg", headers={"ETag": etag, "Cache-Control": IMMUTABLE})
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated, TypeVar
 
@@ -27,7 +28,7 @@ def get_state(request: Request) -> AppState:
 StateDep = Annotated[AppState, Depends(get_state)]
 
 
-def get_db_session(state: StateDep) -> object:
+def get_db_session(state: StateDep) -> Iterator[Session]:
     with state.db.session() as session:
         yield session
 

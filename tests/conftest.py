@@ -62,6 +62,11 @@ class Accounts:
 
 @pytest.fixture
 def accounts(settings: Settings) -> Accounts:
+    return make_accounts(settings)
+
+
+def make_accounts(settings: Settings) -> Accounts:
+    """An admin, experts A and B, and one case (patient + exam) owned by each expert."""
     url = settings.resolved_database_url()
     migrate(url)
     db = Database(url)

@@ -1,4 +1,4 @@
-"""Creating accounts, shared by the CLI (create-admin, demo) and later the admin API."""
+"""Creating accounts and setting passwords: shared by the CLI and the admin API (A12)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,14 @@ from pathodesk.errors import ConflictError, ValidationFailedError
 from pathodesk.web.security import hash_password, password_problems
 
 
+def set_password(user: User, password: str) -> None:
+    """Apply the password policy, then store only the argon2id hash."""
+    problems = password_problems(password)
+    if problems:
+        raise ValidationFailedError("the password needs " + " and ".join(problems))
+    user.password_hash = hash_password(password)
+
+
 def create_user(
     session: Session,
     *,
@@ -18,13 +26,13 @@ def create_user(
     password: str,
     role: Role,
     update_existing: bool = False,
+    phone: str | None = None,
+    hospital: str | None = None,
+    department: str | None = None,
 ) -> User:
     account = account.strip().lower()
     if not account:
         raise ValidationFailedError("the account name is empty")
-    problems = password_problems(password)
-    if problems:
-        raise ValidationFailedError("the password needs " + " and ".join(problems))
     user = session.scalar(select(User).where(User.account == account))
     if user is not None and not update_existing:
         raise ConflictError(f"account {account!r} already exists")
@@ -34,6 +42,7 @@ def create_user(
     user.name = name
     user.role = role
     user.active = True
-    user.password_hash = hash_password(password)
+    user.phone, user.hospital, user.department = phone, hospital, department
+    set_password(user, password)
     session.flush()
     return user

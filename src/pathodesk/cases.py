@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pathodesk.db.models import Exam, Patient
-from pathodesk.errors import ConflictError
+from pathodesk.db.models import DiseaseType, Exam, Patient
+from pathodesk.errors import ConflictError, ValidationFailedError
 
 
 def get_or_create_exam(
@@ -24,6 +24,9 @@ def get_or_create_exam(
         session.flush()
     exam = session.scalar(select(Exam).where(Exam.pathology_id == pathology_id))
     if exam is None:
+        if session.get(DiseaseType, disease_type) is None:
+            known = ", ".join(session.scalars(select(DiseaseType.name).order_by(DiseaseType.name)))
+            raise ValidationFailedError(f"unknown disease type {disease_type!r}; known: {known}")
         exam = Exam(
             pathology_id=pathology_id,
             patient_id=patient.id,

@@ -88,6 +88,7 @@ def ingest_paths(
     show_progress: bool = True,
 ) -> tuple[list[dict[str, object]], list[dict[str, str]]]:
     """Ingest files one by one; a bad file is reported and skipped, good ones are kept."""
+    from pathodesk.audit import record
     from pathodesk.cases import get_or_create_exam
     from pathodesk.ingest import ingest_staged, stage_copy
 
@@ -124,6 +125,16 @@ def ingest_paths(
                         staged,
                         exam_id=exam_row.id,
                         user_id=exam_row.created_by_id,
+                        before_commit=lambda slide: record(
+                            session,
+                            actor_id=None,
+                            actor_account="cli",
+                            action="create",
+                            record_type="slide",
+                            record_id=slide.id,
+                            exam_id=slide.exam_id,
+                            sha256=slide.sha256,
+                        ),
                     )
                     good.append(
                         {
@@ -251,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("paths", nargs="+", type=Path)
     command.add_argument("--patient", default="UNASSIGNED")
     command.add_argument("--exam", default="UNASSIGNED")
-    command.add_argument("--disease-type", default="unknown")
+    command.add_argument("--disease-type", default="unclassified")
     command.add_argument("--owner", default=None, help="expert account that owns the case")
     command.add_argument("--json", action="store_true")
     command.set_defaults(handler=cmd_ingest)

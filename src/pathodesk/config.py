@@ -30,7 +30,8 @@ class Settings(BaseSettings):
     tile_cache_bytes: int = 256 * 1024**2
     readers_per_slide: int = 4
 
-    session_hours: float = 12.0
+    session_hours: float = 12.0  # absolute lifetime of a login
+    session_idle_minutes: float = 30.0  # a session unused this long ends
     secure_cookies: bool = False
 
     thumbnail_px: int = Field(default=512, ge=64, le=2048)

@@ -111,8 +111,12 @@ def ingest_staged(
     exam_id: int,
     user_id: int | None,
     slide_number: str | None = None,
+    before_commit: Callable[[Slide], None] | None = None,
 ) -> IngestResult:
-    """Validate, store and record; the staged file is always consumed."""
+    """Validate, store and record; the staged file is always consumed.
+
+    ``before_commit`` runs inside the transaction that creates the slide (the audit entry).
+    """
     try:
         existing = session.scalar(select(Slide).where(Slide.sha256 == staged.sha256))
         if existing is not None:
@@ -160,6 +164,8 @@ def ingest_staged(
         )
         session.add(slide)
         session.flush()
+        if before_commit:
+            before_commit(slide)
         os.replace(staged.path, final)
         try:
             session.commit()

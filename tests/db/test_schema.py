@@ -76,3 +76,52 @@ def _slide(exam_id: int, number: str) -> Slide:
         height=1,
         level_count=1,
     )
+
+
+def test_upgrade_from_0001_keeps_every_record(settings: Settings) -> None:
+    from alembic import command
+
+    from pathodesk.db.session import alembic_config
+
+    url = settings.resolved_database_url()
+    command.upgrade(alembic_config(url), "0001")
+    db = Database(url)
+    with db.engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO patients (id, patient_code, created_at) VALUES (1, 'P1', '2026-01-01')")
+        )
+        connection.execute(
+            text(
+                "INSERT INTO exams (id, pathology_id, patient_id, disease_type, created_at) "
+                "VALUES (1, 'E1', 1, 'kidney', '2026-01-01')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO slides (exam_id, slide_number, original_filename, resolution_state, "
+                "storage_tier, path, sha256, byte_size, format, width, height, level_count, created_at) "
+                "VALUES (1, '1', 'a.svs', 'high', 'recent', 'a', 'abc', 1, 'aperio', 1, 1, 1, '2026-01-01')"
+            )
+        )
+    db.dispose()
+    migrate(url)
+    db = Database(url)
+    with db.session() as session:
+        exam = session.query(Exam).one()
+        assert exam.disease_type == "kidney" and len(exam.slides) == 1
+        names = {row[0] for row in session.execute(text("SELECT name FROM disease_types"))}
+        assert {"lung", "thyroid", "kidney"} <= names
+    with pytest.raises(IntegrityError), db.session() as session:
+        session.execute(text("UPDATE exams SET disease_type = 'no-such-type'"))
+
+
+def test_audit_log_is_append_only(db: Database) -> None:
+    from pathodesk.db.models import AuditEvent
+
+    with db.session() as session:
+        session.add(AuditEvent(action="create", record_type="patient", record_id="1", detail={}))
+    for statement in ("UPDATE audit_events SET action = 'x'", "DELETE FROM audit_events"):
+        with pytest.raises(Exception, match="append-only"), db.session() as session:
+            session.execute(text(statement))
+    with db.session() as session:
+        assert session.query(AuditEvent).one().action == "create"

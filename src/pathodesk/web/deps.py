@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
-from typing import Annotated, TypeVar
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
 
-from fastapi import Depends, Request
-from sqlalchemy import Select, select
+from fastapi import Depends, Query, Request
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pathodesk.db.models import AuthSession, Exam, Patient, Role, Slide
+from pathodesk.db.models import AuthSession, Role, Slide
 from pathodesk.errors import AuthenticationError, NotFoundError, PermissionDeniedError
+from pathodesk.web.access import exam_viewers, may_see
 from pathodesk.web.security import token_digest, tokens_match
 from pathodesk.web.state import AppState, Principal, SlideHandle
 
 SESSION_COOKIE = "pathodesk_session"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+SEEN_RESOLUTION = timedelta(minutes=1)
+
+# Free-text search: printable text only (a NUL would cut SQLite's LIKE pattern short).
+SearchQuery = Annotated[
+    str | None,
+    Query(max_length=128, pattern=r"^[^\x00-\x1f\x7f]*$", description="substring, case-insensitive"),
+]
 
 
 def get_state(request: Request) -> AppState:
@@ -48,9 +58,13 @@ def lookup_principal(state: AppState, token: str | None) -> Principal | None:
         row = session.scalar(select(AuthSession).where(AuthSession.token_hash == digest))
         if row is None:
             return None
-        expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=UTC)
-        if expires < datetime.now(UTC) or not row.user.active:
+        now = datetime.now(UTC)
+        idle_limit = timedelta(minutes=state.settings.session_idle_minutes)
+        if row.expires_at < now or row.last_seen_at + idle_limit < now or not row.user.active:
+            session.delete(row)
             return None
+        if now - row.last_seen_at > SEEN_RESOLUTION:
+            row.last_seen_at = now  # written at most once a minute, not per tile
         principal = Principal(
             user_id=row.user.id,
             account=row.user.account,
@@ -86,22 +100,6 @@ def require_admin(user: CurrentUser) -> Principal:
 AdminUser = Annotated[Principal, Depends(require_admin)]
 
 
-def can_see(user: Principal, owner_id: int | None) -> bool:
-    """The one visibility rule for records: admins see all, experts what they own."""
-    return user.is_admin or owner_id == user.user_id
-
-
-Owned = TypeVar("Owned", Patient, Exam, Slide)
-
-
-def visible_records(user: Principal, model: type[Owned], newest_first: bool = False) -> Select[Owned]:
-    """``select(model)`` restricted by ``can_see``, in id order."""
-    query = select(model).order_by(model.id.desc() if newest_first else model.id)
-    if not user.is_admin:
-        query = query.where(model.created_by_id == user.user_id)
-    return query
-
-
 def slide_handle(state: AppState, user: Principal, slide_id: int) -> SlideHandle:
     """The slide's file and checksum, if this caller may see it (404 otherwise: no leak)."""
     handle = state.slide_handles.get(slide_id)
@@ -114,9 +112,9 @@ def slide_handle(state: AppState, user: Principal, slide_id: int) -> SlideHandle
                 slide_id=slide.id,
                 path=state.settings.slides_dir / slide.path,
                 sha256=slide.sha256,
-                owner_id=slide.created_by_id,
+                viewer_ids=exam_viewers(slide.exam),
             )
         state.slide_handles.put(slide_id, handle)
-    if not can_see(user, handle.owner_id):
+    if not may_see(user, handle.viewer_ids):
         raise NotFoundError(f"slide {slide_id} does not exist")
     return handle

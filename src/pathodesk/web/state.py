@@ -13,6 +13,7 @@ from pathodesk.db.session import Database
 from pathodesk.slides.deepzoom import DeepZoomTiler
 from pathodesk.slides.pool import ReaderPool
 from pathodesk.slides.tilecache import TileCache
+from pathodesk.web.throttle import LoginThrottle
 
 LOOKUP_TTL_SECONDS = 5.0
 # Tiles and thumbnails never change for a given file (the ETag carries its checksum);
@@ -45,7 +46,7 @@ class SlideHandle:
     slide_id: int
     path: Path
     sha256: str
-    owner_id: int | None
+    viewer_ids: frozenset[int]  # experts who may see it besides administrators
 
 
 class TtlCache(Generic[K, V]):
@@ -86,5 +87,6 @@ class AppState:
     tiles: TileCache
     principals: TtlCache[str, Principal] = field(default_factory=TtlCache)
     slide_handles: TtlCache[int, SlideHandle] = field(default_factory=TtlCache)
+    login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     # Deep Zoom tilers per slide checksum: geometry is computed once per file.
     tilers: dict[str, DeepZoomTiler] = field(default_factory=dict)

@@ -16,7 +16,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from pathodesk.web.deps import SESSION_COOKIE, can_see
+from pathodesk.web.access import may_see
+from pathodesk.web.deps import SESSION_COOKIE
 from pathodesk.web.routes.dzi import tile_etag, tile_key
 from pathodesk.web.security import token_digest
 from pathodesk.web.state import IMMUTABLE, AppState
@@ -61,7 +62,7 @@ class TileFastPath:
         token = _session_token(scope)
         principal = state.principals.get(token_digest(token)) if token else None
         handle = state.slide_handles.get(slide_id)
-        if principal is None or handle is None or not can_see(principal, handle.owner_id):
+        if principal is None or handle is None or not may_see(principal, handle.viewer_ids):
             return False
         tiler = state.tilers.get(handle.sha256)
         if tiler is None:

@@ -2,60 +2,19 @@
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import defaultdict, deque
 from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import delete, select
 
+from pathodesk.audit import record
 from pathodesk.db.models import AuthSession, User
-from pathodesk.errors import AuthenticationError, PathoDeskError
+from pathodesk.errors import AuthenticationError
 from pathodesk.web.deps import SESSION_COOKIE, CurrentUser, DbSession, StateDep
 from pathodesk.web.security import new_token, token_digest, verify_password
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
-
-FAILURES_ALLOWED = 5
-FAILURE_WINDOW_SECONDS = 60.0
-
-
-class TooManyAttemptsError(PathoDeskError):
-    status = 429
-    title = "Too many attempts"
-
-
-class LoginThrottle:
-    """At most ``FAILURES_ALLOWED`` failed logins per account per minute."""
-
-    def __init__(self) -> None:
-        self._failures: defaultdict[str, deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def _recent(self, account: str) -> deque[float]:
-        window = self._failures[account]
-        cutoff = time.monotonic() - FAILURE_WINDOW_SECONDS
-        while window and window[0] < cutoff:
-            window.popleft()
-        return window
-
-    def check(self, account: str) -> None:
-        with self._lock:
-            if len(self._recent(account)) >= FAILURES_ALLOWED:
-                raise TooManyAttemptsError("too many failed logins; wait a minute and try again")
-
-    def fail(self, account: str) -> None:
-        with self._lock:
-            self._recent(account).append(time.monotonic())
-
-    def succeed(self, account: str) -> None:
-        with self._lock:
-            self._failures.pop(account, None)
-
-
-throttle = LoginThrottle()
 
 
 class LoginRequest(BaseModel):
@@ -81,13 +40,22 @@ class Me(BaseModel):
 @router.post("/auth/login")
 def login(body: LoginRequest, response: Response, session: DbSession, state: StateDep) -> LoginResponse:
     account = body.account.strip().lower()
-    throttle.check(account)
+    state.login_throttle.check(account)
     user = session.scalar(select(User).where(User.account == account))
     valid = verify_password(user.password_hash if user else None, body.password)
     if user is None or not valid or not user.active:
-        throttle.fail(account)
+        state.login_throttle.fail(account)
+        # A separate transaction: the failure is recorded even though this request fails.
+        with state.db.session() as audit_session:
+            record(
+                audit_session,
+                actor_id=None,
+                actor_account=account[:64],
+                action="login_failed",
+                record_type="user",
+            )
         raise AuthenticationError("unknown account or wrong password")
-    throttle.succeed(account)
+    state.login_throttle.succeed(account)
     token = new_token()
     now = datetime.now(UTC)
     row = AuthSession(
@@ -96,9 +64,18 @@ def login(body: LoginRequest, response: Response, session: DbSession, state: Sta
         user_id=user.id,
         created_at=now,
         expires_at=now + timedelta(hours=state.settings.session_hours),
+        last_seen_at=now,
     )
     user.last_login_at = now
     session.add(row)
+    record(
+        session,
+        actor_id=user.id,
+        actor_account=user.account,
+        action="login",
+        record_type="user",
+        record_id=user.id,
+    )
     session.flush()
     response.set_cookie(
         SESSION_COOKIE,
@@ -117,6 +94,14 @@ def login(body: LoginRequest, response: Response, session: DbSession, state: Sta
 @router.post("/auth/logout", status_code=204)
 def logout(request: Request, user: CurrentUser, session: DbSession, state: StateDep) -> Response:
     session.execute(delete(AuthSession).where(AuthSession.id == user.session_id))
+    record(
+        session,
+        actor_id=user.user_id,
+        actor_account=user.account,
+        action="logout",
+        record_type="user",
+        record_id=user.user_id,
+    )
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         state.principals.pop(token_digest(token))

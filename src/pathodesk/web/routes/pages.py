@@ -8,11 +8,16 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
 
-from pathodesk.db.models import Exam, Slide
-from pathodesk.errors import NotFoundError
-from pathodesk.web.deps import SESSION_COOKIE, DbSession, StateDep, can_see, lookup_principal, visible_records
+from pathodesk.db.models import DiseaseType, Exam, Patient, Role, Slide, User
+from pathodesk.errors import NotFoundError, PermissionDeniedError
+from pathodesk.web.access import may_see_exam, may_see_patient, visible_exams, visible_slides
+from pathodesk.web.deps import SESSION_COOKIE, DbSession, StateDep, lookup_principal
+from pathodesk.web.routes.admin import audit_log
+from pathodesk.web.routes.records import list_patients
 from pathodesk.web.routes.slides import to_detail, to_public
+from pathodesk.web.routes.users import list_users
 from pathodesk.web.state import AppState, Principal
 
 router = APIRouter(include_in_schema=False)
@@ -37,17 +42,144 @@ def slide_list_page(request: Request, state: StateDep, session: DbSession) -> Re
     user = _page_user(request, state)
     if user is None:
         return _to_login(request)
-    slides = [to_public(s) for s in session.scalars(visible_records(user, Slide, newest_first=True))]
+    slides = [
+        to_public(s) for s in session.scalars(visible_slides(user).order_by(None).order_by(Slide.id.desc()))
+    ]
     return templates.TemplateResponse(request, "slides.html", {"user": user, "slides": slides})
 
 
 @router.get("/upload", response_class=HTMLResponse)
-def upload_page(request: Request, state: StateDep, session: DbSession) -> Response:
+def upload_page(
+    request: Request, state: StateDep, session: DbSession, exam_id: int | None = None
+) -> Response:
     user = _page_user(request, state)
     if user is None:
         return _to_login(request)
-    exams = list(session.scalars(visible_records(user, Exam, newest_first=True)))
-    return templates.TemplateResponse(request, "upload.html", {"user": user, "exams": exams})
+    exams = list(session.scalars(visible_exams(user).order_by(None).order_by(Exam.id.desc())))
+    context = {
+        "user": user,
+        "exams": exams,
+        "selected_exam": exam_id,
+        "disease_types": _disease_types(session),
+    }
+    return templates.TemplateResponse(request, "upload.html", context)
+
+
+def _disease_types(session: DbSession) -> list[DiseaseType]:
+    return list(session.scalars(select(DiseaseType).where(DiseaseType.active).order_by(DiseaseType.name)))
+
+
+def _printable(text: str | None, limit: int = 128) -> str | None:
+    """Page search boxes: the same text rule as the API's SearchQuery, without the 422."""
+    cleaned = "".join(ch for ch in (text or "") if ch.isprintable())[:limit]
+    return cleaned or None
+
+
+def _require_admin(user: Principal) -> None:
+    if not user.is_admin:
+        raise PermissionDeniedError("administrators only")
+
+
+@router.get("/patients", response_class=HTMLResponse)
+def patients_page(request: Request, state: StateDep, session: DbSession, q: str | None = None) -> Response:
+    user = _page_user(request, state)
+    if user is None:
+        return _to_login(request)
+    patients = list_patients(user, session, q=_printable(q))
+    rows = [session.get(Patient, p.id) for p in patients]
+    return templates.TemplateResponse(request, "patients.html", {"user": user, "patients": rows, "q": q})
+
+
+@router.get("/patients/{patient_id}", response_class=HTMLResponse)
+def patient_page(patient_id: int, request: Request, state: StateDep, session: DbSession) -> Response:
+    user = _page_user(request, state)
+    if user is None:
+        return _to_login(request)
+    patient = session.get(Patient, patient_id)
+    if patient is None or not may_see_patient(user, patient):
+        raise NotFoundError(f"patient {patient_id} does not exist")
+    exams = [e for e in patient.exams if may_see_exam(user, e)]
+    context = {"user": user, "patient": patient, "exams": exams, "disease_types": _disease_types(session)}
+    return templates.TemplateResponse(request, "patient.html", context)
+
+
+@router.get("/exams/{exam_id}", response_class=HTMLResponse)
+def exam_page(exam_id: int, request: Request, state: StateDep, session: DbSession) -> Response:
+    user = _page_user(request, state)
+    if user is None:
+        return _to_login(request)
+    exam = session.get(Exam, exam_id)
+    if exam is None or not may_see_exam(user, exam):
+        raise NotFoundError(f"exam {exam_id} does not exist")
+    experts = list(
+        session.scalars(select(User).where(User.role == Role.expert, User.active).order_by(User.name))
+    )
+    everyone = {u.id: u for u in session.scalars(select(User))}
+    context = {
+        "user": user,
+        "exam": exam,
+        "disease_types": _disease_types(session),
+        "experts": experts,
+        "experts_by_id": everyone,
+    }
+    return templates.TemplateResponse(request, "exam.html", context)
+
+
+@router.get("/admin/users", response_class=HTMLResponse)
+def users_page(request: Request, state: StateDep, session: DbSession, q: str | None = None) -> Response:
+    user = _page_user(request, state)
+    if user is None:
+        return _to_login(request)
+    _require_admin(user)
+    users = list_users(user, session, q=_printable(q))
+    return templates.TemplateResponse(request, "admin_users.html", {"user": user, "users": users, "q": q})
+
+
+@router.get("/admin/users/{user_id}", response_class=HTMLResponse)
+def user_page(user_id: int, request: Request, state: StateDep, session: DbSession) -> Response:
+    user = _page_user(request, state)
+    if user is None:
+        return _to_login(request)
+    _require_admin(user)
+    subject = session.get(User, user_id)
+    if subject is None:
+        raise NotFoundError(f"user {user_id} does not exist")
+    return templates.TemplateResponse(request, "admin_user.html", {"user": user, "subject": subject})
+
+
+@router.get("/admin/disease-types", response_class=HTMLResponse)
+def disease_types_page(request: Request, state: StateDep, session: DbSession) -> Response:
+    user = _page_user(request, state)
+    if user is None:
+        return _to_login(request)
+    _require_admin(user)
+    disease_types = list(session.scalars(select(DiseaseType).order_by(DiseaseType.name)))
+    return templates.TemplateResponse(
+        request, "admin_disease_types.html", {"user": user, "disease_types": disease_types}
+    )
+
+
+@router.get("/admin/audit", response_class=HTMLResponse)
+def audit_page(
+    request: Request,
+    state: StateDep,
+    session: DbSession,
+    actor: str | None = None,
+    action: str | None = None,
+    record_type: str | None = None,
+) -> Response:
+    user = _page_user(request, state)
+    if user is None:
+        return _to_login(request)
+    _require_admin(user)
+    filters = {"actor": actor, "action": action, "record_type": record_type}
+    clipped = {key: _printable(value, 32) for key, value in filters.items()}
+    events = audit_log(
+        user, session, actor=clipped["actor"], action=clipped["action"], record_type=clipped["record_type"]
+    )
+    return templates.TemplateResponse(
+        request, "admin_audit.html", {"user": user, "events": events, "filters": filters}
+    )
 
 
 @router.get("/slides/{slide_id}", response_class=HTMLResponse)
@@ -56,7 +188,7 @@ def viewer_page(slide_id: int, request: Request, state: StateDep, session: DbSes
     if user is None:
         return _to_login(request)
     slide = session.get(Slide, slide_id)
-    if slide is None or not can_see(user, slide.created_by_id):
+    if slide is None or not may_see_exam(user, slide.exam):
         raise NotFoundError(f"slide {slide_id} does not exist")
     return templates.TemplateResponse(
         request, "viewer.html", {"user": user, "slide": to_detail(state, slide)}

@@ -1,29 +1,49 @@
-"""Patients and exams (SPEC A2, E3): the minimum the slide workflow needs.
+"""Patients and exams (SPEC A2, E3; issue 3, item 3).
 
-Experts see the records they created; administrators see all. Full CRUD, assignment and
-audit arrive with the accounts issue.
+Deleting a record that still has children answers 409 with what would be lost, unless the
+caller confirms with ``?cascade=true``; then everything below goes too, each deletion in the
+audit log. Nothing disappears silently.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 
-from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
-from pathodesk.db.models import Exam, Patient
-from pathodesk.errors import ConflictError, NotFoundError
-from pathodesk.web.deps import CurrentUser, DbSession, can_see, visible_records
+from pathodesk.audit import record
+from pathodesk.db.models import DiseaseType, Exam, ExamAssignment, Patient, Role, Slide, User
+from pathodesk.db.search import contains
+from pathodesk.errors import ConflictError, NotFoundError, ValidationFailedError
+from pathodesk.web.access import may_see_exam, may_see_patient, visible_exams, visible_patients
+from pathodesk.web.deps import AdminUser, CurrentUser, DbSession, SearchQuery, StateDep
+from pathodesk.web.routes.slides import forget_slide
+from pathodesk.web.state import AppState, Principal
 
 router = APIRouter(prefix="/api/v1", tags=["records"])
 
+Text64 = Annotated[str, Field(min_length=1, max_length=64)]
+Cascade = Annotated[bool, Query(description="also delete everything below this record")]
+
 
 class PatientCreate(BaseModel):
-    patient_code: str = Field(min_length=1, max_length=64)
+    patient_code: Text64
     name: str | None = Field(default=None, max_length=128)
-    sex: str | None = Field(default=None, max_length=16)
+    sex: str | None = Field(default=None, pattern="^(female|male|other|unknown)$")
     birth_date: date | None = None
+    identity_number: str | None = Field(default=None, max_length=64)
+
+
+class PatientUpdate(BaseModel):
+    patient_code: Text64 | None = None
+    name: str | None = Field(default=None, max_length=128)
+    sex: str | None = Field(default=None, pattern="^(female|male|other|unknown)$")
+    birth_date: date | None = None
+    identity_number: str | None = Field(default=None, max_length=64)
 
 
 class PatientPublic(BaseModel):
@@ -33,16 +53,31 @@ class PatientPublic(BaseModel):
     name: str | None
     sex: str | None
     birth_date: date | None
+    identity_number: str | None
     created_at: datetime
 
 
-class ExamCreate(BaseModel):
-    patient_id: int
-    pathology_id: str = Field(min_length=1, max_length=64)
-    disease_type: str = Field(min_length=1, max_length=64)
+class ExamFields(BaseModel):
     clinical_notes: str | None = Field(default=None, max_length=20_000)
     admitted_on: date | None = None
     discharged_on: date | None = None
+
+    @model_validator(mode="after")
+    def discharge_after_admission(self) -> ExamFields:
+        if self.admitted_on and self.discharged_on and self.discharged_on < self.admitted_on:
+            raise ValueError("discharged_on is before admitted_on")
+        return self
+
+
+class ExamCreate(ExamFields):
+    patient_id: int
+    pathology_id: Text64
+    disease_type: Text64
+
+
+class ExamUpdate(ExamFields):
+    pathology_id: Text64 | None = None
+    disease_type: Text64 | None = None
 
 
 class ExamPublic(BaseModel):
@@ -55,9 +90,23 @@ class ExamPublic(BaseModel):
     admitted_on: date | None
     discharged_on: date | None
     created_at: datetime
+    created_by_id: int | None
+    assigned_user_ids: list[int] = []
+    slide_ids: list[int] = []
 
 
-def _commit(session: DbSession, what: str) -> None:
+class Assignment(BaseModel):
+    user_id: int
+
+
+def exam_public(exam: Exam) -> ExamPublic:
+    public = ExamPublic.model_validate(exam)
+    public.assigned_user_ids = sorted(a.user_id for a in exam.assignments)
+    public.slide_ids = sorted(s.id for s in exam.slides)
+    return public
+
+
+def _flush(session: DbSession, what: str) -> None:
     try:
         session.flush()
     except IntegrityError as exc:
@@ -65,30 +114,208 @@ def _commit(session: DbSession, what: str) -> None:
         raise ConflictError(f"{what} already exists") from exc
 
 
+def _audit(
+    session: DbSession, user: Principal, action: str, record_type: str, record_id: object, **detail: object
+) -> None:
+    record(
+        session,
+        actor_id=user.user_id,
+        actor_account=user.account,
+        action=action,
+        record_type=record_type,
+        record_id=record_id,
+        **detail,
+    )
+
+
+def _patient(session: DbSession, user: Principal, patient_id: int) -> Patient:
+    patient = session.get(Patient, patient_id)
+    if patient is None or not may_see_patient(user, patient):
+        raise NotFoundError(f"patient {patient_id} does not exist")
+    return patient
+
+
+def _exam(session: DbSession, user: Principal, exam_id: int) -> Exam:
+    exam = session.get(Exam, exam_id)
+    if exam is None or not may_see_exam(user, exam):
+        raise NotFoundError(f"exam {exam_id} does not exist")
+    return exam
+
+
+def _check_disease_type(session: DbSession, name: str) -> None:
+    disease_type = session.get(DiseaseType, name)
+    if disease_type is None or not disease_type.active:
+        known = ", ".join(session.scalars(select(DiseaseType.name).where(DiseaseType.active)))
+        raise ValidationFailedError(f"unknown disease type {name!r}; known: {known}")
+
+
+# ---- patients ---------------------------------------------------------------------------
+
+
 @router.get("/patients")
-def list_patients(user: CurrentUser, session: DbSession) -> list[PatientPublic]:
-    return [PatientPublic.model_validate(p) for p in session.scalars(visible_records(user, Patient))]
+def list_patients(user: CurrentUser, session: DbSession, q: SearchQuery = None) -> list[PatientPublic]:
+    query = visible_patients(user)
+    if q:
+        query = query.where(or_(contains(Patient.patient_code, q), contains(Patient.name, q)))
+    return [PatientPublic.model_validate(p) for p in session.scalars(query)]
 
 
 @router.post("/patients", status_code=201)
 def create_patient(body: PatientCreate, user: CurrentUser, session: DbSession) -> PatientPublic:
     patient = Patient(**body.model_dump(), created_by_id=user.user_id)
     session.add(patient)
-    _commit(session, f"patient {body.patient_code}")
+    _flush(session, f"patient {body.patient_code}")
+    _audit(session, user, "create", "patient", patient.id)
     return PatientPublic.model_validate(patient)
 
 
+@router.get("/patients/{patient_id}")
+def read_patient(patient_id: int, user: CurrentUser, session: DbSession) -> PatientPublic:
+    return PatientPublic.model_validate(_patient(session, user, patient_id))
+
+
+@router.patch("/patients/{patient_id}")
+def update_patient(
+    patient_id: int, body: PatientUpdate, user: CurrentUser, session: DbSession
+) -> PatientPublic:
+    patient = _patient(session, user, patient_id)
+    changes = body.model_dump(exclude_unset=True)
+    if "patient_code" in changes and changes["patient_code"] is None:
+        raise ValidationFailedError("patient_code cannot be empty")
+    for key, value in changes.items():
+        setattr(patient, key, value)
+    _flush(session, "a patient with that ID")
+    _audit(session, user, "update", "patient", patient.id, fields=sorted(changes))
+    return PatientPublic.model_validate(patient)
+
+
+@router.delete("/patients/{patient_id}", status_code=204)
+def delete_patient(
+    patient_id: int, user: CurrentUser, session: DbSession, state: StateDep, cascade: Cascade = False
+) -> Response:
+    patient = _patient(session, user, patient_id)
+    hidden = [e for e in patient.exams if not may_see_exam(user, e)]
+    if hidden:
+        raise ConflictError("this patient has exams in cases you cannot see; ask an administrator")
+    if patient.exams and not cascade:
+        slides = sum(len(e.slides) for e in patient.exams)
+        raise ConflictError(
+            f"patient has {len(patient.exams)} exam(s) with {slides} slide(s); "
+            "repeat with ?cascade=true to delete them all"
+        )
+    files = [file for exam in list(patient.exams) for file in _delete_exam_tree(session, state, user, exam)]
+    session.delete(patient)
+    _audit(session, user, "delete", "patient", patient_id, cascade=cascade)
+    _commit_then_remove(session, state, files)
+    return Response(status_code=204)
+
+
+# ---- exams ------------------------------------------------------------------------------
+
+
 @router.get("/exams")
-def list_exams(user: CurrentUser, session: DbSession) -> list[ExamPublic]:
-    return [ExamPublic.model_validate(e) for e in session.scalars(visible_records(user, Exam))]
+def list_exams(
+    user: CurrentUser, session: DbSession, patient_id: int | None = None, q: SearchQuery = None
+) -> list[ExamPublic]:
+    query = visible_exams(user)
+    if patient_id is not None:
+        query = query.where(Exam.patient_id == patient_id)
+    if q:
+        query = query.where(or_(contains(Exam.pathology_id, q), contains(Exam.disease_type, q)))
+    return [exam_public(e) for e in session.scalars(query)]
 
 
 @router.post("/exams", status_code=201)
 def create_exam(body: ExamCreate, user: CurrentUser, session: DbSession) -> ExamPublic:
-    patient = session.get(Patient, body.patient_id)
-    if patient is None or not can_see(user, patient.created_by_id):
-        raise NotFoundError(f"patient {body.patient_id} does not exist")
+    _patient(session, user, body.patient_id)
+    _check_disease_type(session, body.disease_type)
     exam = Exam(**body.model_dump(), created_by_id=user.user_id)
     session.add(exam)
-    _commit(session, f"exam {body.pathology_id}")
-    return ExamPublic.model_validate(exam)
+    _flush(session, f"exam {body.pathology_id}")
+    _audit(session, user, "create", "exam", exam.id, patient_id=exam.patient_id)
+    session.refresh(exam)
+    return exam_public(exam)
+
+
+@router.get("/exams/{exam_id}")
+def read_exam(exam_id: int, user: CurrentUser, session: DbSession) -> ExamPublic:
+    return exam_public(_exam(session, user, exam_id))
+
+
+@router.patch("/exams/{exam_id}")
+def update_exam(exam_id: int, body: ExamUpdate, user: CurrentUser, session: DbSession) -> ExamPublic:
+    exam = _exam(session, user, exam_id)
+    changes = body.model_dump(exclude_unset=True)
+    if changes.get("disease_type"):
+        _check_disease_type(session, changes["disease_type"])
+    for key in ("pathology_id", "disease_type"):
+        if key in changes and changes[key] is None:
+            raise ValidationFailedError(f"{key} cannot be empty")
+    for key, value in changes.items():
+        setattr(exam, key, value)
+    if exam.admitted_on and exam.discharged_on and exam.discharged_on < exam.admitted_on:
+        raise ValidationFailedError("discharged_on is before admitted_on")
+    _flush(session, "an exam with that pathology ID")
+    _audit(session, user, "update", "exam", exam.id, fields=sorted(changes))
+    return exam_public(exam)
+
+
+@router.delete("/exams/{exam_id}", status_code=204)
+def delete_exam(
+    exam_id: int, user: CurrentUser, session: DbSession, state: StateDep, cascade: Cascade = False
+) -> Response:
+    exam = _exam(session, user, exam_id)
+    if exam.slides and not cascade:
+        raise ConflictError(
+            f"exam has {len(exam.slides)} slide(s); repeat with ?cascade=true to delete them too"
+        )
+    files = _delete_exam_tree(session, state, user, exam)
+    _commit_then_remove(session, state, files)
+    return Response(status_code=204)
+
+
+@router.post("/exams/{exam_id}/assignments", status_code=201)
+def assign(
+    exam_id: int, body: Assignment, admin: AdminUser, session: DbSession, state: StateDep
+) -> ExamPublic:
+    exam = _exam(session, admin, exam_id)
+    expert = session.get(User, body.user_id)
+    if expert is None or not expert.active or expert.role != Role.expert:
+        raise ValidationFailedError(f"user {body.user_id} is not an active expert")
+    if all(a.user_id != expert.id for a in exam.assignments):
+        exam.assignments.append(ExamAssignment(user_id=expert.id, assigned_by_id=admin.user_id))
+        _audit(session, admin, "assign", "exam", exam.id, user_id=expert.id)
+    session.flush()
+    state.slide_handles.clear()
+    return exam_public(exam)
+
+
+@router.delete("/exams/{exam_id}/assignments/{user_id}", status_code=204)
+def unassign(exam_id: int, user_id: int, admin: AdminUser, session: DbSession, state: StateDep) -> Response:
+    exam = _exam(session, admin, exam_id)
+    kept = [a for a in exam.assignments if a.user_id != user_id]
+    if len(kept) == len(exam.assignments):
+        raise NotFoundError(f"user {user_id} is not assigned to exam {exam_id}")
+    exam.assignments = kept
+    _audit(session, admin, "unassign", "exam", exam.id, user_id=user_id)
+    session.flush()
+    state.slide_handles.clear()
+    return Response(status_code=204)
+
+
+def _delete_exam_tree(session: DbSession, state: AppState, user: Principal, exam: Exam) -> list[Slide]:
+    """Delete an exam and its slides' rows; returns the slides whose files go after commit."""
+    slides = list(exam.slides)
+    for slide in slides:
+        session.delete(slide)
+        _audit(session, user, "delete", "slide", slide.id, exam_id=exam.id, sha256=slide.sha256)
+    session.delete(exam)
+    _audit(session, user, "delete", "exam", exam.id, slides=len(slides))
+    return slides
+
+
+def _commit_then_remove(session: DbSession, state: AppState, slides: list[Slide]) -> None:
+    """Rows first, files after: a crash in between leaves orphan files, never dead rows."""
+    session.commit()
+    for slide in slides:
+        forget_slide(state, slide)

@@ -12,11 +12,13 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 
+from pathodesk.audit import record
 from pathodesk.db.models import Exam, Slide
 from pathodesk.errors import ConflictError, NotFoundError, ValidationFailedError
 from pathodesk.ingest import discard_slide_file, ingest_staged
 from pathodesk.slides import thumbnail
-from pathodesk.web.deps import CurrentUser, DbSession, StateDep, can_see, slide_handle, visible_records
+from pathodesk.web.access import may_see_exam, visible_slides
+from pathodesk.web.deps import CurrentUser, DbSession, StateDep, slide_handle
 from pathodesk.web.state import IMMUTABLE, AppState
 from pathodesk.web.upload import receive_upload
 
@@ -87,14 +89,23 @@ def to_detail(state: AppState, slide: Slide, duplicate: bool = False) -> SlideDe
 
 def _visible_slide(session: DbSession, user: CurrentUser, slide_id: int) -> Slide:
     slide = session.get(Slide, slide_id)
-    if slide is None or not can_see(user, slide.created_by_id):
+    if slide is None or not may_see_exam(user, slide.exam):
         raise NotFoundError(f"slide {slide_id} does not exist")
     return slide
 
 
+def forget_slide(state: AppState, slide: Slide) -> None:
+    """After a slide's row is gone: drop its readers, caches and file."""
+    state.readers.evict(state.settings.slides_dir / slide.path)
+    state.slide_handles.pop(slide.id)
+    state.tiles.discard_prefix(slide.sha256)
+    state.tilers.pop(slide.sha256, None)
+    discard_slide_file(state.settings, slide)
+
+
 @router.get("/slides")
 def list_slides(user: CurrentUser, session: DbSession) -> list[SlidePublic]:
-    return [to_public(s) for s in session.scalars(visible_records(user, Slide))]
+    return [to_public(s) for s in session.scalars(visible_slides(user))]
 
 
 @router.post(
@@ -132,7 +143,7 @@ async def upload_slide(
     def store() -> SlideDetail:
         with state.db.session() as session:
             exam = session.get(Exam, exam_id)
-            if exam is None or not (user.is_admin or exam.created_by_id == user.user_id):
+            if exam is None or not may_see_exam(user, exam):
                 staged.path.unlink(missing_ok=True)
                 raise NotFoundError(f"exam {exam_id} does not exist")
             result = ingest_staged(
@@ -142,8 +153,18 @@ async def upload_slide(
                 exam_id=exam_id,
                 user_id=user.user_id,
                 slide_number=fields.get("slide_number") or None,
+                before_commit=lambda slide: record(
+                    session,
+                    actor_id=user.user_id,
+                    actor_account=user.account,
+                    action="create",
+                    record_type="slide",
+                    record_id=slide.id,
+                    exam_id=exam_id,
+                    sha256=slide.sha256,
+                ),
             )
-            if result.duplicate and not can_see(user, result.slide.created_by_id):
+            if result.duplicate and not may_see_exam(user, result.slide.exam):
                 raise ConflictError("an identical file is already stored in a case you cannot see")
             return to_detail(state, result.slide, duplicate=result.duplicate)
 
@@ -161,25 +182,43 @@ def read_slide(slide_id: int, user: CurrentUser, session: DbSession, state: Stat
 @router.patch("/slides/{slide_id}")
 def update_slide(slide_id: int, body: SlideUpdate, user: CurrentUser, session: DbSession) -> SlidePublic:
     slide = _visible_slide(session, user, slide_id)
-    for key, value in body.model_dump(exclude_unset=True).items():
+    changes = body.model_dump(exclude_unset=True)
+    if "slide_number" in changes and changes["slide_number"] is None:
+        raise ValidationFailedError("slide_number cannot be empty")
+    for key, value in changes.items():
         setattr(slide, key, value)
     try:
         session.flush()
     except IntegrityError as exc:
         raise ConflictError("another slide of this exam has that number") from exc
+    record(
+        session,
+        actor_id=user.user_id,
+        actor_account=user.account,
+        action="update",
+        record_type="slide",
+        record_id=slide.id,
+        fields=sorted(changes),
+    )
     return to_public(slide)
 
 
 @router.delete("/slides/{slide_id}", status_code=204)
 def delete_slide(slide_id: int, user: CurrentUser, session: DbSession, state: StateDep) -> Response:
     slide = _visible_slide(session, user, slide_id)
-    path = state.settings.slides_dir / slide.path
     session.delete(slide)
+    record(
+        session,
+        actor_id=user.user_id,
+        actor_account=user.account,
+        action="delete",
+        record_type="slide",
+        record_id=slide.id,
+        exam_id=slide.exam_id,
+        sha256=slide.sha256,
+    )
     session.commit()  # the row goes first: a crash now leaves an orphan file, never a dead row
-    state.readers.evict(path)
-    state.slide_handles.pop(slide_id)
-    state.tiles.discard_prefix(slide.sha256)
-    discard_slide_file(state.settings, slide)
+    forget_slide(state, slide)
     return Response(status_code=204)
 
 

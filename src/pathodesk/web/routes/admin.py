@@ -1,0 +1,137 @@
+"""Disease types (their label sets) and the audit log: administrator resources."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from pathodesk.audit import record
+from pathodesk.db.models import AuditEvent, DiseaseType
+from pathodesk.errors import ConflictError, NotFoundError
+from pathodesk.web.deps import AdminUser, CurrentUser, DbSession
+
+router = APIRouter(prefix="/api/v1", tags=["admin"])
+
+Colour = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")]
+
+
+class Label(BaseModel):
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_. -]+$")
+    color: Colour
+
+
+class DiseaseTypeCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_-]+$")
+    display_name: str = Field(min_length=1, max_length=128)
+    labels: list[Label] = Field(min_length=1, max_length=64)
+
+
+class DiseaseTypeUpdate(BaseModel):
+    display_name: str | None = Field(default=None, min_length=1, max_length=128)
+    labels: list[Label] | None = Field(default=None, min_length=1, max_length=64)
+    active: bool | None = None
+
+
+class DiseaseTypePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    name: str
+    display_name: str
+    labels: list[Label]
+    active: bool
+
+
+class AuditPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    at: datetime
+    actor_id: int | None
+    actor_account: str | None
+    action: str
+    record_type: str
+    record_id: str | None
+    detail: dict[str, object]
+
+
+@router.get("/disease-types")
+def list_disease_types(user: CurrentUser, session: DbSession) -> list[DiseaseTypePublic]:
+    return [
+        DiseaseTypePublic.model_validate(d)
+        for d in session.scalars(select(DiseaseType).order_by(DiseaseType.name))
+    ]
+
+
+@router.post("/disease-types", status_code=201)
+def create_disease_type(body: DiseaseTypeCreate, admin: AdminUser, session: DbSession) -> DiseaseTypePublic:
+    if session.get(DiseaseType, body.name) is not None:
+        raise ConflictError(f"disease type {body.name!r} already exists")
+    disease_type = DiseaseType(
+        name=body.name,
+        display_name=body.display_name,
+        labels=[label.model_dump() for label in body.labels],
+        active=True,
+    )
+    session.add(disease_type)
+    record(
+        session,
+        actor_id=admin.user_id,
+        actor_account=admin.account,
+        action="create",
+        record_type="disease_type",
+        record_id=body.name,
+    )
+    return DiseaseTypePublic.model_validate(disease_type)
+
+
+@router.patch("/disease-types/{name}")
+def update_disease_type(
+    name: str, body: DiseaseTypeUpdate, admin: AdminUser, session: DbSession
+) -> DiseaseTypePublic:
+    disease_type = session.get(DiseaseType, name)
+    if disease_type is None:
+        raise NotFoundError(f"disease type {name!r} does not exist")
+    changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    for key, value in changes.items():
+        setattr(disease_type, key, value)
+    record(
+        session,
+        actor_id=admin.user_id,
+        actor_account=admin.account,
+        action="update",
+        record_type="disease_type",
+        record_id=name,
+        fields=sorted(changes),
+    )
+    return DiseaseTypePublic.model_validate(disease_type)
+
+
+@router.get("/audit")
+def audit_log(
+    admin: AdminUser,
+    session: DbSession,
+    actor: Annotated[str | None, Query(max_length=64)] = None,
+    action: Annotated[str | None, Query(max_length=32)] = None,
+    record_type: Annotated[str | None, Query(max_length=32)] = None,
+    record_id: Annotated[str | None, Query(max_length=64)] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[AuditPublic]:
+    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+    filters = {
+        AuditEvent.actor_account: actor,
+        AuditEvent.action: action,
+        AuditEvent.record_type: record_type,
+        AuditEvent.record_id: record_id,
+    }
+    for column, value in filters.items():
+        if value:
+            query = query.where(column == value)
+    if since:
+        query = query.where(AuditEvent.at >= since)
+    if until:
+        query = query.where(AuditEvent.at <= until)
+    return [AuditPublic.model_validate(e) for e in session.scalars(query)]

@@ -1,0 +1,207 @@
+"""Every route of the OpenAPI schema × anonymous, expert A, expert B, admin (issue 3, item 7).
+
+The records used belong to expert A. The table below must name every operation the app
+serves: a new route without an expectation fails ``test_every_route_has_an_expectation``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from pathodesk.config import Settings
+from pathodesk.web.app import create_app
+from tests.conftest import PASSWORD, Accounts, login
+from tests.web.world import World
+
+ROLES = ("anon", "expert-a", "expert-b", "admin")
+
+
+@dataclass
+class Case:
+    """Expected status per role, path parameters and body, each built fresh per request."""
+
+    expect: tuple[int, int, int, int]  # anon, A, B, admin
+    params: Callable[[World], dict[str, Any]] = lambda w: {}
+    json: Callable[[World], Any] | None = None
+    multipart: Callable[[World, dict[str, Any]], dict[str, Any]] | None = None
+    query: dict[str, str] = field(default_factory=dict)
+
+
+def shared_slide(w: World) -> dict[str, Any]:
+    if not hasattr(w, "_svs_slide"):
+        w._svs_slide = w.slide(svs=True)  # type: ignore[attr-defined]
+    return {"slide_id": w._svs_slide}  # type: ignore[attr-defined]
+
+
+def patient(w: World) -> dict[str, Any]:
+    return {"patient_id": w.patient_and_exam()[0]}
+
+
+def exam(w: World) -> dict[str, Any]:
+    return {"exam_id": w.patient_and_exam()[1]}
+
+
+def fresh_slide(w: World) -> dict[str, Any]:
+    return {"slide_id": w.slide()}
+
+
+def fresh_user(w: World) -> dict[str, Any]:
+    return {"user_id": w.expert()}
+
+
+def assignment(w: World) -> dict[str, Any]:
+    exam_id, user_id = w.assignment()
+    return {"exam_id": exam_id, "user_id": user_id}
+
+
+def unique(prefix: str) -> Callable[[World], str]:
+    counter = iter(range(10_000))
+    return lambda w: f"{prefix}{next(counter)}"
+
+
+new_code, new_exam_code, new_account, new_type = (
+    unique("NP"),
+    unique("NE"),
+    unique("new-user-"),
+    unique("type"),
+)
+
+OK, CREATED, GONE = 200, 201, 204
+EXPECTATIONS: dict[tuple[str, str], Case] = {
+    ("POST", "/api/v1/auth/login"): Case(
+        (OK, OK, OK, OK), json=lambda w: {"account": "expert-a", "password": PASSWORD}
+    ),
+    ("POST", "/api/v1/auth/logout"): Case((401, GONE, GONE, GONE)),
+    ("GET", "/api/v1/me"): Case((401, OK, OK, OK)),
+    ("GET", "/api/v1/users"): Case((401, 403, 403, OK), query={"q": "expert"}),
+    ("POST", "/api/v1/users"): Case(
+        (401, 403, 403, CREATED),
+        json=lambda w: {"account": new_account(w), "name": "N", "password": PASSWORD},
+    ),
+    ("GET", "/api/v1/users/{user_id}"): Case(
+        (401, 403, 403, OK), params=lambda w: {"user_id": w.accounts.expert_a_id}
+    ),
+    ("PATCH", "/api/v1/users/{user_id}"): Case(
+        (401, 403, 403, OK), params=fresh_user, json=lambda w: {"hospital": "H"}
+    ),
+    ("DELETE", "/api/v1/users/{user_id}"): Case((401, 403, 403, OK), params=fresh_user),
+    ("POST", "/api/v1/users/{user_id}/password"): Case(
+        (401, 403, 403, GONE), params=fresh_user, json=lambda w: {"password": "another-pass-9"}
+    ),
+    ("GET", "/api/v1/patients"): Case((401, OK, OK, OK), query={"q": "W-"}),
+    ("POST", "/api/v1/patients"): Case(
+        (401, CREATED, CREATED, CREATED), json=lambda w: {"patient_code": new_code(w)}
+    ),
+    ("GET", "/api/v1/patients/{patient_id}"): Case((401, OK, 404, OK), params=patient),
+    ("PATCH", "/api/v1/patients/{patient_id}"): Case(
+        (401, OK, 404, OK), params=patient, json=lambda w: {"sex": "female"}
+    ),
+    ("DELETE", "/api/v1/patients/{patient_id}"): Case(
+        (401, GONE, 404, GONE), params=patient, query={"cascade": "true"}
+    ),
+    ("GET", "/api/v1/exams"): Case((401, OK, OK, OK)),
+    ("POST", "/api/v1/exams"): Case(
+        (401, CREATED, 404, CREATED),
+        json=lambda w: {
+            "patient_id": w.patient_and_exam()[0],
+            "pathology_id": new_exam_code(w),
+            "disease_type": "thyroid",
+        },
+    ),
+    ("GET", "/api/v1/exams/{exam_id}"): Case((401, OK, 404, OK), params=exam),
+    ("PATCH", "/api/v1/exams/{exam_id}"): Case(
+        (401, OK, 404, OK), params=exam, json=lambda w: {"clinical_notes": "n"}
+    ),
+    ("DELETE", "/api/v1/exams/{exam_id}"): Case((401, GONE, 404, GONE), params=exam),
+    ("POST", "/api/v1/exams/{exam_id}/assignments"): Case(
+        (401, 403, 403, CREATED), params=exam, json=lambda w: {"user_id": w.accounts.expert_b_id}
+    ),
+    ("DELETE", "/api/v1/exams/{exam_id}/assignments/{user_id}"): Case(
+        (401, 403, 403, GONE), params=assignment
+    ),
+    ("GET", "/api/v1/slides"): Case((401, OK, OK, OK)),
+    ("POST", "/api/v1/slides"): Case(
+        (401, CREATED, 404, CREATED),
+        multipart=lambda w, p: {
+            "files": {"file": ("w.png", w.png_bytes())},
+            "data": {"exam_id": str(w.patient_and_exam()[1])},
+        },
+    ),
+    ("GET", "/api/v1/slides/{slide_id}"): Case((401, OK, 404, OK), params=shared_slide),
+    ("PATCH", "/api/v1/slides/{slide_id}"): Case(
+        (401, OK, 404, OK), params=fresh_slide, json=lambda w: {"description": "d"}
+    ),
+    ("DELETE", "/api/v1/slides/{slide_id}"): Case((401, GONE, 404, GONE), params=fresh_slide),
+    ("GET", "/api/v1/slides/{slide_id}/thumbnail"): Case((401, OK, 404, OK), params=shared_slide),
+    ("GET", "/api/v1/slides/{slide_id}/associated/{name}"): Case(
+        (401, OK, 404, OK), params=lambda w: {**shared_slide(w), "name": "label"}
+    ),
+    ("GET", "/api/v1/disease-types"): Case((401, OK, OK, OK)),
+    ("POST", "/api/v1/disease-types"): Case(
+        (401, 403, 403, CREATED),
+        json=lambda w: {
+            "name": new_type(w),
+            "display_name": "T",
+            "labels": [{"name": "x", "color": "#123456"}],
+        },
+    ),
+    ("PATCH", "/api/v1/disease-types/{name}"): Case(
+        (401, 403, 403, OK),
+        params=lambda w: {"name": "unclassified"},
+        json=lambda w: {"display_name": "Unclassified"},
+    ),
+    ("GET", "/api/v1/audit"): Case((401, 403, 403, OK), query={"action": "create"}),
+    ("GET", "/dzi/{slide_id}.dzi"): Case((401, OK, 404, OK), params=shared_slide),
+    ("GET", "/dzi/{slide_id}_files/{level}/{col}_{row}.jpeg"): Case(
+        (401, OK, 404, OK), params=lambda w: {**shared_slide(w), "level": 11, "col": 0, "row": 0}
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def matrix_world(
+    tmp_path_factory: pytest.TempPathFactory, samples: dict[str, Path]
+) -> tuple[TestClient, World]:
+    from tests.conftest import make_accounts
+
+    tmp = tmp_path_factory.mktemp("matrix")
+    settings = Settings(data_dir=tmp / "data")
+    settings.ensure_dirs()
+    accounts: Accounts = make_accounts(settings)
+    client = TestClient(create_app(settings))
+    return client, World(settings, accounts, samples["svs"], tmp)
+
+
+def test_every_route_has_an_expectation(app_client: TestClient) -> None:
+    schema = app_client.get("/openapi.json").json()
+    served = {(method.upper(), path) for path, item in schema["paths"].items() for method in item}
+    assert served - set(EXPECTATIONS) == set(), "routes without an authorization expectation"
+    assert set(EXPECTATIONS) - served == set(), "expectations for routes that do not exist"
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(EXPECTATIONS), ids=lambda v: v)
+def test_route_by_role(matrix_world: tuple[TestClient, World], method: str, path: str) -> None:
+    app_client, world = matrix_world
+    case = EXPECTATIONS[(method, path)]
+    for role, expected in zip(ROLES, case.expect, strict=True):
+        client = TestClient(app_client.app)
+        if role != "anon":
+            login(client, role)
+        url = path.format(**case.params(world))
+        kwargs: dict[str, Any] = {"params": case.query}
+        if case.json is not None:
+            kwargs["json"] = case.json(world)
+        if case.multipart is not None:
+            kwargs.update(case.multipart(world, {}))
+        response = client.request(method, url, **kwargs)
+        assert response.status_code == expected, (
+            f"{role} {method} {url}: {response.status_code} {response.text[:200]}"
+        )
+        if response.status_code >= 400:
+            assert response.headers["content-type"] == "application/problem+json"

@@ -1,0 +1,224 @@
+"""Patients, exams, assignment and the audit log through the API (issue 3, items 3-5)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from pathodesk.config import Settings
+from tests.conftest import Accounts, login
+
+INJECTIONS = [
+    "' OR '1'='1",
+    "'; DROP TABLE patients; --",
+    '" OR ""="',
+    "%",
+    "_",
+    "\\",
+    "%' UNION SELECT password_hash FROM users --",
+    "<script>alert(1)</script>",
+    "\x00",
+    "𝔭𝔞𝔱𝔦𝔢𝔫𝔱",
+]
+
+
+def test_patient_and_exam_lifecycle(
+    app_client: TestClient, accounts: Accounts, samples: dict[str, Path], settings: Settings
+) -> None:
+    login(app_client, "expert-a")
+    patient = app_client.post(
+        "/api/v1/patients",
+        json={
+            "patient_code": "H-100",
+            "name": "Jane Roe",
+            "sex": "female",
+            "birth_date": "1970-02-03",
+            "identity_number": "ID-999",
+        },
+    ).json()
+    assert app_client.post("/api/v1/patients", json={"patient_code": "H-100"}).status_code == 409
+    bad = app_client.post("/api/v1/patients", json={"patient_code": "", "sex": "robot"})
+    assert bad.status_code == 422 and {tuple(e["loc"])[-1] for e in bad.json()["errors"]} == {
+        "patient_code",
+        "sex",
+    }
+
+    exam = app_client.post(
+        "/api/v1/exams",
+        json={
+            "patient_id": patient["id"],
+            "pathology_id": "PATH-1",
+            "disease_type": "thyroid",
+            "admitted_on": "2026-11-01",
+            "clinical_notes": "nodule",
+        },
+    ).json()
+    unknown = app_client.post(
+        "/api/v1/exams",
+        json={"patient_id": patient["id"], "pathology_id": "PATH-2", "disease_type": "kidney"},
+    )
+    assert unknown.status_code == 422 and "lung" in unknown.json()["detail"]
+    backwards = app_client.patch(f"/api/v1/exams/{exam['id']}", json={"discharged_on": "2026-10-01"})
+    assert backwards.status_code == 422
+    assert (
+        app_client.patch(f"/api/v1/exams/{exam['id']}", json={"discharged_on": "2026-11-20"}).status_code
+        == 200
+    )
+
+    slide = app_client.post(
+        "/api/v1/slides",
+        files={"file": ("cmu.svs", samples["svs"].read_bytes())},
+        data={"exam_id": str(exam["id"])},
+    ).json()
+    assert app_client.get(f"/api/v1/exams/{exam['id']}").json()["slide_ids"] == [slide["id"]]
+
+    # children present: 409 saying what would be lost, nothing deleted
+    refused = app_client.delete(f"/api/v1/patients/{patient['id']}")
+    assert refused.status_code == 409 and "1 exam(s) with 1 slide(s)" in refused.json()["detail"]
+    refused = app_client.delete(f"/api/v1/exams/{exam['id']}")
+    assert refused.status_code == 409 and "cascade=true" in refused.json()["detail"]
+    assert app_client.get(f"/api/v1/slides/{slide['id']}").status_code == 200
+
+    assert (
+        app_client.delete(f"/api/v1/patients/{patient['id']}", params={"cascade": "true"}).status_code == 204
+    )
+    for url in (
+        f"/api/v1/patients/{patient['id']}",
+        f"/api/v1/exams/{exam['id']}",
+        f"/api/v1/slides/{slide['id']}",
+    ):
+        assert app_client.get(url).status_code == 404
+    assert list(settings.slides_dir.rglob("*.svs")) == []
+
+    login(app_client, "admin")
+    trail = app_client.get("/api/v1/audit", params={"actor": "expert-a"}).json()
+    actions = [(e["action"], e["record_type"]) for e in reversed(trail)]
+    assert actions[:1] == [("login", "user")]
+    for expected in [
+        ("create", "patient"),
+        ("create", "exam"),
+        ("update", "exam"),
+        ("create", "slide"),
+        ("delete", "slide"),
+        ("delete", "exam"),
+        ("delete", "patient"),
+    ]:
+        assert expected in actions
+    text = str(trail)
+    assert "Jane Roe" not in text and "ID-999" not in text and "nodule" not in text
+
+
+def test_assignment_opens_a_case_to_another_expert(
+    app_client: TestClient, accounts: Accounts, samples: dict[str, Path]
+) -> None:
+    login(app_client, "expert-a")
+    slide = app_client.post(
+        "/api/v1/slides",
+        files={"file": ("cmu.svs", samples["svs"].read_bytes())},
+        data={"exam_id": str(accounts.exam_a_id)},
+    ).json()
+    b = TestClient(app_client.app)
+    login(b, "expert-b")
+    assert b.get(f"/api/v1/exams/{accounts.exam_a_id}").status_code == 404
+    assert b.get(f"/dzi/{slide['id']}_files/11/0_0.jpeg").status_code == 404
+    admin = TestClient(app_client.app)
+    login(admin, "admin")
+    assigned = admin.post(
+        f"/api/v1/exams/{accounts.exam_a_id}/assignments", json={"user_id": accounts.expert_b_id}
+    )
+    assert assigned.json()["assigned_user_ids"] == [accounts.expert_b_id]
+    assert b.get(f"/api/v1/exams/{accounts.exam_a_id}").status_code == 200
+    assert b.get(f"/dzi/{slide['id']}_files/11/0_0.jpeg").status_code == 200
+    assert [p["patient_code"] for p in b.get("/api/v1/patients").json()] == ["P-A", "P-B"]
+    assert (
+        admin.delete(f"/api/v1/exams/{accounts.exam_a_id}/assignments/{accounts.expert_b_id}").status_code
+        == 204
+    )
+    assert b.get(f"/dzi/{slide['id']}_files/11/0_0.jpeg").status_code == 404
+    assert (
+        admin.post(
+            f"/api/v1/exams/{accounts.exam_a_id}/assignments", json={"user_id": accounts.admin_id}
+        ).status_code
+        == 422
+    )
+
+
+def test_admin_manages_users_and_disease_types(app_client: TestClient, accounts: Accounts) -> None:
+    login(app_client, "admin")
+    created = app_client.post(
+        "/api/v1/users",
+        json={
+            "account": "Dr.Li",
+            "name": "Li Wei",
+            "password": "pathology-2026",
+            "hospital": "West China",
+            "department": "Pathology",
+            "phone": "+86 28 0000",
+        },
+    )
+    assert created.status_code == 201 and created.json()["account"] == "dr.li"
+    assert (
+        app_client.post(
+            "/api/v1/users", json={"account": "dr.li", "name": "x", "password": "pathology-2026"}
+        ).status_code
+        == 409
+    )
+    for q in ("li wei", "WEST", "patho", "dr.l"):
+        assert [u["account"] for u in app_client.get("/api/v1/users", params={"q": q}).json()] == ["dr.li"], q
+    types = app_client.get("/api/v1/disease-types").json()
+    assert {"lung", "thyroid"} <= {t["name"] for t in types}
+    lung = next(t for t in types if t["name"] == "lung")
+    assert [label["name"] for label in lung["labels"]] == ["lung_n", "lung_aca", "lung_scc"]
+    bad_colour = app_client.post(
+        "/api/v1/disease-types",
+        json={"name": "kidney", "display_name": "Kidney", "labels": [{"name": "rcc", "color": "red"}]},
+    )
+    assert bad_colour.status_code == 422
+    assert (
+        app_client.post(
+            "/api/v1/disease-types",
+            json={
+                "name": "kidney",
+                "display_name": "Kidney",
+                "labels": [{"name": "rcc", "color": "#aa0000"}],
+            },
+        ).status_code
+        == 201
+    )
+
+
+@pytest.mark.parametrize("needle", INJECTIONS)
+def test_search_treats_injection_strings_as_text(
+    app_client: TestClient, accounts: Accounts, needle: str
+) -> None:
+    login(app_client, "admin")
+    for url in ("/api/v1/users", "/api/v1/patients", "/api/v1/exams", "/patients", "/admin/users"):
+        response = app_client.get(url, params={"q": needle})
+        if needle == "\x00" and url.startswith("/api"):
+            assert response.status_code == 422  # control characters are refused, clearly
+            continue
+        assert response.status_code == 200, (url, response.text[:200])
+        if url.startswith("/api"):
+            assert response.json() == [], (url, needle)  # matched nothing, leaked nothing
+    assert len(app_client.get("/api/v1/patients").json()) == 2  # tables intact
+
+
+def test_patient_data_never_reaches_the_logs(
+    app_client: TestClient, accounts: Accounts, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    login(app_client, "expert-a")
+    patient = app_client.post(
+        "/api/v1/patients",
+        json={"patient_code": "LOG-1", "name": "Zhang Sanfeng", "identity_number": "510104199901010000"},
+    ).json()
+    app_client.patch(f"/api/v1/patients/{patient['id']}", json={"name": "Zhang Wuji"})
+    app_client.post(
+        "/api/v1/patients", json={"patient_code": "LOG-1", "name": "Zhang Sanfeng"}
+    )  # conflict path
+    logged = caplog.text
+    for secret in ("Zhang", "510104199901010000"):
+        assert secret not in logged

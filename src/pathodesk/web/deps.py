@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -22,6 +23,11 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 SEEN_RESOLUTION = timedelta(minutes=1)
+
+# Database ids are 64-bit: larger numbers are invalid input (422), not a server error.
+MAX_ID = 2**63 - 1
+RecordId = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdValue = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 # Free-text search: printable text only (a NUL would cut SQLite's LIKE pattern short).
 SearchQuery = Annotated[

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request, Response
 
 from pathodesk.slides.base import NativeTileSource
 from pathodesk.slides.deepzoom import DeepZoomTiler
-from pathodesk.web.deps import CurrentUser, StateDep, slide_handle
+from pathodesk.web.deps import CurrentUser, RecordId, StateDep, slide_handle
 from pathodesk.web.state import IMMUTABLE, AppState, SlideHandle
 
 router = APIRouter(tags=["deepzoom"])
@@ -55,7 +55,7 @@ def tile_etag(handle: SlideHandle, tiler: DeepZoomTiler, level: int, col: int, r
 
 
 @router.get("/dzi/{slide_id}.dzi", response_class=Response)
-def descriptor(slide_id: int, user: CurrentUser, state: StateDep) -> Response:
+def descriptor(slide_id: RecordId, user: CurrentUser, state: StateDep) -> Response:
     handle = slide_handle(state, user, slide_id)
     xml = _tiler(state, handle).geometry.descriptor_xml()
     return Response(xml, media_type="application/xml", headers={"Cache-Control": "private, no-cache"})
@@ -63,7 +63,7 @@ def descriptor(slide_id: int, user: CurrentUser, state: StateDep) -> Response:
 
 @router.get("/dzi/{slide_id}_files/{level}/{col}_{row}.jpeg", response_class=Response)
 async def tile(
-    slide_id: int,
+    slide_id: RecordId,
     level: int,
     col: int,
     row: int,

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from pathodesk.db.models import DiseaseType, Exam, Patient, Role, Slide, User
 from pathodesk.errors import NotFoundError, PermissionDeniedError
 from pathodesk.web.access import may_see_exam, may_see_patient, visible_exams, visible_slides
-from pathodesk.web.deps import SESSION_COOKIE, DbSession, StateDep, lookup_principal
+from pathodesk.web.deps import SESSION_COOKIE, DbSession, RecordId, StateDep, lookup_principal
 from pathodesk.web.routes.admin import audit_log
 from pathodesk.web.routes.records import list_patients
 from pathodesk.web.routes.slides import to_detail, to_public
@@ -91,7 +91,7 @@ def patients_page(request: Request, state: StateDep, session: DbSession, q: str 
 
 
 @router.get("/patients/{patient_id}", response_class=HTMLResponse)
-def patient_page(patient_id: int, request: Request, state: StateDep, session: DbSession) -> Response:
+def patient_page(patient_id: RecordId, request: Request, state: StateDep, session: DbSession) -> Response:
     user = _page_user(request, state)
     if user is None:
         return _to_login(request)
@@ -104,7 +104,7 @@ def patient_page(patient_id: int, request: Request, state: StateDep, session: Db
 
 
 @router.get("/exams/{exam_id}", response_class=HTMLResponse)
-def exam_page(exam_id: int, request: Request, state: StateDep, session: DbSession) -> Response:
+def exam_page(exam_id: RecordId, request: Request, state: StateDep, session: DbSession) -> Response:
     user = _page_user(request, state)
     if user is None:
         return _to_login(request)
@@ -136,7 +136,7 @@ def users_page(request: Request, state: StateDep, session: DbSession, q: str | N
 
 
 @router.get("/admin/users/{user_id}", response_class=HTMLResponse)
-def user_page(user_id: int, request: Request, state: StateDep, session: DbSession) -> Response:
+def user_page(user_id: RecordId, request: Request, state: StateDep, session: DbSession) -> Response:
     user = _page_user(request, state)
     if user is None:
         return _to_login(request)
@@ -183,7 +183,7 @@ def audit_page(
 
 
 @router.get("/slides/{slide_id}", response_class=HTMLResponse)
-def viewer_page(slide_id: int, request: Request, state: StateDep, session: DbSession) -> Response:
+def viewer_page(slide_id: RecordId, request: Request, state: StateDep, session: DbSession) -> Response:
     user = _page_user(request, state)
     if user is None:
         return _to_login(request)

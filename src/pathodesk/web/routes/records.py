@@ -20,7 +20,7 @@ from pathodesk.db.models import DiseaseType, Exam, ExamAssignment, Patient, Role
 from pathodesk.db.search import contains
 from pathodesk.errors import ConflictError, NotFoundError, ValidationFailedError
 from pathodesk.web.access import may_see_exam, may_see_patient, visible_exams, visible_patients
-from pathodesk.web.deps import AdminUser, CurrentUser, DbSession, SearchQuery, StateDep
+from pathodesk.web.deps import AdminUser, CurrentUser, DbSession, IdValue, RecordId, SearchQuery, StateDep
 from pathodesk.web.routes.slides import forget_slide
 from pathodesk.web.state import AppState, Principal
 
@@ -70,7 +70,7 @@ class ExamFields(BaseModel):
 
 
 class ExamCreate(ExamFields):
-    patient_id: int
+    patient_id: IdValue
     pathology_id: Text64
     disease_type: Text64
 
@@ -83,7 +83,7 @@ class ExamUpdate(ExamFields):
 class ExamPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
-    patient_id: int
+    patient_id: IdValue
     pathology_id: str
     disease_type: str
     clinical_notes: str | None
@@ -96,7 +96,7 @@ class ExamPublic(BaseModel):
 
 
 class Assignment(BaseModel):
-    user_id: int
+    user_id: IdValue
 
 
 def exam_public(exam: Exam) -> ExamPublic:
@@ -128,14 +128,14 @@ def _audit(
     )
 
 
-def _patient(session: DbSession, user: Principal, patient_id: int) -> Patient:
+def _patient(session: DbSession, user: Principal, patient_id: RecordId) -> Patient:
     patient = session.get(Patient, patient_id)
     if patient is None or not may_see_patient(user, patient):
         raise NotFoundError(f"patient {patient_id} does not exist")
     return patient
 
 
-def _exam(session: DbSession, user: Principal, exam_id: int) -> Exam:
+def _exam(session: DbSession, user: Principal, exam_id: RecordId) -> Exam:
     exam = session.get(Exam, exam_id)
     if exam is None or not may_see_exam(user, exam):
         raise NotFoundError(f"exam {exam_id} does not exist")
@@ -170,13 +170,13 @@ def create_patient(body: PatientCreate, user: CurrentUser, session: DbSession) -
 
 
 @router.get("/patients/{patient_id}")
-def read_patient(patient_id: int, user: CurrentUser, session: DbSession) -> PatientPublic:
+def read_patient(patient_id: RecordId, user: CurrentUser, session: DbSession) -> PatientPublic:
     return PatientPublic.model_validate(_patient(session, user, patient_id))
 
 
 @router.patch("/patients/{patient_id}")
 def update_patient(
-    patient_id: int, body: PatientUpdate, user: CurrentUser, session: DbSession
+    patient_id: RecordId, body: PatientUpdate, user: CurrentUser, session: DbSession
 ) -> PatientPublic:
     patient = _patient(session, user, patient_id)
     changes = body.model_dump(exclude_unset=True)
@@ -191,7 +191,7 @@ def update_patient(
 
 @router.delete("/patients/{patient_id}", status_code=204)
 def delete_patient(
-    patient_id: int, user: CurrentUser, session: DbSession, state: StateDep, cascade: Cascade = False
+    patient_id: RecordId, user: CurrentUser, session: DbSession, state: StateDep, cascade: Cascade = False
 ) -> Response:
     patient = _patient(session, user, patient_id)
     hidden = [e for e in patient.exams if not may_see_exam(user, e)]
@@ -215,7 +215,10 @@ def delete_patient(
 
 @router.get("/exams")
 def list_exams(
-    user: CurrentUser, session: DbSession, patient_id: int | None = None, q: SearchQuery = None
+    user: CurrentUser,
+    session: DbSession,
+    patient_id: Annotated[IdValue | None, Query()] = None,
+    q: SearchQuery = None,
 ) -> list[ExamPublic]:
     query = visible_exams(user)
     if patient_id is not None:
@@ -238,12 +241,12 @@ def create_exam(body: ExamCreate, user: CurrentUser, session: DbSession) -> Exam
 
 
 @router.get("/exams/{exam_id}")
-def read_exam(exam_id: int, user: CurrentUser, session: DbSession) -> ExamPublic:
+def read_exam(exam_id: RecordId, user: CurrentUser, session: DbSession) -> ExamPublic:
     return exam_public(_exam(session, user, exam_id))
 
 
 @router.patch("/exams/{exam_id}")
-def update_exam(exam_id: int, body: ExamUpdate, user: CurrentUser, session: DbSession) -> ExamPublic:
+def update_exam(exam_id: RecordId, body: ExamUpdate, user: CurrentUser, session: DbSession) -> ExamPublic:
     exam = _exam(session, user, exam_id)
     changes = body.model_dump(exclude_unset=True)
     if changes.get("disease_type"):
@@ -262,7 +265,7 @@ def update_exam(exam_id: int, body: ExamUpdate, user: CurrentUser, session: DbSe
 
 @router.delete("/exams/{exam_id}", status_code=204)
 def delete_exam(
-    exam_id: int, user: CurrentUser, session: DbSession, state: StateDep, cascade: Cascade = False
+    exam_id: RecordId, user: CurrentUser, session: DbSession, state: StateDep, cascade: Cascade = False
 ) -> Response:
     exam = _exam(session, user, exam_id)
     if exam.slides and not cascade:
@@ -276,7 +279,7 @@ def delete_exam(
 
 @router.post("/exams/{exam_id}/assignments", status_code=201)
 def assign(
-    exam_id: int, body: Assignment, admin: AdminUser, session: DbSession, state: StateDep
+    exam_id: RecordId, body: Assignment, admin: AdminUser, session: DbSession, state: StateDep
 ) -> ExamPublic:
     exam = _exam(session, admin, exam_id)
     expert = session.get(User, body.user_id)
@@ -291,7 +294,9 @@ def assign(
 
 
 @router.delete("/exams/{exam_id}/assignments/{user_id}", status_code=204)
-def unassign(exam_id: int, user_id: int, admin: AdminUser, session: DbSession, state: StateDep) -> Response:
+def unassign(
+    exam_id: RecordId, user_id: RecordId, admin: AdminUser, session: DbSession, state: StateDep
+) -> Response:
     exam = _exam(session, admin, exam_id)
     kept = [a for a in exam.assignments if a.user_id != user_id]
     if len(kept) == len(exam.assignments):

@@ -18,7 +18,7 @@ from pathodesk.errors import ConflictError, NotFoundError, ValidationFailedError
 from pathodesk.ingest import discard_slide_file, ingest_staged
 from pathodesk.slides import thumbnail
 from pathodesk.web.access import may_see_exam, visible_slides
-from pathodesk.web.deps import CurrentUser, DbSession, StateDep, slide_handle
+from pathodesk.web.deps import MAX_ID, CurrentUser, DbSession, RecordId, StateDep, slide_handle
 from pathodesk.web.state import IMMUTABLE, AppState
 from pathodesk.web.upload import receive_upload
 
@@ -87,7 +87,7 @@ def to_detail(state: AppState, slide: Slide, duplicate: bool = False) -> SlideDe
     return detail
 
 
-def _visible_slide(session: DbSession, user: CurrentUser, slide_id: int) -> Slide:
+def _visible_slide(session: DbSession, user: CurrentUser, slide_id: RecordId) -> Slide:
     slide = session.get(Slide, slide_id)
     if slide is None or not may_see_exam(user, slide.exam):
         raise NotFoundError(f"slide {slide_id} does not exist")
@@ -136,9 +136,11 @@ async def upload_slide(
     staged, fields = await receive_upload(request, state.settings)
     try:
         exam_id = int(fields.get("exam_id", ""))
+        if not 1 <= exam_id <= MAX_ID:
+            raise ValueError
     except ValueError:
         staged.path.unlink(missing_ok=True)
-        raise ValidationFailedError("exam_id must be an integer") from None
+        raise ValidationFailedError("exam_id must be a positive integer") from None
 
     def store() -> SlideDetail:
         with state.db.session() as session:
@@ -175,12 +177,12 @@ async def upload_slide(
 
 
 @router.get("/slides/{slide_id}")
-def read_slide(slide_id: int, user: CurrentUser, session: DbSession, state: StateDep) -> SlideDetail:
+def read_slide(slide_id: RecordId, user: CurrentUser, session: DbSession, state: StateDep) -> SlideDetail:
     return to_detail(state, _visible_slide(session, user, slide_id))
 
 
 @router.patch("/slides/{slide_id}")
-def update_slide(slide_id: int, body: SlideUpdate, user: CurrentUser, session: DbSession) -> SlidePublic:
+def update_slide(slide_id: RecordId, body: SlideUpdate, user: CurrentUser, session: DbSession) -> SlidePublic:
     slide = _visible_slide(session, user, slide_id)
     changes = body.model_dump(exclude_unset=True)
     if "slide_number" in changes and changes["slide_number"] is None:
@@ -204,7 +206,7 @@ def update_slide(slide_id: int, body: SlideUpdate, user: CurrentUser, session: D
 
 
 @router.delete("/slides/{slide_id}", status_code=204)
-def delete_slide(slide_id: int, user: CurrentUser, session: DbSession, state: StateDep) -> Response:
+def delete_slide(slide_id: RecordId, user: CurrentUser, session: DbSession, state: StateDep) -> Response:
     slide = _visible_slide(session, user, slide_id)
     session.delete(slide)
     record(
@@ -236,7 +238,7 @@ def _cached_image_response(request: Request, etag: str, produce: Callable[[], by
 
 
 @router.get("/slides/{slide_id}/thumbnail", response_class=Response)
-def slide_thumbnail(slide_id: int, request: Request, user: CurrentUser, state: StateDep) -> Response:
+def slide_thumbnail(slide_id: RecordId, request: Request, user: CurrentUser, state: StateDep) -> Response:
     handle = slide_handle(state, user, slide_id)
     size = state.settings.thumbnail_px
     etag = f'"{handle.sha256[:32]}-thumb-{size}"'
@@ -255,7 +257,7 @@ def slide_thumbnail(slide_id: int, request: Request, user: CurrentUser, state: S
 
 @router.get("/slides/{slide_id}/associated/{name}", response_class=Response)
 def associated_image(
-    slide_id: int, name: str, request: Request, user: CurrentUser, state: StateDep
+    slide_id: RecordId, name: str, request: Request, user: CurrentUser, state: StateDep
 ) -> Response:
     handle = slide_handle(state, user, slide_id)
     etag = f'"{handle.sha256[:32]}-assoc-{name[:32]}"'

@@ -17,7 +17,7 @@ from pathodesk.audit import record
 from pathodesk.db.models import AuthSession, Role, User
 from pathodesk.db.search import contains
 from pathodesk.errors import NotFoundError, ValidationFailedError
-from pathodesk.web.deps import AdminUser, DbSession, SearchQuery, StateDep
+from pathodesk.web.deps import AdminUser, DbSession, RecordId, SearchQuery, StateDep
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 
@@ -59,14 +59,14 @@ class UserPublic(BaseModel):
     last_login_at: datetime | None
 
 
-def _user(session: DbSession, user_id: int) -> User:
+def _user(session: DbSession, user_id: RecordId) -> User:
     user = session.get(User, user_id)
     if user is None:
         raise NotFoundError(f"user {user_id} does not exist")
     return user
 
 
-def _end_sessions(session: DbSession, state: StateDep, user_id: int) -> None:
+def _end_sessions(session: DbSession, state: StateDep, user_id: RecordId) -> None:
     session.execute(delete(AuthSession).where(AuthSession.user_id == user_id))
     state.principals.clear()
 
@@ -103,13 +103,13 @@ def create(body: UserCreate, admin: AdminUser, session: DbSession) -> UserPublic
 
 
 @router.get("/{user_id}")
-def read(user_id: int, admin: AdminUser, session: DbSession) -> UserPublic:
+def read(user_id: RecordId, admin: AdminUser, session: DbSession) -> UserPublic:
     return UserPublic.model_validate(_user(session, user_id))
 
 
 @router.patch("/{user_id}")
 def update(
-    user_id: int, body: UserUpdate, admin: AdminUser, session: DbSession, state: StateDep
+    user_id: RecordId, body: UserUpdate, admin: AdminUser, session: DbSession, state: StateDep
 ) -> UserPublic:
     user = _user(session, user_id)
     changes = body.model_dump(exclude_unset=True)
@@ -133,7 +133,7 @@ def update(
 
 @router.post("/{user_id}/password", status_code=204)
 def reset_password(
-    user_id: int, body: PasswordReset, admin: AdminUser, session: DbSession, state: StateDep
+    user_id: RecordId, body: PasswordReset, admin: AdminUser, session: DbSession, state: StateDep
 ) -> Response:
     user = _user(session, user_id)
     set_password(user, body.password)
@@ -150,7 +150,7 @@ def reset_password(
 
 
 @router.delete("/{user_id}")
-def deactivate(user_id: int, admin: AdminUser, session: DbSession, state: StateDep) -> UserPublic:
+def deactivate(user_id: RecordId, admin: AdminUser, session: DbSession, state: StateDep) -> UserPublic:
     """Deactivate (A12 'delete'): the account stays, so its records keep their author."""
     user = _user(session, user_id)
     if user.id == admin.user_id:

@@ -1,0 +1,110 @@
+"""End to end in Chromium (issue 3, item 7): an admin creates an expert; the expert builds a
+case (patient → exam → real slide) and views it; another expert cannot open it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from playwright.sync_api import Browser, Page, expect
+
+from tests.conftest import ARTIFACTS, Accounts, LiveServer
+from tests.e2e.test_viewer import logged_in_page, wait_until_drawn
+
+
+def log_in_as(page: Page, server: LiveServer, account: str, password: str) -> None:
+    page.goto(f"{server.url}/login")
+    page.fill("#account", account)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server.url}/")
+
+
+def test_admin_creates_expert_who_builds_and_views_a_case(
+    browser: Browser, live_server: LiveServer, accounts: Accounts, samples: dict[str, Path]
+) -> None:
+    admin = logged_in_page(browser, live_server, "admin")
+    admin.click("text=Users")
+    admin.fill("#account", "dr.chen")
+    admin.fill("#name", "Chen Jing")
+    admin.fill("#password", "short")  # the server's password policy answers, shown in the form
+    admin.fill("#hospital", "West China Hospital")
+    admin.fill("#department", "Pathology")
+    admin.evaluate("document.querySelector('#password').removeAttribute('minlength')")
+    admin.click("#user-create button[type=submit]")
+    expect(admin.locator("#user-create [data-error]")).to_contain_text("password needs")
+    admin.fill("#password", "chen-pathology-1")
+    admin.click("#user-create button[type=submit]")
+    expect(admin.locator("#user-list")).to_contain_text("dr.chen")
+    expect(admin.locator("#user-list")).to_contain_text("West China Hospital")
+    admin.screenshot(path=str(ARTIFACTS / "admin-users.png"))
+
+    expert = browser.new_page(viewport={"width": 1280, "height": 860})
+    log_in_as(expert, live_server, "dr.chen", "chen-pathology-1")
+    expert.click("text=Patients")
+    expert.fill("#new-code", "H-2026-001")
+    expert.fill("#new-name", "Li Hua")
+    expert.select_option("#new-sex", "female")
+    expert.click("#patient-create button[type=submit]")
+    expect(expert).to_have_url(re.compile(r"/patients/\d+$"))
+    expert.fill("#pathology", "PATH-77")
+    expert.select_option("#disease", "thyroid")
+    expert.fill("#admitted", "2026-11-01")
+    expert.click("#exam-create button[type=submit]")
+    expect(expert).to_have_url(re.compile(r"/exams/\d+$"))
+    exam_url = expert.url
+    expert.click("#upload-into-exam")
+    expect(expert.locator("#exam-select")).to_contain_text("PATH-77")
+    expert.set_input_files("#file", str(samples["svs"]))
+    expert.click("#upload-form button[type=submit]")
+    expect(expert.locator("#upload-result a")).to_contain_text("Uploaded slide")
+    expert.goto(exam_url)
+    card = expert.locator("#slide-list .slide-card").first
+    expect(card).to_contain_text("CMU-1-Small-Region.svs")
+    expert.screenshot(path=str(ARTIFACTS / "exam-with-slide.png"))
+    card.locator("img").click()
+    wait_until_drawn(expert)
+    slide_url = expert.url
+    expect(expert.locator("#metadata")).to_contain_text("PATH-77")
+
+    # a duplicate patient ID is refused by the server and the form says why
+    expert.goto(f"{live_server.url}/patients")
+    expert.fill("#new-code", "H-2026-001")
+    expert.click("#patient-create button[type=submit]")
+    expect(expert.locator("#patient-create [data-error]")).to_contain_text("already exists")
+
+    other = logged_in_page(browser, live_server, "expert-b")
+    response = other.goto(slide_url)
+    assert response is not None and response.status == 404
+    other.goto(f"{live_server.url}/")
+    expect(other.locator("#slide-list")).not_to_contain_text("CMU-1-Small-Region.svs")
+    other.goto(f"{live_server.url}/patients")
+    expect(other.locator("#patient-list")).not_to_contain_text("H-2026-001")
+
+    admin.goto(f"{live_server.url}/admin/audit?actor=dr.chen")
+    audit = admin.locator("#audit-list")
+    expect(audit).to_contain_text("patient")
+    expect(audit).to_contain_text("slide")
+    expect(audit).not_to_contain_text("Li Hua")
+    admin.screenshot(path=str(ARTIFACTS / "admin-audit.png"))
+    for page in (admin, expert, other):
+        page.close()
+
+
+def test_cascade_delete_asks_first(browser: Browser, live_server: LiveServer, accounts: Accounts) -> None:
+    page = logged_in_page(browser, live_server, "expert-a")
+    page.goto(f"{live_server.url}/patients")
+    page.click("text=P-A")
+    dialogs: list[str] = []
+
+    def answer(dialog) -> None:  # type: ignore[no-untyped-def]
+        dialogs.append(dialog.message)
+        dialog.accept() if len(dialogs) == 1 else dialog.dismiss()  # yes to delete, no to cascade
+
+    page.on("dialog", answer)
+    page.click("text=Delete patient")
+    expect(page.locator("[data-error]").first).to_contain_text("1 exam(s)")
+    assert len(dialogs) == 2 and "cascade" in dialogs[1]
+    page.goto(f"{live_server.url}/patients")
+    expect(page.locator("#patient-list")).to_contain_text("P-A")  # nothing lost
+    page.close()

@@ -81,3 +81,6 @@ for (const button of document.querySelectorAll("button[data-delete]")) {
     }
   });
 }
+
+// Tests (and impatient users) wait for this before using the page.
+document.documentElement.dataset.ready = "true";

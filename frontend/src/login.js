@@ -17,3 +17,6 @@ form.addEventListener("submit", async (event) => {
     showError(error, err.message);
   }
 });
+
+// Tests (and impatient users) wait for this before using the page.
+document.documentElement.dataset.ready = "true";

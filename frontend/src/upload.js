@@ -68,3 +68,6 @@ uploadForm.addEventListener("submit", (event) => {
   request.addEventListener("error", () => showError(error, "the connection failed during upload"));
   request.send(body);
 });
+
+// Tests (and impatient users) wait for this before using the page.
+document.documentElement.dataset.ready = "true";

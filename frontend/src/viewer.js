@@ -72,3 +72,6 @@ function updateScale() {
 viewer.addHandler("open", updateScale);
 viewer.addHandler("animation", updateScale);
 viewer.addHandler("zoom", updateScale);
+
+// Tests (and impatient users) wait for this before using the page.
+document.documentElement.dataset.ready = "true";

@@ -9,11 +9,13 @@ from pathlib import Path
 from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import ARTIFACTS, Accounts, LiveServer
+from tests.e2e.conftest import ready
 from tests.e2e.test_viewer import logged_in_page, wait_until_drawn
 
 
 def log_in_as(page: Page, server: LiveServer, account: str, password: str) -> None:
     page.goto(f"{server.url}/login")
+    ready(page)
     page.fill("#account", account)
     page.fill("#password", password)
     page.click("button[type=submit]")
@@ -25,6 +27,8 @@ def test_admin_creates_expert_who_builds_and_views_a_case(
 ) -> None:
     admin = logged_in_page(browser, live_server, "admin")
     admin.click("text=Users")
+    expect(admin).to_have_url(re.compile(r"/admin/users$"))
+    ready(admin)
     admin.fill("#account", "dr.chen")
     admin.fill("#name", "Chen Jing")
     admin.fill("#password", "short")  # the server's password policy answers, shown in the form
@@ -42,18 +46,24 @@ def test_admin_creates_expert_who_builds_and_views_a_case(
     expert = browser.new_page(viewport={"width": 1280, "height": 860})
     log_in_as(expert, live_server, "dr.chen", "chen-pathology-1")
     expert.click("text=Patients")
+    expect(expert).to_have_url(re.compile(r"/patients$"))
+    ready(expert)
     expert.fill("#new-code", "H-2026-001")
     expert.fill("#new-name", "Li Hua")
     expert.select_option("#new-sex", "female")
     expert.click("#patient-create button[type=submit]")
     expect(expert).to_have_url(re.compile(r"/patients/\d+$"))
+    ready(expert)
     expert.fill("#pathology", "PATH-77")
     expert.select_option("#disease", "thyroid")
     expert.fill("#admitted", "2026-11-01")
     expert.click("#exam-create button[type=submit]")
     expect(expert).to_have_url(re.compile(r"/exams/\d+$"))
     exam_url = expert.url
+    ready(expert)
     expert.click("#upload-into-exam")
+    expect(expert).to_have_url(re.compile(r"/upload\?exam_id=\d+$"))
+    ready(expert)
     expect(expert.locator("#exam-select")).to_contain_text("PATH-77")
     expert.set_input_files("#file", str(samples["svs"]))
     expert.click("#upload-form button[type=submit]")
@@ -69,6 +79,7 @@ def test_admin_creates_expert_who_builds_and_views_a_case(
 
     # a duplicate patient ID is refused by the server and the form says why
     expert.goto(f"{live_server.url}/patients")
+    ready(expert)
     expert.fill("#new-code", "H-2026-001")
     expert.click("#patient-create button[type=submit]")
     expect(expert.locator("#patient-create [data-error]")).to_contain_text("already exists")
@@ -95,6 +106,8 @@ def test_cascade_delete_asks_first(browser: Browser, live_server: LiveServer, ac
     page = logged_in_page(browser, live_server, "expert-a")
     page.goto(f"{live_server.url}/patients")
     page.click("text=P-A")
+    expect(page).to_have_url(re.compile(r"/patients/\d+$"))
+    ready(page)
     dialogs: list[str] = []
 
     def answer(dialog) -> None:  # type: ignore[no-untyped-def]

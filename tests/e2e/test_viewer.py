@@ -13,6 +13,7 @@ from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import ARTIFACTS, PASSWORD, Accounts, LiveServer
+from tests.e2e.conftest import ready
 
 TILE = re.compile(r"/dzi/(\d+)_files/(\d+)/(\d+)_(\d+)\.jpeg")
 
@@ -42,6 +43,7 @@ def logged_in_page(browser: Browser, server: LiveServer, account: str) -> Page:
 def log_in(page: Page, server: LiveServer, account: str) -> None:
     page.goto(f"{server.url}/")
     expect(page).to_have_url(re.compile(r"/login"))
+    ready(page)
     page.fill("#account", account)
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
@@ -145,6 +147,7 @@ def test_upload_page_shows_progress_and_errors(
 ) -> None:
     page = logged_in_page(browser, live_server, "expert-a")
     page.goto(f"{live_server.url}/upload")
+    ready(page)
     page.fill("#patient_code", "P-UP")
     page.fill("#pathology_id", "E-UP")
     page.click("#case-form button[type=submit]")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from pathodesk.config import Settings
-from tests.conftest import Accounts, login
+from tests.conftest import PASSWORD, Accounts, login
 
 INJECTIONS = [
     "' OR '1'='1",
@@ -222,3 +223,45 @@ def test_patient_data_never_reaches_the_logs(
     logged = caplog.text
     for secret in ("Zhang", "510104199901010000"):
         assert secret not in logged
+
+
+def test_writes_are_committed_before_the_response(settings: Settings, accounts: Accounts) -> None:
+    """Read-your-writes: the row exists the moment the 2xx arrives. Commits are slowed down
+    here so that a commit running after the response (FastAPI's default for dependencies
+    with yield) would be caught every time, not once in a while."""
+    import threading
+    import time
+
+    import uvicorn
+    from sqlalchemy import event
+
+    from pathodesk.web.app import create_app
+    from tests.conftest import free_port
+
+    app = create_app(settings)
+    event.listen(app.state.pathodesk.db.engine, "commit", lambda _connection: time.sleep(0.3))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=url) as writer, httpx.Client(base_url=url) as reader:
+            token = writer.post(
+                "/api/v1/auth/login", json={"account": "expert-a", "password": PASSWORD}
+            ).json()
+            reader.cookies = writer.cookies
+            assert reader.get("/api/v1/me").status_code == 200, "the new session was not committed yet"
+            created = writer.post(
+                "/api/v1/patients",
+                json={"patient_code": "RYW-1"},
+                headers={"X-CSRF-Token": token["csrf_token"]},
+            ).json()
+            assert reader.get(f"/api/v1/patients/{created['id']}").status_code == 200, (
+                "patient not committed yet"
+            )
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -49,7 +49,9 @@ def get_db_session(state: StateDep) -> Iterator[Session]:
         yield session
 
 
-DbSession = Annotated[Session, Depends(get_db_session)]
+# scope="function": commit before the response leaves. With the default ("request") the
+# client could get its 200 and ask again before its own write is visible.
+DbSession = Annotated[Session, Depends(get_db_session, scope="function")]
 
 
 def lookup_principal(state: AppState, token: str | None) -> Principal | None:

@@ -4,7 +4,8 @@ Baseline: ``openslide.deepzoom.DeepZoomGenerator`` behind a minimal Flask app on
 Werkzeug's threaded server, as openslide-python's ``examples/deepzoom/deepzoom_server.py``
 serves tiles. Both servers run as separate processes on this machine, on the same slide,
 and N concurrent keep-alive clients (1, 8, 32) fetch the same random set of tiles: first
-cold (fresh processes, empty caches), then warm (the same tiles again).
+cold (fresh processes, empty caches; the descriptor fetched first, untimed, as a viewer
+does), then warm (the same tiles again).
 
     .venv/bin/python bench/tiles.py [--slide PATH] [--clients 1 8 32]
 
@@ -57,6 +58,12 @@ def serve_baseline(slide_path: str, port: int) -> None:
     WSGIRequestHandler.protocol_version = "HTTP/1.1"
     app = Flask(__name__)
     generator = DeepZoomGenerator(OpenSlide(slide_path), tile_size=254, overlap=1, limit_bounds=False)
+
+    @app.route("/slide.dzi")
+    def dzi():  # type: ignore[no-untyped-def]
+        response = make_response(generator.get_dzi("jpeg"))
+        response.mimetype = "application/xml"
+        return response
 
     @app.route("/tile/<int:level>/<int:col>_<int:row>.jpeg")
     def tile(level: int, col: int, row: int):  # type: ignore[no-untyped-def]
@@ -256,6 +263,12 @@ def main() -> None:
         try:
             for clients in args.clients:
                 ours_port, theirs_port, cookie = servers.start()
+                # A viewer opens the descriptor before any tile; not timed, for either server.
+                httpx.get(
+                    f"http://127.0.0.1:{ours_port}/dzi/{servers.slide_id}.dzi",
+                    headers={"Cookie": cookie.removeprefix("Cookie: ").strip()},
+                ).raise_for_status()
+                httpx.get(f"http://127.0.0.1:{theirs_port}/slide.dzi").raise_for_status()
                 for phase, repeats in (("cold", 1), ("warm", args.warm_repeats)):
                     ours = load(ours_port, ours_paths * repeats, clients, cookie)
                     theirs = load(theirs_port, theirs_paths * repeats, clients)

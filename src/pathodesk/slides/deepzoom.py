@@ -145,15 +145,22 @@ class DeepZoomTiler:
         region = reader.read_region(request.level0_location, request.slide_level, request.read_size)
         if (region.shape[1], region.shape[0]) == request.output_size:
             return region
-        image = Image.fromarray(region)
-        whole = request.read_size[0] // request.output_size[0]
-        if whole >= 2 and request.read_size == (
-            request.output_size[0] * whole,
-            request.output_size[1] * whole,
+        out_w, out_h = request.output_size
+        whole = round(request.read_size[0] / out_w)
+        if whole >= 2 and all(
+            0 <= out * whole - got < whole
+            for out, got in zip(request.output_size, request.read_size, strict=True)
         ):
-            image = image.reduce(whole)  # box filter: fast and exact for 2**k steps
+            # An exact 2**k step, possibly one pixel short at the slide's right/bottom edge:
+            # repeat the edge pixels rather than stretch the tile or blend in white.
+            pad_h, pad_w = out_h * whole - region.shape[0], out_w * whole - region.shape[1]
+            if pad_h or pad_w:
+                region = np.pad(region, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+            image = Image.fromarray(region).reduce(whole)  # box filter: fast and exact
         else:
-            image = image.resize(request.output_size, Image.Resampling.BOX, reducing_gap=None)
+            image = Image.fromarray(region).resize(
+                request.output_size, Image.Resampling.BOX, reducing_gap=None
+            )
         return np.asarray(image)
 
     def tile_jpeg(self, reader: SlideReader, level: int, col: int, row: int) -> bytes:

@@ -2,7 +2,7 @@
 
 A single-level SVS or a plain TIFF has no reduced levels, so every low-zoom Deep Zoom tile
 would decode the whole image again (hundreds of milliseconds each). ``with_overview_levels``
-adds in-memory levels at 4×, 16×, … below the coarsest stored one, built in one streamed
+adds in-memory levels at 2×, 4×, … below the coarsest stored one, built in one streamed
 pass the first time a low zoom is asked for; the reader is otherwise unchanged.
 """
 
@@ -18,7 +18,7 @@ from PIL import Image
 
 from pathodesk.slides.base import NativeTileSource, Size, SlideInfo, SlideReader, white_canvas
 
-STEP = 4
+STEP = 2
 SMALLEST_PX = 512
 LARGEST_STORED_PX = 1024  # a coarsest level above this gets overview levels
 MAX_OVERVIEW_PIXELS = 64_000_000
@@ -72,7 +72,8 @@ class OverviewLevels:
         assert isinstance(self.reader, NativeTileSource)
         return self.reader.native_jpeg_tile(level, col, row)
 
-    def _build(self) -> list[np.ndarray]:
+    def build(self) -> list[np.ndarray]:
+        """Compute the overview levels now (idempotent); the viewer does it on opening."""
         with self._lock:
             if self._levels is not None:
                 return self._levels
@@ -109,7 +110,7 @@ class OverviewLevels:
     def read_region(self, location: Size, level: int, size: Size) -> np.ndarray:
         if level < self._stored:
             return self.reader.read_region(location, level, size)
-        pixels = self._build()[level - self._stored]
+        pixels = self.build()[level - self._stored]
         downsample = self.info.level_downsamples[level]
         x, y = math.floor(location[0] / downsample), math.floor(location[1] / downsample)
         out = white_canvas(size)

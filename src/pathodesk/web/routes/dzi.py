@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request, Response
 
 from pathodesk.slides.base import NativeTileSource
 from pathodesk.slides.deepzoom import DeepZoomTiler
+from pathodesk.slides.overview import OverviewLevels
 from pathodesk.web.deps import CurrentUser, RecordId, StateDep, slide_handle
 from pathodesk.web.state import IMMUTABLE, AppState, SlideHandle
 
@@ -56,8 +57,13 @@ def tile_etag(handle: SlideHandle, tiler: DeepZoomTiler, level: int, col: int, r
 
 @router.get("/dzi/{slide_id}.dzi", response_class=Response)
 def descriptor(slide_id: RecordId, user: CurrentUser, state: StateDep) -> Response:
+    """The viewer asks for this first: the moment to prepare the slide's overview levels,
+    so no tile request has to wait for them."""
     handle = slide_handle(state, user, slide_id)
     xml = _tiler(state, handle).geometry.descriptor_xml()
+    with state.readers.reader(handle.path) as reader:
+        if isinstance(reader, OverviewLevels):
+            reader.build()
     return Response(xml, media_type="application/xml", headers={"Cache-Control": "private, no-cache"})
 
 

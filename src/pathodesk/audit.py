@@ -6,6 +6,8 @@ can be read by administrators and kept without becoming a second copy of patient
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from sqlalchemy.orm import Session
 
 from pathodesk.db.models import AuditEvent
@@ -30,4 +32,28 @@ def record(
             record_id=None if record_id is None else str(record_id),
             detail=detail,
         )
+    )
+
+
+class Actor(Protocol):
+    """Whoever is acting: a logged-in principal."""
+
+    @property
+    def user_id(self) -> int: ...
+
+    @property
+    def account(self) -> str: ...
+
+
+def record_by(
+    session: Session, actor: Actor, action: str, record_type: str, record_id: object = None, **detail: object
+) -> None:
+    record(
+        session,
+        actor_id=actor.user_id,
+        actor_account=actor.account,
+        action=action,
+        record_type=record_type,
+        record_id=record_id,
+        **detail,
     )

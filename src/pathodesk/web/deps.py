@@ -126,3 +126,30 @@ def slide_handle(state: AppState, user: Principal, slide_id: int) -> SlideHandle
     if not may_see(user, handle.viewer_ids):
         raise NotFoundError(f"slide {slide_id} does not exist")
     return handle
+
+
+class LoginRequired(Exception):
+    """A page was asked for without a session: answered with a redirect to /login."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.path = path
+
+
+def page_principal(request: Request, state: StateDep) -> Principal:
+    principal = lookup_principal(state, request.cookies.get(SESSION_COOKIE))
+    if principal is None:
+        raise LoginRequired(request.url.path)
+    return principal
+
+
+PageUser = Annotated[Principal, Depends(page_principal)]
+
+
+def require_admin_page(user: PageUser) -> Principal:
+    if not user.is_admin:
+        raise PermissionDeniedError("administrators only")
+    return user
+
+
+AdminPageUser = Annotated[Principal, Depends(require_admin_page)]

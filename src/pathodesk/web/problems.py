@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pathodesk.errors import PathoDeskError
+from pathodesk.web.deps import LoginRequired
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -24,6 +27,10 @@ def problem(status: int, title: str, detail: str, **extra: object) -> JSONRespon
 
 
 def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequired)
+    async def login_required(_request: Request, exc: LoginRequired) -> RedirectResponse:
+        return RedirectResponse(f"/login?next={quote(exc.path)}", status_code=303)
+
     @app.exception_handler(PathoDeskError)
     async def domain_error(_request: Request, exc: PathoDeskError) -> JSONResponse:
         return problem(exc.status, exc.title, exc.detail)

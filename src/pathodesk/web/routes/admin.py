@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from pathodesk.audit import record
+from pathodesk.audit import record_by
 from pathodesk.db.models import AuditEvent, DiseaseType
 from pathodesk.errors import ConflictError, NotFoundError
 from pathodesk.web.deps import AdminUser, CurrentUser, DbSession
@@ -75,14 +75,7 @@ def create_disease_type(body: DiseaseTypeCreate, admin: AdminUser, session: DbSe
         active=True,
     )
     session.add(disease_type)
-    record(
-        session,
-        actor_id=admin.user_id,
-        actor_account=admin.account,
-        action="create",
-        record_type="disease_type",
-        record_id=body.name,
-    )
+    record_by(session, admin, "create", "disease_type", body.name)
     return DiseaseTypePublic.model_validate(disease_type)
 
 
@@ -96,13 +89,12 @@ def update_disease_type(
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
     for key, value in changes.items():
         setattr(disease_type, key, value)
-    record(
+    record_by(
         session,
-        actor_id=admin.user_id,
-        actor_account=admin.account,
-        action="update",
-        record_type="disease_type",
-        record_id=name,
+        admin,
+        "update",
+        "disease_type",
+        name,
         fields=sorted(changes),
     )
     return DiseaseTypePublic.model_validate(disease_type)

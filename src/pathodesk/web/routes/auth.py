@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import delete, select
 
-from pathodesk.audit import record
+from pathodesk.audit import record, record_by
 from pathodesk.db.models import AuthSession, User
 from pathodesk.errors import AuthenticationError
 from pathodesk.web.deps import SESSION_COOKIE, CurrentUser, DbSession, StateDep
@@ -94,14 +94,7 @@ def login(body: LoginRequest, response: Response, session: DbSession, state: Sta
 @router.post("/auth/logout", status_code=204)
 def logout(request: Request, user: CurrentUser, session: DbSession, state: StateDep) -> Response:
     session.execute(delete(AuthSession).where(AuthSession.id == user.session_id))
-    record(
-        session,
-        actor_id=user.user_id,
-        actor_account=user.account,
-        action="logout",
-        record_type="user",
-        record_id=user.user_id,
-    )
+    record_by(session, user, "logout", "user", user.user_id)
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         state.principals.pop(token_digest(token))

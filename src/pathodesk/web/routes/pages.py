@@ -3,33 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
 from pathodesk.db.models import DiseaseType, Exam, Patient, Role, Slide, User
-from pathodesk.errors import NotFoundError, PermissionDeniedError
+from pathodesk.errors import NotFoundError
 from pathodesk.web.access import may_see_exam, may_see_patient, visible_exams, visible_slides
-from pathodesk.web.deps import SESSION_COOKIE, DbSession, RecordId, StateDep, lookup_principal
+from pathodesk.web.deps import AdminPageUser, DbSession, PageUser, RecordId, StateDep
 from pathodesk.web.routes.admin import audit_log
 from pathodesk.web.routes.records import list_patients
 from pathodesk.web.routes.slides import to_detail, to_public
 from pathodesk.web.routes.users import list_users
-from pathodesk.web.state import AppState, Principal
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
-
-
-def _page_user(request: Request, state: AppState) -> Principal | None:
-    return lookup_principal(state, request.cookies.get(SESSION_COOKIE))
-
-
-def _to_login(request: Request) -> RedirectResponse:
-    return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -38,10 +28,7 @@ def login_page(request: Request) -> Response:
 
 
 @router.get("/", response_class=HTMLResponse)
-def slide_list_page(request: Request, state: StateDep, session: DbSession) -> Response:
-    user = _page_user(request, state)
-    if user is None:
-        return _to_login(request)
+def slide_list_page(request: Request, user: PageUser, session: DbSession) -> Response:
     slides = [
         to_public(s) for s in session.scalars(visible_slides(user).order_by(None).order_by(Slide.id.desc()))
     ]
@@ -49,12 +36,7 @@ def slide_list_page(request: Request, state: StateDep, session: DbSession) -> Re
 
 
 @router.get("/upload", response_class=HTMLResponse)
-def upload_page(
-    request: Request, state: StateDep, session: DbSession, exam_id: int | None = None
-) -> Response:
-    user = _page_user(request, state)
-    if user is None:
-        return _to_login(request)
+def upload_page(request: Request, user: PageUser, session: DbSession, exam_id: int | None = None) -> Response:
     exams = list(session.scalars(visible_exams(user).order_by(None).order_by(Exam.id.desc())))
     context = {
         "user": user,
@@ -75,26 +57,15 @@ def _printable(text: str | None, limit: int = 128) -> str | None:
     return cleaned or None
 
 
-def _require_admin(user: Principal) -> None:
-    if not user.is_admin:
-        raise PermissionDeniedError("administrators only")
-
-
 @router.get("/patients", response_class=HTMLResponse)
-def patients_page(request: Request, state: StateDep, session: DbSession, q: str | None = None) -> Response:
-    user = _page_user(request, state)
-    if user is None:
-        return _to_login(request)
+def patients_page(request: Request, user: PageUser, session: DbSession, q: str | None = None) -> Response:
     patients = list_patients(user, session, q=_printable(q))
     rows = [session.get(Patient, p.id) for p in patients]
     return templates.TemplateResponse(request, "patients.html", {"user": user, "patients": rows, "q": q})
 
 
 @router.get("/patients/{patient_id}", response_class=HTMLResponse)
-def patient_page(patient_id: RecordId, request: Request, state: StateDep, session: DbSession) -> Response:
-    user = _page_user(request, state)
-    if user is None:
-        return _to_login(request)
+def patient_page(patient_id: RecordId, request: Request, user: PageUser, session: DbSession) -> Response:
     patient = session.get(Patient, patient_id)
     if patient is None or not may_see_patient(user, patient):
         raise NotFoundError(f"patient {patient_id} does not exist")
@@ -104,10 +75,7 @@ def patient_page(patient_id: RecordId, request: Request, state: StateDep, sessio
 
 
 @router.get("/exams/{exam_id}", response_class=HTMLResponse)
-def exam_page(exam_id: RecordId, request: Request, state: StateDep, session: DbSession) -> Response:
-    user = _page_user(request, state)
-    if user is None:
-        return _to_login(request)
+def exam_page(exam_id: RecordId, request: Request, user: PageUser, session: DbSession) -> Response:
     exam = session.get(Exam, exam_id)
     if exam is None or not may_see_exam(user, exam):
         raise NotFoundError(f"exam {exam_id} does not exist")
@@ -126,21 +94,13 @@ def exam_page(exam_id: RecordId, request: Request, state: StateDep, session: DbS
 
 
 @router.get("/admin/users", response_class=HTMLResponse)
-def users_page(request: Request, state: StateDep, session: DbSession, q: str | None = None) -> Response:
-    user = _page_user(request, state)
-    if user is None:
-        return _to_login(request)
-    _require_admin(user)
+def users_page(request: Request, user: AdminPageUser, session: DbSession, q: str | None = None) -> Response:
     users = list_users(user, session, q=_printable(q))
     return templates.TemplateResponse(request, "admin_users.html", {"user": user, "users": users, "q": q})
 
 
 @router.get("/admin/users/{user_id}", response_class=HTMLResponse)
-def user_page(user_id: RecordId, request: Request, state: StateDep, session: DbSession) -> Response:
-    user = _page_user(request, state)
-    if user is None:
-        return _to_login(request)
-    _require_admin(user)
+def user_page(user_id: RecordId, request: Request, user: AdminPageUser, session: DbSession) -> Response:
     subject = session.get(User, user_id)
     if subject is None:
         raise NotFoundError(f"user {user_id} does not exist")
@@ -148,11 +108,7 @@ def user_page(user_id: RecordId, request: Request, state: StateDep, session: DbS
 
 
 @router.get("/admin/disease-types", response_class=HTMLResponse)
-def disease_types_page(request: Request, state: StateDep, session: DbSession) -> Response:
-    user = _page_user(request, state)
-    if user is None:
-        return _to_login(request)
-    _require_admin(user)
+def disease_types_page(request: Request, user: AdminPageUser, session: DbSession) -> Response:
     disease_types = list(session.scalars(select(DiseaseType).order_by(DiseaseType.name)))
     return templates.TemplateResponse(
         request, "admin_disease_types.html", {"user": user, "disease_types": disease_types}
@@ -162,16 +118,12 @@ def disease_types_page(request: Request, state: StateDep, session: DbSession) ->
 @router.get("/admin/audit", response_class=HTMLResponse)
 def audit_page(
     request: Request,
-    state: StateDep,
+    user: AdminPageUser,
     session: DbSession,
     actor: str | None = None,
     action: str | None = None,
     record_type: str | None = None,
 ) -> Response:
-    user = _page_user(request, state)
-    if user is None:
-        return _to_login(request)
-    _require_admin(user)
     filters = {"actor": actor, "action": action, "record_type": record_type}
     clipped = {key: _printable(value, 32) for key, value in filters.items()}
     events = audit_log(
@@ -183,10 +135,9 @@ def audit_page(
 
 
 @router.get("/slides/{slide_id}", response_class=HTMLResponse)
-def viewer_page(slide_id: RecordId, request: Request, state: StateDep, session: DbSession) -> Response:
-    user = _page_user(request, state)
-    if user is None:
-        return _to_login(request)
+def viewer_page(
+    slide_id: RecordId, request: Request, user: PageUser, session: DbSession, state: StateDep
+) -> Response:
     slide = session.get(Slide, slide_id)
     if slide is None or not may_see_exam(user, slide.exam):
         raise NotFoundError(f"slide {slide_id} does not exist")

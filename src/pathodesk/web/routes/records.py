@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
-from pathodesk.audit import record
+from pathodesk.audit import record_by
 from pathodesk.db.models import DiseaseType, Exam, ExamAssignment, Patient, Role, Slide, User
 from pathodesk.db.search import contains
 from pathodesk.errors import ConflictError, NotFoundError, ValidationFailedError
@@ -114,20 +114,6 @@ def _flush(session: DbSession, what: str) -> None:
         raise ConflictError(f"{what} already exists") from exc
 
 
-def _audit(
-    session: DbSession, user: Principal, action: str, record_type: str, record_id: object, **detail: object
-) -> None:
-    record(
-        session,
-        actor_id=user.user_id,
-        actor_account=user.account,
-        action=action,
-        record_type=record_type,
-        record_id=record_id,
-        **detail,
-    )
-
-
 def _patient(session: DbSession, user: Principal, patient_id: RecordId) -> Patient:
     patient = session.get(Patient, patient_id)
     if patient is None or not may_see_patient(user, patient):
@@ -165,7 +151,7 @@ def create_patient(body: PatientCreate, user: CurrentUser, session: DbSession) -
     patient = Patient(**body.model_dump(), created_by_id=user.user_id)
     session.add(patient)
     _flush(session, f"patient {body.patient_code}")
-    _audit(session, user, "create", "patient", patient.id)
+    record_by(session, user, "create", "patient", patient.id)
     return PatientPublic.model_validate(patient)
 
 
@@ -185,7 +171,7 @@ def update_patient(
     for key, value in changes.items():
         setattr(patient, key, value)
     _flush(session, "a patient with that ID")
-    _audit(session, user, "update", "patient", patient.id, fields=sorted(changes))
+    record_by(session, user, "update", "patient", patient.id, fields=sorted(changes))
     return PatientPublic.model_validate(patient)
 
 
@@ -205,7 +191,7 @@ def delete_patient(
         )
     files = [file for exam in list(patient.exams) for file in _delete_exam_tree(session, state, user, exam)]
     session.delete(patient)
-    _audit(session, user, "delete", "patient", patient_id, cascade=cascade)
+    record_by(session, user, "delete", "patient", patient_id, cascade=cascade)
     _commit_then_remove(session, state, files)
     return Response(status_code=204)
 
@@ -235,7 +221,7 @@ def create_exam(body: ExamCreate, user: CurrentUser, session: DbSession) -> Exam
     exam = Exam(**body.model_dump(), created_by_id=user.user_id)
     session.add(exam)
     _flush(session, f"exam {body.pathology_id}")
-    _audit(session, user, "create", "exam", exam.id, patient_id=exam.patient_id)
+    record_by(session, user, "create", "exam", exam.id, patient_id=exam.patient_id)
     session.refresh(exam)
     return exam_public(exam)
 
@@ -259,7 +245,7 @@ def update_exam(exam_id: RecordId, body: ExamUpdate, user: CurrentUser, session:
     if exam.admitted_on and exam.discharged_on and exam.discharged_on < exam.admitted_on:
         raise ValidationFailedError("discharged_on is before admitted_on")
     _flush(session, "an exam with that pathology ID")
-    _audit(session, user, "update", "exam", exam.id, fields=sorted(changes))
+    record_by(session, user, "update", "exam", exam.id, fields=sorted(changes))
     return exam_public(exam)
 
 
@@ -287,7 +273,7 @@ def assign(
         raise ValidationFailedError(f"user {body.user_id} is not an active expert")
     if all(a.user_id != expert.id for a in exam.assignments):
         exam.assignments.append(ExamAssignment(user_id=expert.id, assigned_by_id=admin.user_id))
-        _audit(session, admin, "assign", "exam", exam.id, user_id=expert.id)
+        record_by(session, admin, "assign", "exam", exam.id, user_id=expert.id)
     session.flush()
     state.slide_handles.clear()
     return exam_public(exam)
@@ -302,7 +288,7 @@ def unassign(
     if len(kept) == len(exam.assignments):
         raise NotFoundError(f"user {user_id} is not assigned to exam {exam_id}")
     exam.assignments = kept
-    _audit(session, admin, "unassign", "exam", exam.id, user_id=user_id)
+    record_by(session, admin, "unassign", "exam", exam.id, user_id=user_id)
     session.flush()
     state.slide_handles.clear()
     return Response(status_code=204)
@@ -313,9 +299,9 @@ def _delete_exam_tree(session: DbSession, state: AppState, user: Principal, exam
     slides = list(exam.slides)
     for slide in slides:
         session.delete(slide)
-        _audit(session, user, "delete", "slide", slide.id, exam_id=exam.id, sha256=slide.sha256)
+        record_by(session, user, "delete", "slide", slide.id, exam_id=exam.id, sha256=slide.sha256)
     session.delete(exam)
-    _audit(session, user, "delete", "exam", exam.id, slides=len(slides))
+    record_by(session, user, "delete", "exam", exam.id, slides=len(slides))
     return slides
 
 

@@ -12,7 +12,7 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 
-from pathodesk.audit import record
+from pathodesk.audit import record_by
 from pathodesk.db.models import Exam, Slide
 from pathodesk.errors import ConflictError, NotFoundError, ValidationFailedError
 from pathodesk.ingest import discard_slide_file, ingest_staged
@@ -155,15 +155,8 @@ async def upload_slide(
                 exam_id=exam_id,
                 user_id=user.user_id,
                 slide_number=fields.get("slide_number") or None,
-                before_commit=lambda slide: record(
-                    session,
-                    actor_id=user.user_id,
-                    actor_account=user.account,
-                    action="create",
-                    record_type="slide",
-                    record_id=slide.id,
-                    exam_id=exam_id,
-                    sha256=slide.sha256,
+                before_commit=lambda slide: record_by(
+                    session, user, "create", "slide", slide.id, exam_id=exam_id, sha256=slide.sha256
                 ),
             )
             if result.duplicate and not may_see_exam(user, result.slide.exam):
@@ -193,13 +186,12 @@ def update_slide(slide_id: RecordId, body: SlideUpdate, user: CurrentUser, sessi
         session.flush()
     except IntegrityError as exc:
         raise ConflictError("another slide of this exam has that number") from exc
-    record(
+    record_by(
         session,
-        actor_id=user.user_id,
-        actor_account=user.account,
-        action="update",
-        record_type="slide",
-        record_id=slide.id,
+        user,
+        "update",
+        "slide",
+        slide.id,
         fields=sorted(changes),
     )
     return to_public(slide)
@@ -209,16 +201,7 @@ def update_slide(slide_id: RecordId, body: SlideUpdate, user: CurrentUser, sessi
 def delete_slide(slide_id: RecordId, user: CurrentUser, session: DbSession, state: StateDep) -> Response:
     slide = _visible_slide(session, user, slide_id)
     session.delete(slide)
-    record(
-        session,
-        actor_id=user.user_id,
-        actor_account=user.account,
-        action="delete",
-        record_type="slide",
-        record_id=slide.id,
-        exam_id=slide.exam_id,
-        sha256=slide.sha256,
-    )
+    record_by(session, user, "delete", "slide", slide.id, exam_id=slide.exam_id, sha256=slide.sha256)
     session.commit()  # the row goes first: a crash now leaves an orphan file, never a dead row
     forget_slide(state, slide)
     return Response(status_code=204)

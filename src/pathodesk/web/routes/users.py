@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete, or_, select
 
 from pathodesk.accounts import create_user, set_password
-from pathodesk.audit import record
+from pathodesk.audit import record_by
 from pathodesk.db.models import AuthSession, Role, User
 from pathodesk.db.search import contains
 from pathodesk.errors import NotFoundError, ValidationFailedError
@@ -90,15 +90,7 @@ def list_users(
 @router.post("", status_code=201)
 def create(body: UserCreate, admin: AdminUser, session: DbSession) -> UserPublic:
     user = create_user(session, **body.model_dump())
-    record(
-        session,
-        actor_id=admin.user_id,
-        actor_account=admin.account,
-        action="create",
-        record_type="user",
-        record_id=user.id,
-        role=user.role.value,
-    )
+    record_by(session, admin, "create", "user", user.id, role=user.role.value)
     return UserPublic.model_validate(user)
 
 
@@ -119,13 +111,12 @@ def update(
         setattr(user, key, value)
     if changes.get("active") is False or "role" in changes:
         _end_sessions(session, state, user.id)
-    record(
+    record_by(
         session,
-        actor_id=admin.user_id,
-        actor_account=admin.account,
-        action="update",
-        record_type="user",
-        record_id=user.id,
+        admin,
+        "update",
+        "user",
+        user.id,
         fields=sorted(changes),
     )
     return UserPublic.model_validate(user)
@@ -138,14 +129,7 @@ def reset_password(
     user = _user(session, user_id)
     set_password(user, body.password)
     _end_sessions(session, state, user.id)
-    record(
-        session,
-        actor_id=admin.user_id,
-        actor_account=admin.account,
-        action="reset_password",
-        record_type="user",
-        record_id=user.id,
-    )
+    record_by(session, admin, "reset_password", "user", user.id)
     return Response(status_code=204)
 
 
@@ -157,12 +141,5 @@ def deactivate(user_id: RecordId, admin: AdminUser, session: DbSession, state: S
         raise ValidationFailedError("administrators cannot deactivate themselves")
     user.active = False
     _end_sessions(session, state, user.id)
-    record(
-        session,
-        actor_id=admin.user_id,
-        actor_account=admin.account,
-        action="deactivate",
-        record_type="user",
-        record_id=user.id,
-    )
+    record_by(session, admin, "deactivate", "user", user.id)
     return UserPublic.model_validate(user)

@@ -171,6 +171,39 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+def cmd_qc(args: argparse.Namespace) -> int:
+    """Quality control of slide files (issue 5): one JSON object, or a line per check."""
+    import numpy as np
+    from PIL import Image
+
+    from pathodesk.qc.report import run_qc
+    from pathodesk.sampledata import fetch_he_reference
+    from pathodesk.slides import open_slide
+
+    settings = Settings()
+    reference_path = Path(args.reference) if args.reference else fetch_he_reference(settings.sample_dir)
+    reference = np.asarray(Image.open(reference_path).convert("RGB"))
+    results: dict[str, object] = {}
+    steps = ["tissue", "blur", "colour", "pen", "exposure"]
+    with tqdm(total=len(args.slides) * len(steps), desc="qc", file=sys.stderr, disable=args.json) as bar:
+        for path in args.slides:
+            reader = open_slide(Path(path))
+            try:
+                report = run_qc(reader, reference, progress=lambda _step: bar.update(1))
+            finally:
+                reader.close()
+            results[str(path)] = report.as_json()
+    if args.json:
+        print(json.dumps(next(iter(results.values())) if len(results) == 1 else {"slides": results}))
+    else:
+        for path, result in results.items():
+            assert isinstance(result, dict)
+            print(f"{'PASS' if result['passed'] else 'FAIL'}  {path}")
+            for name, check in result["checks"].items():
+                print(f"  {'ok  ' if check['passed'] else 'FLAG'} {name:16s} {check['score']}")
+    return 0 if all(isinstance(r, dict) and r["passed"] for r in results.values()) else 1
+
+
 def cmd_fetch_samples(args: argparse.Namespace) -> int:
     from pathodesk.sampledata import ensure_samples
 
@@ -266,6 +299,14 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--owner", default=None, help="expert account that owns the case")
     command.add_argument("--json", action="store_true")
     command.set_defaults(handler=cmd_ingest)
+
+    command = add("qc", "quality control of slide files (blur, colour, pen, exposure, tissue)")
+    command.add_argument("slides", nargs="+", type=Path)
+    command.add_argument("--json", action="store_true")
+    command.add_argument(
+        "--reference", default=None, help="H&E colour reference image (default: TIAToolbox's)"
+    )
+    command.set_defaults(handler=cmd_qc)
 
     command = add("fetch-samples", "download and prepare the sample slides")
     command.add_argument("--sample-dir", default=None)

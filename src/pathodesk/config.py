@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     session_idle_minutes: float = 30.0  # a session unused this long ends
     secure_cookies: bool = False
 
+    # E2 sampling: the share of ingested slides that get quality control (chosen by checksum).
+    qc_sample_fraction: float = Field(default=1.0, ge=0.0, le=1.0)
+
     thumbnail_px: int = Field(default=512, ge=64, le=2048)
 
     @property

@@ -21,7 +21,9 @@ from sqlalchemy.orm import Session
 from pathodesk.config import Settings
 from pathodesk.db.models import Exam, Slide
 from pathodesk.errors import ConflictError, NotFoundError, UnsupportedSlideError
+from pathodesk.qc.at_ingest import qc_at_ingest
 from pathodesk.slides import open_slide
+from pathodesk.slides.overview import with_overview_levels
 
 SUPPORTED_SUFFIXES = {
     ".svs",
@@ -141,6 +143,10 @@ def ingest_staged(
             raise UnsupportedSlideError(detail) from None
         try:
             info = reader.info
+            # QC on the overview-extended reader: single-level slides get cheap thumbnails.
+            qc_passed, qc_report = qc_at_ingest(
+                with_overview_levels(reader), staged.sha256, settings.sample_dir, settings.qc_sample_fraction
+            )
         finally:
             reader.close()
         relative = Path(staged.sha256[:2]) / f"{staged.sha256}{suffix}"
@@ -161,6 +167,8 @@ def ingest_staged(
             mpp=info.mpp_x,
             objective_power=info.objective_power,
             created_by_id=user_id,
+            qc_passed=qc_passed,
+            qc_report=qc_report,
         )
         session.add(slide)
         session.flush()

@@ -198,5 +198,8 @@ class Slide(Base):
     acquired_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    # E2: None = not checked (sampling mode); False = stored as non-standard.
+    qc_passed: Mapped[bool | None] = mapped_column()
+    qc_report: Mapped[dict[str, object] | None] = mapped_column(JSON)
 
     exam: Mapped[Exam] = relationship(back_populates="slides")

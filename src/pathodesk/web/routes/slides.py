@@ -54,9 +54,11 @@ class SlidePublic(BaseModel):
     pathology_id: str | None = None
     disease_type: str | None = None
     patient_code: str | None = None
+    qc_passed: bool | None = None  # False: stored as non-standard (E2); None: not checked
 
 
 class SlideDetail(SlidePublic):
+    qc_report: dict[str, object] | None = None
     levels: list[LevelPublic] = []
     associated_images: list[str] = []
     duplicate: bool = False
@@ -76,7 +78,7 @@ def to_public(slide: Slide) -> SlidePublic:
 
 
 def to_detail(state: AppState, slide: Slide, duplicate: bool = False) -> SlideDetail:
-    detail = SlideDetail(**to_public(slide).model_dump(), duplicate=duplicate)
+    detail = SlideDetail(**to_public(slide).model_dump(), duplicate=duplicate, qc_report=slide.qc_report)
     with state.readers.reader(state.settings.slides_dir / slide.path) as reader:
         info = reader.info
     detail.levels = [

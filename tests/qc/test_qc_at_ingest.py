@@ -1,0 +1,63 @@
+"""QC at ingest (issue 5, item 2): failing slides are stored but marked non-standard, shown
+so in the list and the viewer; the sampling mode checks a set share of a batch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+from fastapi.testclient import TestClient
+
+from pathodesk.config import Settings
+from pathodesk.qc.at_ingest import selected_for_qc
+from pathodesk.slides import open_slide
+from pathodesk.slides.pyramid import write_pyramid
+from pathodesk.slides.raster_backend import RasterSlideReader
+from pathodesk.web.app import create_app
+from tests.conftest import Accounts, login
+
+
+def blurred_copy(svs: Path, destination: Path) -> Path:
+    reader = open_slide(svs)
+    pixels = cv2.GaussianBlur(reader.read_region((0, 0), 0, reader.info.dimensions), (0, 0), 6)
+    return write_pyramid(RasterSlideReader.from_array(pixels), destination, mpp=0.499)
+
+
+def test_failing_slide_is_kept_and_marked_non_standard(
+    app_client: TestClient, accounts: Accounts, samples: dict[str, Path], tmp_path: Path
+) -> None:
+    login(app_client, "expert-a")
+    good = app_client.post(
+        "/api/v1/slides",
+        files={"file": ("cmu.svs", samples["svs"].read_bytes())},
+        data={"exam_id": str(accounts.exam_a_id)},
+    ).json()
+    assert good["qc_passed"] is True and good["qc_report"]["checks"]["blur"]["passed"] is True
+    blurred = blurred_copy(samples["svs"], tmp_path / "blurred.tiff")
+    bad = app_client.post(
+        "/api/v1/slides",
+        files={"file": ("blurred.tiff", blurred.read_bytes())},
+        data={"exam_id": str(accounts.exam_a_id)},
+    )
+    assert bad.status_code == 201  # stored, not refused
+    assert bad.json()["qc_passed"] is False and bad.json()["qc_report"]["checks"]["blur"]["passed"] is False
+    listing = app_client.get("/").text
+    assert listing.count("non-standard") == 1 and "QC passed" in listing
+    viewer = app_client.get(f"/slides/{bad.json()['id']}").text
+    assert "Non-standard slide" in viewer and "FLAGGED" in viewer
+
+
+def test_sampling_checks_a_set_share(
+    settings: Settings, accounts: Accounts, samples: dict[str, Path]
+) -> None:
+    shas = [f"{i:08x}" + "0" * 56 for i in range(0, 2**32, 2**32 // 1000)]
+    assert 0.2 < sum(selected_for_qc(sha, 0.3) for sha in shas) / len(shas) < 0.4
+    settings.qc_sample_fraction = 0.0
+    with TestClient(create_app(settings)) as client:
+        login(client, "expert-a")
+        slide = client.post(
+            "/api/v1/slides",
+            files={"file": ("cmu.svs", samples["svs"].read_bytes())},
+            data={"exam_id": str(accounts.exam_a_id)},
+        ).json()
+        assert slide["qc_passed"] is None and slide["qc_report"] == {"sampled": False}

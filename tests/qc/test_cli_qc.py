@@ -8,12 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import cv2
-
-from pathodesk.slides import open_slide
-from pathodesk.slides.pyramid import write_pyramid
-from pathodesk.slides.raster_backend import RasterSlideReader
 from tests.conftest import SAMPLE_DIR
+from tests.qc.test_qc_at_ingest import blurred_copy
 
 
 def qc(*paths: Path) -> tuple[int, dict[str, object], str]:
@@ -36,9 +32,7 @@ def test_qc_passes_the_sample_and_flags_a_blurred_copy(samples: dict[str, Path],
     assert set(checks) == {"tissue_coverage", "blur", "colour", "pen", "exposure"}
     assert all(isinstance(c["score"], float | int) and isinstance(c["passed"], bool) for c in checks.values())
 
-    reader = open_slide(samples["svs"])  # 0.5 µm/px: sigma 6 here is sigma 3 at the 1 µm/px blur check
-    pixels = cv2.GaussianBlur(reader.read_region((0, 0), 0, reader.info.dimensions), (0, 0), 6)
-    blurred = write_pyramid(RasterSlideReader.from_array(pixels), tmp_path / "blurred.tiff", mpp=0.499)
+    blurred = blurred_copy(samples["svs"], tmp_path / "blurred.tiff")
     code, report, _ = qc(blurred)
     assert code == 1 and report["passed"] is False
     assert report["checks"]["blur"]["passed"] is False  # type: ignore[index]

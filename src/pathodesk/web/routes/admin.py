@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from pathodesk.audit import record_by
+from pathodesk.db.changes import apply_changes
 from pathodesk.db.models import AuditEvent, DiseaseType
 from pathodesk.errors import ConflictError, NotFoundError
 from pathodesk.web.deps import AdminUser, CurrentUser, DbSession
@@ -86,9 +87,8 @@ def update_disease_type(
     disease_type = session.get(DiseaseType, name)
     if disease_type is None:
         raise NotFoundError(f"disease type {name!r} does not exist")
-    changes = body.model_dump(exclude_unset=True, exclude_none=True)
-    for key, value in changes.items():
-        setattr(disease_type, key, value)
+    changes = body.model_dump(exclude_unset=True)
+    apply_changes(disease_type, changes)
     record_by(
         session,
         admin,

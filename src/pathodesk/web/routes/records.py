@@ -16,6 +16,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from pathodesk.audit import record_by
+from pathodesk.db.changes import apply_changes
 from pathodesk.db.models import DiseaseType, Exam, ExamAssignment, Patient, Role, Slide, User
 from pathodesk.db.search import contains
 from pathodesk.errors import ConflictError, NotFoundError, ValidationFailedError
@@ -165,13 +166,9 @@ def update_patient(
     patient_id: RecordId, body: PatientUpdate, user: CurrentUser, session: DbSession
 ) -> PatientPublic:
     patient = _patient(session, user, patient_id)
-    changes = body.model_dump(exclude_unset=True)
-    if "patient_code" in changes and changes["patient_code"] is None:
-        raise ValidationFailedError("patient_code cannot be empty")
-    for key, value in changes.items():
-        setattr(patient, key, value)
+    fields = apply_changes(patient, body.model_dump(exclude_unset=True))
     _flush(session, "a patient with that ID")
-    record_by(session, user, "update", "patient", patient.id, fields=sorted(changes))
+    record_by(session, user, "update", "patient", patient.id, fields=fields)
     return PatientPublic.model_validate(patient)
 
 
@@ -237,11 +234,7 @@ def update_exam(exam_id: RecordId, body: ExamUpdate, user: CurrentUser, session:
     changes = body.model_dump(exclude_unset=True)
     if changes.get("disease_type"):
         _check_disease_type(session, changes["disease_type"])
-    for key in ("pathology_id", "disease_type"):
-        if key in changes and changes[key] is None:
-            raise ValidationFailedError(f"{key} cannot be empty")
-    for key, value in changes.items():
-        setattr(exam, key, value)
+    apply_changes(exam, changes)
     if exam.admitted_on and exam.discharged_on and exam.discharged_on < exam.admitted_on:
         raise ValidationFailedError("discharged_on is before admitted_on")
     _flush(session, "an exam with that pathology ID")

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 
 from pathodesk.audit import record_by
+from pathodesk.db.changes import apply_changes
 from pathodesk.db.models import Exam, Slide
 from pathodesk.errors import ConflictError, NotFoundError, ValidationFailedError
 from pathodesk.ingest import discard_slide_file, ingest_staged
@@ -179,11 +180,7 @@ def read_slide(slide_id: RecordId, user: CurrentUser, session: DbSession, state:
 @router.patch("/slides/{slide_id}")
 def update_slide(slide_id: RecordId, body: SlideUpdate, user: CurrentUser, session: DbSession) -> SlidePublic:
     slide = _visible_slide(session, user, slide_id)
-    changes = body.model_dump(exclude_unset=True)
-    if "slide_number" in changes and changes["slide_number"] is None:
-        raise ValidationFailedError("slide_number cannot be empty")
-    for key, value in changes.items():
-        setattr(slide, key, value)
+    fields = apply_changes(slide, body.model_dump(exclude_unset=True))
     try:
         session.flush()
     except IntegrityError as exc:
@@ -194,7 +191,7 @@ def update_slide(slide_id: RecordId, body: SlideUpdate, user: CurrentUser, sessi
         "update",
         "slide",
         slide.id,
-        fields=sorted(changes),
+        fields=fields,
     )
     return to_public(slide)
 

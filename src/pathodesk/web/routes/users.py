@@ -14,6 +14,7 @@ from sqlalchemy import delete, or_, select
 
 from pathodesk.accounts import create_user, set_password
 from pathodesk.audit import record_by
+from pathodesk.db.changes import apply_changes
 from pathodesk.db.models import AuthSession, Role, User
 from pathodesk.db.search import contains
 from pathodesk.errors import NotFoundError, ValidationFailedError
@@ -107,8 +108,7 @@ def update(
     changes = body.model_dump(exclude_unset=True)
     if user.id == admin.user_id and (changes.get("active") is False or changes.get("role") == Role.expert):
         raise ValidationFailedError("administrators cannot deactivate or demote themselves")
-    for key, value in changes.items():
-        setattr(user, key, value)
+    apply_changes(user, changes)
     if changes.get("active") is False or "role" in changes:
         _end_sessions(session, state, user.id)
     record_by(

@@ -2,9 +2,9 @@
 
 The slide is a 51,200 x 51,200 JPEG pyramid written from real pixels (the CMU H&E region,
 mirrored into a mosaic), cached under bench-results/. Ours: `run_qc` (tissue at 1.25x, blur
-on sampled tissue tiles at ~1 µm/px, colour/pen/exposure on the thumbnail). Baseline: the
+on sampled tissue tiles at ~1 µm/px, colour/pen/folds/bubbles/exposure on the thumbnail). Baseline: the
 same checks computed naively over every level-0 tile (tissue by saturation, Laplacian
-sharpness, colour histogram, ink), as a tool without a pyramid-aware design would.
+sharpness, colour histogram, ink, folds, bubbles), as a tool without a pyramid-aware design would.
 
     .venv/bin/python bench/qc.py [--size 51200]
 """
@@ -25,7 +25,9 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import result_line
 from pathodesk.qc.blur import sharpness
+from pathodesk.qc.bubbles import bubble_mask
 from pathodesk.qc.colour import colour_histogram, mutual_information
+from pathodesk.qc.folds import fold_mask
 from pathodesk.qc.report import run_qc
 from pathodesk.sampledata import ensure_samples, fetch_he_reference
 from pathodesk.slides import open_slide
@@ -33,6 +35,7 @@ from pathodesk.slides.base import SlideInfo, downsamples_from_dimensions, white_
 from pathodesk.slides.pyramid import write_pyramid
 from pathodesk.slides.raster_backend import build_pyramid
 from pathodesk.tissue import pen_ink
+from pathodesk.tissue.mask import hsv
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -96,7 +99,8 @@ def naive_full_resolution(path: Path, reference: np.ndarray) -> dict[str, float]
     width, height = reader.info.dimensions
     step = 1024
     ref_hist = colour_histogram(reference)
-    tissue = blurred = pen = 0
+    mpp = reader.info.mpp_x or 0.5
+    tissue = blurred = pen = folds = bubbles = 0
     hist = np.zeros_like(ref_hist)
     tiles = math.ceil(width / step) * math.ceil(height / step)
     for y in tqdm(range(0, height, step), desc="naive", file=sys.stderr):
@@ -108,12 +112,16 @@ def naive_full_resolution(path: Path, reference: np.ndarray) -> dict[str, float]
             if tissue_mask.mean() > 0.5:
                 blurred += sharpness(region) < 2.0
             pen += int(pen_ink(region).sum())
+            folds += int(fold_mask(region, tissue_mask, mpp).sum())
+            bubbles += int(bubble_mask(hsv(region), mpp).sum())
             hist += colour_histogram(region, tissue_mask) * tissue_mask.sum()
     total = float(width * height)
     return {
         "tissue": tissue / total,
         "blurred_tiles": blurred / tiles,
         "pen": pen / total,
+        "folds": folds / max(tissue, 1),
+        "bubbles": bubbles / max(tissue, 1),
         "colour_mi": mutual_information(hist / max(hist.sum(), 1), ref_hist),
     }
 

@@ -73,5 +73,29 @@ viewer.addHandler("open", updateScale);
 viewer.addHandler("animation", updateScale);
 viewer.addHandler("zoom", updateScale);
 
+// QC overlays (issue 5): each check's mask is one image stretched over the whole slide.
+const overlays = new Map();
+for (const toggle of document.querySelectorAll("input.overlay-toggle")) {
+  toggle.addEventListener("change", () => {
+    const check = toggle.dataset.check;
+    if (toggle.checked) {
+      viewer.addTiledImage({
+        tileSource: { type: "image", url: toggle.dataset.url, buildPyramid: false },
+        x: 0,
+        y: 0,
+        width: 1, // the slide's own width in viewport units
+        opacity: 1,
+        success: (event) => {
+          if (!toggle.checked) viewer.world.removeItem(event.item);
+          else overlays.set(check, event.item);
+        },
+      });
+    } else if (overlays.has(check)) {
+      viewer.world.removeItem(overlays.get(check));
+      overlays.delete(check);
+    }
+  });
+}
+
 // Tests (and impatient users) wait for this before using the page.
 document.documentElement.dataset.ready = "true";

@@ -176,7 +176,7 @@ def cmd_qc(args: argparse.Namespace) -> int:
     import numpy as np
     from PIL import Image
 
-    from pathodesk.qc.report import run_qc
+    from pathodesk.qc.report import CHECKS, run_qc
     from pathodesk.sampledata import fetch_he_reference
     from pathodesk.slides import open_slide
 
@@ -184,8 +184,7 @@ def cmd_qc(args: argparse.Namespace) -> int:
     reference_path = Path(args.reference) if args.reference else fetch_he_reference(settings.sample_dir)
     reference = np.asarray(Image.open(reference_path).convert("RGB"))
     results: dict[str, object] = {}
-    steps = ["tissue", "blur", "colour", "pen", "exposure"]
-    with tqdm(total=len(args.slides) * len(steps), desc="qc", file=sys.stderr, disable=args.json) as bar:
+    with tqdm(total=len(args.slides) * len(CHECKS), desc="qc", file=sys.stderr, disable=args.json) as bar:
         for path in args.slides:
             reader = open_slide(Path(path))
             try:

@@ -48,6 +48,11 @@ class Settings(BaseSettings):
         return self.data_dir / "incoming"
 
     @property
+    def qc_dir(self) -> Path:
+        """QC thumbnails and overlays, one folder per slide checksum."""
+        return self.data_dir / "qc"
+
+    @property
     def cache_dir(self) -> Path:
         return self.data_dir / "cache"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -145,7 +146,11 @@ def ingest_staged(
             info = reader.info
             # QC on the overview-extended reader: single-level slides get cheap thumbnails.
             qc_passed, qc_report = qc_at_ingest(
-                with_overview_levels(reader), staged.sha256, settings.sample_dir, settings.qc_sample_fraction
+                with_overview_levels(reader),
+                staged.sha256,
+                settings.sample_dir,
+                settings.qc_sample_fraction,
+                settings.qc_dir / staged.sha256,
             )
         finally:
             reader.close()
@@ -194,3 +199,4 @@ def ingest_staged(
 
 def discard_slide_file(settings: Settings, slide: Slide) -> None:
     (settings.slides_dir / slide.path).unlink(missing_ok=True)
+    shutil.rmtree(settings.qc_dir / slide.sha256, ignore_errors=True)

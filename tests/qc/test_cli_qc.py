@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pathodesk.qc.report import CHECKS
 from tests.conftest import SAMPLE_DIR
 from tests.qc.test_qc_at_ingest import blurred_copy
 
@@ -29,7 +30,7 @@ def test_qc_passes_the_sample_and_flags_a_blurred_copy(samples: dict[str, Path],
     assert code == 0 and report["passed"] is True
     checks = report["checks"]
     assert isinstance(checks, dict)
-    assert set(checks) == {"tissue_coverage", "blur", "colour", "pen", "exposure"}
+    assert set(checks) == set(CHECKS)
     assert all(isinstance(c["score"], float | int) and isinstance(c["passed"], bool) for c in checks.values())
 
     blurred = blurred_copy(samples["svs"], tmp_path / "blurred.tiff")

@@ -3,13 +3,17 @@ so in the list and the viewer; the sampling mode checks a set share of a batch."
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import cv2
+import numpy as np
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from pathodesk.config import Settings
 from pathodesk.qc.at_ingest import selected_for_qc
+from pathodesk.qc.report import CHECKS
 from pathodesk.slides import open_slide
 from pathodesk.slides.pyramid import write_pyramid
 from pathodesk.slides.raster_backend import RasterSlideReader
@@ -62,3 +66,54 @@ def test_sampling_checks_a_set_share(
             data={"exam_id": str(accounts.exam_a_id)},
         ).json()
         assert slide["qc_passed"] is None and slide["qc_report"] == {"sampled": False}
+
+
+def _flagged(client: TestClient, url: str) -> np.ndarray:
+    response = client.get(url)
+    assert response.status_code == 200 and response.headers["content-type"] == "image/png"
+    image = Image.open(io.BytesIO(response.content))
+    assert image.mode == "P" and image.info["transparency"][0] == 0  # index 0 is see-through
+    return np.asarray(image) == 1
+
+
+def test_report_pictures_show_where_the_slide_failed(
+    app_client: TestClient, settings: Settings, accounts: Accounts, samples: dict[str, Path], tmp_path: Path
+) -> None:
+    """Issue 5, item 3: JSON, a thumbnail and one overlay per check, and a page with them."""
+    login(app_client, "expert-a")
+    ids = {}
+    for name, path in (
+        ("good.svs", samples["svs"]),
+        ("blurred.tiff", blurred_copy(samples["svs"], tmp_path / "b.tiff")),
+    ):
+        ids[name] = app_client.post(
+            "/api/v1/slides",
+            files={"file": (name, path.read_bytes())},
+            data={"exam_id": str(accounts.exam_a_id)},
+        ).json()["id"]
+    flagged_share = {}
+    for name, slide_id in ids.items():
+        qc = app_client.get(f"/api/v1/slides/{slide_id}/qc").json()
+        assert qc["checked"] is True and [o["check"] for o in qc["overlays"]] == list(CHECKS)
+        thumbnail = Image.open(io.BytesIO(app_client.get(qc["thumbnail_url"]).content))
+        tissue = _flagged(app_client, f"/api/v1/slides/{slide_id}/qc/tissue_coverage.png")
+        blurred = _flagged(app_client, f"/api/v1/slides/{slide_id}/qc/blur.png")
+        assert tissue.shape == blurred.shape == thumbnail.size[::-1]
+        assert 0.2 < tissue.mean() < 0.6  # the CMU region is about a third tissue
+        assert not (blurred & ~tissue).any()  # blur is only ever flagged on tissue
+        flagged_share[name] = blurred[tissue].mean()
+    assert flagged_share["good.svs"] == 0.0 and flagged_share["blurred.tiff"] > 0.9
+
+    page = app_client.get(f"/slides/{ids['blurred.tiff']}/qc").text
+    assert "non-standard" in page and page.count('class="qc-overlay"') == len(CHECKS)
+    assert 'data-check="blur"' in page and "FLAGGED" in page
+    assert 'id="qc-report-link"' in app_client.get(f"/slides/{ids['blurred.tiff']}").text
+    assert (
+        app_client.get(f"/api/v1/slides/{ids['good.svs']}/qc/..%2F..%2Fpathodesk.sqlite3").status_code == 404
+    )
+    assert app_client.get(f"/api/v1/slides/{ids['good.svs']}/qc/secret.png").status_code == 404
+
+    sha = app_client.get(f"/api/v1/slides/{ids['good.svs']}").json()["sha256"]
+    assert (settings.qc_dir / sha).is_dir()
+    assert app_client.delete(f"/api/v1/slides/{ids['good.svs']}").status_code == 204
+    assert not (settings.qc_dir / sha).exists()  # nothing of a deleted slide stays behind

@@ -15,10 +15,13 @@ import pytest
 from PIL import Image
 
 from pathodesk.qc.blur import sharpness
+from pathodesk.qc.bubbles import bubble_mask
 from pathodesk.qc.colour import colour_histogram, mutual_information
+from pathodesk.qc.folds import fold_mask
 from pathodesk.sampledata import fetch_he_reference
 from pathodesk.slides import open_slide
 from pathodesk.tissue import detect_tissue, pen_ink, tile_grid, tissue_mask
+from pathodesk.tissue.mask import hsv
 from tests.conftest import SAMPLE_DIR, SHARED_DATA
 
 
@@ -103,3 +106,94 @@ def test_auc_table(clean_tiles: list[np.ndarray]) -> None:
     assert rows["blur sigma=2"] >= 0.95 and rows["blur sigma=4"] >= 0.95
     assert all(rows[f"colour cast {k}"] >= 0.95 for k in ("yellow", "blue", "green"))
     assert all(rows[f"pen {k}"] >= 0.95 for k in ("green", "blue", "red"))
+
+
+LOW_POWER_MPP = 4.0  # folds and bubbles are looked for on the thumbnail, not at cell level
+
+
+@pytest.fixture(scope="module")
+def low_power_crops(samples: dict[str, Path]) -> list[np.ndarray]:
+    """Real tissue at about 4 µm per pixel, 128 px (0.5 mm) crops that are mostly tissue: the
+    CMU slide always, and the TCGA frozen section and prostate slide from ../shared/data."""
+    sources = [(samples["svs"], 8)]  # 0.5 µm/px slide
+    wsi = SHARED_DATA / "wsi-samples"
+    sources += [
+        (wsi / name, reduce)
+        for name, reduce in (("TCGA-CR-7395-01A-01-TS1.svs", 2), ("TCGA-XK-AAJU-01A-01-TS1_small_wsi.dcm", 4))
+        if (wsi / name).is_file()
+    ]
+    crops = []
+    for path, reduce in sources:
+        reader = open_slide(path)
+        image = np.asarray(
+            Image.fromarray(reader.read_region((0, 0), 0, reader.info.dimensions)).reduce(reduce)
+        )
+        for y in range(0, image.shape[0] - 127, 64):
+            for x in range(0, image.shape[1] - 127, 64):
+                crop = image[y : y + 128, x : x + 128]
+                if tissue_mask(crop, LOW_POWER_MPP).mean() > 0.6:
+                    crops.append(crop)
+    assert len(crops) >= 8
+    return crops
+
+
+def fold(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A band where the section lies over itself: by Beer-Lambert the transmitted light is the
+    product of the two layers (the tissue next to the band, folded over)."""
+    h, w = image.shape[:2]
+    width, angle = rng.uniform(12, 20), rng.uniform(0, np.pi)
+    yy, xx = np.mgrid[:h, :w]
+    band = (
+        np.abs((xx - w / 2) * np.cos(angle) + (yy - h / 2) * np.sin(angle) + rng.uniform(-20, 20)) < width / 2
+    )
+    other_layer = np.roll(image, (round(width * np.sin(angle)), round(width * np.cos(angle))), axis=(0, 1))
+    out = image.astype(np.float32)
+    out[band] = out[band] * other_layer[band] / 255.0
+    return out.astype(np.uint8)
+
+
+def bubble(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Air under the coverslip: a hazy disc (tissue out of the mounting medium's plane) inside
+    a dark grey refraction rim."""
+    h, w = image.shape[:2]
+    radius = int(rng.uniform(15, 35))
+    centre = (int(rng.uniform(radius, w - radius)), int(rng.uniform(radius, h - radius)))
+    disc = np.zeros((h, w), np.uint8)
+    cv2.circle(disc, centre, radius, 1, -1)
+    hazy = cv2.GaussianBlur(image, (0, 0), 1.5).astype(np.float32) * 0.65 + 255 * 0.35
+    out = np.where(disc[..., None] > 0, hazy, image.astype(np.float32))
+    rim = np.zeros((h, w), np.uint8)
+    cv2.circle(rim, centre, radius, 1, 2)
+    out[rim > 0] = out[rim > 0] * 0.2 + 70 * 0.8
+    return out.astype(np.uint8)
+
+
+def test_fold_and_bubble_auc(low_power_crops: list[np.ndarray]) -> None:
+    """Simulated defects (no labelled real folds or bubbles are available to us): AUC of the
+    flagged share of a crop, defective against clean."""
+
+    def fold_score(image: np.ndarray) -> float:
+        return float(fold_mask(image, tissue_mask(image, LOW_POWER_MPP), LOW_POWER_MPP).mean())
+
+    def bubble_score(image: np.ndarray) -> float:
+        return float(bubble_mask(hsv(image), LOW_POWER_MPP).mean())
+
+    rng = np.random.default_rng(0)
+    rows = {
+        "folds": auc(
+            [fold_score(fold(c, rng)) for c in low_power_crops], [fold_score(c) for c in low_power_crops]
+        ),
+        "bubbles": auc(
+            [bubble_score(bubble(c, rng)) for c in low_power_crops],
+            [bubble_score(c) for c in low_power_crops],
+        ),
+    }
+    clean_flagged = {
+        "folds": np.mean([fold_score(c) > 0 for c in low_power_crops]),
+        "bubbles": np.mean([bubble_score(c) > 0 for c in low_power_crops]),
+    }
+    print(f"\nfold / bubble detection AUC on {len(low_power_crops)} real 0.5 mm crops at 4 µm/px:")
+    for name, value in rows.items():
+        print(f"  {name:8s} AUC {value:.3f}; clean crops with any flag {clean_flagged[name]:.3f}")
+    assert rows["bubbles"] >= 0.95 and clean_flagged["bubbles"] <= 0.05
+    assert rows["folds"] >= 0.9 and clean_flagged["folds"] <= 0.1

@@ -142,6 +142,10 @@ EXPECTATIONS: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/slides/{slide_id}/associated/{name}"): Case(
         (401, OK, 404, OK), params=lambda w: {**shared_slide(w), "name": "label"}
     ),
+    ("GET", "/api/v1/slides/{slide_id}/qc"): Case((401, OK, 404, OK), params=shared_slide),
+    ("GET", "/api/v1/slides/{slide_id}/qc/{name}"): Case(
+        (401, OK, 404, OK), params=lambda w: {**shared_slide(w), "name": "blur.png"}
+    ),
     ("GET", "/api/v1/disease-types"): Case((401, OK, OK, OK)),
     ("POST", "/api/v1/disease-types"): Case(
         (401, 403, 403, CREATED),

@@ -28,6 +28,9 @@ ATTEMPTS = [
     "/dzi/1_files/99999999999999999999999/0_0.jpeg",
     "/api/v1/slides/1/associated/..%2f..%2f..%2fetc%2fpasswd",
     "/api/v1/slides/1/associated/../../../../etc/passwd",
+    "/api/v1/slides/1/qc/..%2f..%2f..%2fpathodesk.sqlite3",
+    "/api/v1/slides/1/qc/../../../../etc/passwd",
+    "/api/v1/slides/1/qc/%2e%2e%2f%2e%2e%2fslides",
 ]
 SECRETS = (b"root:", b"SQLite format 3", b"create_app", b"import ")
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from pathodesk.qc.overlays import write_images
 from pathodesk.qc.report import run_qc
 from pathodesk.sampledata import SampleDataError, fetch_he_reference
 from pathodesk.slides.base import SlideReader
@@ -32,13 +33,15 @@ def selected_for_qc(sha256: str, fraction: float) -> bool:
 
 
 def qc_at_ingest(
-    reader: SlideReader, sha256: str, sample_dir: Path, fraction: float
+    reader: SlideReader, sha256: str, sample_dir: Path, fraction: float, images_dir: Path
 ) -> tuple[bool | None, dict[str, object]]:
+    """Run QC and write its pictures to ``images_dir`` (see qc.overlays)."""
     if not selected_for_qc(sha256, fraction):
         return None, {"sampled": False}
     try:
-        report = run_qc(reader, _reference(sample_dir)).as_json()
+        report = run_qc(reader, _reference(sample_dir))
+        write_images(report, images_dir)
     except (SampleDataError, OSError, ValueError) as exc:
         log.warning("quality control could not run on slide %s: %s", sha256[:12], type(exc).__name__)
         return None, {"sampled": True, "error": str(exc)[:500]}
-    return bool(report["passed"]), {"sampled": True, **report}
+    return report.passed, {"sampled": True, **report.as_json()}

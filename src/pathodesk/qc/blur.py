@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from scipy import ndimage
+
+from pathodesk.tissue.grid import Tile
 
 SHARPNESS_EPSILON = 1.0
 
@@ -25,3 +28,21 @@ def blurred_fraction(sharpness_values: list[float], threshold: float) -> float:
     if not sharpness_values:
         return 0.0
     return float(np.mean(np.asarray(sharpness_values) < threshold))
+
+
+def blur_map(tissue: np.ndarray, downsample: float, tiles: list[Tile], values: list[float]) -> np.ndarray:
+    """Sharpness at every thumbnail pixel: each sampled tile gives its value to its grid cell
+    and every other cell takes the value of the nearest sampled one (inf if none was)."""
+    if not tiles:
+        return np.full(tissue.shape, np.inf, np.float32)
+    size = tiles[0].size  # level-0 pixels; the grid is anchored at (0, 0)
+    height, width = tissue.shape
+    rows = np.minimum((np.arange(height) * downsample // size).astype(int), int(height * downsample // size))
+    cols = np.minimum((np.arange(width) * downsample // size).astype(int), int(width * downsample // size))
+    grid = np.full((rows[-1] + 1, cols[-1] + 1), np.nan, np.float32)
+    for tile, value in zip(tiles, values, strict=True):
+        row, col = tile.y // size, tile.x // size
+        if row < grid.shape[0] and col < grid.shape[1]:
+            grid[row, col] = value
+    nearest = ndimage.distance_transform_edt(np.isnan(grid), return_distances=False, return_indices=True)
+    return np.asarray(grid[tuple(nearest)][np.ix_(rows, cols)])

@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image
 
 from pathodesk.slides.base import SlideReader
-from pathodesk.tissue.mask import TissueParams, tissue_mask
+from pathodesk.tissue.mask import TissueParams, hsv, tissue_mask_hsv
 
 # Magnification-equivalent convention used across PathoDesk: 10 µm/px is 1x.
 MICRONS_AT_1X = 10.0
@@ -18,6 +18,8 @@ ASSUMED_MPP = 0.5  # 20x, when a slide does not say: keeps the thumbnail small
 @dataclass(frozen=True)
 class SlideTissue:
     mask: np.ndarray  # bool, thumbnail pixels
+    thumbnail: np.ndarray  # RGB the mask was computed on, kept for the QC checks
+    thumbnail_hsv: np.ndarray  # its HSV (tissue.mask.hsv), computed once for every check
     downsample: float  # level-0 pixels per mask pixel
     mask_mpp: float | None
 
@@ -40,4 +42,7 @@ def detect_tissue(reader: SlideReader, params: TissueParams = TissueParams()) ->
     thumbnail = np.asarray(Image.fromarray(region).resize(size, Image.Resampling.BOX))
     actual = width / size[0]
     mpp = slide_mpp * actual
-    return SlideTissue(tissue_mask(thumbnail, mpp, params), actual, mpp if info.mpp_x else None)
+    image_hsv = hsv(thumbnail)
+    return SlideTissue(
+        tissue_mask_hsv(image_hsv, mpp, params), thumbnail, image_hsv, actual, mpp if info.mpp_x else None
+    )

@@ -16,7 +16,7 @@ from pathodesk.db.session import Database, migrate
 from pathodesk.slides.pool import ReaderPool
 from pathodesk.slides.tilecache import TileCache
 from pathodesk.web.problems import install_problem_handlers
-from pathodesk.web.routes import admin, auth, dzi, pages, records, slides, users
+from pathodesk.web.routes import admin, auth, dzi, pages, qc, records, slides, users
 from pathodesk.web.state import AppState
 from pathodesk.web.tile_fast_path import TileFastPath
 
@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="PathoDesk", version=__version__, lifespan=lifespan)
     app.state.pathodesk = state
     install_problem_handlers(app)
-    for module in (auth, users, records, slides, admin, dzi, pages):
+    for module in (auth, users, records, slides, qc, admin, dzi, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(TileFastPath, state=state)

@@ -14,6 +14,7 @@ from pathodesk.errors import NotFoundError
 from pathodesk.web.access import may_see_exam, may_see_patient, visible_exams, visible_slides
 from pathodesk.web.deps import AdminPageUser, DbSession, PageUser, RecordId, StateDep
 from pathodesk.web.routes.admin import audit_log
+from pathodesk.web.routes.qc import qc_summary
 from pathodesk.web.routes.records import list_patients
 from pathodesk.web.routes.slides import to_detail, to_public
 from pathodesk.web.routes.users import list_users
@@ -134,13 +135,26 @@ def audit_page(
     )
 
 
+def _page_slide(session: DbSession, user: PageUser, slide_id: int) -> Slide:
+    slide = session.get(Slide, slide_id)
+    if slide is None or not may_see_exam(user, slide.exam):
+        raise NotFoundError(f"slide {slide_id} does not exist")
+    return slide
+
+
 @router.get("/slides/{slide_id}", response_class=HTMLResponse)
 def viewer_page(
     slide_id: RecordId, request: Request, user: PageUser, session: DbSession, state: StateDep
 ) -> Response:
-    slide = session.get(Slide, slide_id)
-    if slide is None or not may_see_exam(user, slide.exam):
-        raise NotFoundError(f"slide {slide_id} does not exist")
-    return templates.TemplateResponse(
-        request, "viewer.html", {"user": user, "slide": to_detail(state, slide)}
-    )
+    slide = _page_slide(session, user, slide_id)
+    context = {"user": user, "slide": to_detail(state, slide), "qc": qc_summary(state.settings, slide)}
+    return templates.TemplateResponse(request, "viewer.html", context)
+
+
+@router.get("/slides/{slide_id}/qc", response_class=HTMLResponse)
+def qc_report_page(
+    slide_id: RecordId, request: Request, user: PageUser, session: DbSession, state: StateDep
+) -> Response:
+    slide = _page_slide(session, user, slide_id)
+    context = {"user": user, "slide": to_public(slide), "qc": qc_summary(state.settings, slide)}
+    return templates.TemplateResponse(request, "qc_report.html", context)

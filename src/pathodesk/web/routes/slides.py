@@ -90,7 +90,7 @@ def to_detail(state: AppState, slide: Slide, duplicate: bool = False) -> SlideDe
     return detail
 
 
-def _visible_slide(session: DbSession, user: CurrentUser, slide_id: RecordId) -> Slide:
+def visible_slide(session: DbSession, user: CurrentUser, slide_id: RecordId) -> Slide:
     slide = session.get(Slide, slide_id)
     if slide is None or not may_see_exam(user, slide.exam):
         raise NotFoundError(f"slide {slide_id} does not exist")
@@ -174,12 +174,12 @@ async def upload_slide(
 
 @router.get("/slides/{slide_id}")
 def read_slide(slide_id: RecordId, user: CurrentUser, session: DbSession, state: StateDep) -> SlideDetail:
-    return to_detail(state, _visible_slide(session, user, slide_id))
+    return to_detail(state, visible_slide(session, user, slide_id))
 
 
 @router.patch("/slides/{slide_id}")
 def update_slide(slide_id: RecordId, body: SlideUpdate, user: CurrentUser, session: DbSession) -> SlidePublic:
-    slide = _visible_slide(session, user, slide_id)
+    slide = visible_slide(session, user, slide_id)
     fields = apply_changes(slide, body.model_dump(exclude_unset=True))
     try:
         session.flush()
@@ -198,7 +198,7 @@ def update_slide(slide_id: RecordId, body: SlideUpdate, user: CurrentUser, sessi
 
 @router.delete("/slides/{slide_id}", status_code=204)
 def delete_slide(slide_id: RecordId, user: CurrentUser, session: DbSession, state: StateDep) -> Response:
-    slide = _visible_slide(session, user, slide_id)
+    slide = visible_slide(session, user, slide_id)
     session.delete(slide)
     record_by(session, user, "delete", "slide", slide.id, exam_id=slide.exam_id, sha256=slide.sha256)
     session.commit()  # the row goes first: a crash now leaves an orphan file, never a dead row
@@ -212,11 +212,14 @@ def _jpeg(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def _cached_image_response(request: Request, etag: str, produce: Callable[[], bytes]) -> Response:
+def cached_image_response(
+    request: Request, etag: str, produce: Callable[[], bytes], media_type: str = "image/jpeg"
+) -> Response:
+    """Images that never change for a given checksum: ETag, 304 and long caching."""
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers={"ETag": etag, "Cache-Control": IMMUTABLE})
     body = produce()
-    return Response(body, media_type="image/jpeg", headers={"ETag": etag, "Cache-Control": IMMUTABLE})
+    return Response(body, media_type=media_type, headers={"ETag": etag, "Cache-Control": IMMUTABLE})
 
 
 @router.get("/slides/{slide_id}/thumbnail", response_class=Response)
@@ -234,7 +237,7 @@ def slide_thumbnail(slide_id: RecordId, request: Request, user: CurrentUser, sta
             state.tiles.put(key, cached)
         return cached
 
-    return _cached_image_response(request, etag, produce)
+    return cached_image_response(request, etag, produce)
 
 
 @router.get("/slides/{slide_id}/associated/{name}", response_class=Response)
@@ -248,4 +251,4 @@ def associated_image(
         with state.readers.reader(handle.path) as reader:
             return _jpeg(reader.associated_image(name))
 
-    return _cached_image_response(request, etag, produce)
+    return cached_image_response(request, etag, produce)

@@ -47,7 +47,7 @@ demo: setup
 	$(VENV)/bin/pathodesk --data-dir pathodesk-data demo --host 127.0.0.1 --port 8000
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff check src tests bench scripts
 	$(VENV)/bin/mypy
 
 test: setup lint

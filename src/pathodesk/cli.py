@@ -1,4 +1,5 @@
-"""The ``pathodesk`` command (API.md): serve, demo, create-admin, ingest, fetch-samples."""
+"""The ``pathodesk`` command (API.md): serve, demo, create-admin, ingest, qc, train, models,
+fetch-samples."""
 
 from __future__ import annotations
 
@@ -9,12 +10,17 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from tqdm import tqdm
 
+from pathodesk.cli_models import add_model_commands
 from pathodesk.config import Settings
 from pathodesk.errors import PathoDeskError
+
+if TYPE_CHECKING:
+    from pathodesk.db.session import Database
 
 DEMO_ADMIN = ("admin", "Demo Administrator")
 DEMO_EXPERT = ("expert", "Demo Pathologist")
@@ -28,12 +34,16 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
-def _database(settings: Settings):  # type: ignore[no-untyped-def]
+def open_database(settings: Settings) -> Database:
+    """Migrated, with the shipped models registered: what every command expects to find."""
     from pathodesk.db.session import Database, migrate
+    from pathodesk.ml.shipped import install_shipped_models
 
     url = settings.resolved_database_url()
     migrate(url)
-    return Database(url)
+    db = Database(url)
+    install_shipped_models(db, settings)
+    return db
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -53,7 +63,7 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     password = _read_password(args)
-    db = _database(settings)
+    db = open_database(settings)
     with db.session() as session:
         user = create_user(
             session,
@@ -92,7 +102,7 @@ def ingest_paths(
     from pathodesk.cases import get_or_create_exam
     from pathodesk.ingest import ingest_staged, stage_copy
 
-    db = _database(settings)
+    db = open_database(settings)
     good: list[dict[str, object]] = []
     bad: list[dict[str, str]] = []
     files = [Path(p) for p in paths]
@@ -231,7 +241,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     password = os.environ.get("PATHODESK_DEMO_PASSWORD", DEMO_PASSWORD_DEFAULT)
-    db = _database(settings)
+    db = open_database(settings)
     with db.session() as session:
         for (account, name), role in ((DEMO_ADMIN, Role.admin), (DEMO_EXPERT, Role.expert)):
             create_user(
@@ -306,6 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--reference", default=None, help="H&E colour reference image (default: TIAToolbox's)"
     )
     command.set_defaults(handler=cmd_qc)
+
+    add_model_commands(add, _settings)
 
     command = add("fetch-samples", "download and prepare the sample slides")
     command.add_argument("--sample-dir", default=None)

@@ -48,6 +48,11 @@ class Settings(BaseSettings):
         return self.data_dir / "incoming"
 
     @property
+    def models_dir(self) -> Path:
+        """The model registry's files (issue 6)."""
+        return self.data_dir / "models"
+
+    @property
     def qc_dir(self) -> Path:
         """QC thumbnails and overlays, one folder per slide checksum."""
         return self.data_dir / "qc"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import text, update
 from sqlalchemy.exc import IntegrityError
 
 from pathodesk.accounts import create_user
@@ -123,3 +123,23 @@ def test_upload_and_tiles_on_postgresql(postgres_url: str, tmp_path: Path, sampl
         slide_id = response.json()["id"]
         assert client.get(f"/dzi/{slide_id}_files/11/0_0.jpeg").status_code == 200
         assert [s["id"] for s in client.get("/api/v1/slides").json()] == [slide_id]
+
+
+def test_model_registry_keeps_one_active_model_per_type_on_postgresql(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """Issue 6: the partial unique index works on PostgreSQL as on SQLite."""
+    from pathodesk.db.models import TrainedModel
+    from pathodesk.ml.registry import SHIPPED_DIR, model_for_slide_type, register
+    from pathodesk.ml.shipped import install_shipped_models
+
+    migrate(postgres_url)
+    db = Database(postgres_url)
+    settings = Settings(data_dir=tmp_path, database_url=postgres_url)
+    install_shipped_models(db, settings)
+    with db.session() as session:
+        assert model_for_slide_type(session, "lung").source == "shipped"
+        register(session, settings, SHIPPED_DIR / "lung", "lung")
+    with pytest.raises(IntegrityError), db.session() as session:
+        session.execute(update(TrainedModel).where(TrainedModel.disease_type == "lung").values(active=True))
+    db.dispose()

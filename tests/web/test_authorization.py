@@ -39,6 +39,14 @@ def shared_slide(w: World) -> dict[str, Any]:
     return {"slide_id": w._svs_slide}  # type: ignore[attr-defined]
 
 
+def shipped_model(w: World) -> dict[str, Any]:
+    """The shipped lung model, registered in every new data directory."""
+    from pathodesk.db.models import TrainedModel
+
+    with w.db.session() as session:
+        return {"model_id": session.query(TrainedModel).filter_by(disease_type="lung").one().id}
+
+
 def patient(w: World) -> dict[str, Any]:
     return {"patient_id": w.patient_and_exam()[0]}
 
@@ -146,6 +154,12 @@ EXPECTATIONS: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/slides/{slide_id}/qc/{name}"): Case(
         (401, OK, 404, OK), params=lambda w: {**shared_slide(w), "name": "blur.png"}
     ),
+    ("GET", "/api/v1/models"): Case((401, OK, OK, OK), query={"disease_type": "lung"}),
+    ("GET", "/api/v1/models/{model_id}"): Case((401, OK, OK, OK), params=shipped_model),
+    ("GET", "/api/v1/models/{model_id}/{name}"): Case(
+        (401, OK, OK, OK), params=lambda w: {**shipped_model(w), "name": "curves.png"}
+    ),
+    ("POST", "/api/v1/models/{model_id}/activate"): Case((401, 403, 403, OK), params=shipped_model),
     ("GET", "/api/v1/disease-types"): Case((401, OK, OK, OK)),
     ("POST", "/api/v1/disease-types"): Case(
         (401, 403, 403, CREATED),

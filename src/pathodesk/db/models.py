@@ -13,10 +13,12 @@ from sqlalchemy import (
     Enum,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -203,3 +205,35 @@ class Slide(Base):
     qc_report: Mapped[dict[str, object] | None] = mapped_column(JSON)
 
     exam: Mapped[Exam] = relationship(back_populates="slides")
+
+
+class TrainedModel(Base):
+    """A model in the registry (A3): versioned per disease type, one active per type."""
+
+    __tablename__ = "models"
+    __table_args__ = (
+        UniqueConstraint("disease_type", "version", name="uq_model_version_per_type"),
+        Index(
+            "uq_one_active_model_per_type",
+            "disease_type",
+            unique=True,
+            sqlite_where=text("active"),
+            postgresql_where=text("active"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    disease_type: Mapped[str] = mapped_column(
+        ForeignKey("disease_types.name", ondelete="RESTRICT"), index=True
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    arch: Mapped[str] = mapped_column(String(128))
+    labels: Mapped[list[str]] = mapped_column(JSON)
+    metrics: Mapped[dict[str, object] | None] = mapped_column(JSON)  # the test split, scored once
+    card: Mapped[dict[str, object]] = mapped_column(JSON)
+    directory: Mapped[str] = mapped_column(String(512))  # under settings.models_dir
+    sha256: Mapped[str] = mapped_column(String(64))  # of the weights file
+    source: Mapped[str] = mapped_column(String(16))  # "shipped" | "trained"
+    active: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))

@@ -13,10 +13,11 @@ from fastapi.staticfiles import StaticFiles
 from pathodesk import __version__
 from pathodesk.config import Settings, get_settings
 from pathodesk.db.session import Database, migrate
+from pathodesk.ml.shipped import install_shipped_models
 from pathodesk.slides.pool import ReaderPool
 from pathodesk.slides.tilecache import TileCache
 from pathodesk.web.problems import install_problem_handlers
-from pathodesk.web.routes import admin, auth, dzi, pages, qc, records, slides, users
+from pathodesk.web.routes import admin, auth, dzi, models, pages, qc, records, slides, users
 from pathodesk.web.state import AppState
 from pathodesk.web.tile_fast_path import TileFastPath
 
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         readers=ReaderPool(per_slide=settings.readers_per_slide),
         tiles=TileCache(settings.tile_cache_bytes),
     )
+    install_shipped_models(state.db, settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -48,7 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="PathoDesk", version=__version__, lifespan=lifespan)
     app.state.pathodesk = state
     install_problem_handlers(app)
-    for module in (auth, users, records, slides, qc, admin, dzi, pages):
+    for module in (auth, users, records, slides, qc, models, admin, dzi, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(TileFastPath, state=state)

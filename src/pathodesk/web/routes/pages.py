@@ -11,9 +11,12 @@ from sqlalchemy import select
 
 from pathodesk.db.models import DiseaseType, Exam, Patient, Role, Slide, User
 from pathodesk.errors import NotFoundError
+from pathodesk.ml.registry import active_model
 from pathodesk.web.access import may_see_exam, may_see_patient, visible_exams, visible_slides
 from pathodesk.web.deps import AdminPageUser, DbSession, PageUser, RecordId, StateDep
 from pathodesk.web.routes.admin import audit_log
+from pathodesk.web.routes.models import list_models
+from pathodesk.web.routes.models import to_public as to_public_model
 from pathodesk.web.routes.qc import qc_summary
 from pathodesk.web.routes.records import list_patients
 from pathodesk.web.routes.slides import to_detail, to_public
@@ -116,6 +119,12 @@ def disease_types_page(request: Request, user: AdminPageUser, session: DbSession
     )
 
 
+@router.get("/models", response_class=HTMLResponse)
+def models_page(request: Request, user: PageUser, session: DbSession, state: StateDep) -> Response:
+    models = [to_public_model(state.settings, m) for m in list_models(session)]
+    return templates.TemplateResponse(request, "models.html", {"user": user, "models": models})
+
+
 @router.get("/admin/audit", response_class=HTMLResponse)
 def audit_page(
     request: Request,
@@ -147,7 +156,12 @@ def viewer_page(
     slide_id: RecordId, request: Request, user: PageUser, session: DbSession, state: StateDep
 ) -> Response:
     slide = _page_slide(session, user, slide_id)
-    context = {"user": user, "slide": to_detail(state, slide), "qc": qc_summary(state.settings, slide)}
+    context = {
+        "user": user,
+        "slide": to_detail(state, slide),
+        "qc": qc_summary(state.settings, slide),
+        "model": active_model(session, slide.exam.disease_type),  # A3: the type picks the model
+    }
     return templates.TemplateResponse(request, "viewer.html", context)
 
 

@@ -1,0 +1,187 @@
+"""``pathodesk train`` and ``pathodesk models list|activate|evaluate`` (API.md; issue 6)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import select
+
+from pathodesk.config import Settings
+from pathodesk.errors import PathoDeskError
+
+AddCommand = Callable[[str, str], argparse.ArgumentParser]
+SettingsOf = Callable[[argparse.Namespace], Settings]
+
+
+def _parse_split(text: str) -> tuple[float, ...]:
+    try:
+        parts = [float(p) for p in text.split(":")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"split {text!r}: write it as 8:2 or 6:2:2") from None
+    if len(parts) not in (2, 3) or any(p <= 0 for p in parts):
+        raise argparse.ArgumentTypeError(f"split {text!r}: two or three positive parts")
+    return tuple(p / sum(parts) for p in parts)
+
+
+def _slide_and_geojson(text: str) -> tuple[Path, Path]:
+    slide, separator, geojson = text.partition("=")
+    if not separator or not Path(slide).is_file() or not Path(geojson).is_file():
+        raise PathoDeskError(f"--annotated {text!r}: give SLIDE=GEOJSON, both existing files")
+    return Path(slide), Path(geojson)
+
+
+def _model_row(model: object) -> dict[str, object]:
+    from pathodesk.db.models import TrainedModel
+
+    assert isinstance(model, TrainedModel)
+    metrics = model.metrics or {}
+    return {
+        "disease_type": model.disease_type,
+        "version": model.version,
+        "arch": model.arch,
+        "labels": model.labels,
+        "active": model.active,
+        "source": model.source,
+        "test_accuracy": metrics.get("accuracy"),
+        "test_balanced_accuracy": metrics.get("balanced_accuracy"),
+        "created_at": model.created_at.isoformat(),
+    }
+
+
+def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    from pathodesk.cli import open_database
+    from pathodesk.ml.data import read_groups, scan_class_folders
+    from pathodesk.ml.registry import register
+    from pathodesk.ml.train import TrainConfig, train
+
+    if args.annotated:
+        from pathodesk.ml.slide_tiles import annotated_slide_tiles
+
+        pairs = [_slide_and_geojson(text) for text in args.annotated]
+        data = annotated_slide_tiles(pairs, args.tile_px)
+        source = f"{len(pairs)} annotated slide(s), {args.tile_px} px tiles"
+    elif args.data:
+        data = scan_class_folders(args.data, read_groups(args.groups) if args.groups else None)
+        source = f"{args.data.name}: class folders {data.labels}"
+    else:
+        raise PathoDeskError("train needs --data DIR (one sub-folder per class) or --annotated SLIDE=GEOJSON")
+    config = TrainConfig(
+        arch=args.arch,
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        patience=args.patience,
+        split=args.split,
+        seed=args.seed,
+        lr_step_epochs=args.lr_step_epochs,
+        max_steps_per_epoch=args.max_steps,
+        stain_jitter=args.stain_jitter,
+    )
+    db = open_database(settings)
+    with db.session() as session:  # fail before hours of training, not after
+        from pathodesk.db.models import DiseaseType
+
+        if session.get(DiseaseType, args.disease_type) is None:
+            raise PathoDeskError(f"disease type {args.disease_type!r} does not exist")
+    settings.models_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".run-", dir=settings.models_dir) as run:
+        result = train(
+            data,
+            Path(run),
+            config,
+            disease_type=args.disease_type,
+            data_description=source,
+            progress=not args.json,
+        )
+        with db.session() as session:
+            model = register(session, settings, Path(run), args.disease_type, activate=args.activate)
+            row = _model_row(model)
+    print(json.dumps({**row, "card": result.card}) if args.json else _describe(row))
+    return 0
+
+
+def _describe(row: dict[str, object]) -> str:
+    accuracy = row.get("test_accuracy")
+    return (
+        f"{row['disease_type']} v{row['version']} ({row['arch']}){' ACTIVE' if row['active'] else ''}"
+        f"  test accuracy {accuracy if accuracy is not None else '—'}"
+        f"  balanced {row.get('test_balanced_accuracy', '—')}  [{row['source']}]"
+    )
+
+
+def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
+    from pathodesk.cli import open_database
+    from pathodesk.db.models import TrainedModel
+    from pathodesk.ml.registry import find_version, set_active
+
+    db = open_database(settings)
+    with db.session() as session:
+        if args.action == "list":
+            query = select(TrainedModel).order_by(TrainedModel.disease_type, TrainedModel.version)
+            if args.disease_type:
+                query = query.where(TrainedModel.disease_type == args.disease_type)
+            rows = [_model_row(m) for m in session.scalars(query)]
+            print(json.dumps(rows) if args.json else "\n".join(_describe(r) for r in rows) or "no models")
+            return 0
+        if not args.disease_type:
+            raise PathoDeskError(f"models {args.action} needs --disease-type")
+        model = find_version(session, args.disease_type, args.version)
+        if args.action == "activate":
+            set_active(session, model)
+            print(json.dumps(_model_row(model)) if args.json else _describe(_model_row(model)))
+            return 0
+        if not args.data:
+            raise PathoDeskError("models evaluate needs --data DIR (one sub-folder per class)")
+        from pathodesk.ml.data import scan_class_folders
+        from pathodesk.ml.registry import load
+        from pathodesk.ml.train import evaluate
+
+        metrics = evaluate(load(settings, model), scan_class_folders(args.data), progress=not args.json)
+    if args.json:
+        print(json.dumps(metrics))
+    else:
+        print(f"{args.disease_type} v{model.version}: accuracy {metrics['accuracy']}")
+        print(f"  balanced accuracy {metrics['balanced_accuracy']}")
+        print(f"  F1 per class: {metrics['per_class_f1']}")
+        print(f"  confusion (rows true {metrics['labels']}): {metrics['confusion_matrix']}")
+    return 0
+
+
+def add_model_commands(add: AddCommand, settings_of: SettingsOf) -> None:
+    command = add("train", "train a model on class folders and register it")
+    command.add_argument("--disease-type", required=True)
+    command.add_argument("--data", type=Path, help="one sub-folder per class")
+    command.add_argument(
+        "--annotated",
+        action="append",
+        default=[],
+        metavar="SLIDE=GEOJSON",
+        help="train on tiles inside the annotations of a slide (QuPath GeoJSON); repeatable",
+    )
+    command.add_argument("--tile-px", type=int, default=512, help="tile edge for --annotated, level-0 px")
+    command.add_argument("--groups", type=Path, help="CSV path,group: files of one patient/slide/source")
+    command.add_argument("--arch", default="shortcut-concat", help="shortcut-concat (B5) or a timm name")
+    command.add_argument("--epochs", type=int, default=100)
+    command.add_argument("--lr", type=float, default=1e-4)
+    command.add_argument("--lr-step-epochs", type=int, default=10)
+    command.add_argument("--batch-size", type=int, default=32)
+    command.add_argument("--patience", type=int, default=10)
+    command.add_argument("--split", type=_parse_split, default=(0.8, 0.2), help="8:2 (default) or 6:2:2")
+    command.add_argument("--seed", type=int, default=0)
+    command.add_argument("--stain-jitter", type=float, default=0.0, help="HED jitter strength, e.g. 0.1")
+    command.add_argument("--max-steps", type=int, default=None, help="cap steps per epoch (smoke runs)")
+    command.add_argument("--activate", action="store_true", help="make it the active model of its type")
+    command.add_argument("--json", action="store_true")
+    command.set_defaults(handler=lambda a: cmd_train(a, settings_of(a)))
+
+    command = add("models", "list, activate or evaluate registered models")
+    command.add_argument("action", choices=("list", "activate", "evaluate"))
+    command.add_argument("--disease-type", default=None)
+    command.add_argument("--version", type=int, default=None, help="default: the active one")
+    command.add_argument("--data", type=Path, default=None)
+    command.add_argument("--json", action="store_true")
+    command.set_defaults(handler=lambda a: cmd_models(a, settings_of(a)))

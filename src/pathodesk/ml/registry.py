@@ -1,0 +1,188 @@
+"""Model registry (SPEC A3; issue 6, item 4): versioned models per disease type, each with
+its card, curves and metrics; one active per type, and a slide's disease type picks it.
+
+Files live under ``settings.models_dir / <type> / v<version>``; rows in the ``models``
+table. A registration copies the run's folder under a temporary name and renames it, then
+commits the row: a crash leaves at worst an unreferenced folder, never a row without files.
+Models shipped with PathoDesk (``pathodesk/shipped_models``) are registered in every new
+data directory and activated where the type has no active model yet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from pathodesk.config import Settings
+from pathodesk.db.models import DiseaseType, TrainedModel
+from pathodesk.errors import NotFoundError, ValidationFailedError
+
+if TYPE_CHECKING:
+    from pathodesk.ml.train import LoadedModel
+
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "shipped_models"
+MODEL_FILE = "model.pt"
+CARD_FILE = "card.json"
+PICTURES = ("curves.png", "confusion.png")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_card(run_dir: Path) -> dict[str, object]:
+    try:
+        card = json.loads((run_dir / CARD_FILE).read_text())
+    except (OSError, ValueError) as exc:
+        raise ValidationFailedError(f"{run_dir.name}: no readable model card ({exc})") from None
+    if not (run_dir / MODEL_FILE).is_file() or not isinstance(card, dict):
+        raise ValidationFailedError(f"{run_dir.name}: a model folder needs {MODEL_FILE} and {CARD_FILE}")
+    return card
+
+
+def register(
+    session: Session,
+    settings: Settings,
+    run_dir: Path,
+    disease_type: str,
+    *,
+    source: str = "trained",
+    user_id: int | None = None,
+    activate: bool = False,
+) -> TrainedModel:
+    """Copy a training run into the registry as the next version of ``disease_type``."""
+    card = read_card(run_dir)
+    kind = session.get(DiseaseType, disease_type)
+    if kind is None:
+        raise NotFoundError(f"disease type {disease_type!r} does not exist")
+    labels = [str(label) for label in card.get("labels", [])]  # type: ignore[attr-defined]
+    known = {label["name"] for label in kind.labels}
+    if known and not set(labels) <= known:
+        missing = sorted(set(labels) - known)
+        raise ValidationFailedError(
+            f"model classes {missing} are not labels of disease type {disease_type!r} ({sorted(known)})"
+        )
+    version = (
+        session.scalar(
+            select(func.max(TrainedModel.version)).where(TrainedModel.disease_type == disease_type)
+        )
+        or 0
+    ) + 1
+    relative = Path(disease_type) / f"v{version}"
+    final = settings.models_dir / relative
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=final.parent))
+    try:
+        for name in (MODEL_FILE, CARD_FILE, "log.csv", "splits.csv", *PICTURES):
+            if (run_dir / name).is_file():
+                shutil.copy2(run_dir / name, staging / name)
+        if final.exists():  # left by a crash before its row was committed
+            shutil.rmtree(final)
+        staging.rename(final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    model = TrainedModel(
+        disease_type=disease_type,
+        version=version,
+        arch=str(card.get("arch", "unknown")),
+        labels=labels,
+        metrics=card.get("test"),
+        card=card,
+        directory=str(relative),
+        sha256=file_sha256(final / MODEL_FILE),
+        source=source,
+        created_by_id=user_id,
+    )
+    session.add(model)
+    session.flush()
+    if activate or active_model(session, disease_type) is None:
+        set_active(session, model)
+    return model
+
+
+def set_active(session: Session, model: TrainedModel) -> None:
+    """Make ``model`` the one its disease type's slides are sent to."""
+    session.execute(
+        update(TrainedModel)
+        .where(TrainedModel.disease_type == model.disease_type, TrainedModel.id != model.id)
+        .values(active=False)
+    )
+    session.flush()
+    model.active = True
+    session.flush()
+
+
+def active_model(session: Session, disease_type: str) -> TrainedModel | None:
+    return session.scalar(
+        select(TrainedModel).where(TrainedModel.disease_type == disease_type, TrainedModel.active)
+    )
+
+
+def model_for_slide_type(session: Session, disease_type: str) -> TrainedModel:
+    """A3: the active model of the slide's disease type, or a clear error."""
+    model = active_model(session, disease_type)
+    if model is None:
+        raise NotFoundError(f"no active model for disease type {disease_type!r}: train or activate one")
+    return model
+
+
+def find_version(session: Session, disease_type: str, version: int | None) -> TrainedModel:
+    if version is None:
+        return model_for_slide_type(session, disease_type)
+    model = session.scalar(
+        select(TrainedModel).where(TrainedModel.disease_type == disease_type, TrainedModel.version == version)
+    )
+    if model is None:
+        raise NotFoundError(f"{disease_type} has no model version {version}")
+    return model
+
+
+def model_path(settings: Settings, model: TrainedModel) -> Path:
+    return settings.models_dir / model.directory
+
+
+def load(settings: Settings, model: TrainedModel) -> LoadedModel:
+    """Weights of a registered model, cached by checksum (a version's file never changes)."""
+    return _load_cached(str(model_path(settings, model) / MODEL_FILE), model.sha256)
+
+
+@lru_cache(maxsize=4)
+def _load_cached(path: str, sha256: str) -> LoadedModel:
+    from pathodesk.ml.train import load_model
+
+    if file_sha256(Path(path)) != sha256:
+        raise ValidationFailedError("model file does not match its registered checksum")
+    return load_model(Path(path))
+
+
+def ensure_shipped_models(session: Session, settings: Settings, shipped_dir: Path = SHIPPED_DIR) -> int:
+    """Register shipped models not yet in this registry; returns how many were added."""
+    added = 0
+    for run_dir in sorted(p for p in shipped_dir.glob("*") if (p / MODEL_FILE).is_file()):
+        card = read_card(run_dir)
+        disease_type = str(card.get("disease_type") or run_dir.name)
+        if session.get(DiseaseType, disease_type) is None:
+            continue  # an admin removed the type: nothing to attach the model to
+        sha = file_sha256(run_dir / MODEL_FILE)
+        known = session.scalar(
+            select(TrainedModel.id).where(
+                TrainedModel.disease_type == disease_type, TrainedModel.sha256 == sha
+            )
+        )
+        if known is None:
+            register(session, settings, run_dir, disease_type, source="shipped")
+            added += 1
+    return added

@@ -1,0 +1,331 @@
+"""Training (SPEC B6; issue 6, item 3): mini-batch SGD, step learning rate, cross-entropy.
+
+Departures from the seed recipe, on purpose: the best epoch is chosen on a *validation*
+split (the seed chose on the test set, which leaks test data into the model choice), the
+test split is scored once, at the end; training stops early when validation stops
+improving. Everything is seeded: the same data and settings give the same model.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import os
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from pathodesk import __version__
+from pathodesk.ml.data import DataError, LabelledSet, Sample, balance_by_augmentation, group_split, groups_of
+from pathodesk.ml.metrics import classification_metrics
+from pathodesk.ml.nets import build_model, count_parameters
+from pathodesk.ml.pipeline import Batches, ImageBank, Normalization
+from pathodesk.ml.plots import confusion_picture, training_curves
+from pathodesk.ml.registry import CARD_FILE, MODEL_FILE
+
+
+@dataclass
+class TrainConfig:
+    arch: str = "shortcut-concat"
+    epochs: int = 100  # B6
+    lr: float = 1e-4  # B6
+    lr_step_epochs: int = 10  # B6: x0.1 every 10 epochs
+    lr_gamma: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    batch_size: int = 32
+    patience: int = 10  # epochs without a better validation score before stopping
+    image_px: int = 224  # B4
+    split: tuple[float, ...] = (0.8, 0.2)  # B3 train:test; (0.6, 0.2, 0.2) is D5's train:val:test
+    validation_share_of_train: float = 0.125  # with a two-way split, validation groups come from train
+    seed: int = 0
+    random_orientation: bool = True  # beyond B4: random 90° rotations and flips while training
+    stain_jitter: float = 0.0  # beyond B4: HED jitter strength (0.05-0.2 helps across labs)
+    max_steps_per_epoch: int | None = None  # tests train a few steps only
+    threads: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
+
+
+@dataclass
+class Splits:
+    train: list[Sample]
+    validation: list[Sample]
+    test: list[Sample]
+
+
+def make_splits(data: LabelledSet, config: TrainConfig) -> Splits:
+    if len(config.split) == 3:
+        train, validation, test = group_split(data.samples, config.split, config.seed)
+    elif len(config.split) == 2:
+        train_and_validation, test = group_split(data.samples, config.split, config.seed)
+        share = config.validation_share_of_train
+        train, validation = group_split(train_and_validation, (1 - share, share), config.seed + 1)
+    else:
+        raise ValueError("split must have two (train:test) or three (train:val:test) parts")
+    return Splits(train, validation, test)
+
+
+@dataclass
+class TrainResult:
+    directory: Path
+    card: dict[str, object]
+
+
+def _predict(model: nn.Module, batches: Batches) -> tuple[np.ndarray, np.ndarray, float]:
+    """Labels, predictions and mean loss over ``batches``, in inference mode."""
+    model.eval()
+    losses, truth, predicted = [], [], []
+    loss_fn = nn.CrossEntropyLoss(reduction="sum")
+    with torch.inference_mode():
+        for images, labels in batches:
+            logits = model(images)
+            losses.append(float(loss_fn(logits, labels)))
+            truth.append(labels.numpy())
+            predicted.append(logits.argmax(1).numpy())
+    count = sum(len(t) for t in truth)
+    return np.concatenate(truth), np.concatenate(predicted), sum(losses) / max(count, 1)
+
+
+def train(
+    data: LabelledSet,
+    out_dir: Path,
+    config: TrainConfig,
+    *,
+    disease_type: str,
+    data_description: str,
+    splits: Splits | None = None,
+    progress: bool = True,
+    notes: list[str] | None = None,
+) -> TrainResult:
+    """Train, keep the best validation epoch, score the test split once, write the run."""
+    torch.manual_seed(config.seed)
+    torch.set_num_threads(config.threads)
+    splits = splits or make_splits(data, config)
+    if not splits.train or not splits.validation:
+        groups = len(groups_of(data.samples))
+        raise DataError(f"too few groups ({groups}) to give both a training and a validation split")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+
+    every = splits.train + splits.validation + splits.test
+    with tqdm(total=len({(s.path, s.region) for s in every}), desc="decoding", disable=not progress) as bar:
+        bank = ImageBank(every, config.image_px, lambda done, _total: bar.update(done - bar.n))
+    normalization = bank.normalization(splits.train)
+    balanced_train = balance_by_augmentation(splits.train, config.seed)
+    train_batches = Batches(
+        bank,
+        balanced_train,
+        normalization,
+        config.batch_size,
+        train=True,
+        seed=config.seed,
+        random_orientation=config.random_orientation,
+        stain_jitter=config.stain_jitter,
+    )
+    val_batches = Batches(bank, splits.validation, normalization, 64, False)
+
+    model = build_model(config.arch, len(data.labels)).to(memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+    )
+    schedule = torch.optim.lr_scheduler.StepLR(optimizer, config.lr_step_epochs, config.lr_gamma)
+    loss_fn = nn.CrossEntropyLoss()
+    history: list[dict[str, float]] = []
+    best_score, best_epoch, best_state = -1.0, 0, copy.deepcopy(model.state_dict())
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        seen = correct = 0
+        total_loss = 0.0
+        steps = len(train_batches) if config.max_steps_per_epoch is None else config.max_steps_per_epoch
+        with tqdm(total=min(steps, len(train_batches)), desc=f"epoch {epoch}", disable=not progress) as bar:
+            for step, (images, labels) in enumerate(train_batches):
+                if step >= steps:
+                    break
+                optimizer.zero_grad(set_to_none=True)
+                logits = model(images)
+                loss = loss_fn(logits, labels)
+                loss.backward()
+                optimizer.step()
+                total_loss += loss.item() * len(labels)
+                seen += len(labels)
+                correct += int((logits.argmax(1) == labels).sum())
+                bar.update(1)
+                bar.set_postfix(loss=f"{total_loss / seen:.3f}")
+        schedule.step()
+        truth, predicted, val_loss = _predict(model, val_batches)
+        val = classification_metrics(truth, predicted, data.labels)
+        row = {
+            "epoch": epoch,
+            "lr": optimizer.param_groups[0]["lr"],
+            "train_loss": total_loss / max(seen, 1),
+            "train_accuracy": correct / max(seen, 1),
+            "val_loss": val_loss,
+            "val_accuracy": float(val["accuracy"]),  # type: ignore[arg-type]
+            "val_balanced_accuracy": float(val["balanced_accuracy"]),  # type: ignore[arg-type]
+        }
+        history.append(row)
+        if progress:
+            tqdm.write(
+                f"epoch {epoch}: train loss {row['train_loss']:.3f} acc {row['train_accuracy']:.3f}"
+                f" | validation loss {val_loss:.3f} balanced acc {row['val_balanced_accuracy']:.3f}"
+            )
+        # ties go to the lower validation loss, so a plateau still picks the surest epoch
+        score = row["val_balanced_accuracy"] - 1e-6 * row["val_loss"]
+        if score > best_score:
+            best_score, best_epoch, best_state = score, epoch, copy.deepcopy(model.state_dict())
+        elif epoch - best_epoch >= config.patience:
+            break
+
+    model.load_state_dict(best_state)
+    test_metrics: dict[str, object] | None = None
+    if splits.test:
+        truth, predicted, _ = _predict(model, Batches(bank, splits.test, normalization, 64, False))
+        test_metrics = classification_metrics(truth, predicted, data.labels)
+    seconds = time.perf_counter() - started
+    _write_log(history, out_dir / "log.csv")
+    write_splits(splits, data.labels, out_dir / "splits.csv")
+    training_curves(history, best_epoch, out_dir / "curves.png")
+    if test_metrics is not None:
+        confusion_picture(
+            test_metrics["confusion_matrix"],  # type: ignore[arg-type]
+            data.labels,
+            f"test split (n={test_metrics['count']})",
+            out_dir / "confusion.png",
+        )
+    card = _card(data, splits, config, normalization, model, history, best_epoch, test_metrics, seconds)
+    card.update(disease_type=disease_type, data=data_description, notes=notes or [])
+    save_model(out_dir / MODEL_FILE, model, config.arch, data.labels, normalization, config.image_px)
+    text = json.dumps(card, indent=2)
+    (out_dir / CARD_FILE).write_text(text)
+    return TrainResult(out_dir, json.loads(text))  # as a reader of the card will see it
+
+
+def write_splits(splits: Splits, labels: list[str], path: Path) -> None:
+    """Which image went where (``path`` relative to the data's common folder), so that anyone
+    can re-score the test split of a model (``splits.csv``)."""
+    every = splits.train + splits.validation + splits.test
+    root = Path(os.path.commonpath([str(s.path.parent) for s in every]))
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["split", "path", "group", "label"])
+        for name, part in (("train", splits.train), ("validation", splits.validation), ("test", splits.test)):
+            for sample in part:
+                region = sample.region
+                where = sample.path.relative_to(root).as_posix()
+                if region is not None:
+                    where += f"#{region.x},{region.y},{region.size}"
+                writer.writerow([name, where, sample.group, labels[sample.label]])
+
+
+def _write_log(history: list[dict[str, float]], path: Path) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(history[0]))
+        writer.writeheader()
+        writer.writerows(history)
+
+
+def _card(
+    data: LabelledSet,
+    splits: Splits,
+    config: TrainConfig,
+    normalization: Normalization,
+    model: nn.Module,
+    history: list[dict[str, float]],
+    best_epoch: int,
+    test_metrics: dict[str, object] | None,
+    seconds: float,
+) -> dict[str, object]:
+    def describe(samples: list[Sample]) -> dict[str, object]:
+        subset = LabelledSet(data.labels, samples)
+        return {"images": len(samples), "groups": len(groups_of(samples)), "per_class": subset.counts()}
+
+    best = history[best_epoch - 1]
+    return {
+        "arch": config.arch,
+        "parameters": count_parameters(model),
+        "labels": data.labels,
+        "input": {
+            "image_px": config.image_px,
+            "mean": list(normalization.mean),
+            "std": list(normalization.std),
+            "channels": "RGB, scaled to [0, 1], then (x - mean) / std per channel",
+        },
+        "splits": {
+            "train": describe(splits.train),
+            "validation": describe(splits.validation),
+            "test": describe(splits.test),
+            "grouped_by": "no group in two splits",
+        },
+        "training": {
+            **{k: v for k, v in asdict(config).items() if k != "threads"},
+            "epochs_run": len(history),
+            "best_epoch": best_epoch,
+            "seconds": round(seconds, 1),
+            "threads": config.threads,
+            "machine": platform.machine(),
+            "torch": torch.__version__,
+            "pathodesk": __version__,
+        },
+        "validation": {k: round(v, 4) for k, v in best.items() if k.startswith("val_")},
+        "test": test_metrics,
+    }
+
+
+def save_model(
+    path: Path, model: nn.Module, arch: str, labels: list[str], normalization: Normalization, image_px: int
+) -> None:
+    """Weights as float32 tensors plus plain values only: loadable with ``weights_only=True``."""
+    torch.save(
+        {
+            "arch": arch,
+            "labels": labels,
+            "mean": list(normalization.mean),
+            "std": list(normalization.std),
+            "image_px": image_px,
+            "state_dict": {k: v.contiguous() for k, v in model.state_dict().items()},
+        },
+        path,
+    )
+
+
+@dataclass
+class LoadedModel:
+    model: nn.Module
+    arch: str
+    labels: list[str]
+    normalization: Normalization
+    image_px: int
+
+
+def load_model(path: Path) -> LoadedModel:
+    """Never unpickles code (``weights_only``): a model file from elsewhere cannot run anything."""
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    model = build_model(saved["arch"], len(saved["labels"]))
+    model.load_state_dict(saved["state_dict"])
+    model.eval().to(memory_format=torch.channels_last)
+    normalization = Normalization(tuple(saved["mean"]), tuple(saved["std"]))
+    return LoadedModel(model, saved["arch"], list(saved["labels"]), normalization, int(saved["image_px"]))
+
+
+EvaluateProgress = Callable[[int, int], object]
+
+
+def evaluate(loaded: LoadedModel, data: LabelledSet, progress: bool = True) -> dict[str, object]:
+    """Accuracy, balanced accuracy, per-class F1 and confusion on a class-folder set; the
+    folder names must be the model's class names (in any order)."""
+    unknown = [name for name in data.labels if name not in loaded.labels]
+    if unknown:
+        raise DataError(f"classes the model does not know: {', '.join(unknown)} (it knows {loaded.labels})")
+    remap = {i: loaded.labels.index(name) for i, name in enumerate(data.labels)}
+    samples = [Sample(s.path, remap[s.label], s.group, s.region) for s in data.samples]
+    with tqdm(total=len(samples), desc="decoding", disable=not progress) as bar:
+        bank = ImageBank(samples, loaded.image_px, lambda done, _total: bar.update(done - bar.n))
+    truth, predicted, _ = _predict(loaded.model, Batches(bank, samples, loaded.normalization, 64, False))
+    return classification_metrics(truth, predicted, loaded.labels)

@@ -1,0 +1,51 @@
+"""The model registry page (issue 6, item 4): models with their metrics and curves; an
+administrator switches the active model, an expert cannot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playwright.sync_api import Browser, expect
+
+from pathodesk.db.session import Database
+from pathodesk.ml.registry import SHIPPED_DIR, register
+from tests.conftest import ARTIFACTS, Accounts, LiveServer
+from tests.e2e.conftest import ready
+from tests.e2e.test_viewer import ingest, logged_in_page
+
+
+def test_models_page_shows_metrics_curves_and_switches_the_active_model(
+    browser: Browser, live_server: LiveServer, accounts: Accounts, samples: dict[str, Path]
+) -> None:
+    settings = live_server.settings
+    with Database(settings.resolved_database_url()).session() as session:  # a second lung version
+        registered = register(session, settings, SHIPPED_DIR / "lung", "lung")
+        second, arch = registered.id, registered.arch
+
+    expert = logged_in_page(browser, live_server, "expert-a")
+    expert.goto(f"{live_server.url}/models")
+    ready(expert)
+    expect(expert.locator(".model-card")).to_have_count(3)
+    expect(expert.locator("form[data-api$='/activate']")).to_have_count(0)  # experts only look
+
+    page = logged_in_page(browser, live_server, "admin")
+    page.goto(f"{live_server.url}/models")
+    ready(page)
+    lung_v1 = page.locator('.model-card[data-disease-type="lung"]', has_text="v1")
+    expect(lung_v1).to_contain_text("active")
+    expect(lung_v1.locator("table.metrics")).to_contain_text("balanced accuracy")
+    thyroid = page.locator('.model-card[data-disease-type="thyroid"]')
+    expect(thyroid).to_contain_text("F1 tumour")
+    page.wait_for_function("() => [...document.images].every(i => i.complete && i.naturalWidth > 400)")
+    page.screenshot(path=str(ARTIFACTS / "models-page.png"), full_page=True)
+
+    card = page.locator(f'.model-card[data-model-id="{second}"]')
+    card.get_by_role("button", name="Make active for lung").click()
+    expect(page.locator(f'.model-card[data-model-id="{second}"] .badge')).to_have_text("active")
+    expect(lung_v1.locator(".badge")).to_have_count(0)
+
+    # A3: a slide's disease type picks its model; the viewer says which
+    slide_id = ingest(live_server, "expert-a", samples["svs"], accounts.exam_a_id)
+    expert.goto(f"{live_server.url}/slides/{slide_id}")
+    ready(expert)
+    expect(expert.locator("#analysis-model")).to_have_text(f"lung v2 ({arch})")

@@ -1,0 +1,76 @@
+"""``pathodesk train`` and ``pathodesk models list|activate|evaluate`` (API.md; issue 6)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from pathodesk.config import Settings
+from pathodesk.db.models import DiseaseType
+from pathodesk.db.session import Database, migrate
+
+
+def pathodesk(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pathodesk.cli", "--data-dir", str(data_dir), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_train_list_activate_evaluate(cmu_tiles: Path, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    settings = Settings(data_dir=data_dir)
+    settings.ensure_dirs()
+    migrate(settings.resolved_database_url())
+    with Database(settings.resolved_database_url()).session() as session:
+        labels = [{"name": "glass", "color": "#cccccc"}, {"name": "tissue", "color": "#aa3377"}]
+        session.add(DiseaseType(name="qa", display_name="QA", labels=labels))
+    train = [
+        "train", "--disease-type", "qa", "--data", str(cmu_tiles), "--groups", str(cmu_tiles / "groups.csv"),
+        "--epochs", "1", "--max-steps", "2", "--lr", "0.01", "--json",
+    ]  # fmt: skip
+    for version in (1, 2):
+        result = pathodesk(data_dir, *train)
+        assert result.returncode == 0, result.stderr
+        trained = json.loads(result.stdout)
+        assert trained["version"] == version and trained["active"] is (version == 1)
+        assert trained["card"]["splits"]["test"]["images"] > 0
+
+    listed = json.loads(pathodesk(data_dir, "models", "list", "--disease-type", "qa", "--json").stdout)
+    assert [(m["version"], m["active"]) for m in listed] == [(1, True), (2, False)]
+    activated = pathodesk(data_dir, "models", "activate", "--disease-type", "qa", "--version", "2", "--json")
+    assert activated.returncode == 0 and json.loads(activated.stdout)["active"] is True
+    listed = json.loads(pathodesk(data_dir, "models", "list", "--disease-type", "qa", "--json").stdout)
+    assert [(m["version"], m["active"]) for m in listed] == [(1, False), (2, True)]
+
+    evaluated = pathodesk(
+        data_dir, "models", "evaluate", "--disease-type", "qa", "--data", str(cmu_tiles), "--json"
+    )
+    assert evaluated.returncode == 0, evaluated.stderr
+    metrics = json.loads(evaluated.stdout)
+    assert set(metrics) >= {"accuracy", "balanced_accuracy", "labels", "per_class_f1", "confusion_matrix"}
+    assert metrics["labels"] == ["glass", "tissue"] and sum(map(sum, metrics["confusion_matrix"])) > 100
+
+
+def test_readable_errors(cmu_tiles: Path, tmp_path: Path) -> None:
+    missing = pathodesk(tmp_path, "train", "--disease-type", "qa", "--data", str(tmp_path / "nothing"))
+    assert (
+        missing.returncode == 2 and "is not a folder" in missing.stderr and "Traceback" not in missing.stderr
+    )
+    unknown = pathodesk(tmp_path, "train", "--disease-type", "nope", "--data", str(cmu_tiles))
+    assert unknown.returncode == 2 and "disease type 'nope' does not exist" in unknown.stderr
+    bad_split = pathodesk(
+        tmp_path, "train", "--disease-type", "lung", "--data", str(cmu_tiles), "--split", "7"
+    )
+    assert bad_split.returncode == 2 and "split" in bad_split.stderr
+    no_model = pathodesk(tmp_path, "models", "activate", "--disease-type", "unclassified")
+    assert no_model.returncode == 2 and "no active model" in no_model.stderr
+    wrong_classes = pathodesk(
+        tmp_path, "models", "evaluate", "--disease-type", "lung", "--data", str(cmu_tiles)
+    )
+    assert wrong_classes.returncode == 2 and "classes the model does not know" in wrong_classes.stderr

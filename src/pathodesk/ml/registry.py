@@ -1,7 +1,7 @@
 """Model registry (SPEC A3; issue 6, item 4): versioned models per disease type, each with
 its card, curves and metrics; one active per type, and a slide's disease type picks it.
 
-Files live under ``settings.models_dir / <type> / v<version>``; rows in the ``models``
+Files live under ``settings.models_dir / <type> / v<version>-<random>``; rows in the ``models``
 table. A registration copies the run's folder under a temporary name and renames it, then
 commits the row: a crash leaves at worst an unreferenced folder, never a row without files.
 Models shipped with PathoDesk (``pathodesk/shipped_models``) are registered in every new
@@ -14,6 +14,7 @@ import hashlib
 import json
 import shutil
 import tempfile
+import uuid
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -80,7 +81,9 @@ def register(
         )
         or 0
     ) + 1
-    relative = Path(disease_type) / f"v{version}"
+    # a unique folder per registration: a concurrent one that took the same version number
+    # fails on the unique constraint without touching these files
+    relative = Path(disease_type) / f"v{version}-{uuid.uuid4().hex[:8]}"
     final = settings.models_dir / relative
     final.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=final.parent))
@@ -88,8 +91,6 @@ def register(
         for name in (MODEL_FILE, CARD_FILE, "log.csv", "splits.csv", *PICTURES):
             if (run_dir / name).is_file():
                 shutil.copy2(run_dir / name, staging / name)
-        if final.exists():  # left by a crash before its row was committed
-            shutil.rmtree(final)
         staging.rename(final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from pathodesk.config import Settings
+from pathodesk.db.models import TrainedModel
 from pathodesk.errors import PathoDeskError
 
 AddCommand = Callable[[str, str], argparse.ArgumentParser]
@@ -34,10 +35,7 @@ def _slide_and_geojson(text: str) -> tuple[Path, Path]:
     return Path(slide), Path(geojson)
 
 
-def _model_row(model: object) -> dict[str, object]:
-    from pathodesk.db.models import TrainedModel
-
-    assert isinstance(model, TrainedModel)
+def _model_row(model: TrainedModel) -> dict[str, object]:
     metrics = model.metrics or {}
     return {
         "disease_type": model.disease_type,
@@ -115,7 +113,6 @@ def _describe(row: dict[str, object]) -> str:
 
 def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
     from pathodesk.cli import open_database
-    from pathodesk.db.models import TrainedModel
     from pathodesk.ml.registry import find_version, set_active
 
     db = open_database(settings)

@@ -13,12 +13,14 @@ import random
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from pathodesk.errors import ValidationFailedError
+from pathodesk.slides.base import SlideReader
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
 DIHEDRAL = 8  # the 4 rotations by 90°, each with and without a flip (B3's augmentations)
@@ -142,6 +144,14 @@ def apply_dihedral(image: np.ndarray, index: int) -> np.ndarray:
     return np.ascontiguousarray(rotated[:, ::-1] if index >= 4 else rotated)
 
 
+@lru_cache(maxsize=4)
+def _slide_reader(path: Path) -> SlideReader:
+    """Tiles of one slide come in runs: open it once, not once per tile."""
+    from pathodesk.slides import open_slide
+
+    return open_slide(path)
+
+
 def load_rgb(sample: Sample, size: int) -> np.ndarray:
     """The sample's pixels as ``size`` x ``size`` RGB uint8 (whole tile resized: tiles are the
     unit the model sees, at the magnification they were cut at)."""
@@ -149,14 +159,9 @@ def load_rgb(sample: Sample, size: int) -> np.ndarray:
         with Image.open(sample.path) as opened:
             image = opened.convert("RGB")
     else:
-        from pathodesk.slides import open_slide
-
         region = sample.region
-        reader = open_slide(region.slide)
-        try:
-            image = Image.fromarray(reader.read_region((region.x, region.y), 0, (region.size, region.size)))
-        finally:
-            reader.close()
+        reader = _slide_reader(region.slide)
+        image = Image.fromarray(reader.read_region((region.x, region.y), 0, (region.size, region.size)))
     if image.size != (size, size):
         image = image.resize((size, size), Image.Resampling.BILINEAR)
     return apply_dihedral(np.asarray(image), sample.dihedral)

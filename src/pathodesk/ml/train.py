@@ -14,7 +14,6 @@ import json
 import os
 import platform
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -312,9 +311,6 @@ def load_model(path: Path) -> LoadedModel:
     model.eval().to(memory_format=torch.channels_last)
     normalization = Normalization(tuple(saved["mean"]), tuple(saved["std"]))
     return LoadedModel(model, saved["arch"], list(saved["labels"]), normalization, int(saved["image_px"]))
-
-
-EvaluateProgress = Callable[[int, int], object]
 
 
 def evaluate(loaded: LoadedModel, data: LabelledSet, progress: bool = True) -> dict[str, object]:

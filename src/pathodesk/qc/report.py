@@ -138,23 +138,15 @@ def run_qc(
     report.masks["pen"] = pen_mask
     report.checks["pen"] = {"score": round(pen, 4), "passed": pen <= t.max_pen_fraction}
 
-    step("folds")
-    folds = fold_mask(thumbnail, mask, thumb_mpp)
-    fold_fraction = float(folds.sum()) / tissue_px
-    report.masks["folds"] = folds
-    report.checks["folds"] = {
-        "score": round(fold_fraction, 4),
-        "passed": fold_fraction <= t.max_fold_fraction,
-    }
-
-    step("bubbles")
-    bubbles = bubble_mask(thumb_hsv, thumb_mpp)
-    bubble_fraction = float((bubbles & mask).sum()) / tissue_px
-    report.masks["bubbles"] = bubbles
-    report.checks["bubbles"] = {
-        "score": round(bubble_fraction, 4),
-        "passed": bubble_fraction <= t.max_bubble_fraction,
-    }
+    for name, limit, find in (
+        ("folds", t.max_fold_fraction, lambda: fold_mask(thumbnail, mask, thumb_mpp)),
+        ("bubbles", t.max_bubble_fraction, lambda: bubble_mask(thumb_hsv, thumb_mpp)),
+    ):
+        step(name)
+        flagged = find()
+        share = float((flagged & mask).sum()) / tissue_px  # of the tissue area
+        report.masks[name] = flagged
+        report.checks[name] = {"score": round(share, 4), "passed": share <= limit}
 
     step("exposure")
     stats = exposure_stats(thumbnail, mask)

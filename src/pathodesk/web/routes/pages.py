@@ -19,7 +19,7 @@ from pathodesk.web.routes.models import list_models
 from pathodesk.web.routes.models import to_public as to_public_model
 from pathodesk.web.routes.qc import qc_summary
 from pathodesk.web.routes.records import list_patients
-from pathodesk.web.routes.slides import to_detail, to_public
+from pathodesk.web.routes.slides import to_detail, to_public, visible_slide
 from pathodesk.web.routes.users import list_users
 
 router = APIRouter(include_in_schema=False)
@@ -144,18 +144,11 @@ def audit_page(
     )
 
 
-def _page_slide(session: DbSession, user: PageUser, slide_id: int) -> Slide:
-    slide = session.get(Slide, slide_id)
-    if slide is None or not may_see_exam(user, slide.exam):
-        raise NotFoundError(f"slide {slide_id} does not exist")
-    return slide
-
-
 @router.get("/slides/{slide_id}", response_class=HTMLResponse)
 def viewer_page(
     slide_id: RecordId, request: Request, user: PageUser, session: DbSession, state: StateDep
 ) -> Response:
-    slide = _page_slide(session, user, slide_id)
+    slide = visible_slide(session, user, slide_id)
     context = {
         "user": user,
         "slide": to_detail(state, slide),
@@ -169,6 +162,6 @@ def viewer_page(
 def qc_report_page(
     slide_id: RecordId, request: Request, user: PageUser, session: DbSession, state: StateDep
 ) -> Response:
-    slide = _page_slide(session, user, slide_id)
+    slide = visible_slide(session, user, slide_id)
     context = {"user": user, "slide": to_public(slide), "qc": qc_summary(state.settings, slide)}
     return templates.TemplateResponse(request, "qc_report.html", context)

@@ -31,6 +31,7 @@ class Case:
     json: Callable[[World], Any] | None = None
     multipart: Callable[[World, dict[str, Any]], dict[str, Any]] | None = None
     query: dict[str, str] = field(default_factory=dict)
+    content: bytes | None = None  # a raw request body (annotation files)
 
 
 def shared_slide(w: World) -> dict[str, Any]:
@@ -45,6 +46,26 @@ def shipped_model(w: World) -> dict[str, Any]:
 
     with w.db.session() as session:
         return {"model_id": session.query(TrainedModel).filter_by(disease_type="lung").one().id}
+
+
+def fresh_annotation(w: World) -> dict[str, Any]:
+    """A new rectangle on A's shared slide, at version 1."""
+    from pathodesk.annotations.store import Draft, create_many
+    from pathodesk.db.models import Slide
+
+    with w.db.session() as session:
+        slide = session.get(Slide, shared_slide(w)["slide_id"])
+        assert slide is not None
+        (annotation,) = create_many(session, slide, [Draft("lung_aca", SQUARE)], w.accounts.expert_a_id)
+        return {"annotation_id": annotation.id}
+
+
+SQUARE = {"type": "Polygon", "coordinates": [[[10, 10], [60, 10], [60, 60], [10, 60], [10, 10]]]}
+ASAP_SQUARE = (
+    b'<ASAP_Annotations><Annotations><Annotation Name="a" Type="Polygon" PartOfGroup="lung_n"><Coordinates>'
+    b'<Coordinate Order="0" X="1" Y="1"/><Coordinate Order="1" X="9" Y="1"/><Coordinate Order="2" X="9" Y="9"/>'
+    b"</Coordinates></Annotation></Annotations></ASAP_Annotations>"
+)
 
 
 def patient(w: World) -> dict[str, Any]:
@@ -154,6 +175,35 @@ EXPECTATIONS: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/slides/{slide_id}/qc/{name}"): Case(
         (401, OK, 404, OK), params=lambda w: {**shared_slide(w), "name": "blur.png"}
     ),
+    ("GET", "/api/v1/slides/{slide_id}/annotations"): Case((401, OK, 404, OK), params=shared_slide),
+    ("POST", "/api/v1/slides/{slide_id}/annotations"): Case(
+        (401, CREATED, 404, CREATED),
+        params=shared_slide,
+        json=lambda w: {"label": "lung_n", "geometry": SQUARE},
+    ),
+    ("GET", "/api/v1/slides/{slide_id}/annotations.xml"): Case((401, OK, 404, OK), params=shared_slide),
+    ("GET", "/api/v1/slides/{slide_id}/annotations.geojson"): Case((401, OK, 404, OK), params=shared_slide),
+    ("POST", "/api/v1/slides/{slide_id}/annotations/import"): Case(
+        (401, CREATED, 404, CREATED), params=shared_slide, content=ASAP_SQUARE
+    ),
+    ("GET", "/api/v1/annotations/{annotation_id}"): Case((401, OK, 404, OK), params=fresh_annotation),
+    ("PATCH", "/api/v1/annotations/{annotation_id}"): Case(
+        (401, OK, 404, OK), params=fresh_annotation, json=lambda w: {"version": 1, "label": "lung_scc"}
+    ),
+    ("DELETE", "/api/v1/annotations/{annotation_id}"): Case(
+        (401, GONE, 404, GONE), params=fresh_annotation, query={"version": "1"}
+    ),
+    ("GET", "/api/v1/annotations/{annotation_id}/revisions"): Case(
+        (401, OK, 404, OK), params=fresh_annotation
+    ),
+    ("POST", "/api/v1/annotations/{annotation_id}/restore"): Case(
+        (401, OK, 404, OK), params=fresh_annotation, json=lambda w: {"version": 1}
+    ),
+    ("GET", "/api/v1/slides/{slide_id}/review"): Case((401, OK, 404, OK), params=shared_slide),
+    ("PUT", "/api/v1/slides/{slide_id}/review"): Case(
+        (401, OK, 404, OK), params=shared_slide, json=lambda w: {"verdict": "approved", "opinion": "ok"}
+    ),
+    ("GET", "/api/v1/exports/reviewed-annotations.zip"): Case((401, 403, 403, OK)),
     ("GET", "/api/v1/models"): Case((401, OK, OK, OK), query={"disease_type": "lung"}),
     ("GET", "/api/v1/models/{model_id}"): Case((401, OK, OK, OK), params=shipped_model),
     ("GET", "/api/v1/models/{model_id}/{name}"): Case(
@@ -217,6 +267,8 @@ def test_route_by_role(matrix_world: tuple[TestClient, World], method: str, path
             kwargs["json"] = case.json(world)
         if case.multipart is not None:
             kwargs.update(case.multipart(world, {}))
+        if case.content is not None:
+            kwargs["content"] = case.content
         response = client.request(method, url, **kwargs)
         assert response.status_code == expected, (
             f"{role} {method} {url}: {response.status_code} {response.text[:200]}"

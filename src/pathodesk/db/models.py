@@ -66,6 +66,21 @@ class StorageTier(enum.StrEnum):
     temporary = "temporary"
 
 
+class SlideStatus(enum.StrEnum):
+    """Where a slide stands in the review workflow (A11)."""
+
+    uploaded = "uploaded"
+    analyzed = "analyzed"
+    in_review = "in_review"
+    reviewed = "reviewed"
+
+
+class Verdict(enum.StrEnum):
+    approved = "approved"
+    needs_revision = "needs_revision"
+    rejected = "rejected"
+
+
 class User(Base):
     __tablename__ = "users"
 
@@ -203,6 +218,11 @@ class Slide(Base):
     # E2: None = not checked (sampling mode); False = stored as non-standard.
     qc_passed: Mapped[bool | None] = mapped_column()
     qc_report: Mapped[dict[str, object] | None] = mapped_column(JSON)
+    # A11 / issue 4: uploaded -> analyzed -> in_review -> reviewed; each review freezes a round.
+    status: Mapped[SlideStatus] = mapped_column(
+        Enum(SlideStatus, native_enum=False, length=16), default=SlideStatus.uploaded
+    )
+    review_round: Mapped[int] = mapped_column(Integer, default=1)
 
     exam: Mapped[Exam] = relationship(back_populates="slides")
 
@@ -237,3 +257,75 @@ class TrainedModel(Base):
     active: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+
+
+class Annotation(Base):
+    """A vector region on a slide (A7, A10): GeoJSON geometry in level-0 pixels.
+
+    ``version`` is SQLAlchemy's optimistic lock: an UPDATE that finds another version
+    changed nothing and becomes a 409. Deleted annotations stay as rows (``deleted``) so
+    that every revision can be restored. The bounding box feeds the spatial index.
+    """
+
+    __tablename__ = "annotations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slide_id: Mapped[int] = mapped_column(ForeignKey("slides.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(64))
+    shape: Mapped[str] = mapped_column(String(16))  # polygon | rectangle | ellipse | freehand
+    source: Mapped[str] = mapped_column(String(8))  # ai | expert
+    probability: Mapped[float | None] = mapped_column(Float)
+    geometry: Mapped[dict[str, object]] = mapped_column(JSON)
+    min_x: Mapped[float] = mapped_column(Float)
+    min_y: Mapped[float] = mapped_column(Float)
+    max_x: Mapped[float] = mapped_column(Float)
+    max_y: Mapped[float] = mapped_column(Float)
+    area_px: Mapped[float] = mapped_column(Float)
+    perimeter_px: Mapped[float] = mapped_column(Float)
+    vertex_count: Mapped[int] = mapped_column(Integer)
+    deleted: Mapped[bool] = mapped_column(default=False)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    version: Mapped[int] = mapped_column(Integer)
+
+    author: Mapped[User | None] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy reads it once)
+
+
+class AnnotationRevision(Base):
+    """Every save of an annotation, so that any earlier state can be restored (issue 4)."""
+
+    __tablename__ = "annotation_revisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    annotation_id: Mapped[int] = mapped_column(ForeignKey("annotations.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(16))  # create | update | delete | restore
+    label: Mapped[str] = mapped_column(String(64))
+    shape: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(8))
+    probability: Mapped[float | None] = mapped_column(Float)
+    geometry: Mapped[dict[str, object]] = mapped_column(JSON)
+    deleted: Mapped[bool] = mapped_column()
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class ReviewRound(Base):
+    """A signed-off review (A11): verdict, opinion and the annotations exactly as reviewed."""
+
+    __tablename__ = "review_rounds"
+    __table_args__ = (UniqueConstraint("slide_id", "round", name="uq_review_round_per_slide"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slide_id: Mapped[int] = mapped_column(ForeignKey("slides.id", ondelete="CASCADE"), index=True)
+    round: Mapped[int] = mapped_column(Integer)
+    verdict: Mapped[Verdict] = mapped_column(Enum(Verdict, native_enum=False, length=16))
+    opinion: Mapped[str] = mapped_column(Text)
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reviewed_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    annotations: Mapped[list[dict[str, object]]] = mapped_column(JSON)  # frozen features
+
+    reviewer: Mapped[User | None] = relationship()

@@ -1,0 +1,64 @@
+"""The neutral form of an annotation for files (A7, A13) and the format detection on import."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pathodesk.errors import ValidationFailedError
+
+MAX_FILE_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class FileRegion:
+    """One outline as a file carries it: coordinates in level-0 pixels, a class name."""
+
+    label: str | None
+    geometry: dict[str, Any]  # GeoJSON Polygon / MultiPolygon
+    shape: str = "polygon"
+    color: str | None = None  # "#rrggbb"
+    source: str | None = None
+    probability: float | None = None
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    format: str  # asap | geojson | imagescope
+    regions: list[FileRegion]
+    skipped: int  # shapes with no area (dots, rulers) that an outline store cannot hold
+
+
+def hex_colour(value: Any) -> str | None:
+    """QuPath writes [r, g, b] or a packed int, ASAP '#rrggbb', ImageScope a BGR int."""
+    if isinstance(value, str) and len(value) == 7 and value.startswith("#"):
+        return value.lower()
+    if isinstance(value, list | tuple) and len(value) >= 3:
+        r, g, b = (int(v) & 0xFF for v in value[:3])
+        return f"#{r:02x}{g:02x}{b:02x}"
+    if isinstance(value, int):
+        return f"#{(value >> 16) & 0xFF:02x}{(value >> 8) & 0xFF:02x}{value & 0xFF:02x}"
+    return None
+
+
+def ring_polygon(points: list[tuple[float, float]]) -> dict[str, Any]:
+    if len(points) < 3:
+        raise ValidationFailedError("an outline needs at least three vertices")
+    ring = [[float(x), float(y)] for x, y in points]
+    return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+
+
+def read_annotation_file(data: bytes) -> ParsedFile:
+    """ASAP XML, Aperio ImageScope XML or (QuPath) GeoJSON, told apart by their first bytes."""
+    from pathodesk.annotations import asap_xml, imagescope_xml, qupath_geojson
+
+    if len(data) > MAX_FILE_BYTES:
+        raise ValidationFailedError(f"annotation files are limited to {MAX_FILE_BYTES // 2**20} MiB")
+    head = data.lstrip()[:512]
+    if head.startswith((b"{", b"[")):
+        return qupath_geojson.read(data)
+    if head.startswith(b"<"):
+        if b"ASAP_Annotations" in data[:4096]:
+            return asap_xml.read(data)
+        return imagescope_xml.read(data)
+    raise ValidationFailedError("not an annotation file: expected ASAP XML, ImageScope XML or GeoJSON")

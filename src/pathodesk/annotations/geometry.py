@@ -1,0 +1,107 @@
+"""Annotation geometry in level-0 pixels: validated, clipped to the slide, measured.
+
+Everything that leaves or enters the database passes through here, so that every stored
+outline is a valid shapely (multi)polygon lying on the slide.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+import shapely
+from shapely.geometry import MultiPolygon, Polygon, box, mapping, shape
+from shapely.validation import explain_validity
+
+from pathodesk.errors import ValidationFailedError
+
+SHAPES = ("polygon", "rectangle", "ellipse", "freehand")
+MAX_VERTICES = 100_000
+Outline: TypeAlias = Polygon | MultiPolygon
+
+
+@dataclass(frozen=True)
+class Measures:
+    bounds: tuple[float, float, float, float]
+    area_px: float
+    perimeter_px: float
+    vertex_count: int
+
+
+def polygonal_part(geometry: shapely.Geometry) -> Outline | None:
+    """The polygons in a geometry (make_valid and clipping may add lines or points)."""
+    if isinstance(geometry, Polygon | MultiPolygon):
+        return geometry if not geometry.is_empty else None
+    polygons: list[Polygon] = []
+    for part in getattr(geometry, "geoms", ()):  # collections; lines and points have none
+        found = polygonal_part(part)
+        if isinstance(found, Polygon) and not found.is_empty:
+            polygons.append(found)
+        elif isinstance(found, MultiPolygon):
+            polygons.extend(found.geoms)
+    if not polygons:
+        return None
+    return polygons[0] if len(polygons) == 1 else MultiPolygon(polygons)
+
+
+def parse_outline(data: Any, width: int, height: int, *, repair: bool = False) -> Outline:
+    """A GeoJSON Polygon/MultiPolygon as a valid outline on a ``width`` x ``height`` slide.
+
+    Self-intersections are an error (the editor must not save a broken shape) unless
+    ``repair`` (freehand strokes and imported files), where shapely's make_valid fixes them.
+    Parts outside the slide are clipped away, as a pathologist drawing past the edge expects.
+    """
+    if not isinstance(data, dict) or data.get("type") not in ("Polygon", "MultiPolygon"):
+        raise ValidationFailedError("geometry must be a GeoJSON Polygon or MultiPolygon")
+    try:
+        geometry = shape(data)
+    except (ValueError, TypeError, AttributeError, IndexError, shapely.errors.GEOSException) as exc:
+        raise ValidationFailedError(f"geometry is not well-formed GeoJSON ({exc})") from None
+    count = shapely.get_num_coordinates(geometry)
+    if count > MAX_VERTICES:
+        raise ValidationFailedError(f"geometry has {count} vertices; at most {MAX_VERTICES}")
+    if geometry.is_empty or not all(math.isfinite(v) for v in geometry.bounds):
+        raise ValidationFailedError("geometry is empty or has coordinates that are not finite numbers")
+    if not geometry.is_valid:
+        if not repair:
+            raise ValidationFailedError(f"geometry is not a valid polygon: {explain_validity(geometry)}")
+        geometry = shapely.make_valid(geometry)
+    slide = box(0, 0, width, height)
+    if not slide.contains(geometry):
+        geometry = geometry.intersection(slide)
+    outline = polygonal_part(geometry)
+    if outline is None or outline.area <= 0:
+        raise ValidationFailedError("geometry has no area on the slide")
+    return outline
+
+
+def measure(outline: Outline) -> Measures:
+    x0, y0, x1, y1 = outline.bounds
+    return Measures(
+        (float(x0), float(y0), float(x1), float(y1)),
+        float(outline.area),
+        float(outline.length),
+        int(shapely.get_num_coordinates(outline)),
+    )
+
+
+def to_geojson(outline: shapely.Geometry) -> dict[str, Any]:
+    """GeoJSON with lists (JSON columns and exports), not shapely's tuples."""
+
+    def lists(value: Any) -> Any:
+        return [lists(v) for v in value] if isinstance(value, list | tuple) else value
+
+    geometry = mapping(outline)
+    return {"type": geometry["type"], "coordinates": lists(geometry["coordinates"])}
+
+
+def simplified(geometry: dict[str, Any], tolerance: float) -> dict[str, Any]:
+    """A lighter outline for low zoom, where ``tolerance`` level-0 px is below a screen pixel."""
+    return to_geojson(shape(geometry).simplify(tolerance, preserve_topology=True))
+
+
+def exterior_rings(outline: Outline) -> list[list[tuple[float, float]]]:
+    """Each part's outer ring without the closing point (the XML formats have no holes)."""
+    parts = outline.geoms if isinstance(outline, MultiPolygon) else [outline]
+    return [list(part.exterior.coords)[:-1] for part in parts]

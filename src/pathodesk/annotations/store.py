@@ -1,0 +1,220 @@
+"""Saving annotations (A10): every write checks the version it was based on, leaves a
+revision behind and moves the slide along its review workflow (A11).
+
+A stale version is a 409, never a silent overwrite: the check happens in Python for a clear
+message and again in the UPDATE itself (SQLAlchemy's version counter) for the race between
+two requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from shapely.geometry import shape
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from pathodesk.annotations.geometry import SHAPES, Outline, measure, parse_outline, to_geojson
+from pathodesk.db.models import (
+    Annotation,
+    AnnotationRevision,
+    DiseaseType,
+    Slide,
+    SlideStatus,
+    utcnow,
+)
+from pathodesk.errors import ConflictError, NotFoundError, ValidationFailedError
+
+SOURCES = ("ai", "expert")
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What a client or a file asks to store; geometry not yet checked."""
+
+    label: str
+    geometry: dict[str, object]
+    shape: str = "polygon"
+    source: str = "expert"
+    probability: float | None = None
+
+
+def label_colours(session: Session, slide: Slide) -> dict[str, str]:
+    """The slide's disease type's label set, name -> colour (A3)."""
+    disease = session.get(DiseaseType, slide.exam.disease_type)
+    return {label["name"]: label["color"] for label in (disease.labels if disease else [])}
+
+
+def check_label(label: str, colours: dict[str, str]) -> None:
+    if label not in colours:
+        raise ValidationFailedError(
+            f"class {label[:64]!r} is not in this disease type's labels: {sorted(colours)}"
+        )
+
+
+def _checked(slide: Slide, draft: Draft, colours: dict[str, str], repair: bool = False) -> Outline:
+    check_label(draft.label, colours)
+    if draft.shape not in SHAPES:
+        raise ValidationFailedError(f"shape must be one of {SHAPES}")
+    if draft.source not in SOURCES:
+        raise ValidationFailedError(f"source must be one of {SOURCES}")
+    if draft.probability is not None and not 0.0 <= draft.probability <= 1.0:
+        raise ValidationFailedError("probability must lie between 0 and 1")
+    repair = repair or draft.shape == "freehand"
+    return parse_outline(draft.geometry, slide.width, slide.height, repair=repair)
+
+
+def _place(annotation: Annotation, outline: Outline) -> None:
+    measures = measure(outline)
+    annotation.geometry = to_geojson(outline)
+    annotation.min_x, annotation.min_y, annotation.max_x, annotation.max_y = measures.bounds
+    annotation.area_px = measures.area_px
+    annotation.perimeter_px = measures.perimeter_px
+    annotation.vertex_count = measures.vertex_count
+
+
+def _revision(annotation: Annotation, action: str, author_id: int | None) -> AnnotationRevision:
+    return AnnotationRevision(
+        annotation_id=annotation.id,
+        version=annotation.version,
+        action=action,
+        label=annotation.label,
+        shape=annotation.shape,
+        source=annotation.source,
+        probability=annotation.probability,
+        geometry=annotation.geometry,
+        deleted=annotation.deleted,
+        author_id=author_id,
+    )
+
+
+def note_edit(slide: Slide, source: str) -> None:
+    """Move the workflow on: AI output makes a slide analyzed, an expert's edit puts it in
+    review, and an edit after sign-off opens a new round (the signed one stays frozen)."""
+    if slide.status == SlideStatus.reviewed:
+        slide.review_round += 1
+        slide.status = SlideStatus.in_review
+    elif source == "expert":
+        slide.status = SlideStatus.in_review
+    elif slide.status == SlideStatus.uploaded:
+        slide.status = SlideStatus.analyzed
+
+
+def create_many(
+    session: Session, slide: Slide, drafts: Iterable[Draft], author_id: int | None, repair: bool = False
+) -> list[Annotation]:
+    """All or nothing: one bad outline rejects the whole batch (nothing half-imported)."""
+    colours = label_colours(session, slide)
+    created = []
+    for index, draft in enumerate(drafts):
+        try:
+            outline = _checked(slide, draft, colours, repair)
+        except ValidationFailedError as exc:
+            raise ValidationFailedError(f"annotation {index}: {exc.detail}") from None
+        annotation = Annotation(
+            slide_id=slide.id,
+            label=draft.label,
+            shape=draft.shape,
+            source=draft.source,
+            probability=draft.probability,
+            author_id=author_id,
+        )
+        _place(annotation, outline)
+        created.append(annotation)
+    if not created:
+        return created
+    note_edit(slide, "expert" if any(a.source == "expert" for a in created) else "ai")
+    session.add_all(created)
+    session.flush()
+    session.add_all(_revision(a, "create", author_id) for a in created)
+    return created
+
+
+def live_annotation(session: Session, annotation_id: int) -> Annotation:
+    annotation = session.get(Annotation, annotation_id)
+    if annotation is None or annotation.deleted:
+        raise NotFoundError(f"annotation {annotation_id} does not exist")
+    return annotation
+
+
+@contextmanager
+def _versioned(annotation: Annotation, expected_version: int) -> Iterator[None]:
+    annotation_id = annotation.id  # a failed flush expires the object: keep what the message needs
+    if annotation.version != expected_version:
+        raise ConflictError(
+            f"annotation {annotation_id} is at version {annotation.version}, not {expected_version}: "
+            "someone else saved it meanwhile; reload to see their change"
+        )
+    try:
+        yield
+    except StaleDataError:
+        raise ConflictError(
+            f"annotation {annotation_id} was saved by someone else at the same moment"
+        ) from None
+
+
+def update(
+    session: Session,
+    slide: Slide,
+    annotation: Annotation,
+    expected_version: int,
+    changes: dict[str, object],
+    author_id: int | None,
+) -> Annotation:
+    """Change label, outline, shape or probability; the source becomes 'expert' when an
+    expert moves an AI outline, so that the list tells corrected regions apart."""
+    with _versioned(annotation, expected_version):
+        draft = Draft(
+            label=str(changes.get("label", annotation.label)),
+            geometry=changes.get("geometry", annotation.geometry),  # type: ignore[arg-type]
+            shape=str(changes.get("shape", annotation.shape)),
+            source=str(changes.get("source", annotation.source)),
+            probability=changes.get("probability", annotation.probability),  # type: ignore[arg-type]
+        )
+        outline = _checked(slide, draft, label_colours(session, slide))
+        annotation.label, annotation.shape = draft.label, draft.shape
+        annotation.source, annotation.probability = draft.source, draft.probability
+        _place(annotation, outline)
+        annotation.updated_at = utcnow()
+        note_edit(slide, "expert")
+        session.flush()
+    session.add(_revision(annotation, "update", author_id))
+    return annotation
+
+
+def delete(
+    session: Session, slide: Slide, annotation: Annotation, expected_version: int, author_id: int | None
+) -> None:
+    with _versioned(annotation, expected_version):
+        annotation.deleted = True
+        annotation.updated_at = utcnow()
+        note_edit(slide, "expert")
+        session.flush()
+    session.add(_revision(annotation, "delete", author_id))
+
+
+def revisions(session: Session, annotation_id: int) -> list[AnnotationRevision]:
+    query = select(AnnotationRevision).where(AnnotationRevision.annotation_id == annotation_id)
+    return list(session.scalars(query.order_by(AnnotationRevision.id)))
+
+
+def restore(
+    session: Session, slide: Slide, annotation: Annotation, revision_version: int, author_id: int | None
+) -> Annotation:
+    """Bring back the state saved as ``revision_version`` (deleted ones come back too)."""
+    earlier = next((r for r in revisions(session, annotation.id) if r.version == revision_version), None)
+    if earlier is None or earlier.deleted:
+        raise NotFoundError(f"annotation {annotation.id} has no restorable version {revision_version}")
+    annotation.label, annotation.shape, annotation.source = earlier.label, earlier.shape, earlier.source
+    annotation.probability = earlier.probability
+    _place(annotation, shape(earlier.geometry))
+    annotation.deleted = False
+    annotation.updated_at = utcnow()
+    with _versioned(annotation, annotation.version):
+        note_edit(slide, "expert")
+        session.flush()
+    session.add(_revision(annotation, "restore", author_id))
+    return annotation

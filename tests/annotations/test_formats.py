@@ -1,0 +1,189 @@
+"""ASAP XML, QuPath GeoJSON and ImageScope XML in and out (issue 4, item 5; SPEC A7, A13)."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+from xml.etree.ElementTree import fromstring
+
+import pytest
+from fastapi.testclient import TestClient
+from shapely.geometry import Polygon, shape
+
+from pathodesk.annotations import asap_xml, qupath_geojson
+from pathodesk.annotations.exchange import FileRegion, read_annotation_file
+from pathodesk.errors import ValidationFailedError
+from tests.annotations.conftest import ellipse, polygon, rectangle
+from tests.conftest import login
+
+
+def random_outlines(seed: int, count: int) -> list[dict[str, Any]]:
+    """Star-shaped polygons (always valid) with fractional vertices, in the CMU slide."""
+    rng = random.Random(seed)
+    outlines = []
+    for _ in range(count):
+        cx, cy, n = rng.uniform(200, 2000), rng.uniform(200, 2700), rng.randint(3, 40)
+        angles = sorted(rng.uniform(0, 6.283) for _ in range(n))
+        radii = [rng.uniform(20, 150) for _ in range(n)]
+        from math import cos, sin
+
+        outlines.append(
+            polygon([(cx + r * cos(a), cy + r * sin(a)) for a, r in zip(angles, radii, strict=True)])
+        )
+    return [o for o in outlines if shape(o).is_valid and shape(o).area > 1]
+
+
+def vertices(geometry: dict[str, Any]) -> list[tuple[float, float]]:
+    return [tuple(p) for p in geometry["coordinates"][0][:-1]]  # type: ignore[misc]
+
+
+def assert_same_outline(a: dict[str, Any], b: dict[str, Any]) -> None:
+    """Same vertices in the same order, each within 0.01 px (the issue's tolerance)."""
+    va, vb = vertices(a), vertices(b)
+    assert len(va) == len(vb)
+    assert max(max(abs(p[0] - q[0]), abs(p[1] - q[1])) for p, q in zip(va, vb, strict=True)) <= 0.01
+
+
+def test_asap_xml_is_written_the_way_asap_writes_it() -> None:
+    regions = [
+        FileRegion("lung_aca", rectangle(10.25, 20.5, 100, 50), shape="rectangle"),
+        FileRegion("lung_n", ellipse(300, 300, 40, 20, n=32), shape="ellipse"),
+    ]
+    root = fromstring(asap_xml.write(regions, {"lung_aca": "#d62728", "lung_n": "#2ca02c"}))
+    assert root.tag == "ASAP_Annotations"
+    annotations = root.findall("./Annotations/Annotation")
+    assert [a.get("Type") for a in annotations] == ["Rectangle", "Polygon"]  # circles become polygons
+    assert [a.get("PartOfGroup") for a in annotations] == ["lung_aca", "lung_n"]
+    assert annotations[0].get("Color") == "#d62728" and annotations[0].get("Name") == "Annotation 0"
+    coordinates = annotations[0].findall("./Coordinates/Coordinate")
+    assert [(c.get("Order"), c.get("X"), c.get("Y")) for c in coordinates] == [
+        ("0", "10.25", "20.5"),
+        ("1", "110.25", "20.5"),
+        ("2", "110.25", "70.5"),
+        ("3", "10.25", "70.5"),
+    ]
+    assert len(annotations[1].findall("./Coordinates/Coordinate")) == 32
+    groups = root.findall("./AnnotationGroups/Group")
+    assert [(g.get("Name"), g.get("PartOfGroup"), g.get("Color")) for g in groups] == [
+        ("lung_aca", "None", "#d62728"),
+        ("lung_n", "None", "#2ca02c"),
+    ]
+    assert all(g.find("Attributes") is not None for g in groups)
+
+
+@pytest.mark.parametrize("module", [asap_xml, qupath_geojson])
+def test_file_round_trip_keeps_geometry_to_a_hundredth_of_a_pixel(module: Any) -> None:
+    outlines = random_outlines(7, 60)
+    labels = ["lung_aca", "lung_n", "lung_scc"]
+    regions = [FileRegion(labels[i % 3], o) for i, o in enumerate(outlines)]
+    parsed = read_annotation_file(module.write(regions, {}))
+    assert len(parsed.regions) == len(regions)
+    for before, after in zip(regions, parsed.regions, strict=True):
+        assert after.label == before.label
+        assert_same_outline(before.geometry, after.geometry)
+
+
+def test_geojson_is_qupath_shaped() -> None:
+    import json
+
+    document = json.loads(
+        qupath_geojson.write([FileRegion("lung_scc", rectangle(0, 0, 5, 5))], {"lung_scc": "#9467bd"})
+    )
+    assert document["type"] == "FeatureCollection"
+    properties = document["features"][0]["properties"]
+    assert properties["objectType"] == "annotation"
+    assert properties["classification"] == {"name": "lung_scc", "color": [0x94, 0x67, 0xBD]}
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"<ASAP_Annotations><Annotations><Annotation", "not a readable ASAP XML"),
+        (b'<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x "y">]><Annotations>&x;</Annotations>', "ImageScope"),
+        (b"{not json", "not a readable GeoJSON"),
+        (b"plain text", "not an annotation file"),
+        (b'{"type": "Point"}', "FeatureCollection"),
+    ],
+)
+def test_broken_files_are_refused_clearly(data: bytes, message: str) -> None:
+    with pytest.raises(ValidationFailedError, match=message):
+        read_annotation_file(data)
+
+
+def test_round_trip_through_the_api_in_both_formats(app_client: TestClient, slide_id: int) -> None:
+    login(app_client, "expert-a")
+    outlines = random_outlines(11, 25)
+    for i, outline in enumerate(outlines):
+        body = {"label": ["lung_aca", "lung_scc"][i % 2], "geometry": outline}
+        assert app_client.post(f"/api/v1/slides/{slide_id}/annotations", json=body).status_code == 201
+    before = app_client.get(f"/api/v1/slides/{slide_id}/annotations").json()["annotations"]
+    exports = {
+        suffix: app_client.get(f"/api/v1/slides/{slide_id}/annotations.{suffix}")
+        for suffix in ("xml", "geojson")
+    }
+    for suffix, exported in exports.items():
+        assert exported.status_code == 200
+        assert "attachment" in exported.headers["content-disposition"]
+        imported = app_client.post(f"/api/v1/slides/{slide_id}/annotations/import", content=exported.content)
+        assert imported.status_code == 201, imported.text
+        assert imported.json()["created"] == len(outlines)
+        assert imported.json()["format"] == {"xml": "asap", "geojson": "geojson"}[suffix]
+    after = app_client.get(f"/api/v1/slides/{slide_id}/annotations").json()["annotations"]
+    copies = after[len(before) :]
+    assert len(copies) == 2 * len(before)
+    for original, asap_copy, geojson_copy in zip(
+        before, copies[: len(before)], copies[len(before) :], strict=True
+    ):
+        for copy in (asap_copy, geojson_copy):
+            assert copy["label"] == original["label"]
+            assert_same_outline(original["geometry"], copy["geometry"])
+
+
+def test_import_with_unknown_classes_is_refused_whole(app_client: TestClient, slide_id: int) -> None:
+    login(app_client, "expert-a")
+    regions = [FileRegion("lung_aca", rectangle(0, 0, 10, 10)), FileRegion("Tumor", rectangle(20, 0, 10, 10))]
+    response = app_client.post(
+        f"/api/v1/slides/{slide_id}/annotations/import", content=asap_xml.write(regions, {})
+    )
+    assert response.status_code == 422 and "Tumor" in response.json()["detail"]
+    assert app_client.get(f"/api/v1/slides/{slide_id}/annotations").json()["annotations"] == []
+    mapped = app_client.post(
+        f"/api/v1/slides/{slide_id}/annotations/import",
+        params={"label": "lung_scc"},
+        content=asap_xml.write(regions, {}),
+    )
+    assert mapped.status_code == 201
+    labels = [
+        a["label"] for a in app_client.get(f"/api/v1/slides/{slide_id}/annotations").json()["annotations"]
+    ]
+    assert labels == ["lung_aca", "lung_scc"]
+
+
+def test_real_monuseg_imagescope_files_import_onto_their_place(
+    app_client: TestClient, slide_id: int, shared_data: Path
+) -> None:
+    """Every nucleus outline of the real Aperio ImageScope files, offset onto the slide."""
+    login(app_client, "expert-a")
+    folder = shared_data / "monuseg-nuclei-xml" / "annotations"
+    path = sorted(folder.glob("*.xml"))[0]
+    data = path.read_bytes()
+    regions = data.count(b"<Region ")
+    response = app_client.post(
+        f"/api/v1/slides/{slide_id}/annotations/import",
+        params={"label": "lung_n", "offset_x": 500, "offset_y": 700},
+        content=data,
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["format"] == "imagescope"
+    assert response.json()["created"] + response.json()["skipped"] == regions
+    assert response.json()["created"] >= regions - 2
+    stored = app_client.get(f"/api/v1/slides/{slide_id}/annotations").json()["annotations"]
+    first_vertex = fromstring(data).find(".//Vertex")
+    assert first_vertex is not None
+    x, y = float(first_vertex.get("X", "0")), float(first_vertex.get("Y", "0"))
+    assert (
+        shape(stored[0]["geometry"]).distance(Polygon.from_bounds(x + 500, y + 700, x + 500, y + 700)) < 1.5
+    )
+    mean_area = sum(a["area_um2"] for a in stored) / len(stored)
+    assert 10 < mean_area < 200  # nuclei: tens of µm² at the slide's 0.5 µm/px

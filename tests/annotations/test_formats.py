@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 from typing import Any
-from xml.etree.ElementTree import fromstring
+from defusedxml.ElementTree import fromstring
 
 import pytest
 from fastapi.testclient import TestClient

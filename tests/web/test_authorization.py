@@ -63,7 +63,8 @@ def fresh_annotation(w: World) -> dict[str, Any]:
 SQUARE = {"type": "Polygon", "coordinates": [[[10, 10], [60, 10], [60, 60], [10, 60], [10, 10]]]}
 ASAP_SQUARE = (
     b'<ASAP_Annotations><Annotations><Annotation Name="a" Type="Polygon" PartOfGroup="lung_n"><Coordinates>'
-    b'<Coordinate Order="0" X="1" Y="1"/><Coordinate Order="1" X="9" Y="1"/><Coordinate Order="2" X="9" Y="9"/>'
+    b'<Coordinate Order="0" X="1" Y="1"/><Coordinate Order="1" X="9" Y="1"/>'
+    b'<Coordinate Order="2" X="9" Y="9"/>'
     b"</Coordinates></Annotation></Annotations></ASAP_Annotations>"
 )
 

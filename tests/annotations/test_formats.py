@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 from pathlib import Path
 from typing import Any
-from defusedxml.ElementTree import fromstring
 
 import pytest
+from defusedxml.ElementTree import fromstring
 from fastapi.testclient import TestClient
 from shapely.geometry import Polygon, shape
 

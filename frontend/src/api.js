@@ -16,7 +16,11 @@ export async function api(path, { method = "GET", json, body, headers = {} } = {
   const response = await fetch(path, init);
   const text = await response.text();
   const data = text ? safeJson(text) : null;
-  if (!response.ok) throw new Error(problemText(data, response.status));
+  if (!response.ok) {
+    const error = new Error(problemText(data, response.status));
+    error.status = response.status; // 409: someone else saved first
+    throw error;
+  }
   return data;
 }
 

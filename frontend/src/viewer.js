@@ -1,6 +1,7 @@
 // Slide viewer (SPEC A8): OpenSeadragon over Deep Zoom, navigator, scale bar in µm.
 import OpenSeadragon from "openseadragon";
 import "./slides.js";
+import { startAnnotator } from "./annotator.js";
 
 const container = document.getElementById("viewer");
 const slideId = container.dataset.slideId;
@@ -96,6 +97,9 @@ for (const toggle of document.querySelectorAll("input.overlay-toggle")) {
     }
   });
 }
+
+// Annotation editor, list and review (issue 4).
+if (document.getElementById("annotation-panel")) startAnnotator(viewer, slideId, mpp);
 
 // Tests (and impatient users) wait for this before using the page.
 document.documentElement.dataset.ready = "true";

@@ -1,0 +1,98 @@
+// The drawing layer (issue 4, SPEC A8/A9): a paper.js canvas over OpenSeadragon whose
+// project coordinates are level-0 slide pixels, kept in step with every zoom and pan.
+import OpenSeadragon from "openseadragon";
+import paper from "paper/dist/paper-core";
+import { itemFromGeometry } from "./annotation-geometry.js";
+
+export class AnnotationCanvas {
+  constructor(viewer, store) {
+    this.viewer = viewer;
+    this.store = store;
+    this.items = new Map(); // key -> paper item
+    this.selectedKey = null;
+    this.canvas = document.createElement("canvas");
+    this.canvas.id = "annotation-canvas";
+    this.canvas.className = "annotation-canvas";
+    viewer.canvas.appendChild(this.canvas);
+    paper.setup(this.canvas); // one drawing layer per page: paper's default scope
+    this.scope = paper;
+    this.layer = this.scope.project.activeLayer;
+    this.sketchLayer = new paper.Layer(); // what a tool is drawing right now
+    this.layer.activate();
+    this.zoom = 1;
+    for (const event of ["update-viewport", "resize", "open"]) viewer.addHandler(event, () => this.sync());
+  }
+
+  // screen px per level-0 px, and where the slide's origin is on screen
+  sync() {
+    const item = this.viewer.world.getItemAt(0);
+    if (!item) return;
+    const size = this.viewer.container.getBoundingClientRect();
+    const view = this.scope.view;
+    if (view.viewSize.width !== Math.round(size.width) || view.viewSize.height !== Math.round(size.height)) {
+      view.viewSize = new paper.Size(Math.round(size.width), Math.round(size.height));
+    }
+    this.zoom = item.viewportToImageZoom(this.viewer.viewport.getZoom(true));
+    const origin = item.imageToViewerElementCoordinates(new OpenSeadragon.Point(0, 0));
+    view.matrix = new paper.Matrix(this.zoom, 0, 0, this.zoom, origin.x, origin.y);
+    view.update();
+  }
+
+  imageRect(margin = 0) {
+    const item = this.viewer.world.getItemAt(0);
+    const rect = item.viewportToImageRectangle(this.viewer.viewport.getBounds(true));
+    return {
+      x0: rect.x - margin * rect.width,
+      y0: rect.y - margin * rect.height,
+      x1: rect.x + (1 + margin) * rect.width,
+      y1: rect.y + (1 + margin) * rect.height,
+    };
+  }
+
+  style(item, record, selected) {
+    const colour = new paper.Color(record.color || "#808080");
+    item.strokeColor = colour;
+    item.strokeWidth = selected ? 3 : 2;
+    item.strokeScaling = false;
+    const fill = colour.clone();
+    fill.alpha = selected ? 0.35 : 0.18;
+    item.fillColor = fill;
+    item.visible = !record.hidden && !record.filteredOut;
+    item.selected = selected;
+  }
+
+  // Draw what the store holds; items are rebuilt only for records that changed.
+  render() {
+    this.layer.activate();
+    for (const [key, item] of this.items) {
+      const record = this.store.records.get(key);
+      if (!record || record.geometry !== item.data.geometry) {
+        item.remove();
+        this.items.delete(key);
+      }
+    }
+    for (const [key, record] of this.store.records) {
+      let item = this.items.get(key);
+      if (!item) {
+        item = itemFromGeometry(record.geometry);
+        item.data.key = key;
+        item.data.geometry = record.geometry;
+        this.layer.addChild(item);
+        this.items.set(key, item);
+      }
+      this.style(item, record, key === this.selectedKey);
+    }
+    this.scope.view.update();
+  }
+
+  select(key) {
+    this.selectedKey = key;
+    this.render();
+  }
+
+  hit(point, tolerancePx = 6) {
+    return this.layer.hitTest(point, {
+      segments: true, stroke: true, fill: true, tolerance: tolerancePx / this.zoom,
+    });
+  }
+}

@@ -1,0 +1,206 @@
+"""The annotation editor in Chromium (issue 4, item 7; SPEC A8–A11): real mouse events draw
+every shape at two zoom levels; after saving and reloading each lies where it was drawn."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+from playwright.sync_api import Browser, Page, expect
+from shapely.geometry import LineString, Point, shape
+
+from tests.conftest import ARTIFACTS, PASSWORD, Accounts, LiveServer
+from tests.e2e.test_viewer import ingest, logged_in_page, wait_until_drawn
+
+Screen = tuple[float, float]
+
+
+def open_editor(page: Page, server: LiveServer, slide_id: int) -> None:
+    page.goto(f"{server.url}/slides/{slide_id}")
+    wait_until_drawn(page)
+    page.wait_for_selector("html[data-annotations-loaded='true']", state="attached")
+
+
+def viewer_origin(page: Page) -> Screen:
+    box = page.locator("#viewer > .openseadragon-container").bounding_box()
+    assert box is not None
+    return box["x"], box["y"]
+
+
+def to_screen(page: Page, points: list[list[float]]) -> list[Screen]:
+    """Level-0 slide pixels -> page pixels, through OpenSeadragon's own transform."""
+    ox, oy = viewer_origin(page)
+    inside: list[list[float]] = page.evaluate(
+        """(points) => {
+            const v = window.pathodeskViewer, item = v.world.getItemAt(0);
+            return points.map(([x, y]) => {
+                const p = v.viewport.viewportToViewerElementCoordinates(item.imageToViewportCoordinates(x, y, true));
+                return [p.x, p.y];
+            });
+        }""",
+        points,
+    )
+    return [(x + ox, y + oy) for x, y in inside]
+
+
+def drag(page: Page, path: list[Screen]) -> None:
+    page.mouse.move(*path[0])
+    page.mouse.down()
+    for point in path[1:]:
+        page.mouse.move(*point, steps=4)
+    page.mouse.up()
+
+
+def draw_every_shape(page: Page, cx: float, cy: float) -> dict[str, list[Screen]]:
+    """Rectangle, polygon, circle and pencil around (cx, cy), in page pixels."""
+    drawn: dict[str, list[Screen]] = {}
+    page.keyboard.press("r")
+    drawn["rectangle"] = [(cx - 200, cy - 150), (cx - 100, cy - 80)]
+    drag(page, drawn["rectangle"])
+    page.keyboard.press("g")
+    drawn["polygon"] = [(cx + 50, cy - 150), (cx + 160, cy - 140), (cx + 120, cy - 60)]
+    for point in drawn["polygon"]:
+        page.mouse.click(*point)
+    page.mouse.click(*drawn["polygon"][0])  # clicking the first vertex closes it
+    page.keyboard.press("c")
+    drawn["circle"] = [(cx - 140, cy + 80), (cx - 90, cy + 80)]  # centre, then a point on the rim
+    drag(page, drawn["circle"])
+    page.keyboard.press("p")
+    drawn["pencil"] = [
+        (cx + 60 + 50 * math.cos(a), cy + 90 + 35 * math.sin(a)) for a in np.linspace(0, 2 * math.pi, 40)
+    ]
+    drag(page, drawn["pencil"])
+    page.keyboard.press("h")
+    return drawn
+
+
+def api_annotations(server: LiveServer, slide_id: int) -> list[dict[str, Any]]:
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        client.post("/api/v1/auth/login", json={"account": "expert-a", "password": PASSWORD})
+        found: list[dict[str, Any]] = client.get(f"/api/v1/slides/{slide_id}/annotations").json()["annotations"]
+        return found
+
+
+def assert_landed(page: Page, stored: dict[str, dict[str, Any]], drawn: dict[str, list[Screen]]) -> None:
+    """Each saved outline, mapped back to the screen, within 2 px of where the mouse drew it."""
+    for kind, points in drawn.items():
+        ring = stored[kind]["geometry"]["coordinates"][0]
+        screen = to_screen(page, ring)
+        if kind == "rectangle":
+            xs, ys = [p[0] for p in screen], [p[1] for p in screen]
+            (ax, ay), (bx, by) = points
+            assert abs(min(xs) - ax) <= 2 and abs(max(xs) - bx) <= 2, (kind, xs, points)
+            assert abs(min(ys) - ay) <= 2 and abs(max(ys) - by) <= 2, (kind, ys, points)
+        elif kind == "polygon":
+            assert len(screen) == 4  # three vertices and the closing one
+            for (x, y), (px, py) in zip(screen[:3], points, strict=True):
+                assert math.hypot(x - px, y - py) <= 2, (kind, screen, points)
+        elif kind == "circle":
+            (cx, cy), rim = points
+            radius = math.hypot(rim[0] - cx, rim[1] - cy)
+            assert all(abs(math.hypot(x - cx, y - cy) - radius) <= 2 for x, y in screen), kind
+        else:  # the pencil stroke, simplified on release by at most 1.5 screen px
+            outline = LineString(screen)
+            assert all(outline.distance(Point(p)) <= 2 for p in points), kind
+
+
+def by_shape(annotations: list[dict[str, Any]], keys: list[int]) -> dict[str, dict[str, Any]]:
+    names = {"freehand": "pencil", "ellipse": "circle"}
+    return {names.get(a["shape"], a["shape"]): a for a in annotations if a["id"] in keys}
+
+
+def overlay_pixels(page: Page) -> np.ndarray:
+    import base64
+    import io
+
+    from PIL import Image
+
+    url = page.evaluate("() => document.getElementById('annotation-canvas').toDataURL('image/png')")
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGBA"))
+
+
+def test_draw_every_shape_at_two_zooms_save_reload_relabel_delete_undo(
+    browser: Browser, live_server: LiveServer, accounts: Accounts, samples: dict[str, Path]
+) -> None:
+    slide_id = ingest(live_server, "expert-a", samples["svs"], accounts.exam_a_id)
+    page = logged_in_page(browser, live_server, "expert-a")
+    open_editor(page, live_server, slide_id)
+    box = page.locator("#viewer").bounding_box()
+    assert box is not None
+    centre = (round(box["x"] + box["width"] / 2), round(box["y"] + box["height"] / 2))  # whole pixels
+
+    home = draw_every_shape(page, *centre)
+    expect(page.locator("#annotation-rows tr")).to_have_count(4)
+    expect(page.locator("#annotation-save")).to_have_text("Save (4)")
+    # the outline is drawn in the class colour where the mouse went (lung_n is the first class)
+    pixels = overlay_pixels(page)
+    ratio = pixels.shape[1] / page.evaluate("() => document.getElementById('annotation-canvas').clientWidth")
+    (ax, ay), (bx, by) = home["rectangle"]
+    row, col = int((ay - box["y"]) * ratio), int(((ax + bx) / 2 - box["x"]) * ratio)
+    window = pixels[row - 3 : row + 4, col - 3 : col + 4].reshape(-1, 4)
+    edge = window[window[:, 3].argmax()]
+    assert edge[3] > 200 and edge[1] > edge[0] and edge[1] > edge[2], edge  # green stroke of lung_n
+    inside = pixels[int(((ay + by) / 2 - box["y"]) * ratio), col]
+    assert 20 < inside[3] < 120, inside  # a translucent fill: the tissue stays visible
+
+    page.evaluate("() => window.pathodeskViewer.viewport.zoomBy(3)")
+    page.wait_for_timeout(1500)
+    bounds = page.evaluate("() => { const b = window.pathodeskViewer.viewport.getBounds(); return [b.x, b.y, b.width, b.height]; }")
+    page.select_option("#annotation-label", "lung_aca")
+    zoomed = draw_every_shape(page, centre[0], centre[1] + 40)
+    expect(page.locator("#annotation-save")).to_have_text("Save (8)")
+    page.screenshot(path=str(ARTIFACTS / "annotation-editor-drawn.png"))
+    page.click("#annotation-save")
+    expect(page.locator("#annotation-save")).to_have_text("Saved")
+
+    saved = api_annotations(live_server, slide_id)
+    assert len(saved) == 8
+    first_four = [a["id"] for a in saved[:4]]
+    last_four = [a["id"] for a in saved[4:]]
+    assert {a["label"] for a in saved[:4]} == {"lung_n"} and {a["label"] for a in saved[4:]} == {"lung_aca"}
+
+    page.reload()
+    open_editor(page, live_server, slide_id)
+    assert_landed(page, by_shape(saved, first_four), home)
+    page.evaluate(
+        "(b) => { const v = window.pathodeskViewer, r = v.viewport.getBounds();"
+        " [r.x, r.y, r.width, r.height] = b; v.viewport.fitBounds(r, true); }",
+        bounds,
+    )
+    page.wait_for_timeout(800)
+    assert_landed(page, by_shape(saved, last_four), zoomed)
+
+    # relabel from the list
+    row = page.locator(f"#annotation-rows tr[data-id='{saved[4]['id']}']")
+    row.locator("select.relabel").select_option("lung_scc")
+    expect(page.locator("#annotation-save")).to_have_text("Save (1)")
+    page.keyboard.press("Control+s")
+    expect(page.locator("#annotation-save")).to_have_text("Saved")
+    assert {a["id"]: a["label"] for a in api_annotations(live_server, slide_id)}[saved[4]["id"]] == "lung_scc"
+
+    # select the zoomed rectangle by clicking inside it, delete: gone from list and canvas
+    rectangle = by_shape(saved, last_four)["rectangle"]
+    x0, y0, x1, y1 = rectangle["bbox"]
+    (inside,) = to_screen(page, [[(x0 + x1) / 2, (y0 + y1) / 2]])
+    page.keyboard.press("v")
+    page.mouse.click(*inside)
+    expect(page.locator("#annotation-rows tr.selected")).to_have_attribute("data-id", str(rectangle["id"]))
+    page.keyboard.press("Delete")
+    expect(page.locator(f"#annotation-rows tr[data-id='{rectangle['id']}']")).to_have_count(0)
+    page.screenshot(path=str(ARTIFACTS / "annotation-editor-deleted.png"))
+    page.keyboard.press("Control+z")  # undo brings it back
+    expect(page.locator(f"#annotation-rows tr[data-id='{rectangle['id']}']")).to_have_count(1)
+    page.keyboard.press("Control+Shift+z")  # redo deletes it again
+    expect(page.locator(f"#annotation-rows tr[data-id='{rectangle['id']}']")).to_have_count(0)
+
+    # leaving with unsaved changes asks first (the browser shows its "Leave site?" prompt)
+    leaving = "() => { const e = new Event('beforeunload', {cancelable: true}); window.dispatchEvent(e); return e.defaultPrevented; }"
+    assert page.evaluate(leaving) is True
+    page.click("#annotation-save")
+    expect(page.locator("#annotation-save")).to_have_text("Saved")
+    assert rectangle["id"] not in {a["id"] for a in api_annotations(live_server, slide_id)}
+    assert page.evaluate(leaving) is False
+    page.close()

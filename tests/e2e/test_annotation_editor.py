@@ -204,3 +204,49 @@ def test_draw_every_shape_at_two_zooms_save_reload_relabel_delete_undo(
     assert rectangle["id"] not in {a["id"] for a in api_annotations(live_server, slide_id)}
     assert page.evaluate(leaving) is False
     page.close()
+
+
+def test_conflicting_saves_and_sign_off_in_the_browser(
+    browser: Browser, live_server: LiveServer, accounts: Accounts, samples: dict[str, Path]
+) -> None:
+    slide_id = ingest(live_server, "expert-a", samples["svs"], accounts.exam_a_id)
+    with httpx.Client(base_url=live_server.url, timeout=30) as client:
+        token = client.post("/api/v1/auth/login", json={"account": "expert-a", "password": PASSWORD}).json()
+        square = {"type": "Polygon", "coordinates": [[[600, 600], [900, 600], [900, 900], [600, 900], [600, 600]]]}
+        made = client.post(
+            f"/api/v1/slides/{slide_id}/annotations",
+            json={"label": "lung_aca", "geometry": square, "source": "ai", "probability": 0.87},
+            headers={"X-CSRF-Token": token["csrf_token"]},
+        ).json()
+    expert = logged_in_page(browser, live_server, "expert-a")
+    admin = logged_in_page(browser, live_server, "admin")
+    for page in (expert, admin):
+        open_editor(page, live_server, slide_id)
+        expect(page.locator(f"#annotation-rows tr[data-id='{made['id']}']")).to_contain_text("0.87")
+    expert.locator(f"#annotation-rows tr[data-id='{made['id']}'] select.relabel").select_option("lung_scc")
+    admin.locator(f"#annotation-rows tr[data-id='{made['id']}'] select.relabel").select_option("lung_n")
+    expert.click("#annotation-save")
+    expect(expert.locator("#annotation-save")).to_have_text("Saved")
+    admin.click("#annotation-save")
+    expect(admin.locator("#annotation-message")).to_contain_text("Someone else changed an annotation")
+    expect(admin.locator("#annotation-save")).to_have_text("Save (1)")  # nothing of theirs is lost
+    admin.screenshot(path=str(ARTIFACTS / "annotation-conflict.png"))
+
+    expert.select_option("#review-verdict", "approved")
+    expert.fill("#review-opinion", "Squamous cell carcinoma, moderately differentiated.")
+    expert.click("#review-submit")
+    expect(expert.locator("#review-status")).to_have_text("reviewed, round 1")
+    expect(expert.locator("#review-rounds li")).to_contain_text("approved by expert-a")
+    expert.screenshot(path=str(ARTIFACTS / "annotation-review.png"))
+
+    admin.goto(f"{live_server.url}/")
+    expect(admin.locator(f"[data-slide-id='{slide_id}'] [data-status]")).to_have_text("reviewed")
+    with admin.expect_download() as download_info:
+        admin.click("#download-reviewed")
+    import zipfile
+
+    archive = zipfile.ZipFile(download_info.value.path())
+    assert f"slide-{slide_id}/round-1.xml" in archive.namelist()
+    assert b'PartOfGroup="lung_scc"' in archive.read(f"slide-{slide_id}/round-1.xml")
+    expert.close()
+    admin.close()

@@ -56,6 +56,8 @@ class SlidePublic(BaseModel):
     disease_type: str | None = None
     patient_code: str | None = None
     qc_passed: bool | None = None  # False: stored as non-standard (E2); None: not checked
+    status: str = "uploaded"  # A11: uploaded | analyzed | in_review | reviewed
+    review_round: int = 1
 
 
 class SlideDetail(SlidePublic):

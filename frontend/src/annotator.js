@@ -258,6 +258,6 @@ export function startAnnotator(viewer, slideId, mpp) {
   });
   refreshReview();
   setTool("pan");
-  window.pathodeskAnnotations = { store, canvas, setTool };
+  window.pathodeskAnnotations = { store, canvas, setTool, loadView };
   return store;
 }

@@ -18,6 +18,7 @@ from pathodesk.errors import ValidationFailedError
 
 SHAPES = ("polygon", "rectangle", "ellipse", "freehand")
 MAX_VERTICES = 100_000
+LOD_TOLERANCES = (2.0, 8.0)  # level-0 px; the viewer asks for half a screen pixel
 Outline: TypeAlias = Polygon | MultiPolygon
 
 
@@ -86,19 +87,26 @@ def measure(outline: Outline) -> Measures:
     )
 
 
-def to_geojson(outline: shapely.Geometry) -> dict[str, Any]:
+def to_geojson(outline: shapely.Geometry, digits: int | None = None) -> dict[str, Any]:
     """GeoJSON with lists (JSON columns and exports), not shapely's tuples."""
 
     def lists(value: Any) -> Any:
-        return [lists(v) for v in value] if isinstance(value, list | tuple) else value
+        if isinstance(value, list | tuple):
+            return [lists(v) for v in value]
+        return round(value, digits) if digits is not None else value
 
     geometry = mapping(outline)
     return {"type": geometry["type"], "coordinates": lists(geometry["coordinates"])}
 
 
-def simplified(geometry: dict[str, Any], tolerance: float) -> dict[str, Any]:
-    """A lighter outline for low zoom, where ``tolerance`` level-0 px is below a screen pixel."""
-    return to_geojson(shape(geometry).simplify(tolerance, preserve_topology=True))
+def level_of_detail(outline: Outline, tolerance: float) -> dict[str, Any] | None:
+    """The outline for views where ``tolerance`` level-0 px is below a screen pixel: computed
+    once at save time, so that panning over thousands of outlines costs no geometry work.
+    None when simplifying would not make it lighter."""
+    lighter = outline.simplify(tolerance, preserve_topology=True)
+    if shapely.get_num_coordinates(lighter) >= 0.8 * shapely.get_num_coordinates(outline):
+        return None
+    return to_geojson(lighter, digits=2)
 
 
 def exterior_rings(outline: Outline) -> list[list[tuple[float, float]]]:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from pathodesk.annotations.query import feature, live_annotations
+from pathodesk.annotations.query import annotation_rows, feature
 from pathodesk.annotations.store import label_colours
 from pathodesk.db.models import ReviewRound, Slide, SlideStatus, Verdict
 from pathodesk.errors import ConflictError, NotFoundError
@@ -28,7 +28,7 @@ def submit_review(
         verdict=verdict,
         opinion=opinion,
         reviewer_id=reviewer_id,
-        annotations=[feature(a, slide, colours) for a in live_annotations(session, slide.id)],
+        annotations=[feature(a, slide, colours) for a in annotation_rows(session, slide.id)],
     )
     session.add(review)
     if verdict == Verdict.needs_revision:

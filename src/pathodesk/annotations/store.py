@@ -17,7 +17,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from pathodesk.annotations.geometry import SHAPES, Outline, measure, parse_outline, to_geojson
+from pathodesk.annotations.geometry import (
+    LOD_TOLERANCES,
+    SHAPES,
+    Outline,
+    level_of_detail,
+    measure,
+    parse_outline,
+    to_geojson,
+)
 from pathodesk.db.models import (
     Annotation,
     AnnotationRevision,
@@ -70,6 +78,8 @@ def _checked(slide: Slide, draft: Draft, colours: dict[str, str], repair: bool =
 def _place(annotation: Annotation, outline: Outline) -> None:
     measures = measure(outline)
     annotation.geometry = to_geojson(outline)
+    annotation.geometry_lod2 = level_of_detail(outline, LOD_TOLERANCES[0])
+    annotation.geometry_lod8 = level_of_detail(outline, LOD_TOLERANCES[1])
     annotation.min_x, annotation.min_y, annotation.max_x, annotation.max_y = measures.bounds
     annotation.area_px = measures.area_px
     annotation.perimeter_px = measures.perimeter_px

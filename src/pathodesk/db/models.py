@@ -276,6 +276,9 @@ class Annotation(Base):
     source: Mapped[str] = mapped_column(String(8))  # ai | expert
     probability: Mapped[float | None] = mapped_column(Float)
     geometry: Mapped[dict[str, object]] = mapped_column(JSON)
+    # the outline pre-simplified for low zoom (2 and 8 level-0 px); None when already light
+    geometry_lod2: Mapped[dict[str, object] | None] = mapped_column(JSON)
+    geometry_lod8: Mapped[dict[str, object] | None] = mapped_column(JSON)
     min_x: Mapped[float] = mapped_column(Float)
     min_y: Mapped[float] = mapped_column(Float)
     max_x: Mapped[float] = mapped_column(Float)
@@ -290,6 +293,10 @@ class Annotation(Base):
     version: Mapped[int] = mapped_column(Integer)
 
     author: Mapped[User | None] = relationship()
+
+    @property
+    def author_account(self) -> str | None:
+        return self.author.account if self.author else None
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy reads it once)
 

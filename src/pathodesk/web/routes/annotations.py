@@ -17,7 +17,7 @@ from pathodesk.annotations import store
 from pathodesk.annotations.exchange import MAX_FILE_BYTES
 from pathodesk.annotations.export import render, reviewed_zip
 from pathodesk.annotations.imports import import_annotations
-from pathodesk.annotations.query import Viewport, count_in_view, feature, live_annotations
+from pathodesk.annotations.query import Viewport, annotation_rows, count_in_view, feature
 from pathodesk.annotations.review import review_round, review_rounds, submit_review
 from pathodesk.audit import record_by
 from pathodesk.db.models import Annotation, Slide, Verdict
@@ -116,7 +116,7 @@ def list_annotations(
         if any(c is None for c in corners) or x1 <= x0 or y1 <= y0:  # type: ignore[operator]
             raise ValidationFailedError("a viewport needs x0 < x1 and y0 < y1, all four")
         view = Viewport(x0, y0, x1, y1, tolerance, min_size)  # type: ignore[arg-type]
-    found = live_annotations(session, slide.id, view, label, source)
+    found = annotation_rows(session, slide.id, view, label, source)
     colours = store.label_colours(session, slide)
     omitted = (
         count_in_view(session, slide.id, view) - len(found)
@@ -126,7 +126,7 @@ def list_annotations(
     body.update(
         frozen=False,
         labels=colours,
-        annotations=[feature(a, slide, colours, tolerance) for a in found],
+        annotations=[feature(a, slide, colours) for a in found],
         omitted=omitted,
     )
     return json_response(body)
@@ -209,7 +209,7 @@ def _export(
     slide = visible_slide(session, user, slide_id)
     colours = store.label_colours(session, slide)
     if round_number is None:
-        features = [feature(a, slide, colours) for a in live_annotations(session, slide.id)]
+        features = [feature(a, slide, colours) for a in annotation_rows(session, slide.id)]
     else:
         features = review_round(session, slide.id, round_number).annotations
     media = {"xml": "application/xml", "geojson": "application/geo+json"}[kind]

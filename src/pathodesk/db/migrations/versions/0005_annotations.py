@@ -61,6 +61,8 @@ def upgrade() -> None:
         sa.Column("source", sa.String(8), nullable=False),
         sa.Column("probability", sa.Float(), nullable=True),
         sa.Column("geometry", sa.JSON(), nullable=False),
+        sa.Column("geometry_lod2", sa.JSON(), nullable=True),
+        sa.Column("geometry_lod8", sa.JSON(), nullable=True),
         sa.Column("min_x", sa.Float(), nullable=False),
         sa.Column("min_y", sa.Float(), nullable=False),
         sa.Column("max_x", sa.Float(), nullable=False),

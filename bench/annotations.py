@@ -57,6 +57,16 @@ TIMED_LOAD = """async (mode) => {
     return { ms: performance.now() - t0, drawn: store.records.size };
 }"""
 
+ZOOM_IN = (
+    "() => { const v = window.pathodeskViewer; v.viewport.zoomTo(v.viewport.getHomeZoom() * 8, null, true); }"
+)
+PAN_TO = """([x, y]) => {
+    const v = window.pathodeskViewer, centre = v.viewport.getCenter();
+    centre.x = x; centre.y = y;
+    v.viewport.panTo(centre, true);
+    v.forceRedraw();
+}"""
+
 
 def build_slide(data: Path, grid: int) -> tuple[Path, list[tuple[Path, int, int]]]:
     images = sorted((data / "images").glob("*.png"))
@@ -149,15 +159,10 @@ def measure(base: str, slide_id: int, pans: int) -> dict[str, dict[str, list[flo
                 times[mode]["first"].append(result["ms"])
                 times[mode]["drawn"].append(result["drawn"])
         rng = random.Random(3)
-        page.evaluate(
-            "() => { const v = window.pathodeskViewer; v.viewport.zoomTo(v.viewport.getHomeZoom() * 8, null, true); }"
-        )
+        page.evaluate(ZOOM_IN)
         for _ in range(pans):
             x, y = rng.uniform(0.1, 0.9), rng.uniform(0.1, 0.9)
-            page.evaluate(
-                "([x, y]) => { const v = window.pathodeskViewer; v.viewport.panTo(new (v.viewport.getCenter().constructor)(x, y), true); v.forceRedraw(); }",
-                [x, y],
-            )
+            page.evaluate(PAN_TO, [x, y])
             page.wait_for_timeout(50)
             page.evaluate("() => window.pathodeskAnnotations.canvas.sync()")
             for mode in ("ours", "all"):
@@ -197,9 +202,8 @@ def main() -> None:
         with httpx.Client(base_url=base, timeout=600) as client:
             client.post("/api/v1/auth/login", json={"account": "bench", "password": PASSWORD})
             total = len(client.get(f"/api/v1/slides/{slide_id}/annotations").json()["annotations"])
-        print(
-            f"{total} nucleus outlines on a {args.grid * TILE} px mosaic, imported in {time.perf_counter() - started:.1f} s"
-        )
+        elapsed = time.perf_counter() - started
+        print(f"{total} nucleus outlines on a {args.grid * TILE} px mosaic, imported in {elapsed:.1f} s")
         times = measure(base, slide_id, args.pans)
     finally:
         server.terminate()

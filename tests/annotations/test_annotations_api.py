@@ -151,6 +151,7 @@ def test_viewport_fetch_uses_the_spatial_index_and_simplifies_at_low_zoom(
     left = create(app_client, slide_id, ellipse(300, 300, 200, 200, n=256))
     right = create(app_client, slide_id, ellipse(1800, 2500, 100, 100))
     tiny = create(app_client, slide_id, rectangle(1000, 1000, 2, 2))
+    plain = create(app_client, slide_id, rectangle(1500, 100, 40, 40))
     url = f"/api/v1/slides/{slide_id}/annotations"
     in_view = app_client.get(url, params={"x0": 0, "y0": 0, "x1": 600, "y1": 600}).json()
     assert [a["id"] for a in in_view["annotations"]] == [left["id"]]
@@ -159,8 +160,10 @@ def test_viewport_fetch_uses_the_spatial_index_and_simplifies_at_low_zoom(
     low_zoom = app_client.get(
         url, params={"x0": 0, "y0": 0, "x1": CMU_WIDTH, "y1": CMU_HEIGHT, "tolerance": 8, "min_size": 8}
     ).json()
-    assert {a["id"] for a in low_zoom["annotations"]} == {left["id"], right["id"]}
+    assert {a["id"] for a in low_zoom["annotations"]} == {left["id"], right["id"], plain["id"]}
     assert low_zoom["omitted"] == 1
+    plain_low = next(a for a in low_zoom["annotations"] if a["id"] == plain["id"])
+    assert plain_low["geometry"] == plain["geometry"] and plain_low["simplified"] is False  # nothing to drop
     simplified = next(a for a in low_zoom["annotations"] if a["id"] == left["id"])
     assert simplified["simplified"] is True
     assert len(simplified["geometry"]["coordinates"][0]) < 64

@@ -277,8 +277,8 @@ class Annotation(Base):
     probability: Mapped[float | None] = mapped_column(Float)
     geometry: Mapped[dict[str, object]] = mapped_column(JSON)
     # the outline pre-simplified for low zoom (2 and 8 level-0 px); None when already light
-    geometry_lod2: Mapped[dict[str, object] | None] = mapped_column(JSON)
-    geometry_lod8: Mapped[dict[str, object] | None] = mapped_column(JSON)
+    geometry_lod2: Mapped[dict[str, object] | None] = mapped_column(JSON(none_as_null=True))
+    geometry_lod8: Mapped[dict[str, object] | None] = mapped_column(JSON(none_as_null=True))
     min_x: Mapped[float] = mapped_column(Float)
     min_y: Mapped[float] = mapped_column(Float)
     max_x: Mapped[float] = mapped_column(Float)

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import numpy as np
 from playwright.sync_api import Browser, Page, expect
-from shapely.geometry import LineString, Point, shape
+from shapely.geometry import LineString, Point
 
 from tests.conftest import ARTIFACTS, PASSWORD, Accounts, LiveServer
 from tests.e2e.test_viewer import ingest, logged_in_page, wait_until_drawn
@@ -37,7 +37,8 @@ def to_screen(page: Page, points: list[list[float]]) -> list[Screen]:
         """(points) => {
             const v = window.pathodeskViewer, item = v.world.getItemAt(0);
             return points.map(([x, y]) => {
-                const p = v.viewport.viewportToViewerElementCoordinates(item.imageToViewportCoordinates(x, y, true));
+                const inViewport = item.imageToViewportCoordinates(x, y, true);
+                const p = v.viewport.viewportToViewerElementCoordinates(inViewport);
                 return [p.x, p.y];
             });
         }""",
@@ -80,7 +81,8 @@ def draw_every_shape(page: Page, cx: float, cy: float) -> dict[str, list[Screen]
 def api_annotations(server: LiveServer, slide_id: int) -> list[dict[str, Any]]:
     with httpx.Client(base_url=server.url, timeout=30) as client:
         client.post("/api/v1/auth/login", json={"account": "expert-a", "password": PASSWORD})
-        found: list[dict[str, Any]] = client.get(f"/api/v1/slides/{slide_id}/annotations").json()["annotations"]
+        body = client.get(f"/api/v1/slides/{slide_id}/annotations").json()
+        found: list[dict[str, Any]] = body["annotations"]
         return found
 
 
@@ -148,7 +150,10 @@ def test_draw_every_shape_at_two_zooms_save_reload_relabel_delete_undo(
 
     page.evaluate("() => window.pathodeskViewer.viewport.zoomBy(3)")
     page.wait_for_timeout(1500)
-    bounds = page.evaluate("() => { const b = window.pathodeskViewer.viewport.getBounds(); return [b.x, b.y, b.width, b.height]; }")
+    bounds = page.evaluate(
+        "() => { const b = window.pathodeskViewer.viewport.getBounds();"
+        " return [b.x, b.y, b.width, b.height]; }"
+    )
     page.select_option("#annotation-label", "lung_aca")
     zoomed = draw_every_shape(page, centre[0], centre[1] + 40)
     expect(page.locator("#annotation-save")).to_have_text("Save (8)")
@@ -197,7 +202,10 @@ def test_draw_every_shape_at_two_zooms_save_reload_relabel_delete_undo(
     expect(page.locator(f"#annotation-rows tr[data-id='{rectangle['id']}']")).to_have_count(0)
 
     # leaving with unsaved changes asks first (the browser shows its "Leave site?" prompt)
-    leaving = "() => { const e = new Event('beforeunload', {cancelable: true}); window.dispatchEvent(e); return e.defaultPrevented; }"
+    leaving = (
+        "() => { const e = new Event('beforeunload', {cancelable: true});"
+        " window.dispatchEvent(e); return e.defaultPrevented; }"
+    )
     assert page.evaluate(leaving) is True
     page.click("#annotation-save")
     expect(page.locator("#annotation-save")).to_have_text("Saved")
@@ -212,7 +220,8 @@ def test_conflicting_saves_and_sign_off_in_the_browser(
     slide_id = ingest(live_server, "expert-a", samples["svs"], accounts.exam_a_id)
     with httpx.Client(base_url=live_server.url, timeout=30) as client:
         token = client.post("/api/v1/auth/login", json={"account": "expert-a", "password": PASSWORD}).json()
-        square = {"type": "Polygon", "coordinates": [[[600, 600], [900, 600], [900, 900], [600, 900], [600, 600]]]}
+        ring = [[600, 600], [900, 600], [900, 900], [600, 900], [600, 600]]
+        square = {"type": "Polygon", "coordinates": [ring]}
         made = client.post(
             f"/api/v1/slides/{slide_id}/annotations",
             json={"label": "lung_aca", "geometry": square, "source": "ai", "probability": 0.87},

@@ -187,3 +187,16 @@ def test_real_monuseg_imagescope_files_import_onto_their_place(
     )
     mean_area = sum(a["area_um2"] for a in stored) / len(stored)
     assert 10 < mean_area < 200  # nuclei: tens of µm² at the slide's 0.5 µm/px
+
+
+@pytest.mark.parametrize("module", [asap_xml, qupath_geojson])
+def test_real_nucleus_outlines_survive_a_round_trip(module: Any, shared_data: Path) -> None:
+    """Every MoNuSeg outline (real ImageScope XML) written out and read back, to 0.01 px."""
+    for path in sorted((shared_data / "monuseg-nuclei-xml" / "annotations").glob("*.xml"))[:3]:
+        original = read_annotation_file(path.read_bytes())
+        regions = [FileRegion("nucleus", r.geometry) for r in original.regions]
+        again = read_annotation_file(module.write(regions, {"nucleus": "#00ff00"}))
+        assert len(again.regions) == len(regions) > 400
+        for before, after in zip(regions, again.regions, strict=True):
+            assert after.label == "nucleus"
+            assert_same_outline(before.geometry, after.geometry)

@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     dzi_jpeg_quality: int = 80
     tile_cache_bytes: int = 256 * 1024**2
     readers_per_slide: int = 4
+    job_workers: int = 1  # background analyses at once; one more slot is kept for interactive work
+    job_stale_seconds: float = 15.0  # a running job without a heartbeat this long is requeued
 
     session_hours: float = 12.0  # absolute lifetime of a login
     session_idle_minutes: float = 30.0  # a session unused this long ends
@@ -51,6 +53,11 @@ class Settings(BaseSettings):
     def models_dir(self) -> Path:
         """The model registry's files (issue 6)."""
         return self.data_dir / "models"
+
+    @property
+    def analysis_dir(self) -> Path:
+        """Per-tile probabilities and heatmaps of the latest analysis, per slide checksum."""
+        return self.data_dir / "analysis"
 
     @property
     def qc_dir(self) -> Path:

@@ -69,6 +69,18 @@ ASAP_SQUARE = (
 )
 
 
+def queued_job(w: World, cancelled: bool = False) -> dict[str, Any]:
+    """An analysis job on A's shared slide; no workers run in this app, so it stays queued."""
+    from pathodesk.db.models import JobState
+    from pathodesk.jobs.queue import submit
+
+    with w.db.session() as session:
+        job = submit(session, "analyze", shared_slide(w)["slide_id"], {}, user_id=w.accounts.expert_a_id)
+        if cancelled:
+            job.state = JobState.cancelled
+        return {"job_id": job.id}
+
+
 def patient(w: World) -> dict[str, Any]:
     return {"patient_id": w.patient_and_exam()[0]}
 
@@ -205,6 +217,17 @@ EXPECTATIONS: dict[tuple[str, str], Case] = {
         (401, OK, 404, OK), params=shared_slide, json=lambda w: {"verdict": "approved", "opinion": "ok"}
     ),
     ("GET", "/api/v1/exports/reviewed-annotations.zip"): Case((401, 403, 403, OK)),
+    ("POST", "/api/v1/slides/{slide_id}/analyze"): Case(
+        (401, 202, 404, 202), params=shared_slide, json=lambda w: {}
+    ),
+    ("GET", "/api/v1/slides/{slide_id}/analysis"): Case((401, 404, 404, 404), params=shared_slide),
+    ("GET", "/api/v1/slides/{slide_id}/heatmaps/{name}"): Case(
+        (401, 404, 404, 404), params=lambda w: {**shared_slide(w), "name": "lung_aca.png"}
+    ),
+    ("GET", "/api/v1/jobs"): Case((401, OK, OK, OK)),
+    ("GET", "/api/v1/jobs/{job_id}"): Case((401, OK, 404, OK), params=queued_job),
+    ("POST", "/api/v1/jobs/{job_id}/cancel"): Case((401, OK, 404, OK), params=queued_job),
+    ("POST", "/api/v1/jobs/{job_id}/retry"): Case((401, OK, 404, OK), params=lambda w: queued_job(w, True)),
     ("GET", "/api/v1/models"): Case((401, OK, OK, OK), query={"disease_type": "lung"}),
     ("GET", "/api/v1/models/{model_id}"): Case((401, OK, OK, OK), params=shipped_model),
     ("GET", "/api/v1/models/{model_id}/{name}"): Case(

@@ -81,6 +81,14 @@ class Verdict(enum.StrEnum):
     rejected = "rejected"
 
 
+class JobState(enum.StrEnum):
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
 class User(Base):
     __tablename__ = "users"
 
@@ -336,3 +344,31 @@ class ReviewRound(Base):
     annotations: Mapped[list[dict[str, object]]] = mapped_column(JSON)  # frozen features
 
     reviewer: Mapped[User | None] = relationship()
+
+
+class Job(Base):
+    """Background work that survives restarts (issue 7, item 3): a worker claims a queued
+    job, beats a heartbeat while it runs, and a job whose heartbeat stops (the process
+    died) is queued again."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    slide_id: Mapped[int | None] = mapped_column(ForeignKey("slides.id", ondelete="CASCADE"), index=True)
+    params: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    state: Mapped[JobState] = mapped_column(Enum(JobState, native_enum=False, length=16), index=True)
+    priority: Mapped[int] = mapped_column(Integer, default=0)  # higher first
+    interactive: Mapped[bool] = mapped_column(default=False)  # may use the reserved slot
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    message: Mapped[str | None] = mapped_column(String(256))
+    error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict[str, object] | None] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    cancel_requested: Mapped[bool] = mapped_column(default=False)
+    worker: Mapped[str | None] = mapped_column(String(64))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

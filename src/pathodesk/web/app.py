@@ -11,13 +11,16 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from pathodesk import __version__
+from pathodesk.analysis.job import KIND as ANALYZE
+from pathodesk.analysis.job import run_analysis_job
 from pathodesk.config import Settings, get_settings
 from pathodesk.db.session import Database, migrate
+from pathodesk.jobs.worker import WorkerPool
 from pathodesk.ml.shipped import install_shipped_models
 from pathodesk.slides.pool import ReaderPool
 from pathodesk.slides.tilecache import TileCache
 from pathodesk.web.problems import install_problem_handlers
-from pathodesk.web.routes import admin, auth, dzi, models, pages, qc, records, slides, users
+from pathodesk.web.routes import admin, auth, dzi, jobs, models, pages, qc, records, slides, users
 from pathodesk.web.routes import annotations as annotation_routes
 from pathodesk.web.state import AppState
 from pathodesk.web.tile_fast_path import TileFastPath
@@ -44,14 +47,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # frozen, they stay out of the full collections that would otherwise pause tiles.
         gc.collect()
         gc.freeze()
+        state.workers = WorkerPool(state.db, settings, {ANALYZE: run_analysis_job})
+        state.workers.start()
         yield
+        state.workers.stop()
         state.readers.close()
         state.db.dispose()
 
     app = FastAPI(title="PathoDesk", version=__version__, lifespan=lifespan)
     app.state.pathodesk = state
     install_problem_handlers(app)
-    for module in (auth, users, records, slides, annotation_routes, qc, models, admin, dzi, pages):
+    for module in (auth, users, records, slides, annotation_routes, jobs, qc, models, admin, dzi, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(TileFastPath, state=state)

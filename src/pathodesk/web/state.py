@@ -6,7 +6,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from pathodesk.config import Settings
 from pathodesk.db.session import Database
@@ -37,6 +37,10 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+
+if TYPE_CHECKING:
+    from pathodesk.jobs.worker import WorkerPool
 
 
 @dataclass(frozen=True)
@@ -90,3 +94,4 @@ class AppState:
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     # Deep Zoom tilers per slide checksum: geometry is computed once per file.
     tilers: dict[str, DeepZoomTiler] = field(default_factory=dict)
+    workers: WorkerPool | None = None  # background jobs (issue 7); None in tools that run none

@@ -1,0 +1,156 @@
+"""The job queue lives in the database, so jobs outlive the process that runs them.
+
+Claiming is a conditional UPDATE (queued -> running) that only one worker can win; a
+running job's worker beats ``heartbeat_at``; a job whose heartbeat is older than
+``STALE_AFTER`` lost its process and is queued again (recovery after a crash or kill -9).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from pathodesk.db.models import Job, JobState, utcnow
+from pathodesk.errors import ConflictError, NotFoundError
+
+HEARTBEAT = timedelta(seconds=2)
+STALE_AFTER = timedelta(seconds=15)
+MAX_ATTEMPTS = 3
+FINISHED = (JobState.succeeded, JobState.failed, JobState.cancelled)
+
+
+def submit(
+    session: Session,
+    kind: str,
+    slide_id: int | None,
+    params: dict[str, object],
+    *,
+    user_id: int | None,
+    priority: int = 0,
+    interactive: bool = False,
+) -> Job:
+    job = Job(
+        kind=kind,
+        slide_id=slide_id,
+        params=params,
+        state=JobState.queued,
+        priority=priority,
+        interactive=interactive,
+        progress=0.0,
+        attempts=0,
+        cancel_requested=False,
+        created_by_id=user_id,
+    )
+    session.add(job)
+    session.flush()
+    return job
+
+
+def requeue_stale(session: Session, stale_after: timedelta = STALE_AFTER, now: datetime | None = None) -> int:
+    """Running jobs whose worker stopped beating go back to the queue (or fail after
+    MAX_ATTEMPTS, so that a job that kills its worker every time does not loop forever)."""
+    limit = (now or datetime.now(UTC)) - stale_after
+    stale = list(session.scalars(select(Job).where(Job.state == JobState.running, Job.heartbeat_at < limit)))
+    for job in stale:
+        if job.attempts >= MAX_ATTEMPTS:
+            job.state, job.error, job.finished_at = (
+                JobState.failed,
+                "its worker stopped (crash?) too often",
+                utcnow(),
+            )
+        else:
+            job.state, job.worker, job.message = JobState.queued, None, "requeued after its worker stopped"
+    return len(stale)
+
+
+def claim_next(session: Session, worker: str, interactive_only: bool = False) -> Job | None:
+    """The highest-priority queued job, now running for ``worker``; None when the queue is empty."""
+    query = select(Job.id).where(Job.state == JobState.queued)
+    if interactive_only:
+        query = query.where(Job.interactive.is_(True))
+    for job_id in session.scalars(query.order_by(Job.priority.desc(), Job.id).limit(5)):
+        now = utcnow()
+        claimed = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.state == JobState.queued)
+            .values(
+                state=JobState.running,
+                worker=worker,
+                heartbeat_at=now,
+                started_at=now,
+                attempts=Job.attempts + 1,
+                progress=0.0,
+                error=None,
+            )
+        )
+        if claimed.rowcount == 1:  # type: ignore[attr-defined]
+            session.commit()
+            return session.get(Job, job_id, populate_existing=True)
+    return None
+
+
+def beat(session: Session, job_id: int, worker: str, progress: float, message: str | None) -> bool:
+    """Record progress; False when the job was cancelled or taken from this worker."""
+    values: dict[str, object] = {"heartbeat_at": utcnow(), "progress": progress}
+    if message is not None:
+        values["message"] = message[:256]
+    changed = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.worker == worker, Job.state == JobState.running)
+        .values(**values)
+    )
+    session.commit()
+    job = session.get(Job, job_id, populate_existing=True)
+    return bool(changed.rowcount) and job is not None and not job.cancel_requested  # type: ignore[attr-defined]
+
+
+def finish(
+    session: Session,
+    job_id: int,
+    worker: str,
+    state: JobState,
+    *,
+    result: dict[str, object] | None = None,
+    error: str | None = None,
+) -> None:
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.worker == worker, Job.state == JobState.running)
+        .values(
+            state=state,
+            result=result,
+            error=error,
+            finished_at=utcnow(),
+            progress=1.0 if state == JobState.succeeded else Job.progress,
+        )
+    )
+    session.commit()
+
+
+def get_job(session: Session, job_id: int) -> Job:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFoundError(f"job {job_id} does not exist")
+    return job
+
+
+def cancel(session: Session, job: Job) -> Job:
+    """Queued jobs stop at once; a running one stops at its next batch."""
+    if job.state in FINISHED:
+        raise ConflictError(f"job {job.id} already {job.state.value}")
+    job.cancel_requested = True
+    if job.state == JobState.queued:
+        job.state, job.finished_at = JobState.cancelled, utcnow()
+    return job
+
+
+def retry(session: Session, job: Job) -> Job:
+    if job.state not in (JobState.failed, JobState.cancelled):
+        raise ConflictError(
+            f"only failed or cancelled jobs can be retried; job {job.id} is {job.state.value}"
+        )
+    job.state, job.cancel_requested, job.error, job.progress = JobState.queued, False, None, 0.0
+    job.worker, job.finished_at, job.attempts = None, None, 0
+    return job

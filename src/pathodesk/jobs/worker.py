@@ -1,0 +1,143 @@
+"""Worker threads in the server process (issue 7, item 3).
+
+``job_workers`` threads take any job, highest priority first; one more thread only takes
+interactive jobs, so a long batch of analyses never makes an interactive request (such as
+super-resolution of the region a pathologist is looking at) wait. While a handler runs, a
+ticker beats the job's heartbeat and picks up a cancel request.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from pathodesk.config import Settings
+from pathodesk.db.models import JobState
+from pathodesk.db.session import Database
+from pathodesk.jobs import queue
+
+log = logging.getLogger(__name__)
+
+
+class JobCancelled(Exception):
+    """Raised by a handler that saw ``should_stop()``."""
+
+
+@dataclass
+class JobContext:
+    job_id: int
+    slide_id: int | None
+    params: dict[str, Any]
+    user_id: int | None
+    db: Database
+    settings: Settings
+    progress: float = 0.0
+    message: str | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def report(self, fraction: float, message: str | None = None) -> None:
+        """Cheap: the ticker writes it to the database with the next heartbeat."""
+        self.progress = max(0.0, min(1.0, fraction))
+        self.message = message
+
+    def should_stop(self) -> bool:
+        return self.stop.is_set()
+
+
+Handler = Callable[[JobContext], dict[str, object]]
+
+
+class WorkerPool:
+    def __init__(
+        self, db: Database, settings: Settings, handlers: dict[str, Handler], poll_seconds: float = 0.5
+    ):
+        self.db = db
+        self.settings = settings
+        self.handlers = handlers
+        self.poll_seconds = poll_seconds
+        self._stopping = threading.Event()
+        self._wake = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._identity = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+    def start(self) -> None:
+        slots = [False] * max(0, self.settings.job_workers) + [True]
+        for index, interactive_only in enumerate(slots):
+            thread = threading.Thread(
+                target=self._loop,
+                args=(f"{self._identity}-{index}", interactive_only),
+                daemon=True,
+                name=f"job-worker-{index}",
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        self._wake.set()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def _loop(self, worker: str, interactive_only: bool) -> None:
+        while not self._stopping.is_set():
+            try:
+                with self.db.session() as session:
+                    queue.requeue_stale(session, timedelta(seconds=self.settings.job_stale_seconds))
+                with self.db.session() as session:
+                    job = queue.claim_next(session, worker, interactive_only)
+                    claimed = (
+                        None
+                        if job is None
+                        else JobContext(
+                            job.id, job.slide_id, dict(job.params), job.created_by_id, self.db, self.settings
+                        )
+                    )
+                    kind = job.kind if job else ""
+                if claimed is not None:
+                    self._run(worker, kind, claimed)
+                    continue
+            except Exception:  # the loop must survive a database hiccup
+                log.exception("job worker %s: polling failed", worker)
+            self._wake.wait(self.poll_seconds)
+            self._wake.clear()
+
+    def _run(self, worker: str, kind: str, context: JobContext) -> None:
+        done = threading.Event()
+        ticker = threading.Thread(target=self._tick, args=(worker, context, done), daemon=True)
+        ticker.start()
+        state, result, error = JobState.failed, None, None
+        try:
+            handler = self.handlers.get(kind)
+            if handler is None:
+                raise ValueError(f"no handler for jobs of kind {kind!r}")
+            result = handler(context)
+            state = JobState.succeeded
+        except JobCancelled:
+            state = JobState.cancelled
+        except Exception as exc:
+            log.warning("job %s (%s) failed: %s", context.job_id, kind, type(exc).__name__)
+            error = str(exc)[:2000] or type(exc).__name__
+        finally:
+            done.set()
+            ticker.join()
+        with self.db.session() as session:
+            queue.finish(session, context.job_id, worker, state, result=result, error=error)
+
+    def _tick(self, worker: str, context: JobContext, done: threading.Event) -> None:
+        while not done.wait(queue.HEARTBEAT.total_seconds()):
+            try:
+                with self.db.session() as session:
+                    if not queue.beat(session, context.job_id, worker, context.progress, context.message):
+                        context.stop.set()
+            except Exception:
+                log.exception("job %s: heartbeat failed", context.job_id)

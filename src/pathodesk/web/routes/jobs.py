@@ -1,0 +1,152 @@
+"""Analysis and background jobs over HTTP (issue 7; API.md: analyze, jobs)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from pathodesk.analysis.job import KIND as ANALYZE
+from pathodesk.analysis.results import analysis_folder, read_summary
+from pathodesk.audit import record_by
+from pathodesk.db.models import Job, Slide, TrainedModel
+from pathodesk.errors import NotFoundError, ValidationFailedError
+from pathodesk.jobs import queue
+from pathodesk.web.access import may_see_exam
+from pathodesk.web.deps import CurrentUser, DbSession, IdValue, RecordId, StateDep
+from pathodesk.web.routes.slides import cached_image_response, visible_slide
+from pathodesk.web.state import Principal
+
+router = APIRouter(prefix="/api/v1", tags=["analysis"])
+
+
+class AnalyzeRequest(BaseModel):
+    model_id: IdValue | None = None  # default: the active model of the slide's disease type
+    tile_px: Annotated[int, Field(ge=32, le=8192)] | None = None
+    outline: Literal["hull", "tiles"] = "hull"
+    priority: Annotated[int, Field(ge=-10, le=10)] = 0
+
+
+class JobPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    kind: str
+    slide_id: int | None
+    state: str
+    progress: float
+    message: str | None
+    error: str | None
+    result: dict[str, object] | None
+    attempts: int
+    priority: int
+    params: dict[str, object]
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+def _visible_job(session: DbSession, user: Principal, job_id: int) -> Job:
+    job = session.get(Job, job_id)
+    slide = session.get(Slide, job.slide_id) if job and job.slide_id else None
+    visible = job is not None and (
+        user.is_admin
+        or (slide is not None and may_see_exam(user, slide.exam))
+        or job.created_by_id == user.user_id
+    )
+    if not visible:
+        raise NotFoundError(f"job {job_id} does not exist")
+    return job  # type: ignore[return-value]
+
+
+@router.post("/slides/{slide_id}/analyze", status_code=202)
+def analyze(
+    slide_id: RecordId, body: AnalyzeRequest, user: CurrentUser, session: DbSession, state: StateDep
+) -> JobPublic:
+    """Queue an analysis: tiles -> model -> clusters -> outlines (A4–A6); poll the job."""
+    slide = visible_slide(session, user, slide_id)
+    if body.model_id is not None:
+        model = session.get(TrainedModel, body.model_id)
+        if model is None:
+            raise NotFoundError(f"model {body.model_id} does not exist")
+        if model.disease_type != slide.exam.disease_type:
+            raise ValidationFailedError(
+                f"model {model.id} reads {model.disease_type} slides, not {slide.exam.disease_type}"
+            )
+    params = body.model_dump(exclude={"priority"}, exclude_none=True)
+    job = queue.submit(session, ANALYZE, slide.id, params, user_id=user.user_id, priority=body.priority)
+    record_by(session, user, "analyze", "slide", slide.id, job_id=job.id)
+    session.commit()
+    if state.workers is not None:
+        state.workers.wake()
+    return JobPublic.model_validate(job)
+
+
+@router.get("/jobs")
+def list_jobs(
+    user: CurrentUser, session: DbSession, slide_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None
+) -> list[JobPublic]:
+    query = select(Job).order_by(Job.id.desc()).limit(200)
+    if slide_id is not None:
+        visible_slide(session, user, slide_id)
+        query = query.where(Job.slide_id == slide_id)
+    jobs = []
+    for job in session.scalars(query):
+        try:
+            jobs.append(JobPublic.model_validate(_visible_job(session, user, job.id)))
+        except NotFoundError:
+            continue
+    return jobs
+
+
+@router.get("/jobs/{job_id}")
+def read_job(job_id: RecordId, user: CurrentUser, session: DbSession) -> JobPublic:
+    """State (queued, running, succeeded, failed, cancelled), progress 0–1, error, result."""
+    return JobPublic.model_validate(_visible_job(session, user, job_id))
+
+
+@router.post("/jobs/{job_id}/cancel")
+def cancel_job(job_id: RecordId, user: CurrentUser, session: DbSession) -> JobPublic:
+    job = queue.cancel(session, _visible_job(session, user, job_id))
+    record_by(session, user, "cancel", "job", job.id)
+    return JobPublic.model_validate(job)
+
+
+@router.post("/jobs/{job_id}/retry")
+def retry_job(job_id: RecordId, user: CurrentUser, session: DbSession, state: StateDep) -> JobPublic:
+    job = queue.retry(session, _visible_job(session, user, job_id))
+    record_by(session, user, "retry", "job", job.id)
+    session.commit()
+    if state.workers is not None:
+        state.workers.wake()
+    return JobPublic.model_validate(job)
+
+
+@router.get("/slides/{slide_id}/analysis")
+def read_analysis(
+    slide_id: RecordId, user: CurrentUser, session: DbSession, state: StateDep
+) -> dict[str, object]:
+    """The latest analysis: model, tiles, slide-level call, regions, heatmap URLs."""
+    summary = read_summary(state.settings, visible_slide(session, user, slide_id))
+    if summary is None:
+        raise NotFoundError(f"slide {slide_id} has not been analysed")
+    return summary
+
+
+@router.get("/slides/{slide_id}/heatmaps/{name}", response_class=Response)
+def heatmap(
+    slide_id: RecordId, name: str, request: Request, user: CurrentUser, session: DbSession, state: StateDep
+) -> Response:
+    """One class's tile probabilities as a transparent PNG over the whole slide."""
+    slide = visible_slide(session, user, slide_id)
+    summary = read_summary(state.settings, slide)
+    labels = summary.get("labels", []) if summary else []
+    path = analysis_folder(state.settings, slide) / f"heatmap-{name.removesuffix('.png')}.png"
+    if not name.endswith(".png") or name.removesuffix(".png") not in labels or not path.is_file():
+        raise NotFoundError(f"slide {slide_id} has no heatmap {name[:64]!r}")
+    etag = f'"{slide.sha256[:16]}-{path.stat().st_mtime_ns}-{name[:32]}"'
+    response = cached_image_response(request, etag, path.read_bytes, "image/png")
+    response.headers["Cache-Control"] = "private, no-cache"  # a new analysis replaces it
+    return response

@@ -1,0 +1,166 @@
+"""Analysis as background jobs (issue 7, items 1–3, 6): through the API, cancel and retry,
+and a job that survives its server being killed mid-run."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from pathodesk.config import Settings
+from pathodesk.web.app import create_app
+from tests.annotations.conftest import ingest_slide
+from tests.conftest import Accounts, free_port, login
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 120.0, every: float = 0.3) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError("timed out")
+
+
+def finished(client: TestClient | httpx.Client, job_id: int) -> Callable[[], dict[str, Any] | None]:
+    def check() -> dict[str, Any] | None:
+        job: dict[str, Any] = client.get(f"/api/v1/jobs/{job_id}").json()
+        return job if job["state"] in ("succeeded", "failed", "cancelled") else None
+
+    return check
+
+
+def test_analysis_job_outlines_a_real_slide_with_heatmaps(
+    settings: Settings, accounts: Accounts, samples: dict[str, Path]
+) -> None:
+    slide_id = ingest_slide(settings, samples["svs"], accounts.exam_a_id, accounts.expert_a_id)
+    with TestClient(create_app(settings)) as client:
+        login(client, "expert-a")
+        response = client.post(f"/api/v1/slides/{slide_id}/analyze", json={"outline": "tiles"})
+        assert response.status_code == 202, response.text
+        job = wait_for(finished(client, response.json()["id"]))
+        assert job["state"] == "succeeded", job
+        assert job["progress"] == 1.0 and job["attempts"] == 1
+        result = job["result"]
+        assert result["tiles"] > 20 and result["tile_px"] == 224  # CMU has an mpp; the model's card none
+        assert client.get(f"/api/v1/slides/{slide_id}/analysis").json() == result
+        ai = client.get(f"/api/v1/slides/{slide_id}/annotations", params={"source": "ai"}).json()
+        assert [a["id"] for a in ai["annotations"]] == [r["annotation_id"] for r in result["regions"]]
+        for annotation in ai["annotations"]:
+            assert annotation["probability"] >= 0.6 and annotation["author"] is None
+        assert ai["status"] == ("analyzed" if result["regions"] else "uploaded")
+        total = np.zeros(1)
+        for label, url in result["heatmaps"].items():
+            png = client.get(url)
+            assert png.status_code == 200 and png.headers["content-type"] == "image/png", label
+            rgba = np.asarray(Image.open(io.BytesIO(png.content)))
+            assert rgba.shape[2] == 4 and max(rgba.shape[:2]) == 1024
+            total = total + rgba[..., 3].astype(float).sum()
+        assert total.item() > 0  # probabilities drawn where the tissue is
+        assert client.get(f"/api/v1/slides/{slide_id}/heatmaps/nope.png").status_code == 404
+
+        # analysing again replaces the untouched AI outlines rather than piling them up
+        again = wait_for(
+            finished(client, client.post(f"/api/v1/slides/{slide_id}/analyze", json={}).json()["id"])
+        )
+        assert again["state"] == "succeeded"
+        ai_again = client.get(f"/api/v1/slides/{slide_id}/annotations", params={"source": "ai"}).json()
+        assert len(ai_again["annotations"]) == len(again["result"]["regions"])
+
+        login(client, "expert-b")
+        assert client.get(f"/api/v1/jobs/{job['id']}").status_code == 404
+        assert client.post(f"/api/v1/slides/{slide_id}/analyze", json={}).status_code == 404
+
+
+def test_queued_jobs_cancel_and_retry(
+    settings: Settings, accounts: Accounts, samples: dict[str, Path]
+) -> None:
+    settings.job_workers = 0  # only the interactive slot runs: analyses stay queued
+    slide_id = ingest_slide(settings, samples["svs"], accounts.exam_a_id, accounts.expert_a_id)
+    with TestClient(create_app(settings)) as client:
+        login(client, "expert-a")
+        job = client.post(f"/api/v1/slides/{slide_id}/analyze", json={"priority": 3}).json()
+        assert job["state"] == "queued" and job["priority"] == 3
+        time.sleep(1.0)
+        assert client.get(f"/api/v1/jobs/{job['id']}").json()["state"] == "queued"
+        assert client.post(f"/api/v1/jobs/{job['id']}/retry").status_code == 409  # not failed
+        cancelled = client.post(f"/api/v1/jobs/{job['id']}/cancel").json()
+        assert cancelled["state"] == "cancelled"
+        assert client.post(f"/api/v1/jobs/{job['id']}/cancel").status_code == 409
+        assert client.post(f"/api/v1/jobs/{job['id']}/retry").json()["state"] == "queued"
+        assert [j["id"] for j in client.get("/api/v1/jobs", params={"slide_id": slide_id}).json()] == [
+            job["id"]
+        ]
+        bad = client.post(f"/api/v1/slides/{slide_id}/analyze", json={"tile_px": 5})
+        assert bad.status_code == 422
+
+
+def serve(settings: Settings, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PATHODESK_JOB_STALE_SECONDS": "3"}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pathodesk.cli",
+            "--data-dir",
+            str(settings.data_dir),
+            "serve",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for(lambda: _up(port), timeout=60)
+    return process
+
+
+def _up(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/login", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.mark.timeout(300)
+def test_a_job_survives_its_server_being_killed_mid_run(
+    settings: Settings, accounts: Accounts, samples: dict[str, Path]
+) -> None:
+    slide_id = ingest_slide(settings, samples["svs"], accounts.exam_a_id, accounts.expert_a_id)
+    port = free_port()
+    process = serve(settings, port)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            login(client, "expert-a")
+            job = client.post(f"/api/v1/slides/{slide_id}/analyze", json={"tile_px": 64}).json()
+            running = wait_for(
+                lambda: (j := client.get(f"/api/v1/jobs/{job['id']}").json())["progress"] > 0.1 and j
+            )
+            assert running["state"] == "running"
+        process.send_signal(signal.SIGKILL)  # no clean shutdown: the worker dies mid-job
+        process.wait(timeout=30)
+        process = serve(settings, port)
+        with httpx.Client(base_url=base, timeout=30) as client:
+            login(client, "expert-a")
+            done = wait_for(finished(client, job["id"]), timeout=240)
+        assert done["state"] == "succeeded", done
+        assert done["attempts"] == 2  # it ran again after the restart
+        assert done["result"]["tile_px"] == 64
+    finally:
+        process.kill()
+        process.wait(timeout=30)

@@ -259,5 +259,5 @@ export function startAnnotator(viewer, slideId, mpp) {
   refreshReview();
   setTool("pan");
   window.pathodeskAnnotations = { store, canvas, setTool, loadView };
-  return store;
+  return window.pathodeskAnnotations;
 }

@@ -2,6 +2,8 @@
 import OpenSeadragon from "openseadragon";
 import "./slides.js";
 import { startAnnotator } from "./annotator.js";
+import { startAnalysisPanel } from "./analysis-panel.js";
+import { overlayToggler } from "./overlays.js";
 
 const container = document.getElementById("viewer");
 const slideId = container.dataset.slideId;
@@ -74,32 +76,15 @@ viewer.addHandler("open", updateScale);
 viewer.addHandler("animation", updateScale);
 viewer.addHandler("zoom", updateScale);
 
-// QC overlays (issue 5): each check's mask is one image stretched over the whole slide.
-const overlays = new Map();
+// QC overlays (issue 5) and analysis heatmaps (issue 7) share one overlay layer manager.
+const toggleOverlay = overlayToggler(viewer);
 for (const toggle of document.querySelectorAll("input.overlay-toggle")) {
-  toggle.addEventListener("change", () => {
-    const check = toggle.dataset.check;
-    if (toggle.checked) {
-      viewer.addTiledImage({
-        tileSource: { type: "image", url: toggle.dataset.url, buildPyramid: false },
-        x: 0,
-        y: 0,
-        width: 1, // the slide's own width in viewport units
-        opacity: 1,
-        success: (event) => {
-          if (!toggle.checked) viewer.world.removeItem(event.item);
-          else overlays.set(check, event.item);
-        },
-      });
-    } else if (overlays.has(check)) {
-      viewer.world.removeItem(overlays.get(check));
-      overlays.delete(check);
-    }
-  });
+  toggle.addEventListener("change", () => toggleOverlay(`qc-${toggle.dataset.check}`, toggle.dataset.url, toggle.checked));
 }
 
 // Annotation editor, list and review (issue 4).
-if (document.getElementById("annotation-panel")) startAnnotator(viewer, slideId, mpp);
+const annotations = document.getElementById("annotation-panel") ? startAnnotator(viewer, slideId, mpp) : null;
+if (document.getElementById("analysis-panel")) startAnalysisPanel(slideId, toggleOverlay, annotations);
 
 // Tests (and impatient users) wait for this before using the page.
 document.documentElement.dataset.ready = "true";

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from tqdm import tqdm
 
+from pathodesk.cli_analysis import add_analysis_commands
 from pathodesk.cli_models import add_model_commands
 from pathodesk.config import Settings
 from pathodesk.errors import PathoDeskError
@@ -318,6 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     command.set_defaults(handler=cmd_qc)
 
     add_model_commands(add, _settings)
+    add_analysis_commands(add, _settings)
 
     command = add("fetch-samples", "download and prepare the sample slides")
     command.add_argument("--sample-dir", default=None)

@@ -120,7 +120,8 @@ export function startAnnotator(viewer, slideId, mpp) {
     const perimeter = mpp ? record.perimeter_px * mpp : null;
     const cells = [
       show, relabel, fmt(area), fmt(perimeter), record.source,
-      record.probability === null ? "—" : record.probability.toFixed(2), record.author || "you",
+      record.probability === null ? "—" : record.probability.toFixed(2),
+      record.author || (record.source === "ai" ? "AI" : record.id === null ? "you" : "—"),
     ];
     for (const cell of cells) {
       const td = document.createElement("td");

@@ -1,0 +1,72 @@
+// AI analysis in the viewer (issue 7): start it, watch the job's progress, then see the
+// outlines (reloaded into the editor) and per-class probability heatmaps.
+import { api, showError } from "./api.js";
+
+const $ = (id) => document.getElementById(id);
+const POLL_MS = 700;
+
+export function startAnalysisPanel(slideId, toggleOverlay, annotations) {
+  const button = $("analyze-start");
+  const bar = $("analyze-progress");
+  const status = $("analyze-status");
+  const error = $("analyze-error");
+  const heatmaps = $("heatmap-toggles");
+
+  function showSummary(summary) {
+    const regions = summary.regions.map((r) => `${r.label} (p ${r.probability.toFixed(2)}, ${r.tiles} tiles)`);
+    $("analysis-summary").textContent =
+      `${summary.model}: ${summary.slide_label}; ${summary.tiles} tiles of ${summary.tile_px} px; ` +
+      (regions.length ? `regions: ${regions.join(", ")}` : "no tumour region");
+    heatmaps.replaceChildren(...Object.entries(summary.heatmaps).map(([label, url]) => {
+      const wrap = document.createElement("label");
+      const box = document.createElement("input");
+      box.type = "checkbox";
+      box.className = "heatmap-toggle";
+      box.dataset.label = label;
+      box.addEventListener("change", () => toggleOverlay(`heatmap-${label}`, `${url}?v=${summary.seconds}`, box.checked));
+      wrap.append(box, ` ${label} heatmap`);
+      return wrap;
+    }));
+  }
+
+  async function follow(job) {
+    button.disabled = true;
+    bar.hidden = false;
+    while (job.state === "queued" || job.state === "running") {
+      bar.value = job.progress;
+      status.textContent = `${job.state} ${Math.round(job.progress * 100)} %${job.message ? ` — ${job.message}` : ""}`;
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      job = await api(`/api/v1/jobs/${job.id}`);
+    }
+    button.disabled = false;
+    bar.value = job.state === "succeeded" ? 1 : bar.value;
+    status.textContent = `${job.state.replace("_", " ")} ${Math.round(job.progress * 100)} %`;
+    document.documentElement.dataset.analysisState = job.state;
+    if (job.state === "succeeded") {
+      showSummary(job.result);
+      if (annotations) await annotations.loadView();
+    } else if (job.state === "failed") {
+      showError(error, `Analysis failed: ${job.error}`);
+    }
+  }
+
+  button.addEventListener("click", async () => {
+    showError(error, "");
+    try {
+      const job = await api(`/api/v1/slides/${slideId}/analyze`, {
+        method: "POST", json: { outline: $("analyze-outline").value },
+      });
+      await follow(job);
+    } catch (problem) {
+      showError(error, problem.message);
+      button.disabled = false;
+    }
+  });
+
+  // a finished analysis, and one still running (started elsewhere or before a reload)
+  api(`/api/v1/slides/${slideId}/analysis`).then(showSummary).catch(() => {});
+  api(`/api/v1/jobs?slide_id=${slideId}`).then((jobs) => {
+    const active = jobs.find((j) => j.state === "queued" || j.state === "running");
+    if (active) follow(active);
+  }).catch(() => {});
+}

@@ -1,0 +1,80 @@
+"""AI analysis in Chromium (issue 7, item 6): upload a mosaic slide whose tumour is known,
+start the analysis in the browser, watch the progress, see the outline over the tumour and
+the heatmap, export the ASAP XML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playwright.sync_api import Browser, expect
+from shapely.geometry import shape
+from shapely.ops import unary_union
+
+from pathodesk.analysis.mosaic import split_images, write_mosaic
+from pathodesk.annotations.exchange import read_annotation_file
+from pathodesk.ml.registry import SHIPPED_DIR
+from tests.conftest import ARTIFACTS, Accounts, LiveServer
+from tests.e2e.conftest import ready
+from tests.e2e.test_annotation_editor import open_editor, overlay_pixels, to_screen, viewer_origin
+from tests.e2e.test_viewer import canvas_pixels, logged_in_page, wait_until_drawn
+
+
+def test_upload_analyze_watch_progress_and_export(
+    browser: Browser, live_server: LiveServer, accounts: Accounts, shared_data: Path, tmp_path: Path
+) -> None:
+    images = split_images(shared_data / "lc25000-lung-224", SHIPPED_DIR / "lung" / "splits.csv")
+    truth = write_mosaic(tmp_path / "lung-mosaic.tiff", images, "lung_n", "lung_aca", seed=1)
+    assert truth.tumour is not None
+    page = logged_in_page(browser, live_server, "expert-a")
+    page.goto(f"{live_server.url}/upload")
+    ready(page)
+    page.fill("#patient_code", "P-AI")
+    page.fill("#pathology_id", "E-AI")
+    page.select_option("#disease_type", "lung")
+    page.click("#case-form button[type=submit]")
+    expect(page.locator("#exam-select")).to_contain_text("E-AI")
+    page.set_input_files("#file", str(truth.path))
+    page.click("#upload-form button[type=submit]")
+    expect(page.locator("#upload-result a")).to_contain_text("Uploaded slide")
+    page.click("#upload-result a")
+    wait_until_drawn(page)
+    slide_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
+    open_editor(page, live_server, slide_id)
+
+    page.select_option("#analyze-outline", "tiles")
+    page.click("#analyze-start")
+    expect(page.locator("#analyze-progress")).to_be_visible()
+    seen: set[str] = set()
+    for _ in range(200):  # the percentage climbs while the job runs
+        seen.add(page.locator("#analyze-status").inner_text())
+        if page.evaluate("() => document.documentElement.dataset.analysisState") == "succeeded":
+            break
+        page.wait_for_timeout(150)
+    assert any("running" in text and "%" in text for text in seen), seen
+    expect(page.locator("#analyze-status")).to_have_text("succeeded 100 %")
+    expect(page.locator("#analysis-summary")).to_contain_text("lung_aca")
+
+    # the AI outline is in the list and drawn over the tumour
+    rows = page.locator("#annotation-rows tr")
+    expect(rows.first).to_contain_text("ai")
+    centre = truth.tumour.representative_point()
+    (x, y) = to_screen(page, [[centre.x, centre.y]])[0]
+    ox, oy = viewer_origin(page)
+    pixels = overlay_pixels(page)
+    ratio = pixels.shape[1] / page.evaluate("() => document.getElementById('annotation-canvas').clientWidth")
+    assert pixels[int((y - oy) * ratio), int((x - ox) * ratio), 3] > 20  # the region's fill covers it
+
+    before = canvas_pixels(page).astype(int)
+    page.locator("input.heatmap-toggle[data-label='lung_aca']").check()
+    page.wait_for_timeout(1500)
+    after = canvas_pixels(page).astype(int)
+    assert (abs(after - before).sum(axis=2) > 30).mean() > 0.02  # the heatmap tints the tumour
+    page.screenshot(path=str(ARTIFACTS / "analysis-viewer.png"))
+
+    with page.expect_download() as download:
+        page.click("#export-xml")
+    regions = read_annotation_file(Path(download.value.path()).read_bytes()).regions
+    assert {r.label for r in regions} == {"lung_aca"}
+    found = unary_union([shape(r.geometry) for r in regions])
+    assert 2 * found.intersection(truth.tumour).area / (found.area + truth.tumour.area) >= 0.85
+    page.close()

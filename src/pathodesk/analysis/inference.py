@@ -9,6 +9,7 @@ its time in the network, not waiting on the slide. The model runs under
 from __future__ import annotations
 
 import math
+import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import torch
+from torch.fx.experimental.optimization import fuse
 
 from pathodesk.ml.pipeline import Normalization
 from pathodesk.ml.train import LoadedModel
@@ -56,20 +58,40 @@ def tissue_tiles(reader: SlideReader, tile_px: int, min_fraction: float = 0.5) -
     return tile_grid(tissue.mask, tissue.downsample, reader.info.dimensions, tile_px, min_fraction)
 
 
+def _runs(tiles: Sequence[Tile], tile_px: int) -> list[list[int]]:
+    """Indices of tiles that sit side by side in one row, so one read covers them all."""
+    runs: list[list[int]] = []
+    for index, tile in enumerate(tiles):
+        last = tiles[runs[-1][-1]] if runs else None
+        if last is not None and last.y == tile.y and last.x + tile_px == tile.x:
+            runs[-1].append(index)
+        else:
+            runs.append([index])
+    return runs
+
+
 def read_tiles(reader: SlideReader, tiles: Sequence[Tile], tile_px: int, image_px: int) -> np.ndarray:
-    """RGB uint8 (n, image_px, image_px, 3): from the coarsest level that keeps the detail."""
+    """RGB uint8 (n, image_px, image_px, 3), from the coarsest level that keeps the detail.
+
+    Neighbours in a row are read as one strip: the slide's JPEG tiles they share are then
+    decoded once instead of once per analysis tile."""
     info = reader.info
     level = info.best_level_for_downsample(tile_px / image_px)
     scale = info.level_downsamples[level]
     size = max(1, math.ceil(tile_px / scale))
     out = np.empty((len(tiles), image_px, image_px, 3), np.uint8)
-    for index, tile in enumerate(tiles):
-        region = reader.read_region((tile.x, tile.y), level, (size, size))[..., :3]
-        out[index] = (
-            region
-            if size == image_px
-            else cv2.resize(region, (image_px, image_px), interpolation=cv2.INTER_AREA)
-        )
+    for run in _runs(tiles, tile_px):
+        first = tiles[run[0]]
+        step = tile_px / scale
+        width = math.ceil(step * (len(run) - 1)) + size
+        strip = reader.read_region((first.x, first.y), level, (width, size))[..., :3]
+        for offset, index in enumerate(run):
+            left = round(offset * step)
+            region = strip[:, left : left + size]
+            resized = size == image_px
+            out[index] = (
+                region if resized else cv2.resize(region, (image_px, image_px), interpolation=cv2.INTER_AREA)
+            )
     return out
 
 
@@ -79,6 +101,24 @@ def to_batch(pixels: np.ndarray, normalization: Normalization) -> torch.Tensor:
     mean = torch.tensor(normalization.mean).view(1, 3, 1, 1)
     std = torch.tensor(normalization.std).view(1, 3, 1, 1)
     return ((batch - mean) / std).contiguous(memory_format=torch.channels_last)
+
+
+_FUSED: dict[int, torch.nn.Module] = {}
+_FUSE_LOCK = threading.Lock()
+
+
+def inference_model(model: torch.nn.Module) -> torch.nn.Module:
+    """The model with each batch norm folded into its convolution (torch.fx): the same
+    function, about a fifth faster on CPU. Done once per model; eager as a fallback for
+    architectures fx cannot trace."""
+    with _FUSE_LOCK:
+        if id(model) not in _FUSED:
+            try:
+                fused = fuse(model.eval())
+            except Exception:  # tracing limits of some timm blocks: keep it eager
+                fused = model
+            _FUSED[id(model)] = fused
+        return _FUSED[id(model)]
 
 
 def predict(model: torch.nn.Module, batch: torch.Tensor) -> np.ndarray:
@@ -99,6 +139,7 @@ def classify_tiles(
 ) -> np.ndarray:
     """Class probabilities per tile; reading runs ``readers + 1`` batches ahead of the model."""
     probabilities = np.zeros((len(tiles), len(loaded.labels)), np.float32)
+    model = inference_model(loaded.model)
     starts = list(range(0, len(tiles), batch_size))
     done = 0
     with ThreadPoolExecutor(max_workers=readers, thread_name_prefix="tile-reader") as pool:
@@ -122,9 +163,8 @@ def classify_tiles(
             start, future = pending.popleft()
             pixels = future.result()
             refill()  # the readers work on the next batches while the model runs
-            probabilities[start : start + len(pixels)] = predict(
-                loaded.model, to_batch(pixels, loaded.normalization)
-            )
+            batch = to_batch(pixels, loaded.normalization)
+            probabilities[start : start + len(pixels)] = predict(model, batch)
             done += len(pixels)
             if progress is not None:
                 progress(done, len(tiles))

@@ -1,0 +1,156 @@
+"""Whole-slide analysis throughput (issue 7, item 5): our engine against a naive loop.
+
+Same slide (a mosaic of real LC25000 test tiles, pyramidal JPEG TIFF), same tissue tiles,
+same shipped lung model. Three ways through it:
+
+- ours: `classify_tiles` (reader threads a few batches ahead, channels-last, inference_mode);
+- naive (baseline): per tile OpenSlide `read_region` -> PIL -> torchvision transform, then
+  the model, one batch at a time, nothing overlapped;
+- model only: the same batches already in memory as tensors, the ceiling for any reader.
+
+Prints tiles/s of each; the result line's ratio is ours / naive, `of_model_only` how much of
+the model-only speed we keep (reading hidden behind compute when close to 1).
+
+    .venv/bin/python bench/analyze.py [--grid 24] [--repeats 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import openslide
+import torch
+from torchvision import transforms
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import result_line
+from pathodesk.analysis.inference import (
+    classify_tiles,
+    inference_model,
+    predict,
+    read_tiles,
+    tissue_tiles,
+    to_batch,
+)
+from pathodesk.analysis.mosaic import split_images, write_mosaic
+from pathodesk.ml.registry import SHIPPED_DIR
+from pathodesk.ml.train import LoadedModel, load_model
+from pathodesk.slides import open_slide
+from pathodesk.tissue.grid import Tile
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "bench-results" / "analyze"
+BATCH = 32
+
+
+def naive(path: Path, tiles: list[Tile], loaded: LoadedModel, tile_px: int) -> np.ndarray:
+    slide = openslide.OpenSlide(str(path))
+    transform = transforms.Compose(
+        [
+            transforms.Resize((loaded.image_px, loaded.image_px)),
+            transforms.ToTensor(),
+            transforms.Normalize(loaded.normalization.mean, loaded.normalization.std),
+        ]
+    )
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(tiles), BATCH):
+            images = [
+                transform(slide.read_region((t.x, t.y), 0, (tile_px, tile_px)).convert("RGB"))
+                for t in tiles[start : start + BATCH]
+            ]
+            out.append(torch.softmax(loaded.model(torch.stack(images)), dim=1).numpy())
+    slide.close()
+    return np.concatenate(out)
+
+
+def model_only(batches: list[torch.Tensor], loaded: LoadedModel) -> np.ndarray:
+    """Our engine's model on batches already in memory: the ceiling for any reader."""
+    model = inference_model(loaded.model)
+    return np.concatenate([predict(model, batch) for batch in batches])
+
+
+def timed(run):  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    value = run()
+    return time.perf_counter() - started, value
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--grid", type=int, default=24, help="mosaic of grid x grid tiles")
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    shared = Path(os.environ.get("PATHODESK_SHARED_DATA_DIR", ROOT.parent / "shared" / "data"))
+    if not (shared / "lc25000-lung-224").is_dir():
+        raise SystemExit(f"needs {shared / 'lc25000-lung-224'} (../shared/data)")
+    loaded = load_model(SHIPPED_DIR / "lung" / "model.pt")
+    lines = [run_scenario(shared, loaded, args.grid, args.repeats, scale) for scale in (1, 2)]
+    print(lines[0])
+    print(lines[1])  # last: the result line (a 40x scan: the commoner case)
+
+
+def run_scenario(shared: Path, loaded: LoadedModel, grid: int, repeats: int, scale: int) -> str:
+    """scale 1: the slide at the model's resolution; 2: scanned at twice it (40x for a 20x
+    model), so each tile is read from the pyramid's next level, or by the naive loop at
+    level 0 and resized."""
+    cell = loaded.image_px * scale
+    path = WORK / f"lung-mosaic-{grid}-{cell}.tiff"
+    if not path.exists():
+        images = split_images(shared / "lc25000-lung-224", SHIPPED_DIR / "lung" / "splits.csv")
+        write_mosaic(path, images, "lung_n", "lung_aca", grid=grid, cell_px=cell, seed=7, mpp=0.5 / scale)
+    reader = open_slide(path)
+    tile_px = cell
+    tiles = tissue_tiles(reader, tile_px)
+    threads = torch.get_num_threads()
+    print(
+        f"{len(tiles)} tissue tiles of {tile_px} px (model input {loaded.image_px}), {threads} torch threads"
+    )
+    batches = [
+        to_batch(read_tiles(reader, tiles[s : s + BATCH], tile_px, loaded.image_px), loaded.normalization)
+        for s in range(0, len(tiles), BATCH)
+    ]
+    model_only(batches[:1], loaded)  # warm-up: first-call allocations
+    seconds: dict[str, list[float]] = {"ours": [], "naive": [], "model_only": []}
+    results = {}
+    for _ in range(repeats):  # interleaved, so that neither profits from a quieter moment
+        for name, run in (
+            ("ours", lambda: classify_tiles(reader, tiles, loaded, tile_px)),
+            ("naive", lambda: naive(path, tiles, loaded, tile_px)),
+            ("model_only", lambda: model_only(batches, loaded)),
+        ):
+            elapsed, results[name] = timed(run)
+            seconds[name].append(elapsed)
+    rate = {name: len(tiles) / min(values) for name, values in seconds.items()}
+    agreement = float(np.abs(results["ours"] - results["naive"]).max())
+    print(
+        json.dumps(
+            {
+                "tiles": len(tiles),
+                "tiles_per_s": {k: round(v, 1) for k, v in rate.items()},
+                "max_probability_difference_ours_vs_naive": round(agreement, 5),
+            }
+        )
+    )
+    return result_line(
+        "analyze",
+        rate["ours"],
+        rate["naive"],
+        "tiles/s",
+        "per-tile OpenSlide read_region -> PIL -> torchvision transform -> model, one batch at a time",
+        model_only_tiles_per_s=round(rate["model_only"], 1),
+        of_model_only=round(rate["ours"] / rate["model_only"], 3),
+        tiles=len(tiles),
+        tile_px=tile_px,
+        slide=f"{grid}x{grid} mosaic of LC25000 test tiles, {0.5 / scale} µm/px",
+    )
+
+
+if __name__ == "__main__":
+    main()

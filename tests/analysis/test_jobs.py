@@ -164,3 +164,26 @@ def test_a_job_survives_its_server_being_killed_mid_run(
     finally:
         process.kill()
         process.wait(timeout=30)
+
+
+def test_the_interactive_slot_runs_while_batch_jobs_wait(
+    settings: Settings, accounts: Accounts, samples: dict[str, Path]
+) -> None:
+    """With no batch workers, only interactive jobs run: the reserved slot is never taken
+    by the queue of analyses (super-resolution of the viewed region will need it)."""
+    from pathodesk.db.session import Database
+    from pathodesk.jobs.queue import submit
+
+    settings.job_workers = 0
+    slide_id = ingest_slide(settings, samples["svs"], accounts.exam_a_id, accounts.expert_a_id)
+    db = Database(settings.resolved_database_url())
+    with db.session() as session:
+        owner = accounts.expert_a_id
+        batch = submit(session, "analyze", slide_id, {}, user_id=owner, priority=10).id
+        interactive = submit(session, "analyze", slide_id, {}, user_id=owner, interactive=True).id
+    db.dispose()
+    with TestClient(create_app(settings)) as client:
+        login(client, "expert-a")
+        done = wait_for(finished(client, interactive))
+        assert done["state"] == "succeeded"
+        assert client.get(f"/api/v1/jobs/{batch}").json()["state"] == "queued"  # despite its priority

@@ -200,3 +200,4 @@ def ingest_staged(
 def discard_slide_file(settings: Settings, slide: Slide) -> None:
     (settings.slides_dir / slide.path).unlink(missing_ok=True)
     shutil.rmtree(settings.qc_dir / slide.sha256, ignore_errors=True)
+    shutil.rmtree(settings.analysis_dir / slide.sha256, ignore_errors=True)  # heatmaps, tile scores

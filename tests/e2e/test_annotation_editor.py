@@ -232,6 +232,15 @@ def test_conflicting_saves_and_sign_off_in_the_browser(
     for page in (expert, admin):
         open_editor(page, live_server, slide_id)
         expect(page.locator(f"#annotation-rows tr[data-id='{made['id']}']")).to_contain_text("0.87")
+    # clicking a row flies to the annotation: it fills the middle of the view
+    expert.locator(f"#annotation-rows tr[data-id='{made['id']}'] td").nth(2).click()
+    expert.wait_for_timeout(1500)
+    (x0, y0), (x1, y1) = to_screen(expert, [[600, 600], [900, 900]])
+    box = expert.locator("#viewer").bounding_box()
+    assert box is not None
+    assert abs((x0 + x1) / 2 - (box["x"] + box["width"] / 2)) < 40
+    assert abs((y0 + y1) / 2 - (box["y"] + box["height"] / 2)) < 40
+    assert (y1 - y0) > 0.3 * box["height"]  # zoomed in on it
     expert.locator(f"#annotation-rows tr[data-id='{made['id']}'] select.relabel").select_option("lung_scc")
     admin.locator(f"#annotation-rows tr[data-id='{made['id']}'] select.relabel").select_option("lung_n")
     expert.click("#annotation-save")

@@ -77,6 +77,7 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--lr", type=float, default=0.005)
     parser.add_argument("--patience", type=int, default=10)
+    parser.add_argument("--lr-step-epochs", type=int, default=10, help="lr x0.1 every N epochs (B6: 10)")
     parser.add_argument("--stain-jitter", type=float, default=0.0)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
@@ -88,12 +89,14 @@ def main() -> int:
             epochs=args.epochs,
             lr=args.lr,
             patience=args.patience,
+            lr_step_epochs=args.lr_step_epochs,
             stain_jitter=args.stain_jitter,
         )
         notes = [
             *notes,
             f"Trained by scripts/train_shipped.py {args.disease_type} --arch {args.arch} "
-            f"--epochs {args.epochs} --lr {args.lr} --stain-jitter {args.stain_jitter}: "
+            f"--epochs {args.epochs} --lr {args.lr} --lr-step-epochs {args.lr_step_epochs} "
+            f"--stain-jitter {args.stain_jitter}: "
             f"SGD as B6 but lr {args.lr} instead of 1e-4, "
             "which does not leave the random start within a 30-minute CPU budget.",
         ]

@@ -79,6 +79,7 @@ def test_analysis_job_outlines_a_real_slide_with_heatmaps(
         assert again["state"] == "succeeded"
         ai_again = client.get(f"/api/v1/slides/{slide_id}/annotations", params={"source": "ai"}).json()
         assert len(ai_again["annotations"]) == len(again["result"]["regions"])
+        assert ai_again["status"] == ai["status"]  # a machine re-run is not an expert's review
 
         login(client, "expert-b")
         assert client.get(f"/api/v1/jobs/{job['id']}").status_code == 404

@@ -86,7 +86,7 @@ def save_analysis(
         )
     )
     for old in untouched:
-        store.delete(session, slide, old, old.version, None)
+        store.delete(session, slide, old, old.version, None, by="ai")
     drafts = [
         store.Draft(region.label, to_geojson(region.outline), "polygon", "ai", round(region.probability, 4))
         for region in outcome.regions

@@ -196,12 +196,18 @@ def update(
 
 
 def delete(
-    session: Session, slide: Slide, annotation: Annotation, expected_version: int, author_id: int | None
+    session: Session,
+    slide: Slide,
+    annotation: Annotation,
+    expected_version: int,
+    author_id: int | None,
+    by: str = "expert",
 ) -> None:
+    """``by="ai"``: a new analysis replacing its own earlier outlines, not an expert's edit."""
     with _versioned(annotation, expected_version):
         annotation.deleted = True
         annotation.updated_at = utcnow()
-        note_edit(slide, "expert")
+        note_edit(slide, by)
         session.flush()
     session.add(_revision(annotation, "delete", author_id))
 

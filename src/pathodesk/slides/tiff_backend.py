@@ -11,6 +11,8 @@ import json
 import math
 import os
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +22,8 @@ from PIL import Image
 
 from pathodesk.errors import NotFoundError, UnsupportedSlideError
 from pathodesk.slides.base import Size, SlideInfo, downsamples_from_dimensions, white_canvas
+
+DECODED_TILES = 64
 
 PYRAMID_SOFTWARE = "PathoDesk pyramid"
 JPEG_COMPRESSION = 7
@@ -94,6 +98,10 @@ class TiffSlideReader:
             raise UnsupportedSlideError(f"{path.name} holds no image")
         self._fd = os.open(path, os.O_RDONLY)
         self._strip_cache: dict[int, np.ndarray] = {}
+        # Decoded tiles shared by neighbouring reads (analysis strips, Deep Zoom tiles that
+        # straddle stored ones): a row of a large slide's tiles, ~13 MB at 256 px.
+        self._decoded: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
+        self._decoded_lock = threading.Lock()
         first = self._levels[0].pages[0]
         if first.dtype is None or first.dtype.kind not in "ui":
             raise UnsupportedSlideError(f"{path.name}: sample type {first.dtype} is not an image")
@@ -207,6 +215,21 @@ class TiffSlideReader:
         return os.pread(self._fd, page.databytecounts[index], page.dataoffsets[index])
 
     def _decode_tile(self, page: tifffile.TiffPage, index: int) -> np.ndarray:
+        key = (id(page), index)
+        with self._decoded_lock:
+            cached = self._decoded.get(key)
+            if cached is not None:
+                self._decoded.move_to_end(key)
+                return cached
+        tile = self._decode_uncached(page, index)
+        tile.setflags(write=False)
+        with self._decoded_lock:
+            self._decoded[key] = tile
+            while len(self._decoded) > DECODED_TILES:
+                self._decoded.popitem(last=False)
+        return tile
+
+    def _decode_uncached(self, page: tifffile.TiffPage, index: int) -> np.ndarray:
         data = os.pread(self._fd, page.databytecounts[index], page.dataoffsets[index])
         try:
             tile, _, _ = page.decode(data, index, jpegtables=page.jpegtables)

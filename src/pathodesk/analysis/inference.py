@@ -96,11 +96,13 @@ def read_tiles(reader: SlideReader, tiles: Sequence[Tile], tile_px: int, image_p
 
 
 def to_batch(pixels: np.ndarray, normalization: Normalization) -> torch.Tensor:
-    """uint8 NHWC -> normalised float NCHW in channels-last memory (no copy of the layout)."""
-    batch = torch.from_numpy(pixels).permute(0, 3, 1, 2).to(torch.float32).div_(255.0)
-    mean = torch.tensor(normalization.mean).view(1, 3, 1, 1)
+    """uint8 NHWC -> normalised float NCHW, channels-last: the NHWC buffer permuted *is*
+    channels-last, so one conversion and one in-place multiply-add, no layout copy."""
     std = torch.tensor(normalization.std).view(1, 3, 1, 1)
-    return ((batch - mean) / std).contiguous(memory_format=torch.channels_last)
+    scale = 1.0 / (255.0 * std)
+    shift = -torch.tensor(normalization.mean).view(1, 3, 1, 1) / std
+    batch = torch.from_numpy(pixels).permute(0, 3, 1, 2).to(torch.float32)
+    return batch.mul_(scale).add_(shift).contiguous(memory_format=torch.channels_last)
 
 
 _FUSED: dict[int, torch.nn.Module] = {}
@@ -163,8 +165,11 @@ def classify_tiles(
             start, future = pending.popleft()
             pixels = future.result()
             refill()  # the readers work on the next batches while the model runs
-            batch = to_batch(pixels, loaded.normalization)
-            probabilities[start : start + len(pixels)] = predict(model, batch)
+            # the conversion stays here: torch ops in a reader thread would start their own
+            # worker threads and oversubscribe the two cores the model is using
+            probabilities[start : start + len(pixels)] = predict(
+                model, to_batch(pixels, loaded.normalization)
+            )
             done += len(pixels)
             if progress is not None:
                 progress(done, len(tiles))

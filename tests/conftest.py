@@ -113,11 +113,8 @@ class LiveServer:
     settings: Settings
 
 
-@pytest.fixture
-def live_server(settings: Settings, accounts: Accounts) -> Iterator[LiveServer]:
-    """``pathodesk serve`` in its own process, as a user would run it."""
-    port = free_port()
-    env = {**os.environ, "PATHODESK_MAX_UPLOAD_BYTES": str(2 * 1024**3)}
+def serve(settings: Settings, port: int, **env: str) -> subprocess.Popen[bytes]:
+    """Start ``pathodesk serve`` on ``port`` and wait until it answers."""
     process = subprocess.Popen(
         [
             sys.executable,
@@ -129,19 +126,24 @@ def live_server(settings: Settings, accounts: Accounts) -> Iterator[LiveServer]:
             "--port",
             str(port),
         ],
-        env=env,
+        env={**os.environ, **env},
     )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{url}/login", timeout=1).status_code == 200:
-                break
+            if httpx.get(f"http://127.0.0.1:{port}/login", timeout=1).status_code == 200:
+                return process
         except httpx.TransportError:
             time.sleep(0.2)
-    else:
-        process.kill()
-        raise RuntimeError("server did not start")
-    yield LiveServer(url, process, settings)
+    process.kill()
+    raise RuntimeError("server did not start")
+
+
+@pytest.fixture
+def live_server(settings: Settings, accounts: Accounts) -> Iterator[LiveServer]:
+    """``pathodesk serve`` in its own process, as a user would run it."""
+    port = free_port()
+    process = serve(settings, port, PATHODESK_MAX_UPLOAD_BYTES=str(2 * 1024**3))
+    yield LiveServer(f"http://127.0.0.1:{port}", process, settings)
     process.terminate()
     process.wait(timeout=10)

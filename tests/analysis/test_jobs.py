@@ -4,10 +4,7 @@ and a job that survives its server being killed mid-run."""
 from __future__ import annotations
 
 import io
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +19,7 @@ from PIL import Image
 from pathodesk.config import Settings
 from pathodesk.web.app import create_app
 from tests.annotations.conftest import ingest_slide
-from tests.conftest import Accounts, free_port, login
+from tests.conftest import Accounts, free_port, login, serve
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 120.0, every: float = 0.3) -> Any:
@@ -109,41 +106,13 @@ def test_queued_jobs_cancel_and_retry(
         assert bad.status_code == 422
 
 
-def serve(settings: Settings, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PATHODESK_JOB_STALE_SECONDS": "3"}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pathodesk.cli",
-            "--data-dir",
-            str(settings.data_dir),
-            "serve",
-            "--port",
-            str(port),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    wait_for(lambda: _up(port), timeout=60)
-    return process
-
-
-def _up(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/login", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 @pytest.mark.timeout(300)
 def test_a_job_survives_its_server_being_killed_mid_run(
     settings: Settings, accounts: Accounts, samples: dict[str, Path]
 ) -> None:
     slide_id = ingest_slide(settings, samples["svs"], accounts.exam_a_id, accounts.expert_a_id)
     port = free_port()
-    process = serve(settings, port)
+    process = serve(settings, port, PATHODESK_JOB_STALE_SECONDS="3")
     base = f"http://127.0.0.1:{port}"
     try:
         with httpx.Client(base_url=base, timeout=30) as client:
@@ -155,7 +124,7 @@ def test_a_job_survives_its_server_being_killed_mid_run(
             assert running["state"] == "running"
         process.send_signal(signal.SIGKILL)  # no clean shutdown: the worker dies mid-job
         process.wait(timeout=30)
-        process = serve(settings, port)
+        process = serve(settings, port, PATHODESK_JOB_STALE_SECONDS="3")
         with httpx.Client(base_url=base, timeout=30) as client:
             login(client, "expert-a")
             done = wait_for(finished(client, job["id"]), timeout=240)

@@ -143,13 +143,6 @@ def create_many(
     return created
 
 
-def live_annotation(session: Session, annotation_id: int) -> Annotation:
-    annotation = session.get(Annotation, annotation_id)
-    if annotation is None or annotation.deleted:
-        raise NotFoundError(f"annotation {annotation_id} does not exist")
-    return annotation
-
-
 @contextmanager
 def _versioned(annotation: Annotation, expected_version: int) -> Iterator[None]:
     annotation_id = annotation.id  # a failed flush expires the object: keep what the message needs

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from pathodesk.db.models import Job, JobState, utcnow
-from pathodesk.errors import ConflictError, NotFoundError
+from pathodesk.errors import ConflictError
 
 HEARTBEAT = timedelta(seconds=2)
 STALE_AFTER = timedelta(seconds=15)
@@ -127,13 +127,6 @@ def finish(
         )
     )
     session.commit()
-
-
-def get_job(session: Session, job_id: int) -> Job:
-    job = session.get(Job, job_id)
-    if job is None:
-        raise NotFoundError(f"job {job_id} does not exist")
-    return job
 
 
 def cancel(session: Session, job: Job) -> Job:

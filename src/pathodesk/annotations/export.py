@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from pathodesk.annotations import asap_xml, qupath_geojson
 from pathodesk.annotations.exchange import FileRegion
+from pathodesk.annotations.review import describe_round
 from pathodesk.annotations.store import label_colours
 from pathodesk.db.models import ReviewRound, Slide
 
@@ -64,12 +65,7 @@ def reviewed_zip(session: Session) -> bytes:
                 "slide_id": slide.id,
                 "slide_number": slide.slide_number,
                 "disease_type": slide.exam.disease_type,
-                "round": review.round,
-                "verdict": review.verdict.value,
-                "opinion": review.opinion,
-                "reviewer": review.reviewer.account if review.reviewer else None,
-                "reviewed_at": review.reviewed_at.isoformat(),
-                "annotations": len(review.annotations),
+                **describe_round(review),
             }
             archive.writestr(f"{stem}.review.json", json.dumps(summary, indent=2))
     return buffer.getvalue()

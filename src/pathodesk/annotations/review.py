@@ -6,6 +6,8 @@ needs_revision: the round is recorded and the next one opens at once for the cor
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -41,6 +43,18 @@ def submit_review(
     except IntegrityError:
         raise ConflictError("someone else signed this round off at the same moment; reload") from None
     return review
+
+
+def describe_round(review: ReviewRound) -> dict[str, Any]:
+    """A signed round as the API and the reviewed-annotations zip show it (no patient data)."""
+    return {
+        "round": review.round,
+        "verdict": review.verdict.value,
+        "opinion": review.opinion,
+        "reviewer": review.reviewer.account if review.reviewer else None,
+        "reviewed_at": review.reviewed_at.isoformat(),
+        "annotations": len(review.annotations),
+    }
 
 
 def review_rounds(session: Session, slide_id: int) -> list[ReviewRound]:

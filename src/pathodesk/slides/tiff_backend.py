@@ -7,6 +7,7 @@ without decoding (``native_jpeg_tile``), which the Deep Zoom server uses when th
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -23,7 +24,37 @@ from PIL import Image
 from pathodesk.errors import NotFoundError, UnsupportedSlideError
 from pathodesk.slides.base import Size, SlideInfo, downsamples_from_dimensions, white_canvas
 
-DECODED_TILES = 64
+
+class DecodedTiles:
+    """Recently decoded tiles of every open TIFF reader, in one byte budget: neighbouring
+    reads (analysis strips, Deep Zoom tiles straddling stored ones) share a decode, and
+    memory stays bounded however many readers the pool holds."""
+
+    def __init__(self, budget_bytes: int) -> None:
+        self.budget_bytes = budget_bytes
+        self._tiles: OrderedDict[tuple[int, int, int], np.ndarray] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[int, int, int]) -> np.ndarray | None:
+        with self._lock:
+            tile = self._tiles.get(key)
+            if tile is not None:
+                self._tiles.move_to_end(key)
+            return tile
+
+    def put(self, key: tuple[int, int, int], tile: np.ndarray) -> None:
+        with self._lock:
+            if key in self._tiles:
+                return
+            self._tiles[key] = tile
+            self._bytes += tile.nbytes
+            while self._bytes > self.budget_bytes and self._tiles:
+                self._bytes -= self._tiles.popitem(last=False)[1].nbytes
+
+
+DECODED = DecodedTiles(64 * 1024 * 1024)
+_reader_ids = itertools.count()  # unlike id(), never reused by a later reader
 
 PYRAMID_SOFTWARE = "PathoDesk pyramid"
 JPEG_COMPRESSION = 7
@@ -98,10 +129,7 @@ class TiffSlideReader:
             raise UnsupportedSlideError(f"{path.name} holds no image")
         self._fd = os.open(path, os.O_RDONLY)
         self._strip_cache: dict[int, np.ndarray] = {}
-        # Decoded tiles shared by neighbouring reads (analysis strips, Deep Zoom tiles that
-        # straddle stored ones): a row of a large slide's tiles, ~13 MB at 256 px.
-        self._decoded: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
-        self._decoded_lock = threading.Lock()
+        self._reader_id = next(_reader_ids)
         first = self._levels[0].pages[0]
         if first.dtype is None or first.dtype.kind not in "ui":
             raise UnsupportedSlideError(f"{path.name}: sample type {first.dtype} is not an image")
@@ -215,18 +243,12 @@ class TiffSlideReader:
         return os.pread(self._fd, page.databytecounts[index], page.dataoffsets[index])
 
     def _decode_tile(self, page: tifffile.TiffPage, index: int) -> np.ndarray:
-        key = (id(page), index)
-        with self._decoded_lock:
-            cached = self._decoded.get(key)
-            if cached is not None:
-                self._decoded.move_to_end(key)
-                return cached
-        tile = self._decode_uncached(page, index)
-        tile.setflags(write=False)
-        with self._decoded_lock:
-            self._decoded[key] = tile
-            while len(self._decoded) > DECODED_TILES:
-                self._decoded.popitem(last=False)
+        key = (self._reader_id, id(page), index)
+        tile = DECODED.get(key)
+        if tile is None:
+            tile = self._decode_uncached(page, index)
+            tile.setflags(write=False)
+            DECODED.put(key, tile)
         return tile
 
     def _decode_uncached(self, page: tifffile.TiffPage, index: int) -> np.ndarray:

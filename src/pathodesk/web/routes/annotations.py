@@ -18,7 +18,7 @@ from pathodesk.annotations.exchange import MAX_FILE_BYTES
 from pathodesk.annotations.export import render, reviewed_zip
 from pathodesk.annotations.imports import import_annotations
 from pathodesk.annotations.query import Viewport, annotation_rows, count_in_view, feature
-from pathodesk.annotations.review import review_round, review_rounds, submit_review
+from pathodesk.annotations.review import describe_round, review_round, review_rounds, submit_review
 from pathodesk.audit import record_by
 from pathodesk.db.models import Annotation, Slide, Verdict
 from pathodesk.errors import NotFoundError, PayloadTooLargeError, ValidationFailedError
@@ -285,23 +285,12 @@ async def import_file(
     return json_response(await anyio.to_thread.run_sync(store_file), 201)
 
 
-def _round_public(review: Any) -> dict[str, Any]:
-    return {
-        "round": review.round,
-        "verdict": review.verdict.value,
-        "opinion": review.opinion,
-        "reviewer": review.reviewer.account if review.reviewer else None,
-        "reviewed_at": review.reviewed_at.isoformat(),
-        "annotations": len(review.annotations),
-    }
-
-
 def _review_state(session: DbSession, slide: Slide) -> dict[str, Any]:
     return {
         "slide_id": slide.id,
         "status": slide.status.value,
         "round": slide.review_round,
-        "rounds": [_round_public(r) for r in review_rounds(session, slide.id)],
+        "rounds": [describe_round(r) for r in review_rounds(session, slide.id)],
     }
 
 

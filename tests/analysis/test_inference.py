@@ -14,13 +14,14 @@ from pathodesk.analysis.inference import (
     Cancelled,
     analysis_tile_px,
     classify_tiles,
+    inference_model,
     read_tiles,
     tissue_tiles,
     to_batch,
 )
 from pathodesk.ml.pipeline import to_model_input
 from pathodesk.ml.registry import SHIPPED_DIR
-from pathodesk.ml.train import load_model
+from pathodesk.ml.train import LoadedModel, load_model
 from pathodesk.slides import open_slide
 
 
@@ -55,8 +56,12 @@ def test_probabilities_match_a_plain_per_tile_loop(samples: dict[str, Path]) -> 
         )
     assert np.abs(ours - plain).max() < 1e-4  # batch-norm folding changes nothing that matters
     assert np.allclose(ours.sum(axis=1), 1, atol=1e-5)
-    batch = to_batch(read_tiles(reader, tiles[:2], 224, 224), loaded.normalization)
+    pixels = read_tiles(reader, tiles[:2], 224, 224)
+    batch = to_batch(pixels, loaded.normalization)
     assert batch.is_contiguous(memory_format=torch.channels_last)
+    buffer = torch.full((8, 3, 224, 224), 9.0).contiguous(memory_format=torch.channels_last)
+    reused = to_batch(pixels, loaded.normalization, buffer)
+    assert reused.data_ptr() == buffer.data_ptr() and torch.equal(reused, batch)
 
 
 def test_a_stop_request_ends_the_run(samples: dict[str, Path]) -> None:
@@ -82,3 +87,43 @@ def test_tile_size_follows_resolution_or_the_override() -> None:
     assert analysis_tile_px(224, 0.5, 0.5, None) == 224
     assert analysis_tile_px(224, None, 0.25, None) == 224  # the model's card states no mpp
     assert analysis_tile_px(224, 0.5, None, 300) == 300
+
+
+@pytest.mark.parametrize("disease", ["lung", "thyroid"])
+def test_the_frozen_model_computes_what_the_eager_one_does(disease: str) -> None:
+    loaded = load_model(SHIPPED_DIR / disease / "model.pt")
+    frozen = inference_model(loaded)
+    assert isinstance(frozen, torch.jit.ScriptModule)  # both shipped models trace
+    assert inference_model(loaded) is frozen  # once per model
+    generator = torch.Generator().manual_seed(3)
+    for n in (1, 5, 32):  # traced on 2: no batch size is baked in
+        batch = torch.randn(n, 3, loaded.image_px, loaded.image_px, generator=generator)
+        with torch.no_grad():
+            assert torch.allclose(frozen(batch), loaded.model(batch), rtol=1e-3, atol=1e-4)
+
+
+class DataDependent(torch.nn.Module):
+    """A trace would bake the first batch's mean into the graph as a constant."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([x.mean((1, 2, 3)), x.std((1, 2, 3))], 1) * float(x.mean())
+
+
+def test_a_model_the_trace_gets_wrong_stays_eager() -> None:
+    model = DataDependent()
+    normalization = load_model(SHIPPED_DIR / "lung" / "model.pt").normalization
+    loaded = LoadedModel(model, "data-dependent", ["a", "b"], normalization, 8)
+    assert inference_model(loaded) is model
+
+
+def test_one_batch_per_core_leaves_the_thread_setting_as_it_was(samples: dict[str, Path]) -> None:
+    import threading
+
+    before = torch.get_num_threads()
+    reader = open_slide(samples["svs"])
+    classify_tiles(reader, tissue_tiles(reader, 224)[:20], load_model(SHIPPED_DIR / "lung" / "model.pt"), 224)
+    seen: list[int] = []
+    later = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+    later.start()
+    later.join()
+    assert torch.get_num_threads() == before and seen == [before]  # threads started later too

@@ -15,7 +15,7 @@ same shipped lung model. Three ways through it:
 Prints tiles/s of each; the result line's ratio is ours / naive, `of_model_only` how much of
 the model-only speed we keep (reading hidden behind compute when close to 1).
 
-    .venv/bin/python bench/analyze.py [--grid 24] [--repeats 2]
+    .venv/bin/python bench/analyze.py [--grid 48] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -107,8 +107,8 @@ def timed(run):  # type: ignore[no-untyped-def]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--grid", type=int, default=24, help="mosaic of grid x grid tiles")
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--grid", type=int, default=48, help="mosaic of grid x grid tiles")
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     shared = Path(os.environ.get("PATHODESK_SHARED_DATA_DIR", ROOT.parent / "shared" / "data"))
     if not (shared / "lc25000-lung-224").is_dir():

@@ -3,7 +3,7 @@
 import { api, showError } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
-const POLL_MS = 700;
+const POLL_MS = 400;
 
 export function startAnalysisPanel(slideId, toggleOverlay, annotations) {
   const button = $("analyze-start");

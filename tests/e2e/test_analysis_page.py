@@ -23,7 +23,8 @@ def test_upload_analyze_watch_progress_and_export(
     browser: Browser, live_server: LiveServer, accounts: Accounts, shared_data: Path, tmp_path: Path
 ) -> None:
     images = split_images(shared_data / "lc25000-lung-224", SHIPPED_DIR / "lung" / "splits.csv")
-    truth = write_mosaic(tmp_path / "lung-mosaic.tiff", images, "lung_n", "lung_aca", seed=1)
+    # 24 x 24 cells: long enough a job to be watched at the page's polling rate
+    truth = write_mosaic(tmp_path / "lung-mosaic.tiff", images, "lung_n", "lung_aca", grid=24, seed=1)
     assert truth.tumour is not None
     page = logged_in_page(browser, live_server, "expert-a")
     page.goto(f"{live_server.url}/upload")
@@ -42,16 +43,19 @@ def test_upload_analyze_watch_progress_and_export(
     open_editor(page, live_server, slide_id)
 
     page.select_option("#analyze-outline", "tiles")
+    # every text the status line shows, recorded by the page itself (sampling could miss one)
+    page.evaluate(
+        """() => { window.statusTexts = [];
+        new MutationObserver(() => window.statusTexts.push(document.getElementById('analyze-status').textContent))
+          .observe(document.getElementById('analyze-status'), {childList: true, characterData: true, subtree: true}); }"""
+    )
     page.click("#analyze-start")
     expect(page.locator("#analyze-progress")).to_be_visible()
-    seen: set[str] = set()
-    for _ in range(200):  # the percentage climbs while the job runs
-        seen.add(page.locator("#analyze-status").inner_text())
-        if page.evaluate("() => document.documentElement.dataset.analysisState") == "succeeded":
-            break
-        page.wait_for_timeout(150)
-    assert any("running" in text and "%" in text for text in seen), seen
-    expect(page.locator("#analyze-status")).to_have_text("succeeded 100 %")
+    expect(page.locator("#analyze-status")).to_have_text("succeeded 100 %", timeout=120_000)
+    shown: list[str] = page.evaluate("() => window.statusTexts")
+    percents = [int(text.split(" %")[0].rsplit(" ", 1)[1]) for text in shown]
+    assert shown[-1] == "succeeded 100 %" and percents == sorted(percents), shown  # never goes back
+    assert any(text.startswith("running") for text in shown), shown  # seen while it ran
     expect(page.locator("#analysis-summary")).to_contain_text("lung_aca")
 
     # the AI outline is in the list and drawn over the tumour

@@ -15,7 +15,7 @@ same shipped lung model. Three ways through it:
 Prints tiles/s of each; the result line's ratio is ours / naive, `of_model_only` how much of
 the model-only speed we keep (reading hidden behind compute when close to 1).
 
-    .venv/bin/python bench/analyze.py [--grid 48] [--repeats 3]
+    .venv/bin/python bench/analyze.py [--grid 48] [--repeats 3] [--model lung|thyroid]
 """
 
 from __future__ import annotations
@@ -109,11 +109,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--grid", type=int, default=48, help="mosaic of grid x grid tiles")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--model",
+        choices=["lung", "thyroid"],
+        default="lung",
+        help="shipped model to run: lung (MobileNetV3) or thyroid (the seed network, B5), "
+        "on the same lung mosaic: speed does not depend on what the tiles show",
+    )
     args = parser.parse_args()
     shared = Path(os.environ.get("PATHODESK_SHARED_DATA_DIR", ROOT.parent / "shared" / "data"))
     if not (shared / "lc25000-lung-224").is_dir():
         raise SystemExit(f"needs {shared / 'lc25000-lung-224'} (../shared/data)")
-    loaded = load_model(SHIPPED_DIR / "lung" / "model.pt")
+    loaded = load_model(SHIPPED_DIR / args.model / "model.pt")
     lines = [run_scenario(shared, loaded, args.grid, args.repeats, scale) for scale in (1, 2)]
     print(lines[0])
     print(lines[1])  # last: the result line (a 40x scan: the commoner case)
@@ -182,6 +189,7 @@ def run_scenario(shared: Path, loaded: LoadedModel, grid: int, repeats: int, sca
         of_model_only=round(rate["ours"] / rate["model_only"], 3),
         tiles=len(tiles),
         tile_px=tile_px,
+        model=loaded.arch,
         slide=f"{grid}x{grid} mosaic of LC25000 test tiles, {0.5 / scale} µm/px",
     )
 

@@ -45,9 +45,12 @@ def test_upload_analyze_watch_progress_and_export(
     page.select_option("#analyze-outline", "tiles")
     # every text the status line shows, recorded by the page itself (sampling could miss one)
     page.evaluate(
-        """() => { window.statusTexts = [];
-        new MutationObserver(() => window.statusTexts.push(document.getElementById('analyze-status').textContent))
-          .observe(document.getElementById('analyze-status'), {childList: true, characterData: true, subtree: true}); }"""
+        """() => {
+          const status = document.getElementById('analyze-status');
+          window.statusTexts = [];
+          new MutationObserver(() => window.statusTexts.push(status.textContent))
+            .observe(status, {childList: true, characterData: true, subtree: true});
+        }"""
     )
     page.click("#analyze-start")
     expect(page.locator("#analyze-progress")).to_be_visible()

@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ from pathodesk.db.session import Database
 from pathodesk.jobs import queue
 
 log = logging.getLogger(__name__)
+
+PROGRESS_EVERY = 0.5  # seconds between looks at a running job's progress
 
 
 class JobCancelled(Exception):
@@ -43,7 +46,7 @@ class JobContext:
     stop: threading.Event = field(default_factory=threading.Event)
 
     def report(self, fraction: float, message: str | None = None) -> None:
-        """Cheap: the ticker writes it to the database with the next heartbeat."""
+        """Cheap: the ticker writes it to the database within ``PROGRESS_EVERY``."""
         self.progress = max(0.0, min(1.0, fraction))
         self.message = message
 
@@ -134,10 +137,18 @@ class WorkerPool:
             queue.finish(session, context.job_id, worker, state, result=result, error=error)
 
     def _tick(self, worker: str, context: JobContext, done: threading.Event) -> None:
-        while not done.wait(queue.HEARTBEAT.total_seconds()):
+        """Progress reaches the database within ``PROGRESS_EVERY`` of changing, so a browser
+        watching the job sees it move; unchanged, only the heartbeat is written."""
+        written: tuple[float, str | None] | None = None
+        last_beat = time.monotonic()
+        while not done.wait(PROGRESS_EVERY):
+            now, state = time.monotonic(), (context.progress, context.message)
+            if state == written and now - last_beat < queue.HEARTBEAT.total_seconds():
+                continue
             try:
                 with self.db.session() as session:
-                    if not queue.beat(session, context.job_id, worker, context.progress, context.message):
+                    if not queue.beat(session, context.job_id, worker, *state):
                         context.stop.set()
+                written, last_beat = state, now
             except Exception:
                 log.exception("job %s: heartbeat failed", context.job_id)

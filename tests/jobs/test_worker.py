@@ -1,0 +1,64 @@
+"""The worker pool (issue 7, item 3): a running job's progress reaches the database as it
+moves, not only with the heartbeat, so the browser's bar follows the work."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from pathodesk.config import Settings
+from pathodesk.db.models import Job, JobState
+from pathodesk.db.session import Database
+from pathodesk.jobs import queue
+from pathodesk.jobs.worker import JobContext, WorkerPool
+from tests.conftest import Accounts
+
+
+def stored(db: Database, job_id: int) -> Job:
+    with db.session() as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        session.expunge(job)
+        return job
+
+
+def test_progress_is_written_when_it_moves(
+    settings: Settings, accounts: Accounts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(queue, "HEARTBEAT", queue.HEARTBEAT * 100)  # heartbeats alone: none during the test
+    # the handler moves on only once the test has seen each step in the database
+    steps = {0.25: threading.Event(), 0.75: threading.Event()}
+
+    def probe(context: JobContext) -> dict[str, object]:
+        context.report(0.25, "a quarter")
+        steps[0.25].wait(30)
+        context.report(0.75, "three quarters")
+        steps[0.75].wait(30)
+        return {"done": True}
+
+    db = Database(settings.resolved_database_url())
+    with db.session() as session:
+        job_id = queue.submit(session, "probe", None, {}, user_id=accounts.expert_a_id).id
+    pool = WorkerPool(db, settings, {"probe": probe}, poll_seconds=0.1)
+    pool.start()
+    try:
+        seen: list[tuple[float, str | None]] = []
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            job = stored(db, job_id)
+            if (job.progress, job.message) not in seen and job.state == JobState.running:
+                seen.append((job.progress, job.message))
+                if job.progress in steps:
+                    steps[job.progress].set()
+            if job.state == JobState.succeeded:
+                break
+            time.sleep(0.05)
+        assert (0.25, "a quarter") in seen and (0.75, "three quarters") in seen, seen
+        assert stored(db, job_id).state == JobState.succeeded
+    finally:
+        for step in steps.values():
+            step.set()
+        pool.stop()
+        db.dispose()

@@ -13,9 +13,12 @@ export function startAnalysisPanel(slideId, toggleOverlay, annotations) {
   const heatmaps = $("heatmap-toggles");
 
   function showSummary(summary) {
-    const regions = summary.regions.map((r) => `${r.label} (p ${r.probability.toFixed(2)}, ${r.tiles} tiles)`);
+    const overlapping = summary.overlap > 1;
+    const unit = overlapping ? `cells of ${summary.cell_px} px` : "tiles";
+    const regions = summary.regions.map((r) => `${r.label} (p ${r.probability.toFixed(2)}, ${r.tiles} ${unit})`);
     $("analysis-summary").textContent =
-      `${summary.model}: ${summary.slide_label}; ${summary.tiles} tiles of ${summary.tile_px} px; ` +
+      `${summary.model}: ${summary.slide_label}; ${summary.tiles} tiles of ${summary.tile_px} px` +
+      `${overlapping ? `, ${summary.cell_px} px apart` : ""}; ` +
       (regions.length ? `regions: ${regions.join(", ")}` : "no tumour region");
     heatmaps.replaceChildren(...Object.entries(summary.heatmaps).map(([label, url]) => {
       const wrap = document.createElement("label");
@@ -54,7 +57,7 @@ export function startAnalysisPanel(slideId, toggleOverlay, annotations) {
     showError(error, "");
     try {
       const job = await api(`/api/v1/slides/${slideId}/analyze`, {
-        method: "POST", json: { outline: $("analyze-outline").value },
+        method: "POST", json: { outline: $("analyze-outline").value, overlap: Number($("analyze-overlap").value) },
       });
       await follow(job);
     } catch (problem) {

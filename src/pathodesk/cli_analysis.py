@@ -18,7 +18,7 @@ AddCommand = Callable[[str, str], argparse.ArgumentParser]
 
 def cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
     from pathodesk.analysis.job import model_mpp
-    from pathodesk.analysis.run import analyze_slide
+    from pathodesk.analysis.run import analyze_slide, outcome_summary
     from pathodesk.annotations.exchange import FileRegion
     from pathodesk.annotations.export import WRITERS
     from pathodesk.annotations.geometry import to_geojson
@@ -58,6 +58,7 @@ def cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
                 model_mpp=mpp_of_model,
                 tile_px=args.tile_px,
                 outline=args.outline,
+                overlap=args.overlap,
                 progress=progress,
             )
         slide_mpp = reader.info.mpp_x
@@ -77,29 +78,18 @@ def cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
     summary = {
         "slide": str(args.slide),
         "model": model_name,
-        "tile_px": outcome.results.tile_px,
-        "tiles": len(outcome.results.tiles),
-        "slide_label": outcome.slide_label,
-        "seconds": round(outcome.seconds, 2),
+        **outcome_summary(outcome, slide_mpp),
         "out": str(out) if out else None,
-        "regions": [
-            {
-                "label": r.label,
-                "probability": round(r.probability, 4),
-                "std": round(r.std, 4),
-                "tiles": r.tile_count,
-                "area_um2": round(r.outline.area * slide_mpp**2, 1) if slide_mpp else None,
-            }
-            for r in outcome.regions
-        ],
     }
     if args.json:
         print(json.dumps(summary))
     else:
         tiles = f"{summary['tiles']} tiles of {summary['tile_px']} px"
+        tiles += f", overlapping {summary['overlap']}x" if outcome.overlap > 1 else ""
         print(f"{summary['slide']}: {summary['slide_label']} ({tiles}, {model_name})")
-        for region in summary["regions"]:  # type: ignore[attr-defined]
-            print(f"  {region['label']:12s} p={region['probability']:.2f}  {region['tiles']} tiles")
+        unit = "tiles" if outcome.overlap == 1 else f"cells of {outcome.results.tile_px} px"
+        for region in summary["regions"]:
+            print(f"  {region['label']:12s} p={region['probability']:.2f}  {region['tiles']} {unit}")
         if out:
             print(f"outlines written to {out}")
     return 0
@@ -115,6 +105,13 @@ def add_analysis_commands(add: AddCommand, settings_of: Callable[[argparse.Names
     command.add_argument("--out", type=Path, default=None, help="FILE.xml (ASAP XML) or FILE.geojson")
     command.add_argument(
         "--outline", choices=("hull", "tiles"), default="hull", help="convex hull (A6) or tile union"
+    )
+    command.add_argument(
+        "--overlap",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="2: tiles half a tile apart, outlines at half-tile resolution for 4x the model work",
     )
     command.add_argument("--model-version", type=int, default=None, help="default: the active model")
     command.add_argument("--json", action="store_true")

@@ -33,6 +33,10 @@ def test_strips_read_the_same_pixels_as_single_tiles(samples: dict[str, Path]) -
         alone = np.stack([read_tiles(reader, [t], tile_px, image_px)[0] for t in tiles])
         assert together.shape == (len(tiles), image_px, image_px, 3)
         assert np.abs(together.astype(int) - alone.astype(int)).max() <= 1, tile_px
+    overlapping = tissue_tiles(reader, 224, stride=112)[:40]  # rows of tiles sharing half their width
+    together = read_tiles(reader, overlapping, 224, 224, stride=112)
+    alone = np.stack([read_tiles(reader, [t], 224, 224)[0] for t in overlapping])
+    assert np.array_equal(together, alone)
 
 
 def test_probabilities_match_a_plain_per_tile_loop(samples: dict[str, Path]) -> None:

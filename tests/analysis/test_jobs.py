@@ -69,11 +69,13 @@ def test_analysis_job_outlines_a_real_slide_with_heatmaps(
         assert total.item() > 0  # probabilities drawn where the tissue is
         assert client.get(f"/api/v1/slides/{slide_id}/heatmaps/nope.png").status_code == 404
 
-        # analysing again replaces the untouched AI outlines rather than piling them up
-        again = wait_for(
-            finished(client, client.post(f"/api/v1/slides/{slide_id}/analyze", json={}).json()["id"])
-        )
+        # analysing again (on half-overlapping tiles) replaces the untouched AI outlines
+        # rather than piling them up
+        rerun = client.post(f"/api/v1/slides/{slide_id}/analyze", json={"overlap": 2}).json()
+        again = wait_for(finished(client, rerun["id"]))
         assert again["state"] == "succeeded"
+        assert (again["result"]["overlap"], again["result"]["cell_px"]) == (2, 112)
+        assert again["result"]["tiles"] > 3 * result["tiles"]  # tiles every half tile
         ai_again = client.get(f"/api/v1/slides/{slide_id}/annotations", params={"source": "ai"}).json()
         assert len(ai_again["annotations"]) == len(again["result"]["regions"])
         assert ai_again["status"] == ai["status"]  # a machine re-run is not an expert's review
@@ -102,8 +104,9 @@ def test_queued_jobs_cancel_and_retry(
         assert [j["id"] for j in client.get("/api/v1/jobs", params={"slide_id": slide_id}).json()] == [
             job["id"]
         ]
-        bad = client.post(f"/api/v1/slides/{slide_id}/analyze", json={"tile_px": 5})
-        assert bad.status_code == 422
+        for bad_body in ({"tile_px": 5}, {"overlap": 3}, {"outline": "blob"}):
+            bad = client.post(f"/api/v1/slides/{slide_id}/analyze", json=bad_body)
+            assert bad.status_code == 422, bad_body
 
 
 @pytest.mark.timeout(300)

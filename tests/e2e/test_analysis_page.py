@@ -43,6 +43,7 @@ def test_upload_analyze_watch_progress_and_export(
     open_editor(page, live_server, slide_id)
 
     page.select_option("#analyze-outline", "tiles")
+    page.select_option("#analyze-overlap", "2")
     # every text the status line shows, recorded by the page itself (sampling could miss one)
     page.evaluate(
         """() => {
@@ -60,6 +61,7 @@ def test_upload_analyze_watch_progress_and_export(
     assert shown[-1] == "succeeded 100 %" and percents == sorted(percents), shown  # never goes back
     assert any(text.startswith("running") for text in shown), shown  # seen while it ran
     expect(page.locator("#analysis-summary")).to_contain_text("lung_aca")
+    expect(page.locator("#analysis-summary")).to_contain_text("tiles of 224 px, 112 px apart")
 
     # the AI outline is in the list and drawn over the tumour
     rows = page.locator("#annotation-rows tr")

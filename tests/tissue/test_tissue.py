@@ -91,6 +91,11 @@ def test_grid_keeps_tissue_tiles_and_drops_edges() -> None:
     assert max(t.x for t in kept) + 160 <= 1190 and max(t.y for t in kept) + 160 <= 790  # B7: edges removed
     with_edges = tile_grid(full, 8.0, slide_size=(1190, 790), tile_px=160, min_fraction=0.5, drop_edges=False)
     assert len(with_edges) == 8 * 5 and len(kept) == 7 * 4
+    # overlapping tiles, half a tile apart: tissue 160..640 x 80..480 holds 5 x 4 positions
+    halves = tile_grid(mask, 8.0, slide_size=(1200, 800), tile_px=160, min_fraction=1.0, stride=80)
+    assert {(t.x, t.y) for t in halves} == {(x, y) for x in range(160, 481, 80) for y in range(80, 321, 80)}
+    overlapping = tile_grid(full, 8.0, slide_size=(1190, 790), tile_px=160, stride=80)
+    assert max(t.x for t in overlapping) + 160 <= 1190 and len(overlapping) == 13 * 8
 
 
 def test_polygons_cover_the_mask_in_level0_pixels() -> None:

@@ -59,36 +59,42 @@ def analysis_tile_px(
     return image_px
 
 
-def tissue_tiles(reader: SlideReader, tile_px: int, min_fraction: float = 0.5) -> list[Tile]:
+def tissue_tiles(
+    reader: SlideReader, tile_px: int, min_fraction: float = 0.5, stride: int | None = None
+) -> list[Tile]:
     tissue = detect_tissue(reader)
-    return tile_grid(tissue.mask, tissue.downsample, reader.info.dimensions, tile_px, min_fraction)
+    return tile_grid(
+        tissue.mask, tissue.downsample, reader.info.dimensions, tile_px, min_fraction, stride=stride
+    )
 
 
-def _runs(tiles: Sequence[Tile], tile_px: int) -> list[list[int]]:
-    """Indices of tiles that sit side by side in one row, so one read covers them all."""
+def _runs(tiles: Sequence[Tile], stride: int) -> list[list[int]]:
+    """Indices of tiles that follow each other in one row, so one read covers them all."""
     runs: list[list[int]] = []
     for index, tile in enumerate(tiles):
         last = tiles[runs[-1][-1]] if runs else None
-        if last is not None and last.y == tile.y and last.x + tile_px == tile.x:
+        if last is not None and last.y == tile.y and last.x + stride == tile.x:
             runs[-1].append(index)
         else:
             runs.append([index])
     return runs
 
 
-def read_tiles(reader: SlideReader, tiles: Sequence[Tile], tile_px: int, image_px: int) -> np.ndarray:
+def read_tiles(
+    reader: SlideReader, tiles: Sequence[Tile], tile_px: int, image_px: int, stride: int | None = None
+) -> np.ndarray:
     """RGB uint8 (n, image_px, image_px, 3), from the coarsest level that keeps the detail.
 
-    Neighbours in a row are read as one strip: the slide's JPEG tiles they share are then
-    decoded once instead of once per analysis tile."""
+    Neighbours in a row (``stride`` apart, overlapping when less than ``tile_px``) are read
+    as one strip: the slide's JPEG tiles they share are then decoded once, not per tile."""
     info = reader.info
     level = info.best_level_for_downsample(tile_px / image_px)
     scale = info.level_downsamples[level]
     size = max(1, math.ceil(tile_px / scale))
     out = np.empty((len(tiles), image_px, image_px, 3), np.uint8)
-    for run in _runs(tiles, tile_px):
+    for run in _runs(tiles, stride or tile_px):
         first = tiles[run[0]]
-        step = tile_px / scale
+        step = (stride or tile_px) / scale
         width = math.ceil(step * (len(run) - 1)) + size
         strip = reader.read_region((first.x, first.y), level, (width, size))[..., :3]
         for offset, index in enumerate(run):
@@ -195,6 +201,7 @@ def classify_tiles(
     *,
     batch_size: int = BATCH_SIZE,
     readers: int = 2,
+    stride: int | None = None,
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> np.ndarray:
@@ -226,7 +233,7 @@ def classify_tiles(
         def refill() -> None:
             while len(pending) < ahead and (start := next(upcoming, None)) is not None:
                 chunk = tiles[start : start + batch_size]
-                pixels = reading.submit(read_tiles, reader, chunk, tile_px, loaded.image_px)
+                pixels = reading.submit(read_tiles, reader, chunk, tile_px, loaded.image_px, stride)
                 pending.append((start, computing.submit(classify, pixels)))
 
         refill()

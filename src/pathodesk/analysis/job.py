@@ -50,6 +50,7 @@ def run_analysis_job(context: JobContext) -> dict[str, object]:
             model_mpp=mpp_of_model,
             tile_px=context.params.get("tile_px"),
             outline=context.params.get("outline", "hull"),
+            overlap=context.params.get("overlap", 1),
             progress=lambda done, total: context.report(
                 0.05 + 0.9 * done / max(1, total), f"{done}/{total} tiles"
             ),

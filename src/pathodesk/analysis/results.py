@@ -19,7 +19,7 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pathodesk.analysis.run import AnalysisOutcome
+from pathodesk.analysis.run import AnalysisOutcome, outcome_summary
 from pathodesk.annotations import store
 from pathodesk.annotations.geometry import to_geojson
 from pathodesk.config import Settings
@@ -93,33 +93,19 @@ def save_analysis(
         if region.label in colours
     ]
     created = store.create_many(session, slide, drafts, None, repair=True)
-    mpp = slide.mpp
     summary: dict[str, Any] = {
         "slide_id": slide.id,
         "model_id": model.id,
         "model": f"{model.disease_type} v{model.version} ({model.arch})",
-        "tile_px": outcome.results.tile_px,
-        "tiles": len(outcome.results.tiles),
-        "slide_label": outcome.slide_label,
-        "seconds": round(outcome.seconds, 2),
-        "labels": outcome.results.labels,
-        "regions": [
-            {
-                "annotation_id": annotation.id,
-                "label": region.label,
-                "probability": round(region.probability, 4),
-                "std": round(region.std, 4),
-                "tiles": region.tile_count,
-                "area_um2": round(region.outline.area * mpp * mpp, 1) if mpp else None,
-            }
-            for annotation, region in zip(
-                created, [r for r in outcome.regions if r.label in colours], strict=True
-            )
-        ],
+        **outcome_summary(outcome, slide.mpp),
         "heatmaps": {
             label: f"/api/v1/slides/{slide.id}/heatmaps/{label}.png" for label in outcome.results.labels
         },
     }
+    saved = [region for region in summary["regions"] if region["label"] in colours]
+    summary["regions"] = [
+        {"annotation_id": annotation.id, **region} for annotation, region in zip(created, saved, strict=True)
+    ]
     _write_files(analysis_folder(settings, slide), outcome, slide, colours, summary)
     return summary
 

@@ -5,19 +5,24 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from pathodesk.analysis.autoannotate import FoundRegion, OutlineKind, find_regions, params_for, slide_label
 from pathodesk.analysis.inference import Progress, TileResults, analysis_tile_px, classify_tiles, tissue_tiles
+from pathodesk.analysis.overlap import cell_params, cell_results
 from pathodesk.ml.train import LoadedModel
 from pathodesk.slides.base import SlideReader
 
 
 @dataclass(frozen=True)
 class AnalysisOutcome:
-    results: TileResults
+    results: TileResults  # per cell: the tiles themselves unless they overlap
     regions: list[FoundRegion]
     slide_label: str
     seconds: float
+    tile_px: int  # level-0 edge of what the model saw
+    tiles: int  # how many tiles it classified
+    overlap: int
 
 
 def analyze_slide(
@@ -28,16 +33,52 @@ def analyze_slide(
     model_mpp: float | None = None,
     tile_px: int | None = None,
     outline: OutlineKind = "hull",
+    overlap: int = 1,
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> AnalysisOutcome:
+    """``overlap`` k > 1 places tiles 1/k of a tile apart and outlines at that finer step."""
     started = time.perf_counter()
     edge = analysis_tile_px(loaded.image_px, model_mpp, reader.info.mpp_x, tile_px)
-    tiles = tissue_tiles(reader, edge)
-    probabilities = classify_tiles(reader, tiles, loaded, edge, progress=progress, should_stop=should_stop)
-    results = TileResults(tiles, probabilities, loaded.labels, edge)
-    params = params_for(disease_type, loaded.labels)
-    regions = find_regions(results, params, outline)
-    return AnalysisOutcome(
-        results, regions, slide_label(regions, params, loaded.labels), time.perf_counter() - started
+    edge -= edge % overlap  # whole cells per tile
+    stride = edge // overlap
+    tiles = tissue_tiles(reader, edge, stride=stride)
+    probabilities = classify_tiles(
+        reader, tiles, loaded, edge, stride=stride, progress=progress, should_stop=should_stop
     )
+    results = cell_results(TileResults(tiles, probabilities, loaded.labels, edge), overlap)
+    params = params_for(disease_type, loaded.labels)
+    regions = find_regions(results, cell_params(params, overlap), outline)
+    return AnalysisOutcome(
+        results,
+        regions,
+        slide_label(regions, params, loaded.labels),
+        time.perf_counter() - started,
+        edge,
+        len(tiles),
+        overlap,
+    )
+
+
+def outcome_summary(outcome: AnalysisOutcome, mpp: float | None) -> dict[str, Any]:
+    """What the CLI prints and the server keeps; a region's ``tiles`` counts grid cells
+    (``cell_px`` wide: the tiles themselves unless they overlap)."""
+    return {
+        "tile_px": outcome.tile_px,
+        "tiles": outcome.tiles,
+        "overlap": outcome.overlap,
+        "cell_px": outcome.results.tile_px,
+        "slide_label": outcome.slide_label,
+        "seconds": round(outcome.seconds, 2),
+        "labels": outcome.results.labels,
+        "regions": [
+            {
+                "label": r.label,
+                "probability": round(r.probability, 4),
+                "std": round(r.std, 4),
+                "tiles": r.tile_count,
+                "area_um2": round(r.outline.area * mpp * mpp, 1) if mpp else None,
+            }
+            for r in outcome.regions
+        ],
+    }

@@ -29,19 +29,25 @@ def tile_grid(
     tile_px: int,
     min_fraction: float = 0.5,
     drop_edges: bool = True,
+    stride: int | None = None,
 ) -> list[Tile]:
-    """Tiles of ``tile_px`` level-0 pixels whose tissue fraction is at least ``min_fraction``."""
-    if tile_px <= 0:
-        raise ValueError("tile_px must be positive")
+    """Tiles of ``tile_px`` level-0 pixels whose tissue fraction is at least ``min_fraction``,
+    one every ``stride`` pixels (default: side by side; less: overlapping tiles)."""
+    step = stride or tile_px
+    if tile_px <= 0 or step <= 0:
+        raise ValueError("tile_px and stride must be positive")
     integral = cv2.integral(mask.astype(np.uint8), sdepth=cv2.CV_64F)
     height, width = mask.shape
     slide_w, slide_h = slide_size
-    columns = slide_w // tile_px if drop_edges else -(-slide_w // tile_px)
-    rows = slide_h // tile_px if drop_edges else -(-slide_h // tile_px)
+    if drop_edges:
+        columns = max(0, (slide_w - tile_px) // step + 1)
+        rows = max(0, (slide_h - tile_px) // step + 1)
+    else:
+        columns, rows = -(-slide_w // step), -(-slide_h // step)
     kept = []
     for row in range(rows):
         for col in range(columns):
-            x, y = col * tile_px, row * tile_px
+            x, y = col * step, row * step
             x0 = min(width, round(x / mask_downsample))
             y0 = min(height, round(y / mask_downsample))
             x1 = min(width, max(x0 + 1, round((x + tile_px) / mask_downsample)))

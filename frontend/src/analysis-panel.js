@@ -10,6 +10,7 @@ export function startAnalysisPanel(slideId, toggleOverlay, annotations) {
   const bar = $("analyze-progress");
   const status = $("analyze-status");
   const error = $("analyze-error");
+  const cancel = $("analyze-cancel");
   const heatmaps = $("heatmap-toggles");
 
   function showSummary(summary) {
@@ -32,15 +33,34 @@ export function startAnalysisPanel(slideId, toggleOverlay, annotations) {
     }));
   }
 
+  let following = null; // the job being watched, for the cancel button
+  cancel.addEventListener("click", async () => {
+    if (!following) return;
+    cancel.disabled = true;
+    try {
+      await api(`/api/v1/jobs/${following}/cancel`, { method: "POST" });
+      status.textContent = "cancelling…";
+    } catch (problem) {
+      showError(error, problem.message); // e.g. it finished a moment ago: 409
+    }
+  });
+
   async function follow(job) {
     button.disabled = true;
     bar.hidden = false;
+    following = job.id;
+    cancel.hidden = false;
+    cancel.disabled = false;
     while (job.state === "queued" || job.state === "running") {
       bar.value = job.progress;
-      status.textContent = `${job.state} ${Math.round(job.progress * 100)} %${job.message ? ` — ${job.message}` : ""}`;
+      if (!cancel.disabled) {
+        status.textContent = `${job.state} ${Math.round(job.progress * 100)} %${job.message ? ` — ${job.message}` : ""}`;
+      }
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
       job = await api(`/api/v1/jobs/${job.id}`);
     }
+    following = null;
+    cancel.hidden = true;
     button.disabled = false;
     bar.value = job.state === "succeeded" ? 1 : bar.value;
     status.textContent = `${job.state.replace("_", " ")} ${Math.round(job.progress * 100)} %`;

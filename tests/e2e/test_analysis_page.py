@@ -4,6 +4,7 @@ the heatmap, export the ASAP XML."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from playwright.sync_api import Browser, expect
@@ -86,4 +87,18 @@ def test_upload_analyze_watch_progress_and_export(
     assert {r.label for r in regions} == {"lung_aca"}
     found = unary_union([shape(r.geometry) for r in regions])
     assert 2 * found.intersection(truth.tumour).area / (found.area + truth.tumour.area) >= 0.85
+
+    # a second analysis, cancelled from the page, leaves the first one's outlines alone
+    outlines = rows.count()
+    page.click("#analyze-start")
+    page.click("#analyze-cancel")
+    expect(page.locator("#analyze-status")).to_have_text(re.compile(r"^cancelled \d+ %$"), timeout=60_000)
+    expect(page.locator("#analyze-cancel")).to_be_hidden()
+    expect(page.locator("#analyze-start")).to_be_enabled()
+    jobs = page.evaluate(f"() => fetch('/api/v1/jobs?slide_id={slide_id}').then((r) => r.json())")
+    assert [job["state"] for job in jobs] == ["cancelled", "succeeded"]
+    page.reload()
+    wait_until_drawn(page)
+    expect(page.locator("#annotation-rows tr")).to_have_count(outlines)
+    expect(page.locator("#analysis-summary")).to_contain_text("lung_aca")  # the finished one's
     page.close()

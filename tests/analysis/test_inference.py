@@ -63,6 +63,10 @@ def test_probabilities_match_a_plain_per_tile_loop(samples: dict[str, Path]) -> 
     pixels = read_tiles(reader, tiles[:2], 224, 224)
     batch = to_batch(pixels, loaded.normalization)
     assert batch.is_contiguous(memory_format=torch.channels_last)
+    norm = loaded.normalization
+    mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in (norm.mean, norm.std))
+    expected = (torch.from_numpy(pixels).permute(0, 3, 1, 2) / 255.0 - mean) / std
+    assert torch.allclose(batch, expected, atol=1e-5)
     buffer = torch.full((8, 3, 224, 224), 9.0).contiguous(memory_format=torch.channels_last)
     reused = to_batch(pixels, loaded.normalization, buffer)
     assert reused.data_ptr() == buffer.data_ptr() and torch.equal(reused, batch)

@@ -47,6 +47,23 @@ def test_outside_the_image_is_white_glass(samples: dict[str, Path]) -> None:
     assert region[:10, :10].std() > 0 or region[:10, :10].mean() < 255
 
 
+def test_pyramid_regions_match_tifffile_whole_level(samples: dict[str, Path]) -> None:
+    """Tiles copied straight onto the canvas: inside, across tile seams and over the edge,
+    every pixel is the one tifffile decodes for the whole level."""
+    import tifffile
+
+    reader = open_slide(samples["pyramid"])
+    level = 2
+    whole = tifffile.imread(samples["pyramid"], key=level)
+    height, width = whole.shape[:2]
+    downsample = int(reader.info.level_downsamples[level])
+    for x, y, w, h in ((250, 250, 300, 20), (0, 0, 1, 1), (width - 30, height - 40, 64, 64)):
+        region = reader.read_region((x * downsample, y * downsample), level, (w, h))
+        inside = whole[y : y + h, x : x + w]
+        assert np.array_equal(region[: inside.shape[0], : inside.shape[1]], inside)
+        assert (region[inside.shape[0] :] == 255).all() and (region[:, inside.shape[1] :] == 255).all()
+
+
 def test_pyramid_levels_and_native_tiles(samples: dict[str, Path]) -> None:
     reader = open_slide(samples["pyramid"])
     assert isinstance(reader, TiffSlideReader)

@@ -110,21 +110,25 @@ def read_tiles(
 def to_batch(
     pixels: np.ndarray, normalization: Normalization, out: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """uint8 NHWC -> normalised float NCHW, channels-last: the NHWC buffer permuted *is*
-    channels-last, so one conversion and one in-place multiply-add, no layout copy.
+    """uint8 NHWC -> normalised float NCHW, channels-last.
 
-    ``out`` (channels-last, at least as many images) is reused instead of allocating:
-    a fresh 19 MB batch costs the kernel page faults each time, 0.43 vs 0.21 ms per tile."""
-    std = torch.tensor(normalization.std).view(1, 3, 1, 1)
-    scale = 1.0 / (255.0 * std)
-    shift = -torch.tensor(normalization.mean).view(1, 3, 1, 1) / std
-    nchw = torch.from_numpy(pixels).permute(0, 3, 1, 2)
+    Channels-last memory *is* NHWC, so the batch is filled as rows of ``width * 3`` values
+    and normalised with one row-long scale and shift: the same multiply-add per channel,
+    but vectorised along 672 values instead of broadcast over an innermost 3 (0.21 ->
+    0.07 ms per 224 px tile). ``out`` (channels-last, at least as many images of the same
+    size) is reused instead of allocating: a fresh 19 MB batch costs page faults each time."""
+    count, height, width, channels = pixels.shape
     if out is None:
-        batch = nchw.to(torch.float32)
-    else:
-        batch = out[: len(pixels)]
-        batch.copy_(nchw)
-    return batch.mul_(scale).add_(shift).contiguous(memory_format=torch.channels_last)
+        shape = (count, channels, height, width)
+        out = torch.empty(shape).contiguous(memory_format=torch.channels_last)
+    batch = out[:count]
+    rows = batch.permute(0, 2, 3, 1).view(count * height, width * channels)
+    rows.copy_(torch.from_numpy(np.ascontiguousarray(pixels)).view(count * height, width * channels))
+    std = torch.tensor(normalization.std)
+    scale = (1.0 / (255.0 * std)).repeat(width)
+    shift = (-torch.tensor(normalization.mean) / std).repeat(width)
+    rows.mul_(scale).add_(shift)
+    return batch
 
 
 _FROZEN: weakref.WeakKeyDictionary[torch.nn.Module, torch.nn.Module] = weakref.WeakKeyDictionary()

@@ -261,8 +261,11 @@ class TiffSlideReader:
             raise UnsupportedSlideError(f"tile {index} is missing from the file")
         return tile.reshape(tile.shape[-3:])
 
-    def _read_page(self, page: tifffile.TiffPage, x: int, y: int, w: int, h: int) -> np.ndarray:
-        """Samples of one page in the rectangle, shape (h, w, samples); caller clips."""
+    def _read_page(
+        self, page: tifffile.TiffPage, x: int, y: int, w: int, h: int, into: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Samples of one page in the rectangle, shape (h, w, samples); caller clips.
+        Tiles are copied straight into ``into`` when given (a view of the caller's canvas)."""
         if not page.is_tiled:
             key = id(page)
             if key not in self._strip_cache:
@@ -275,7 +278,7 @@ class TiffSlideReader:
             return self._strip_cache[key][y : y + h, x : x + w]
         tile_w, tile_h = page.tilewidth, page.tilelength
         columns = math.ceil(page.imagewidth / tile_w)
-        out = np.empty((h, w, page.samplesperpixel), dtype=page.dtype)
+        out = np.empty((h, w, page.samplesperpixel), dtype=page.dtype) if into is None else into
         for row in range(y // tile_h, (y + h - 1) // tile_h + 1):
             for col in range(x // tile_w, (x + w - 1) // tile_w + 1):
                 tile = self._decode_tile(page, row * columns + col)
@@ -304,13 +307,19 @@ class TiffSlideReader:
         x = math.floor(location[0] / downsample)
         y = math.floor(location[1] / downsample)
         width, height = size
-        out = white_canvas(size)
         x0, y0 = max(x, 0), max(y, 0)
         x1, y1 = min(x + width, lv.width), min(y + height, lv.height)
+        inside = (x0, y0, x1, y1) == (x, y, x + width, y + height)
+        out = np.empty((height, width, 3), np.uint8) if inside else white_canvas(size)
         if x1 <= x0 or y1 <= y0:
             return out
-        planes = [self._read_page(p, x0, y0, x1 - x0, y1 - y0) for p in lv.pages]
-        out[y0 - y : y1 - y, x0 - x : x1 - x] = self._to_rgb(planes)
+        target = out[y0 - y : y1 - y, x0 - x : x1 - x]
+        first = lv.pages[0]
+        if len(lv.pages) == 1 and first.is_tiled and first.samplesperpixel == 3 and first.dtype == np.uint8:
+            # RGB tiles go straight onto the canvas: one copy, not two (what analysis reads)
+            self._read_page(first, x0, y0, x1 - x0, y1 - y0, into=target)
+            return out
+        target[:] = self._to_rgb([self._read_page(p, x0, y0, x1 - x0, y1 - y0) for p in lv.pages])
         return out
 
     def associated_image(self, name: str) -> Image.Image:

@@ -39,6 +39,7 @@ from pathodesk.analysis.inference import (
     BATCH_SIZE,
     classify_tiles,
     inference_model,
+    input_buffer,
     model_threads,
     predict,
     read_tiles,
@@ -94,8 +95,7 @@ def reading_only(reader: SlideReader, tiles: list[Tile], loaded: LoadedModel, ti
     def read(start: int) -> int:
         pixels = read_tiles(reader, tiles[start : start + BATCH_SIZE], tile_px, loaded.image_px)
         if not hasattr(buffers, "batch"):
-            shape = (BATCH_SIZE, 3, loaded.image_px, loaded.image_px)
-            buffers.batch = torch.empty(shape).contiguous(memory_format=torch.channels_last)
+            buffers.batch = input_buffer(BATCH_SIZE, loaded.image_px)
         return len(to_batch(pixels, loaded.normalization, buffers.batch))
 
     with model_threads(torch.get_num_threads()) as pool:

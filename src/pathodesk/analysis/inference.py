@@ -107,6 +107,11 @@ def read_tiles(
     return out
 
 
+def input_buffer(images: int, side: int) -> torch.Tensor:
+    """An empty float batch in the channels-last layout the model runs in."""
+    return torch.empty(images, 3, side, side, memory_format=torch.channels_last)
+
+
 def to_batch(
     pixels: np.ndarray, normalization: Normalization, out: torch.Tensor | None = None
 ) -> torch.Tensor:
@@ -118,10 +123,7 @@ def to_batch(
     0.07 ms per 224 px tile). ``out`` (channels-last, at least as many images of the same
     size) is reused instead of allocating: a fresh 19 MB batch costs page faults each time."""
     count, height, width, channels = pixels.shape
-    if out is None:
-        shape = (count, channels, height, width)
-        out = torch.empty(shape).contiguous(memory_format=torch.channels_last)
-    batch = out[:count]
+    batch = (input_buffer(count, height) if out is None else out)[:count]
     rows = batch.permute(0, 2, 3, 1).view(count * height, width * channels)
     rows.copy_(torch.from_numpy(np.ascontiguousarray(pixels)).view(count * height, width * channels))
     std = torch.tensor(normalization.std)
@@ -214,15 +216,13 @@ def classify_tiles(
     probabilities = np.zeros((len(tiles), len(loaded.labels)), np.float32)
     model = inference_model(loaded)
 
-    side = loaded.image_px
     buffers = threading.local()  # one input batch per model thread, reused
 
     def classify(pixels: Future[np.ndarray]) -> np.ndarray:
         # the conversion runs here, in a one-core model thread: torch ops in a reader
         # thread would start their own OpenMP workers and oversubscribe the cores
         if not hasattr(buffers, "batch"):
-            shape = (batch_size, 3, side, side)
-            buffers.batch = torch.empty(shape).contiguous(memory_format=torch.channels_last)
+            buffers.batch = input_buffer(batch_size, loaded.image_px)
         return predict(model, to_batch(pixels.result(), loaded.normalization, buffers.batch))
 
     done, cores = 0, _PROCESS_THREADS

@@ -1,9 +1,17 @@
-"""Helpers shared by benchmarks: the result line of API.md and percentiles."""
+"""Helpers shared by benchmarks: the result line of API.md and percentiles. Importing it
+also puts the project root on the path, so that benchmarks share ``tests/support`` (server
+start, ports, HTTP ingest, browser helpers) with the tests."""
 
 from __future__ import annotations
 
 import json
 import math
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 
 def percentile(values: list[float], fraction: float) -> float:

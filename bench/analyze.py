@@ -47,8 +47,8 @@ from pathodesk.analysis.inference import (
     to_batch,
 )
 from pathodesk.analysis.mosaic import split_images, write_mosaic
+from pathodesk.ml.model_file import LoadedModel, load_model
 from pathodesk.ml.registry import SHIPPED_DIR
-from pathodesk.ml.train import LoadedModel, load_model
 from pathodesk.slides import open_slide
 from pathodesk.slides.base import SlideReader
 from pathodesk.tissue.grid import Tile

@@ -23,7 +23,6 @@ import json
 import os
 import random
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -33,7 +32,11 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import percentile, result_line
+from tests.support.browser import ready
+from tests.support.http import login, upload_slide
+from tests.support.server import free_port, serve
+
+from _common import ROOT, percentile, result_line
 from pathodesk.accounts import create_user
 from pathodesk.cases import get_or_create_exam
 from pathodesk.config import Settings
@@ -42,7 +45,6 @@ from pathodesk.db.session import Database, migrate
 from pathodesk.slides.pyramid import write_pyramid
 from pathodesk.slides.raster_backend import RasterSlideReader
 
-ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench-results" / "annotations"
 PASSWORD = "bench-password-1"
 MONUSEG_MPP = 0.25
@@ -85,50 +87,15 @@ def build_slide(data: Path, grid: int) -> tuple[Path, list[tuple[Path, int, int]
     return path, placed
 
 
-def start_server(settings: Settings, port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pathodesk.cli",
-            "--data-dir",
-            str(settings.data_dir),
-            "serve",
-            "--port",
-            str(port),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "PATHODESK_MAX_UPLOAD_BYTES": str(2**31)},
-    )
-    for _ in range(300):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/login", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("server did not start")
-
-
 def populate(base: str, slide_path: Path, placed: list[tuple[Path, int, int]], exam_id: int) -> int:
     with httpx.Client(base_url=base, timeout=600) as client:
-        token = client.post("/api/v1/auth/login", json={"account": "bench", "password": PASSWORD}).json()
-        headers = {"X-CSRF-Token": token["csrf_token"]}
-        slide = client.post(
-            "/api/v1/slides",
-            files={"file": (slide_path.name, slide_path.read_bytes())},
-            data={"exam_id": str(exam_id)},
-            headers=headers,
-        )
-        slide.raise_for_status()
-        slide_id = int(slide.json()["id"])
+        login(client, "bench", PASSWORD)
+        slide_id = int(upload_slide(client, slide_path, exam_id)["id"])  # type: ignore[call-overload]
         for xml, x, y in placed:
             response = client.post(
                 f"/api/v1/slides/{slide_id}/annotations/import",
                 params={"label": "lung_n", "offset_x": x, "offset_y": y},
                 content=xml.read_bytes(),
-                headers=headers,
             )
             response.raise_for_status()
         return slide_id
@@ -146,7 +113,7 @@ def measure(base: str, slide_id: int, pans: int) -> dict[str, dict[str, list[flo
         )
         page = browser.new_page(viewport={"width": 1280, "height": 860})
         page.goto(f"{base}/login")
-        page.wait_for_selector("html[data-ready='true']", state="attached")
+        ready(page)
         page.fill("#account", "bench")
         page.fill("#password", PASSWORD)
         page.click("button[type=submit]")
@@ -175,7 +142,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--grid", type=int, default=5, help="mosaic of grid x grid MoNuSeg tiles")
     parser.add_argument("--pans", type=int, default=12)
-    parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
     shared = Path(os.environ.get("PATHODESK_SHARED_DATA_DIR", ROOT.parent / "shared" / "data"))
     data = shared / "monuseg-nuclei-xml"
@@ -194,13 +160,14 @@ def main() -> None:
             session, patient_code="BENCH", pathology_id="BENCH-1", disease_type="lung", owner_id=user.id
         ).id
     db.dispose()
-    server = start_server(settings, args.port)
+    port = free_port()
+    server = serve(settings.data_dir, port, quiet=True, PATHODESK_MAX_UPLOAD_BYTES=str(2**31))
     try:
-        base = f"http://127.0.0.1:{args.port}"
+        base = f"http://127.0.0.1:{port}"
         started = time.perf_counter()
         slide_id = populate(base, slide_path, placed, exam_id)
         with httpx.Client(base_url=base, timeout=600) as client:
-            client.post("/api/v1/auth/login", json={"account": "bench", "password": PASSWORD})
+            login(client, "bench", PASSWORD)
             total = len(client.get(f"/api/v1/slides/{slide_id}/annotations").json()["annotations"])
         elapsed = time.perf_counter() - started
         print(f"{total} nucleus outlines on a {args.grid * TILE} px mosaic, imported in {elapsed:.1f} s")

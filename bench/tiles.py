@@ -20,7 +20,6 @@ import io
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,16 +30,11 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import percentile, result_line
+from tests.support.server import free_port, serve, wait_until_up
 
-ROOT = Path(__file__).resolve().parent.parent
+from _common import ROOT, percentile, result_line
+
 PASSWORD = "bench-password-1"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # ---- the baseline server (runs in its own process) ----------------------------------
@@ -151,17 +145,6 @@ def load(port: int, paths: list[str], clients: int, cookie: str = "") -> Run:
 # ---- servers ----------------------------------------------------------------------------
 
 
-def wait_until_up(url: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
-
-
 class Servers:
     def __init__(self, slide: Path, data_dir: Path) -> None:
         self.slide = slide
@@ -190,11 +173,7 @@ class Servers:
         """Fresh processes (cold caches): returns (ours port, baseline port, our cookie)."""
         self.stop()
         ours, theirs = free_port(), free_port()
-        self.processes.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "pathodesk.cli", "serve", "--port", str(ours)], env=self.env
-            )
-        )
+        self.processes.append(serve(self.data_dir, ours))
         self.processes.append(
             subprocess.Popen(
                 [sys.executable, __file__, "--serve-baseline", str(self.slide), "--port", str(theirs)],
@@ -202,7 +181,6 @@ class Servers:
                 stderr=subprocess.DEVNULL,
             )
         )
-        wait_until_up(f"http://127.0.0.1:{ours}/login")
         wait_until_up(f"http://127.0.0.1:{theirs}/tile/0/0_0.jpeg")
         login = httpx.post(
             f"http://127.0.0.1:{ours}/api/v1/auth/login", json={"account": "bench", "password": PASSWORD}

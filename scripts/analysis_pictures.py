@@ -14,10 +14,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pathodesk.analysis.autoannotate import find_regions, params_for, slide_label
+from pathodesk.analysis.autoannotate import find_regions, slide_label
+from pathodesk.analysis.params import params_from_record
 from pathodesk.analysis.run import analyze_slide
+from pathodesk.ml.model_file import load_model
 from pathodesk.ml.registry import SHIPPED_DIR
-from pathodesk.ml.train import load_model
 from pathodesk.slides import open_slide, thumbnail
 
 
@@ -28,11 +29,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench-results/analysis-pictures"))
     args = parser.parse_args()
     loaded = load_model(SHIPPED_DIR / args.disease_type / "model.pt")
-    params = params_for(args.disease_type, loaded.labels)
+    params = params_from_record(None, loaded.labels)  # background: the normal class
     args.out.mkdir(parents=True, exist_ok=True)
     for path in args.slides:
         reader = open_slide(path)
-        outcome = analyze_slide(reader, loaded, args.disease_type)
+        outcome = analyze_slide(reader, loaded, params)
         picture = np.array(thumbnail(reader, 900))
         scale = reader.info.dimensions[0] / picture.shape[1]
         tumour = [i for i, name in enumerate(loaded.labels) if name not in params.background_labels]

@@ -1,8 +1,8 @@
 // AI analysis in the viewer (issue 7): start it, watch the job's progress, then see the
 // outlines (reloaded into the editor) and per-class probability heatmaps.
 import { api, showError } from "./api.js";
+import { $ } from "./dom.js";
 
-const $ = (id) => document.getElementById(id);
 const POLL_MS = 400;
 
 export function startAnalysisPanel(slideId, toggleOverlay, annotations) {

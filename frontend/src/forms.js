@@ -1,6 +1,7 @@
 // Declarative forms and buttons for the record pages: JSON to the API, server errors shown.
 //   <form data-api="/api/v1/x" data-method="POST" data-then="reload|/path/{id}">
-//   inputs: data-type="int|bool|labels"; empty fields are left out (POST) or sent as null (PATCH)
+//   inputs: data-type="int|float|bool|labels|list"; empty fields are left out (POST) or sent as
+//   null (PATCH); a name "a.b" fills body.a.b; an empty list field sends []
 //   <button data-delete="/api/v1/x/1" data-then="/list" data-confirm="Delete X?">
 import { api, showError } from "./api.js";
 import "./slides.js";
@@ -16,20 +17,31 @@ function parseLabels(text) {
     });
 }
 
+function setPath(body, name, value) {
+  const keys = name.split(".");
+  const last = keys.pop();
+  let target = body;
+  for (const key of keys) target = target[key] ??= {};
+  target[last] = value;
+}
+
 function formBody(form) {
   const method = (form.dataset.method || "POST").toUpperCase();
   const body = {};
   for (const field of form.elements) {
     if (!field.name || field.disabled) continue;
     let value = field.type === "checkbox" ? field.checked : field.value;
-    if (value === "" && field.type !== "checkbox") {
-      if (method === "PATCH" && field.dataset.nullable !== undefined) body[field.name] = null;
+    const type = field.dataset.type;
+    if (value === "" && field.type !== "checkbox" && type !== "list") {
+      if (method === "PATCH" && field.dataset.nullable !== undefined) setPath(body, field.name, null);
       continue;
     }
-    if (field.dataset.type === "int") value = parseInt(value, 10);
-    if (field.dataset.type === "bool") value = value === true || value === "true";
-    if (field.dataset.type === "labels") value = parseLabels(value);
-    body[field.name] = value;
+    if (type === "int") value = parseInt(value, 10);
+    if (type === "float") value = parseFloat(value);
+    if (type === "bool") value = value === true || value === "true";
+    if (type === "labels") value = parseLabels(value);
+    if (type === "list") value = value.split(",").map((item) => item.trim()).filter(Boolean);
+    setPath(body, field.name, value);
   }
   return { method, body };
 }

@@ -46,7 +46,7 @@ uploadForm.addEventListener("submit", (event) => {
     percent.textContent = `${value} %`;
   });
   request.addEventListener("load", () => {
-    let data = null;
+    let data;
     try {
       data = JSON.parse(request.responseText);
     } catch {

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from pathodesk.db.models import Role, User
 from pathodesk.errors import ConflictError, ValidationFailedError
-from pathodesk.web.security import hash_password, password_problems
+from pathodesk.passwords import hash_password, password_problems
 
 
 def set_password(user: User, password: str) -> None:

@@ -49,3 +49,7 @@ class AuthenticationError(PathoDeskError):
 class PermissionDeniedError(PathoDeskError):
     status = 403
     title = "Forbidden"
+
+
+class Cancelled(Exception):
+    """Work stopped because someone asked it to (a cancelled job): not a failure."""

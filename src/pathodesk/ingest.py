@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,28 +23,9 @@ from pathodesk.db.models import Exam, Slide
 from pathodesk.errors import ConflictError, NotFoundError, UnsupportedSlideError
 from pathodesk.qc.at_ingest import qc_at_ingest
 from pathodesk.slides import open_slide
+from pathodesk.slides.backends import supported_suffixes
 from pathodesk.slides.overview import with_overview_levels
-
-SUPPORTED_SUFFIXES = {
-    ".svs",
-    ".tif",
-    ".tiff",
-    ".ndpi",
-    ".vms",
-    ".vmu",
-    ".scn",
-    ".mrxs",
-    ".svslide",
-    ".bif",
-    ".dcm",
-    ".png",
-    ".jpg",
-    ".jpeg",
-    ".bmp",
-    ".qptiff",
-    ".ome.tif",
-    ".ome.tiff",
-}
+from pathodesk.storage import slide_location, store_slide_file
 
 
 @dataclass(frozen=True)
@@ -91,11 +71,10 @@ def stage_copy(
 
 
 def _suffix(name: str) -> str:
+    """The longest suffix some backend lists (``.ome.tif`` before ``.tif``), else ``.bin``."""
     lower = name.lower()
-    for double in (".ome.tiff", ".ome.tif"):
-        if lower.endswith(double):
-            return double
-    return Path(lower).suffix
+    known = [suffix for suffix in supported_suffixes() if lower.endswith(suffix)]
+    return max(known, key=len) if known else ".bin"
 
 
 def _next_slide_number(session: Session, exam_id: int) -> str:
@@ -127,8 +106,6 @@ def ingest_staged(
         if session.get(Exam, exam_id) is None:
             raise NotFoundError(f"exam {exam_id} does not exist")
         suffix = _suffix(staged.original_name)
-        if suffix not in SUPPORTED_SUFFIXES:
-            suffix = ".bin"
         # OpenSlide recognises some formats by extension, so validate under the final name.
         probe = staged.path.with_name(staged.path.stem + suffix)
         os.replace(staged.path, probe)
@@ -154,14 +131,12 @@ def ingest_staged(
             )
         finally:
             reader.close()
-        relative = Path(staged.sha256[:2]) / f"{staged.sha256}{suffix}"
-        final = settings.slides_dir / relative
-        final.parent.mkdir(parents=True, exist_ok=True)
+        location = slide_location(staged.sha256, suffix)
         slide = Slide(
             exam_id=exam_id,
             slide_number=slide_number or _next_slide_number(session, exam_id),
             original_filename=staged.original_name[:255],
-            path=str(relative),
+            path=location,
             sha256=staged.sha256,
             byte_size=staged.byte_size,
             format=info.format,
@@ -179,7 +154,7 @@ def ingest_staged(
         session.flush()
         if before_commit:
             before_commit(slide)
-        os.replace(staged.path, final)
+        final = store_slide_file(settings, staged.path, location)
         try:
             session.commit()
         except BaseException:
@@ -195,9 +170,3 @@ def ingest_staged(
         raise ConflictError(f"could not record slide: {exc.orig}") from exc
     finally:
         staged.path.unlink(missing_ok=True)
-
-
-def discard_slide_file(settings: Settings, slide: Slide) -> None:
-    (settings.slides_dir / slide.path).unlink(missing_ok=True)
-    shutil.rmtree(settings.qc_dir / slide.sha256, ignore_errors=True)
-    shutil.rmtree(settings.analysis_dir / slide.sha256, ignore_errors=True)  # heatmaps, tile scores

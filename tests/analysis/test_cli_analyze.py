@@ -11,7 +11,7 @@ from shapely.geometry import shape
 from shapely.ops import unary_union
 
 from pathodesk.analysis.mosaic import split_images, write_mosaic
-from pathodesk.annotations.exchange import read_annotation_file
+from pathodesk.annotations.formats import read_annotation_file
 from pathodesk.ml.registry import SHIPPED_DIR
 
 

@@ -22,11 +22,12 @@ from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
 from pathodesk.analysis.mosaic import split_images, write_mosaic
+from pathodesk.analysis.params import AnalysisParams
 from pathodesk.analysis.run import analyze_slide
+from pathodesk.ml.model_file import load_model
 from pathodesk.ml.registry import SHIPPED_DIR
-from pathodesk.ml.train import load_model
 from pathodesk.slides import open_slide, thumbnail
-from tests.conftest import ARTIFACTS
+from tests.support.paths import ARTIFACTS
 
 CASES = [("lung_aca", 1, 0), ("lung_scc", 2, 96), ("lung_aca", 3, 112), ("lung_scc", 5, 40), (None, 4, 0)]
 # name -> (outline, overlap): overlap 2 puts tiles half a tile apart (4x the model work)
@@ -36,6 +37,7 @@ OUTLINES = {
     "hull_overlap2": ("hull", 2),
     "tiles_overlap2": ("tiles", 2),
 }
+LUNG = AnalysisParams(("lung_n",))  # the lung disease type's background class
 PICTURE_COLOURS = {"tiles": (220, 0, 0), "tiles_overlap2": (0, 0, 230)}
 
 
@@ -66,7 +68,7 @@ def scored(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> list[
             draw(picture, truth.tumour, scale, (0, 170, 0))
         row: dict[str, Any] = {"truth": tumour, "seed": seed, "offset": offset}
         for kind, (outline, overlap) in OUTLINES.items():
-            outcome = analyze_slide(reader, loaded, "lung", outline=outline, overlap=overlap)
+            outcome = analyze_slide(reader, loaded, LUNG, outline=outline, overlap=overlap)
             row[f"{kind}_label"] = outcome.slide_label
             mine = [r.outline for r in outcome.regions if r.label == tumour]
             if truth.tumour is not None and mine:

@@ -11,7 +11,6 @@ import pytest
 import torch
 
 from pathodesk.analysis.inference import (
-    Cancelled,
     analysis_tile_px,
     classify_tiles,
     inference_model,
@@ -19,9 +18,10 @@ from pathodesk.analysis.inference import (
     tissue_tiles,
     to_batch,
 )
+from pathodesk.errors import Cancelled
+from pathodesk.ml.model_file import LoadedModel, load_model
 from pathodesk.ml.pipeline import to_model_input
 from pathodesk.ml.registry import SHIPPED_DIR
-from pathodesk.ml.train import LoadedModel, load_model
 from pathodesk.slides import open_slide
 
 

@@ -6,9 +6,7 @@ from __future__ import annotations
 import io
 import signal
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 import numpy as np
@@ -18,26 +16,11 @@ from PIL import Image
 
 from pathodesk.config import Settings
 from pathodesk.web.app import create_app
-from tests.annotations.conftest import ingest_slide
-from tests.conftest import Accounts, free_port, login, serve
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 120.0, every: float = 0.3) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError("timed out")
-
-
-def finished(client: TestClient | httpx.Client, job_id: int) -> Callable[[], dict[str, Any] | None]:
-    def check() -> dict[str, Any] | None:
-        job: dict[str, Any] = client.get(f"/api/v1/jobs/{job_id}").json()
-        return job if job["state"] in ("succeeded", "failed", "cancelled") else None
-
-    return check
+from tests.support.accounts import Accounts
+from tests.support.http import login
+from tests.support.jobs import finished, wait_for
+from tests.support.server import free_port, serve
+from tests.support.slides import ingest_slide
 
 
 def test_analysis_job_outlines_a_real_slide_with_heatmaps(
@@ -115,7 +98,7 @@ def test_a_job_survives_its_server_being_killed_mid_run(
 ) -> None:
     slide_id = ingest_slide(settings, samples["svs"], accounts.exam_a_id, accounts.expert_a_id)
     port = free_port()
-    process = serve(settings, port, PATHODESK_JOB_STALE_SECONDS="3")
+    process = serve(settings.data_dir, port, PATHODESK_JOB_STALE_SECONDS="3")
     base = f"http://127.0.0.1:{port}"
     try:
         with httpx.Client(base_url=base, timeout=30) as client:
@@ -131,7 +114,7 @@ def test_a_job_survives_its_server_being_killed_mid_run(
             assert running["state"] == "running", running
         process.send_signal(signal.SIGKILL)  # no clean shutdown: the worker dies mid-job
         process.wait(timeout=30)
-        process = serve(settings, port, PATHODESK_JOB_STALE_SECONDS="3")
+        process = serve(settings.data_dir, port, PATHODESK_JOB_STALE_SECONDS="3")
         with httpx.Client(base_url=base, timeout=30) as client:
             login(client, "expert-a")
             done = wait_for(finished(client, job["id"]), timeout=240)

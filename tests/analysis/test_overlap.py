@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from pathodesk.analysis.autoannotate import PARAMS
 from pathodesk.analysis.inference import TileResults
 from pathodesk.analysis.overlap import cell_params, cell_results
+from pathodesk.analysis.params import AnalysisParams
 from pathodesk.tissue.grid import Tile
 
 
@@ -36,7 +36,7 @@ def test_side_by_side_tiles_are_their_own_cells() -> None:
 
 
 def test_cluster_distances_are_counted_in_cells() -> None:
-    lung = PARAMS["lung"]
+    lung = AnalysisParams(("lung_n",))
     halves = cell_params(lung, 2)
     assert halves.clusters.eps_tiles == 2 * lung.clusters.eps_tiles
     assert halves.clusters.min_samples == 4 * lung.clusters.min_samples

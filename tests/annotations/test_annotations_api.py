@@ -11,8 +11,8 @@ from shapely.geometry import shape
 
 from pathodesk.config import Settings
 from pathodesk.web.app import create_app
-from tests.annotations.conftest import ellipse, polygon, rectangle
-from tests.conftest import login
+from tests.support.http import login
+from tests.support.shapes import ellipse, polygon, rectangle
 
 CMU_WIDTH, CMU_HEIGHT = 2220, 2967
 

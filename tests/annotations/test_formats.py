@@ -11,11 +11,10 @@ from defusedxml.ElementTree import fromstring
 from fastapi.testclient import TestClient
 from shapely.geometry import Polygon, shape
 
-from pathodesk.annotations import asap_xml, qupath_geojson
-from pathodesk.annotations.exchange import FileRegion, read_annotation_file
+from pathodesk.annotations.formats import FileRegion, asap_xml, qupath_geojson, read_annotation_file
 from pathodesk.errors import ValidationFailedError
-from tests.annotations.conftest import ellipse, polygon, rectangle
-from tests.conftest import login
+from tests.support.http import login
+from tests.support.shapes import ellipse, polygon, rectangle
 
 
 def random_outlines(seed: int, count: int) -> list[dict[str, Any]]:

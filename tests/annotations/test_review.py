@@ -8,10 +8,9 @@ import zipfile
 
 from fastapi.testclient import TestClient
 
-from pathodesk.annotations import asap_xml
-from pathodesk.annotations.exchange import FileRegion, read_annotation_file
-from tests.annotations.conftest import rectangle
-from tests.conftest import login
+from pathodesk.annotations.formats import FileRegion, asap_xml, read_annotation_file
+from tests.support.http import login
+from tests.support.shapes import rectangle
 
 
 def annotations_of(client: TestClient, slide_id: int, **params: int) -> dict[str, object]:

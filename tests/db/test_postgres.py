@@ -25,7 +25,8 @@ from pathodesk.config import Settings
 from pathodesk.db.models import Exam, Role
 from pathodesk.db.session import Database, migrate
 from pathodesk.web.app import create_app
-from tests.conftest import PASSWORD, free_port, login
+from tests.support.http import PASSWORD, login
+from tests.support.server import free_port
 
 
 def _as_postgres(*command: str) -> list[str]:

@@ -8,9 +8,10 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
 
-from tests.conftest import ARTIFACTS, Accounts, LiveServer
-from tests.e2e.conftest import ready
-from tests.e2e.test_viewer import logged_in_page, wait_until_drawn
+from tests.support.accounts import Accounts
+from tests.support.browser import logged_in_page, ready, wait_until_drawn
+from tests.support.paths import ARTIFACTS
+from tests.support.server import LiveServer
 
 
 def log_in_as(page: Page, server: LiveServer, account: str, password: str) -> None:

@@ -12,12 +12,21 @@ from shapely.geometry import shape
 from shapely.ops import unary_union
 
 from pathodesk.analysis.mosaic import split_images, write_mosaic
-from pathodesk.annotations.exchange import read_annotation_file
+from pathodesk.annotations.formats import read_annotation_file
 from pathodesk.ml.registry import SHIPPED_DIR
-from tests.conftest import ARTIFACTS, Accounts, LiveServer
-from tests.e2e.conftest import ready
-from tests.e2e.test_annotation_editor import open_editor, overlay_pixels, to_screen, viewer_origin
-from tests.e2e.test_viewer import canvas_pixels, logged_in_page, wait_until_drawn
+from tests.support.accounts import Accounts
+from tests.support.browser import (
+    canvas_pixels,
+    logged_in_page,
+    open_editor,
+    overlay_pixels,
+    ready,
+    to_screen,
+    viewer_origin,
+    wait_until_drawn,
+)
+from tests.support.paths import ARTIFACTS
+from tests.support.server import LiveServer
 
 
 def test_upload_analyze_watch_progress_and_export(

@@ -12,39 +12,11 @@ import numpy as np
 from playwright.sync_api import Browser, Page, expect
 from shapely.geometry import LineString, Point
 
-from tests.conftest import ARTIFACTS, PASSWORD, Accounts, LiveServer
-from tests.e2e.test_viewer import ingest, logged_in_page, wait_until_drawn
-
-Screen = tuple[float, float]
-
-
-def open_editor(page: Page, server: LiveServer, slide_id: int) -> None:
-    page.goto(f"{server.url}/slides/{slide_id}")
-    wait_until_drawn(page)
-    page.wait_for_selector("html[data-annotations-loaded='true']", state="attached")
-
-
-def viewer_origin(page: Page) -> Screen:
-    box = page.locator("#viewer > .openseadragon-container").bounding_box()
-    assert box is not None
-    return box["x"], box["y"]
-
-
-def to_screen(page: Page, points: list[list[float]]) -> list[Screen]:
-    """Level-0 slide pixels -> page pixels, through OpenSeadragon's own transform."""
-    ox, oy = viewer_origin(page)
-    inside: list[list[float]] = page.evaluate(
-        """(points) => {
-            const v = window.pathodeskViewer, item = v.world.getItemAt(0);
-            return points.map(([x, y]) => {
-                const inViewport = item.imageToViewportCoordinates(x, y, true);
-                const p = v.viewport.viewportToViewerElementCoordinates(inViewport);
-                return [p.x, p.y];
-            });
-        }""",
-        points,
-    )
-    return [(x + ox, y + oy) for x, y in inside]
+from tests.support.accounts import Accounts
+from tests.support.browser import Screen, logged_in_page, open_editor, overlay_pixels, to_screen
+from tests.support.http import PASSWORD, ingest
+from tests.support.paths import ARTIFACTS
+from tests.support.server import LiveServer
 
 
 def drag(page: Page, path: list[Screen]) -> None:
@@ -114,20 +86,10 @@ def by_shape(annotations: list[dict[str, Any]], keys: list[int]) -> dict[str, di
     return {names.get(a["shape"], a["shape"]): a for a in annotations if a["id"] in keys}
 
 
-def overlay_pixels(page: Page) -> np.ndarray:
-    import base64
-    import io
-
-    from PIL import Image
-
-    url = page.evaluate("() => document.getElementById('annotation-canvas').toDataURL('image/png')")
-    return np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGBA"))
-
-
 def test_draw_every_shape_at_two_zooms_save_reload_relabel_delete_undo(
     browser: Browser, live_server: LiveServer, accounts: Accounts, samples: dict[str, Path]
 ) -> None:
-    slide_id = ingest(live_server, "expert-a", samples["svs"], accounts.exam_a_id)
+    slide_id = ingest(live_server.url, "expert-a", samples["svs"], accounts.exam_a_id)
     page = logged_in_page(browser, live_server, "expert-a")
     open_editor(page, live_server, slide_id)
     box = page.locator("#viewer").bounding_box()
@@ -217,7 +179,7 @@ def test_draw_every_shape_at_two_zooms_save_reload_relabel_delete_undo(
 def test_conflicting_saves_and_sign_off_in_the_browser(
     browser: Browser, live_server: LiveServer, accounts: Accounts, samples: dict[str, Path]
 ) -> None:
-    slide_id = ingest(live_server, "expert-a", samples["svs"], accounts.exam_a_id)
+    slide_id = ingest(live_server.url, "expert-a", samples["svs"], accounts.exam_a_id)
     with httpx.Client(base_url=live_server.url, timeout=30) as client:
         token = client.post("/api/v1/auth/login", json={"account": "expert-a", "password": PASSWORD}).json()
         ring = [[600, 600], [900, 600], [900, 900], [600, 900], [600, 600]]

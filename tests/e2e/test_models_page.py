@@ -9,9 +9,11 @@ from playwright.sync_api import Browser, expect
 
 from pathodesk.db.session import Database
 from pathodesk.ml.registry import SHIPPED_DIR, register
-from tests.conftest import ARTIFACTS, Accounts, LiveServer
-from tests.e2e.conftest import ready
-from tests.e2e.test_viewer import ingest, logged_in_page
+from tests.support.accounts import Accounts
+from tests.support.browser import logged_in_page, ready
+from tests.support.http import ingest
+from tests.support.paths import ARTIFACTS
+from tests.support.server import LiveServer
 
 
 def test_models_page_shows_metrics_curves_and_switches_the_active_model(
@@ -26,6 +28,9 @@ def test_models_page_shows_metrics_curves_and_switches_the_active_model(
     expert.goto(f"{live_server.url}/models")
     ready(expert)
     expect(expert.locator(".model-card")).to_have_count(3)
+    # grouped by role: today every model classifies tiles
+    expect(expert.locator(".model-role > h2")).to_have_text(["Tile classifiers"])
+    expect(expert.locator('.model-role[data-role="tile"] .model-card')).to_have_count(3)
     expect(expert.locator("form[data-api$='/activate']")).to_have_count(0)  # experts only look
 
     page = logged_in_page(browser, live_server, "admin")
@@ -45,7 +50,7 @@ def test_models_page_shows_metrics_curves_and_switches_the_active_model(
     expect(lung_v1.locator(".badge")).to_have_count(0)
 
     # A3: a slide's disease type picks its model; the viewer says which
-    slide_id = ingest(live_server, "expert-a", samples["svs"], accounts.exam_a_id)
+    slide_id = ingest(live_server.url, "expert-a", samples["svs"], accounts.exam_a_id)
     expert.goto(f"{live_server.url}/slides/{slide_id}")
     ready(expert)
     expect(expert.locator("#analysis-model")).to_have_text(f"lung v2 ({arch})")

@@ -8,10 +8,12 @@ from pathlib import Path
 import numpy as np
 from playwright.sync_api import Browser, expect
 
-from pathodesk.qc.report import CHECKS
-from tests.conftest import ARTIFACTS, Accounts, LiveServer
-from tests.e2e.conftest import ready
-from tests.e2e.test_viewer import canvas_pixels, ingest, logged_in_page, wait_until_drawn
+from pathodesk.qc.checks import CHECKS
+from tests.support.accounts import Accounts
+from tests.support.browser import canvas_pixels, logged_in_page, ready, wait_until_drawn
+from tests.support.http import ingest
+from tests.support.paths import ARTIFACTS
+from tests.support.server import LiveServer
 
 ALL_LOADED = (
     "n => window.pathodeskViewer.world.getItemCount() === n &&"
@@ -22,7 +24,7 @@ ALL_LOADED = (
 def test_viewer_overlays_and_report_page(
     browser: Browser, live_server: LiveServer, accounts: Accounts, samples: dict[str, Path]
 ) -> None:
-    slide_id = ingest(live_server, "expert-a", samples["pyramid"], accounts.exam_a_id)
+    slide_id = ingest(live_server.url, "expert-a", samples["pyramid"], accounts.exam_a_id)
     page = logged_in_page(browser, live_server, "expert-a")
     page.goto(f"{live_server.url}/slides/{slide_id}")
     ready(page)

@@ -2,75 +2,24 @@
 
 from __future__ import annotations
 
-import base64
-import io
 import re
 from pathlib import Path
 
-import httpx
-import numpy as np
-from PIL import Image
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
-from tests.conftest import ARTIFACTS, PASSWORD, Accounts, LiveServer
-from tests.e2e.conftest import ready
+from tests.support.accounts import Accounts
+from tests.support.browser import canvas_pixels, logged_in_page, ready, wait_until_drawn
+from tests.support.http import ingest
+from tests.support.paths import ARTIFACTS
+from tests.support.server import LiveServer
 
 TILE = re.compile(r"/dzi/(\d+)_files/(\d+)/(\d+)_(\d+)\.jpeg")
-
-
-def ingest(server: LiveServer, account: str, path: Path, exam_id: int) -> int:
-    with httpx.Client(base_url=server.url, timeout=60) as client:
-        token = client.post("/api/v1/auth/login", json={"account": account, "password": PASSWORD}).json()[
-            "csrf_token"
-        ]
-        response = client.post(
-            "/api/v1/slides",
-            files={"file": (path.name, path.read_bytes())},
-            data={"exam_id": str(exam_id)},
-            headers={"X-CSRF-Token": token},
-        )
-        assert response.status_code == 201, response.text
-        return int(response.json()["id"])
-
-
-def logged_in_page(browser: Browser, server: LiveServer, account: str) -> Page:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page = browser.new_page(viewport={"width": 1280, "height": 860})
-    log_in(page, server, account)
-    return page
-
-
-def log_in(page: Page, server: LiveServer, account: str) -> None:
-    page.goto(f"{server.url}/")
-    expect(page).to_have_url(re.compile(r"/login"))
-    ready(page)
-    page.fill("#account", account)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{server.url}/")
-
-
-def canvas_pixels(page: Page) -> np.ndarray:
-    """What OpenSeadragon drew, read back from its canvas as RGBA."""
-    url = page.evaluate(
-        "() => document.querySelector('#viewer .openseadragon-canvas canvas').toDataURL('image/png')"
-    )
-    png = base64.b64decode(url.split(",", 1)[1])
-    return np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))
-
-
-def wait_until_drawn(page: Page) -> None:
-    page.wait_for_function(
-        "() => window.pathodeskViewer && window.pathodeskViewer.world.getItemCount() > 0"
-        " && window.pathodeskViewer.world.getItemAt(0).getFullyLoaded()",
-        timeout=20_000,
-    )
 
 
 def test_view_and_zoom_a_real_slide(
     browser: Browser, live_server: LiveServer, accounts: Accounts, samples: dict[str, Path]
 ) -> None:
-    slide_id = ingest(live_server, "expert-a", samples["pyramid"], accounts.exam_a_id)
+    slide_id = ingest(live_server.url, "expert-a", samples["pyramid"], accounts.exam_a_id)
     page = logged_in_page(browser, live_server, "expert-a")
     requested: list[tuple[int, int]] = []
     page.on("request", lambda r: (m := TILE.search(r.url)) and requested.append((int(m[1]), int(m[2]))))
@@ -126,7 +75,7 @@ def test_view_and_zoom_a_real_slide(
 def test_viewer_shows_associated_images_and_shared_formats(
     browser: Browser, live_server: LiveServer, accounts: Accounts, samples: dict[str, Path]
 ) -> None:
-    slide_id = ingest(live_server, "expert-a", samples["svs"], accounts.exam_a_id)
+    slide_id = ingest(live_server.url, "expert-a", samples["svs"], accounts.exam_a_id)
     page = logged_in_page(browser, live_server, "expert-a")
     page.goto(f"{live_server.url}/slides/{slide_id}")
     wait_until_drawn(page)

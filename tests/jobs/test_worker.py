@@ -12,8 +12,10 @@ from pathodesk.config import Settings
 from pathodesk.db.models import Job, JobState
 from pathodesk.db.session import Database
 from pathodesk.jobs import queue
-from pathodesk.jobs.worker import JobContext, WorkerPool
-from tests.conftest import Accounts
+from pathodesk.jobs.context import JobContext
+from pathodesk.jobs.kinds import JobKind
+from pathodesk.jobs.worker import WorkerPool
+from tests.support.accounts import Accounts
 
 
 def stored(db: Database, job_id: int) -> Job:
@@ -41,7 +43,7 @@ def test_progress_is_written_when_it_moves(
     db = Database(settings.resolved_database_url())
     with db.session() as session:
         job_id = queue.submit(session, "probe", None, {}, user_id=accounts.expert_a_id).id
-    pool = WorkerPool(db, settings, {"probe": probe}, poll_seconds=0.1)
+    pool = WorkerPool(db, settings, [JobKind("probe", probe)], poll_seconds=0.1)
     pool.start()
     try:
         seen: list[tuple[float, str | None]] = []

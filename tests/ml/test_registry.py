@@ -18,13 +18,14 @@ from pathodesk.errors import NotFoundError, ValidationFailedError
 from pathodesk.ml.data import read_groups, scan_class_folders
 from pathodesk.ml.registry import (
     ensure_shipped_models,
-    file_sha256,
+    find_version,
     load,
     model_for_slide_type,
     register,
     set_active,
 )
 from pathodesk.ml.train import TrainConfig, train
+from pathodesk.storage import file_sha256
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +66,31 @@ def test_versions_and_one_active_model_per_type(db: Database, settings: Settings
         assert load(settings, second).labels == ["glass", "tissue"]
     with db.session() as session, pytest.raises(IntegrityError):  # the database itself refuses two
         session.execute(update(TrainedModel).where(TrainedModel.disease_type == "qa").values(active=True))
+
+
+def test_one_active_model_per_type_and_role(db: Database, settings: Settings, run_dir: Path) -> None:
+    """Model roles (structure issue, item 3): a cascade's coarse grader beside the tile model."""
+    with db.session() as session:
+        tile = register(session, settings, run_dir, "qa")
+        coarse = register(session, settings, run_dir, "qa", role="coarse")
+        assert (tile.role, tile.active, coarse.role, coarse.active) == ("tile", True, "coarse", True)
+        assert model_for_slide_type(session, "qa").id == tile.id  # the default role is tile
+        assert model_for_slide_type(session, "qa", role="coarse").id == coarse.id
+        newer = register(session, settings, run_dir, "qa", role="coarse", activate=True)
+        session.refresh(tile)
+        session.refresh(coarse)
+        assert (tile.active, coarse.active, newer.active) == (True, False, True)
+        assert find_version(session, "qa", None, role="coarse").id == newer.id
+        with pytest.raises(NotFoundError, match=r"no active model for disease type 'qa' \(role fine\)"):
+            model_for_slide_type(session, "qa", role="fine")
+        with pytest.raises(ValidationFailedError, match="model role 'grader'"):
+            register(session, settings, run_dir, "qa", role="grader")
+    with db.session() as session, pytest.raises(IntegrityError):  # per role, the database refuses two
+        session.execute(
+            update(TrainedModel)
+            .where(TrainedModel.disease_type == "qa", TrainedModel.role == "coarse")
+            .values(active=True)
+        )
 
 
 def test_registration_checks_labels_and_files(

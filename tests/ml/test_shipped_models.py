@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from pathodesk.ml.data import LabelledSet, Sample
+from pathodesk.ml.model_file import load_model
 from pathodesk.ml.registry import SHIPPED_DIR
-from pathodesk.ml.train import evaluate, load_model
+from pathodesk.ml.train import evaluate
 
 DATA = {"lung": "lc25000-lung-224", "thyroid": "thyhister-thyroid"}
 

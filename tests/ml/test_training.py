@@ -13,8 +13,9 @@ import torch
 from PIL import Image
 
 from pathodesk.ml.data import groups_of, read_groups, scan_class_folders
+from pathodesk.ml.model_file import load_model
 from pathodesk.ml.pipeline import to_model_input
-from pathodesk.ml.train import TrainConfig, evaluate, load_model, make_splits, train
+from pathodesk.ml.train import TrainConfig, evaluate, make_splits, train
 
 FAST = TrainConfig(epochs=3, lr=0.01, batch_size=16, image_px=64, max_steps_per_epoch=6, patience=5)
 

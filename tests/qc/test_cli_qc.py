@@ -8,9 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pathodesk.qc.report import CHECKS
-from tests.conftest import SAMPLE_DIR
-from tests.qc.test_qc_at_ingest import blurred_copy
+from pathodesk.qc.checks import CHECKS
+from tests.support.paths import SAMPLE_DIR
+from tests.support.slides import blurred_copy
 
 
 def qc(*paths: Path) -> tuple[int, dict[str, object], str]:

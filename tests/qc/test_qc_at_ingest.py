@@ -6,26 +6,17 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-import cv2
 import numpy as np
 from fastapi.testclient import TestClient
 from PIL import Image
 
 from pathodesk.config import Settings
 from pathodesk.qc.at_ingest import selected_for_qc
-from pathodesk.qc.report import CHECKS
-from pathodesk.slides import open_slide
-from pathodesk.slides.pyramid import write_pyramid
-from pathodesk.slides.raster_backend import RasterSlideReader
+from pathodesk.qc.checks import CHECKS
 from pathodesk.web.app import create_app
-from tests.conftest import Accounts, login
-
-
-def blurred_copy(svs: Path, destination: Path) -> Path:
-    """The CMU slide blurred with sigma 6 at 0.5 µm/px: sigma 3 at the 1 µm/px blur check."""
-    reader = open_slide(svs)
-    pixels = cv2.GaussianBlur(reader.read_region((0, 0), 0, reader.info.dimensions), (0, 0), 6)
-    return write_pyramid(RasterSlideReader.from_array(pixels), destination, mpp=0.499)
+from tests.support.accounts import Accounts
+from tests.support.http import login
+from tests.support.slides import blurred_copy
 
 
 def test_failing_slide_is_kept_and_marked_non_standard(

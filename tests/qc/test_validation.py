@@ -22,7 +22,7 @@ from pathodesk.sampledata import fetch_he_reference
 from pathodesk.slides import open_slide
 from pathodesk.tissue import detect_tissue, pen_ink, tile_grid, tissue_mask
 from pathodesk.tissue.mask import hsv
-from tests.conftest import SAMPLE_DIR, SHARED_DATA
+from tests.support.paths import SAMPLE_DIR, SHARED_DATA
 
 
 def auc(positive: list[float], negative: list[float]) -> float:

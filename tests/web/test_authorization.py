@@ -16,7 +16,8 @@ from fastapi.testclient import TestClient
 
 from pathodesk.config import Settings
 from pathodesk.web.app import create_app
-from tests.conftest import PASSWORD, Accounts, login
+from tests.support.accounts import Accounts
+from tests.support.http import PASSWORD, login
 from tests.web.world import World
 
 ROLES = ("anon", "expert-a", "expert-b", "admin")
@@ -260,7 +261,7 @@ EXPECTATIONS: dict[tuple[str, str], Case] = {
 def matrix_world(
     tmp_path_factory: pytest.TempPathFactory, samples: dict[str, Path]
 ) -> tuple[TestClient, World]:
-    from tests.conftest import make_accounts
+    from tests.support.accounts import make_accounts
 
     tmp = tmp_path_factory.mktemp("matrix")
     settings = Settings(data_dir=tmp / "data")

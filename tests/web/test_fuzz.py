@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import login
+from tests.support.http import login
 
 HOSTILE = st.sampled_from(
     [

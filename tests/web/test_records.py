@@ -10,7 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pathodesk.config import Settings
-from tests.conftest import PASSWORD, Accounts, login
+from tests.support.accounts import Accounts
+from tests.support.http import PASSWORD, login
 
 INJECTIONS = [
     "' OR '1'='1",
@@ -236,7 +237,7 @@ def test_writes_are_committed_before_the_response(settings: Settings, accounts: 
     from sqlalchemy import event
 
     from pathodesk.web.app import create_app
-    from tests.conftest import free_port
+    from tests.support.server import free_port
 
     app = create_app(settings)
     event.listen(app.state.pathodesk.db.engine, "commit", lambda _connection: time.sleep(0.3))

@@ -10,7 +10,8 @@ from sqlalchemy import update
 from pathodesk.config import Settings
 from pathodesk.db.models import AuthSession
 from pathodesk.db.session import Database
-from tests.conftest import PASSWORD, Accounts, login
+from tests.support.accounts import Accounts
+from tests.support.http import PASSWORD, login
 
 
 def test_cookie_is_httponly_and_samesite(app_client: TestClient) -> None:

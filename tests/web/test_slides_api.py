@@ -11,7 +11,8 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from pathodesk.config import Settings
-from tests.conftest import Accounts, login
+from tests.support.accounts import Accounts
+from tests.support.http import login
 
 
 def upload(client: TestClient, path: Path, exam_id: int, name: str | None = None, data: bytes | None = None):  # type: ignore[no-untyped-def]

@@ -7,7 +7,8 @@ import socket
 import httpx
 from fastapi.testclient import TestClient
 
-from tests.conftest import LiveServer, login
+from tests.support.http import login
+from tests.support.server import LiveServer
 
 ATTEMPTS = [
     "/static/../pathodesk.sqlite3",

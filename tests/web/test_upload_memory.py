@@ -10,7 +10,9 @@ import httpx
 import psutil
 import pytest
 
-from tests.conftest import PASSWORD, Accounts, LiveServer
+from tests.support.accounts import Accounts
+from tests.support.http import PASSWORD
+from tests.support.server import LiveServer
 
 GIB = 1024**3
 CHUNK = 4 * 1024**2

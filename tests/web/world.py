@@ -16,7 +16,8 @@ from pathodesk.config import Settings
 from pathodesk.db.models import ExamAssignment, Role
 from pathodesk.db.session import Database
 from pathodesk.ingest import ingest_staged, stage_copy
-from tests.conftest import PASSWORD, Accounts
+from tests.support.accounts import Accounts
+from tests.support.http import PASSWORD
 
 _counter = itertools.count(1)
 

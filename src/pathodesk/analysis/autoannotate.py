@@ -9,42 +9,19 @@ concave tumour fronts (issue 7 asks which matches the truth better: see tests/an
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 from shapely.geometry import Polygon, box
 from shapely.ops import unary_union
 
-from pathodesk.analysis.clusters import ClusterParams, TileScore, tumour_regions
+from pathodesk.analysis.clusters import TileScore, tumour_regions
 from pathodesk.analysis.inference import TileResults
+from pathodesk.analysis.params import AnalysisParams
 from pathodesk.annotations.geometry import Outline, polygonal_part
 
 OutlineKind = Literal["hull", "tiles"]
-
-
-@dataclass(frozen=True)
-class AnalysisParams:
-    """Per disease type: which labels are background tissue and how tiles are clustered."""
-
-    background_labels: tuple[str, ...]
-    clusters: ClusterParams = field(default_factory=ClusterParams)
-
-
-PARAMS = {
-    "lung": AnalysisParams(("lung_n",)),
-    "thyroid": AnalysisParams(("normal",)),
-}
-
-
-def params_for(disease_type: str, labels: list[str]) -> AnalysisParams:
-    """Known types from PARAMS; others treat labels called normal/benign (or *_n) as tissue."""
-    if disease_type in PARAMS:
-        return PARAMS[disease_type]
-    background = tuple(
-        name for name in labels if name.lower() in ("normal", "benign", "background") or name.endswith("_n")
-    )
-    return AnalysisParams(background)
 
 
 @dataclass(frozen=True)

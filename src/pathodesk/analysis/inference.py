@@ -22,21 +22,17 @@ import cv2
 import numpy as np
 import torch
 
+from pathodesk.errors import Cancelled
+from pathodesk.ml.model_file import LoadedModel
 from pathodesk.ml.pipeline import Normalization
-from pathodesk.ml.train import LoadedModel
+from pathodesk.progress import Progress
 from pathodesk.slides.base import SlideReader
 from pathodesk.tissue import detect_tissue
 from pathodesk.tissue.grid import Tile, tile_grid
 
-Progress = Callable[[int, int], None]  # tiles done, tiles in all
-
 # images per batch: one batch per core, and small enough that its activations stay under
 # glibc's mmap threshold (32 images: page faults took a tenth of the CPU)
 BATCH_SIZE = 16
-
-
-class Cancelled(Exception):
-    """The caller asked to stop (a cancelled job)."""
 
 
 @dataclass(frozen=True)

@@ -1,19 +1,20 @@
-"""The "analyze" job: a slide through its disease type's active model (or a chosen one)."""
+"""The tile-classification job (SPEC A4–A6): a slide through its disease type's active tile
+model (or a chosen one), regions saved as AI annotations (``results``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pathodesk.analysis.inference import Cancelled
+from pathodesk.analysis.params import AnalysisParams, params_from_record
 from pathodesk.analysis.results import save_analysis
 from pathodesk.analysis.run import analyze_slide
-from pathodesk.db.models import Slide, TrainedModel
+from pathodesk.analysis.schemas import TileAnalysisResult
+from pathodesk.db.models import DiseaseType, Slide, TrainedModel
 from pathodesk.errors import NotFoundError
-from pathodesk.jobs.worker import JobCancelled, JobContext
+from pathodesk.jobs.context import JobContext
 from pathodesk.ml import registry
 from pathodesk.slides import open_slide
-
-KIND = "analyze"
+from pathodesk.storage import slide_file
 
 
 def model_mpp(model: TrainedModel) -> float | None:
@@ -23,7 +24,12 @@ def model_mpp(model: TrainedModel) -> float | None:
     return float(value) if isinstance(value, int | float) and value > 0 else None
 
 
-def run_analysis_job(context: JobContext) -> dict[str, object]:
+def disease_params(disease: DiseaseType | None, labels: list[str]) -> AnalysisParams:
+    """The disease type's analysis parameters (its stored ones, else defaults from ``labels``)."""
+    return params_from_record(disease.analysis_params if disease else None, labels)
+
+
+def run_tile_analysis(context: JobContext) -> dict[str, object]:
     settings = context.settings
     with context.db.session() as session:
         slide = session.get(Slide, context.slide_id)
@@ -33,20 +39,20 @@ def run_analysis_job(context: JobContext) -> dict[str, object]:
         model = (
             session.get(TrainedModel, model_id)
             if model_id
-            else registry.model_for_slide_type(session, slide.exam.disease_type)
+            else registry.model_for_slide_type(session, slide.exam.disease_type, role="tile")
         )
         if model is None:
             raise NotFoundError(f"model {model_id} does not exist")
         loaded = registry.load(settings, model)
-        path, disease_type = settings.slides_dir / slide.path, slide.exam.disease_type
-        mpp_of_model = model_mpp(model)
+        params = disease_params(session.get(DiseaseType, slide.exam.disease_type), loaded.labels)
+        path, mpp_of_model = slide_file(settings, slide), model_mpp(model)
     context.report(0.02, "finding tissue")
     reader = open_slide(path)
     try:
         outcome = analyze_slide(
             reader,
             loaded,
-            disease_type,
+            params,
             model_mpp=mpp_of_model,
             tile_px=context.params.get("tile_px"),
             outline=context.params.get("outline", "hull"),
@@ -56,8 +62,6 @@ def run_analysis_job(context: JobContext) -> dict[str, object]:
             ),
             should_stop=context.should_stop,
         )
-    except Cancelled:
-        raise JobCancelled() from None
     finally:
         reader.close()
     context.report(0.97, "saving outlines")
@@ -67,4 +71,4 @@ def run_analysis_job(context: JobContext) -> dict[str, object]:
         if slide is None or model is None:
             raise NotFoundError("the slide or the model was deleted during the analysis")
         summary: dict[str, Any] = save_analysis(session, settings, slide, outcome, model)
-    return summary
+    return TileAnalysisResult.model_validate(summary).model_dump()

@@ -12,8 +12,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from pathodesk.analysis.autoannotate import AnalysisParams
 from pathodesk.analysis.inference import TileResults
+from pathodesk.analysis.params import AnalysisParams
 from pathodesk.tissue.grid import Tile
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from pathodesk.analysis.run import AnalysisOutcome, outcome_summary
 from pathodesk.annotations import store
 from pathodesk.annotations.geometry import to_geojson
+from pathodesk.annotations.labels import hex_to_rgb
 from pathodesk.config import Settings
 from pathodesk.db.models import Annotation, Slide, TrainedModel
 
@@ -38,7 +39,7 @@ def heatmap_png(outcome: AnalysisOutcome, size: tuple[int, int], index: int, col
     scale = max(width, height) / HEATMAP_PX if max(width, height) > HEATMAP_PX else 1.0
     out_w, out_h = max(1, round(width / scale)), max(1, round(height / scale))
     rgba = np.zeros((out_h, out_w, 4), np.uint8)
-    rgba[..., :3] = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
+    rgba[..., :3] = hex_to_rgb(colour)
     alpha = np.zeros((out_h, out_w), np.float32)
     for tile, probability in zip(outcome.results.tiles, outcome.results.probabilities[:, index], strict=True):
         x0, y0 = round(tile.x / scale), round(tile.y / scale)

@@ -7,10 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pathodesk.analysis.autoannotate import FoundRegion, OutlineKind, find_regions, params_for, slide_label
-from pathodesk.analysis.inference import Progress, TileResults, analysis_tile_px, classify_tiles, tissue_tiles
+from pathodesk.analysis.autoannotate import FoundRegion, OutlineKind, find_regions, slide_label
+from pathodesk.analysis.inference import TileResults, analysis_tile_px, classify_tiles, tissue_tiles
 from pathodesk.analysis.overlap import cell_params, cell_results
-from pathodesk.ml.train import LoadedModel
+from pathodesk.analysis.params import AnalysisParams
+from pathodesk.ml.model_file import LoadedModel
+from pathodesk.progress import Progress
 from pathodesk.slides.base import SlideReader
 
 
@@ -28,7 +30,7 @@ class AnalysisOutcome:
 def analyze_slide(
     reader: SlideReader,
     loaded: LoadedModel,
-    disease_type: str,
+    params: AnalysisParams,
     *,
     model_mpp: float | None = None,
     tile_px: int | None = None,
@@ -37,7 +39,8 @@ def analyze_slide(
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> AnalysisOutcome:
-    """``overlap`` k > 1 places tiles 1/k of a tile apart and outlines at that finer step."""
+    """``params`` are the disease type's (``analysis.params``); ``overlap`` k > 1 places tiles
+    1/k of a tile apart and outlines at that finer step."""
     started = time.perf_counter()
     edge = analysis_tile_px(loaded.image_px, model_mpp, reader.info.mpp_x, tile_px)
     edge -= edge % overlap  # whole cells per tile
@@ -47,7 +50,6 @@ def analyze_slide(
         reader, tiles, loaded, edge, stride=stride, progress=progress, should_stop=should_stop
     )
     results = cell_results(TileResults(tiles, probabilities, loaded.labels, edge), overlap)
-    params = params_for(disease_type, loaded.labels)
     regions = find_regions(results, cell_params(params, overlap), outline)
     return AnalysisOutcome(
         results,

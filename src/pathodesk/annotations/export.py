@@ -12,13 +12,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pathodesk.annotations import asap_xml, qupath_geojson
-from pathodesk.annotations.exchange import FileRegion
+from pathodesk.annotations.formats import WRITERS, FileRegion
 from pathodesk.annotations.review import describe_round
 from pathodesk.annotations.store import label_colours
 from pathodesk.db.models import ReviewRound, Slide
-
-WRITERS = {"xml": asap_xml.write, "geojson": qupath_geojson.write}
 
 
 def regions_of(features: Iterable[dict[str, Any]]) -> list[FileRegion]:

@@ -13,7 +13,7 @@ from shapely import affinity, make_valid
 from shapely.geometry import shape
 from sqlalchemy.orm import Session
 
-from pathodesk.annotations.exchange import read_annotation_file
+from pathodesk.annotations.formats import read_annotation_file
 from pathodesk.annotations.geometry import SHAPES, to_geojson
 from pathodesk.annotations.store import SOURCES, Draft, create_many, label_colours
 from pathodesk.db.models import Slide

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from pathodesk.annotations import labels
 from pathodesk.annotations.geometry import (
     LOD_TOLERANCES,
     SHAPES,
@@ -52,8 +53,7 @@ class Draft:
 
 def label_colours(session: Session, slide: Slide) -> dict[str, str]:
     """The slide's disease type's label set, name -> colour (A3)."""
-    disease = session.get(DiseaseType, slide.exam.disease_type)
-    return {label["name"]: label["color"] for label in (disease.labels if disease else [])}
+    return labels.label_colours(session.get(DiseaseType, slide.exam.disease_type))
 
 
 def check_label(label: str, colours: dict[str, str]) -> None:

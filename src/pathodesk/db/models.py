@@ -81,6 +81,18 @@ class Verdict(enum.StrEnum):
     rejected = "rejected"
 
 
+# What a registered model does for its disease type (one active model per type and role):
+# tile classifier (A4), the cascade's coarse and fine graders (C), the multi-stain fusion
+# network (D4–D6), super-resolution (E6).
+MODEL_ROLES = {
+    "tile": "Tile classifiers",
+    "coarse": "Cascade: low-resolution graders",
+    "fine": "Cascade: high-resolution graders",
+    "fusion": "Multi-stain fusion",
+    "superres": "Super-resolution",
+}
+
+
 class JobState(enum.StrEnum):
     queued = "queued"
     running = "running"
@@ -131,6 +143,9 @@ class DiseaseType(Base):
     # [{"name": "lung_aca", "color": "#d62728"}, ...]
     labels: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(default=True)
+    # How analysis turns tile probabilities into regions (A4–A5): background labels, DBSCAN
+    # eps/min_samples, A5 thresholds; None: derived from the label names (analysis.params).
+    analysis_params: Mapped[dict[str, object] | None] = mapped_column(JSON(none_as_null=True))
 
 
 class ExamAssignment(Base):
@@ -236,14 +251,15 @@ class Slide(Base):
 
 
 class TrainedModel(Base):
-    """A model in the registry (A3): versioned per disease type, one active per type."""
+    """A model in the registry (A3): versioned per disease type, one active per type and role."""
 
     __tablename__ = "models"
     __table_args__ = (
         UniqueConstraint("disease_type", "version", name="uq_model_version_per_type"),
         Index(
-            "uq_one_active_model_per_type",
+            "uq_one_active_model_per_type_role",
             "disease_type",
+            "role",
             unique=True,
             sqlite_where=text("active"),
             postgresql_where=text("active"),
@@ -255,6 +271,7 @@ class TrainedModel(Base):
         ForeignKey("disease_types.name", ondelete="RESTRICT"), index=True
     )
     version: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(16), default="tile")  # one of MODEL_ROLES
     arch: Mapped[str] = mapped_column(String(128))
     labels: Mapped[list[str]] = mapped_column(JSON)
     metrics: Mapped[dict[str, object] | None] = mapped_column(JSON)  # the test split, scored once

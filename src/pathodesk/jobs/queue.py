@@ -2,7 +2,7 @@
 
 Claiming is a conditional UPDATE (queued -> running) that only one worker can win; a
 running job's worker beats ``heartbeat_at``; a job whose heartbeat is older than
-``STALE_AFTER`` lost its process and is queued again (recovery after a crash or kill -9).
+``Settings.job_stale_seconds`` lost its process and is queued again (recovery after a crash or kill -9).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from pathodesk.db.models import Job, JobState, utcnow
 from pathodesk.errors import ConflictError
 
 HEARTBEAT = timedelta(seconds=2)
-STALE_AFTER = timedelta(seconds=15)
 MAX_ATTEMPTS = 3
 FINISHED = (JobState.succeeded, JobState.failed, JobState.cancelled)
 
@@ -48,7 +47,7 @@ def submit(
     return job
 
 
-def requeue_stale(session: Session, stale_after: timedelta = STALE_AFTER, now: datetime | None = None) -> int:
+def requeue_stale(session: Session, stale_after: timedelta, now: datetime | None = None) -> int:
     """Running jobs whose worker stopped beating go back to the queue (or fail after
     MAX_ATTEMPTS, so that a job that kills its worker every time does not loop forever)."""
     limit = (now or datetime.now(UTC)) - stale_after

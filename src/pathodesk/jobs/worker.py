@@ -14,56 +14,27 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any
 
 from pathodesk.config import Settings
 from pathodesk.db.models import JobState
 from pathodesk.db.session import Database
+from pathodesk.errors import Cancelled
 from pathodesk.jobs import queue
+from pathodesk.jobs.context import JobContext
+from pathodesk.jobs.kinds import JobKind, handlers
 
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 0.5  # seconds between looks at a running job's progress
 
 
-class JobCancelled(Exception):
-    """Raised by a handler that saw ``should_stop()``."""
-
-
-@dataclass
-class JobContext:
-    job_id: int
-    slide_id: int | None
-    params: dict[str, Any]
-    user_id: int | None
-    db: Database
-    settings: Settings
-    progress: float = 0.0
-    message: str | None = None
-    stop: threading.Event = field(default_factory=threading.Event)
-
-    def report(self, fraction: float, message: str | None = None) -> None:
-        """Cheap: the ticker writes it to the database within ``PROGRESS_EVERY``."""
-        self.progress = max(0.0, min(1.0, fraction))
-        self.message = message
-
-    def should_stop(self) -> bool:
-        return self.stop.is_set()
-
-
-Handler = Callable[[JobContext], dict[str, object]]
-
-
 class WorkerPool:
-    def __init__(
-        self, db: Database, settings: Settings, handlers: dict[str, Handler], poll_seconds: float = 0.5
-    ):
+    def __init__(self, db: Database, settings: Settings, kinds: Iterable[JobKind], poll_seconds: float = 0.5):
         self.db = db
         self.settings = settings
-        self.handlers = handlers
+        self.handlers = handlers(kinds)
         self.poll_seconds = poll_seconds
         self._stopping = threading.Event()
         self._wake = threading.Event()
@@ -125,7 +96,7 @@ class WorkerPool:
                 raise ValueError(f"no handler for jobs of kind {kind!r}")
             result = handler(context)
             state = JobState.succeeded
-        except JobCancelled:
+        except Cancelled:
             state = JobState.cancelled
         except Exception as exc:
             log.warning("job %s (%s) failed: %s", context.job_id, kind, type(exc).__name__)

@@ -6,7 +6,7 @@ rather than in PIL. ``bench/train.py`` measures it against a per-image PIL loop.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,11 +15,11 @@ from skimage.color import hed_from_rgb, rgb_from_hed
 from torchvision.transforms.v2 import functional as tvf
 
 from pathodesk.ml.data import Sample, load_rgb
+from pathodesk.progress import Progress
 
 CROP_SCALE = (0.3, 1.0)  # B4: random crop of 30-100 % of the area
 CROP_RATIO = (3 / 4, 4 / 3)  # ... with aspect ratio between 3/4 and 4/3
 
-Progress = Callable[[int, int], object]
 _HED_FROM_RGB = torch.tensor(hed_from_rgb, dtype=torch.float32)
 _RGB_FROM_HED = torch.tensor(rgb_from_hed, dtype=torch.float32)
 

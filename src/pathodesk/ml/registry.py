@@ -1,5 +1,7 @@
-"""Model registry (SPEC A3; issue 6, item 4): versioned models per disease type, each with
-its card, curves and metrics; one active per type, and a slide's disease type picks it.
+"""Model registry (SPEC A3): versioned models per disease type, each with its card, curves
+and metrics; one active model per disease type and role (``db.models.MODEL_ROLES``: the
+tile classifier, the cascade's coarse and fine graders, fusion, super-resolution), and a
+slide's disease type picks it.
 
 Files live under ``settings.models_dir / <type> / v<version>-<random>``; rows in the ``models``
 table. A registration copies the run's folder under a temporary name and renames it, then
@@ -10,47 +12,22 @@ data directory and activated where the type has no active model yet.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import shutil
 import tempfile
 import uuid
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from pathodesk.config import Settings
-from pathodesk.db.models import DiseaseType, TrainedModel
+from pathodesk.db.models import MODEL_ROLES, DiseaseType, TrainedModel
 from pathodesk.errors import NotFoundError, ValidationFailedError
-
-if TYPE_CHECKING:
-    from pathodesk.ml.train import LoadedModel
+from pathodesk.ml.model_file import MODEL_FILE, RUN_FILES, LoadedModel, load_model, read_card
+from pathodesk.storage import file_sha256
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "shipped_models"
-MODEL_FILE = "model.pt"
-CARD_FILE = "card.json"
-PICTURES = ("curves.png", "confusion.png")
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def read_card(run_dir: Path) -> dict[str, object]:
-    try:
-        card = json.loads((run_dir / CARD_FILE).read_text())
-    except (OSError, ValueError) as exc:
-        raise ValidationFailedError(f"{run_dir.name}: no readable model card ({exc})") from None
-    if not (run_dir / MODEL_FILE).is_file() or not isinstance(card, dict):
-        raise ValidationFailedError(f"{run_dir.name}: a model folder needs {MODEL_FILE} and {CARD_FILE}")
-    return card
 
 
 def register(
@@ -62,9 +39,14 @@ def register(
     source: str = "trained",
     user_id: int | None = None,
     activate: bool = False,
+    role: str | None = None,
 ) -> TrainedModel:
-    """Copy a training run into the registry as the next version of ``disease_type``."""
+    """Copy a training run into the registry as the next version of ``disease_type``, in
+    ``role`` (default: the card's, else ``tile``)."""
     card = read_card(run_dir)
+    role = role or str(card.get("role") or "tile")
+    if role not in MODEL_ROLES:
+        raise ValidationFailedError(f"model role {role!r} is not one of {', '.join(MODEL_ROLES)}")
     kind = session.get(DiseaseType, disease_type)
     if kind is None:
         raise NotFoundError(f"disease type {disease_type!r} does not exist")
@@ -88,7 +70,7 @@ def register(
     final.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=final.parent))
     try:
-        for name in (MODEL_FILE, CARD_FILE, "log.csv", "splits.csv", *PICTURES):
+        for name in RUN_FILES:
             if (run_dir / name).is_file():
                 shutil.copy2(run_dir / name, staging / name)
         staging.rename(final)
@@ -98,6 +80,7 @@ def register(
     model = TrainedModel(
         disease_type=disease_type,
         version=version,
+        role=role,
         arch=str(card.get("arch", "unknown")),
         labels=labels,
         metrics=card.get("test"),
@@ -109,16 +92,20 @@ def register(
     )
     session.add(model)
     session.flush()
-    if activate or active_model(session, disease_type) is None:
+    if activate or active_model(session, disease_type, role) is None:
         set_active(session, model)
     return model
 
 
 def set_active(session: Session, model: TrainedModel) -> None:
-    """Make ``model`` the one its disease type's slides are sent to."""
+    """Make ``model`` the one its disease type's slides are sent to for its role."""
     session.execute(
         update(TrainedModel)
-        .where(TrainedModel.disease_type == model.disease_type, TrainedModel.id != model.id)
+        .where(
+            TrainedModel.disease_type == model.disease_type,
+            TrainedModel.role == model.role,
+            TrainedModel.id != model.id,
+        )
         .values(active=False)
     )
     session.flush()
@@ -126,23 +113,30 @@ def set_active(session: Session, model: TrainedModel) -> None:
     session.flush()
 
 
-def active_model(session: Session, disease_type: str) -> TrainedModel | None:
+def active_model(session: Session, disease_type: str, role: str = "tile") -> TrainedModel | None:
     return session.scalar(
-        select(TrainedModel).where(TrainedModel.disease_type == disease_type, TrainedModel.active)
+        select(TrainedModel).where(
+            TrainedModel.disease_type == disease_type, TrainedModel.role == role, TrainedModel.active
+        )
     )
 
 
-def model_for_slide_type(session: Session, disease_type: str) -> TrainedModel:
-    """A3: the active model of the slide's disease type, or a clear error."""
-    model = active_model(session, disease_type)
+def model_for_slide_type(session: Session, disease_type: str, role: str = "tile") -> TrainedModel:
+    """A3: the active model of the slide's disease type in ``role``, or a clear error."""
+    model = active_model(session, disease_type, role)
     if model is None:
-        raise NotFoundError(f"no active model for disease type {disease_type!r}: train or activate one")
+        raise NotFoundError(
+            f"no active model for disease type {disease_type!r} (role {role}): train or activate one"
+        )
     return model
 
 
-def find_version(session: Session, disease_type: str, version: int | None) -> TrainedModel:
+def find_version(
+    session: Session, disease_type: str, version: int | None, role: str = "tile"
+) -> TrainedModel:
+    """A version by number, or the active one of ``role`` when ``version`` is None."""
     if version is None:
-        return model_for_slide_type(session, disease_type)
+        return model_for_slide_type(session, disease_type, role)
     model = session.scalar(
         select(TrainedModel).where(TrainedModel.disease_type == disease_type, TrainedModel.version == version)
     )
@@ -162,8 +156,6 @@ def load(settings: Settings, model: TrainedModel) -> LoadedModel:
 
 @lru_cache(maxsize=4)
 def _load_cached(path: str, sha256: str) -> LoadedModel:
-    from pathodesk.ml.train import load_model
-
     if file_sha256(Path(path)) != sha256:
         raise ValidationFailedError("model file does not match its registered checksum")
     return load_model(Path(path))

@@ -25,10 +25,10 @@ from tqdm import tqdm
 from pathodesk import __version__
 from pathodesk.ml.data import DataError, LabelledSet, Sample, balance_by_augmentation, group_split, groups_of
 from pathodesk.ml.metrics import classification_metrics
+from pathodesk.ml.model_file import CARD_FILE, MODEL_FILE, LoadedModel, save_model
 from pathodesk.ml.nets import build_model, count_parameters
 from pathodesk.ml.pipeline import Batches, ImageBank, Normalization
 from pathodesk.ml.plots import confusion_picture, training_curves
-from pathodesk.ml.registry import CARD_FILE, MODEL_FILE
 
 
 @dataclass
@@ -112,15 +112,45 @@ def train(
         raise DataError(f"too few groups ({groups}) to give both a training and a validation split")
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
+    bank = _decode(splits, config.image_px, progress)
+    normalization = bank.normalization(splits.train)
+    model = build_model(config.arch, len(data.labels)).to(memory_format=torch.channels_last)
+    history, best_epoch = _fit(model, bank, splits, normalization, data.labels, config, progress)
+    test_metrics: dict[str, object] | None = None
+    if splits.test:
+        truth, predicted, _ = _predict(model, Batches(bank, splits.test, normalization, 64, False))
+        test_metrics = classification_metrics(truth, predicted, data.labels)
+    seconds = time.perf_counter() - started
+    _write_pictures_and_logs(out_dir, history, best_epoch, splits, data.labels, test_metrics)
+    card = _card(data, splits, config, normalization, model, history, best_epoch, test_metrics, seconds)
+    card.update(disease_type=disease_type, data=data_description, notes=notes or [])
+    save_model(out_dir / MODEL_FILE, model, config.arch, data.labels, normalization, config.image_px)
+    text = json.dumps(card, indent=2)
+    (out_dir / CARD_FILE).write_text(text)
+    return TrainResult(out_dir, json.loads(text))  # as a reader of the card will see it
 
+
+def _decode(splits: Splits, image_px: int, progress: bool) -> ImageBank:
+    """Every distinct image of every split decoded once (B4)."""
     every = splits.train + splits.validation + splits.test
     with tqdm(total=len({(s.path, s.region) for s in every}), desc="decoding", disable=not progress) as bar:
-        bank = ImageBank(every, config.image_px, lambda done, _total: bar.update(done - bar.n))
-    normalization = bank.normalization(splits.train)
-    balanced_train = balance_by_augmentation(splits.train, config.seed)
+        return ImageBank(every, image_px, lambda done, _total: bar.update(done - bar.n))
+
+
+def _fit(
+    model: nn.Module,
+    bank: ImageBank,
+    splits: Splits,
+    normalization: Normalization,
+    labels: list[str],
+    config: TrainConfig,
+    progress: bool,
+) -> tuple[list[dict[str, float]], int]:
+    """Epochs of SGD with a step schedule (B6) until ``epochs`` or ``patience`` runs out;
+    leaves ``model`` at its best validation epoch. Returns the history and that epoch."""
     train_batches = Batches(
         bank,
-        balanced_train,
+        balance_by_augmentation(splits.train, config.seed),
         normalization,
         config.batch_size,
         train=True,
@@ -129,42 +159,22 @@ def train(
         stain_jitter=config.stain_jitter,
     )
     val_batches = Batches(bank, splits.validation, normalization, 64, False)
-
-    model = build_model(config.arch, len(data.labels)).to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(
         model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
     )
     schedule = torch.optim.lr_scheduler.StepLR(optimizer, config.lr_step_epochs, config.lr_gamma)
-    loss_fn = nn.CrossEntropyLoss()
     history: list[dict[str, float]] = []
     best_score, best_epoch, best_state = -1.0, 0, copy.deepcopy(model.state_dict())
     for epoch in range(1, config.epochs + 1):
-        model.train()
-        seen = correct = 0
-        total_loss = 0.0
-        steps = len(train_batches) if config.max_steps_per_epoch is None else config.max_steps_per_epoch
-        with tqdm(total=min(steps, len(train_batches)), desc=f"epoch {epoch}", disable=not progress) as bar:
-            for step, (images, labels) in enumerate(train_batches):
-                if step >= steps:
-                    break
-                optimizer.zero_grad(set_to_none=True)
-                logits = model(images)
-                loss = loss_fn(logits, labels)
-                loss.backward()
-                optimizer.step()
-                total_loss += loss.item() * len(labels)
-                seen += len(labels)
-                correct += int((logits.argmax(1) == labels).sum())
-                bar.update(1)
-                bar.set_postfix(loss=f"{total_loss / seen:.3f}")
+        train_loss, train_accuracy = _train_epoch(model, train_batches, optimizer, epoch, config, progress)
         schedule.step()
         truth, predicted, val_loss = _predict(model, val_batches)
-        val = classification_metrics(truth, predicted, data.labels)
+        val = classification_metrics(truth, predicted, labels)
         row = {
             "epoch": epoch,
             "lr": optimizer.param_groups[0]["lr"],
-            "train_loss": total_loss / max(seen, 1),
-            "train_accuracy": correct / max(seen, 1),
+            "train_loss": train_loss,
+            "train_accuracy": train_accuracy,
             "val_loss": val_loss,
             "val_accuracy": float(val["accuracy"]),  # type: ignore[arg-type]
             "val_balanced_accuracy": float(val["balanced_accuracy"]),  # type: ignore[arg-type]
@@ -181,29 +191,59 @@ def train(
             best_score, best_epoch, best_state = score, epoch, copy.deepcopy(model.state_dict())
         elif epoch - best_epoch >= config.patience:
             break
-
     model.load_state_dict(best_state)
-    test_metrics: dict[str, object] | None = None
-    if splits.test:
-        truth, predicted, _ = _predict(model, Batches(bank, splits.test, normalization, 64, False))
-        test_metrics = classification_metrics(truth, predicted, data.labels)
-    seconds = time.perf_counter() - started
+    return history, best_epoch
+
+
+def _train_epoch(
+    model: nn.Module,
+    batches: Batches,
+    optimizer: torch.optim.Optimizer,
+    epoch: int,
+    config: TrainConfig,
+    progress: bool,
+) -> tuple[float, float]:
+    """One pass over the training batches (capped by ``max_steps_per_epoch``): mean loss, accuracy."""
+    model.train()
+    loss_fn = nn.CrossEntropyLoss()
+    seen = correct = 0
+    total_loss = 0.0
+    steps = len(batches) if config.max_steps_per_epoch is None else config.max_steps_per_epoch
+    with tqdm(total=min(steps, len(batches)), desc=f"epoch {epoch}", disable=not progress) as bar:
+        for step, (images, labels) in enumerate(batches):
+            if step >= steps:
+                break
+            optimizer.zero_grad(set_to_none=True)
+            logits = model(images)
+            loss = loss_fn(logits, labels)
+            loss.backward()
+            optimizer.step()
+            total_loss += loss.item() * len(labels)
+            seen += len(labels)
+            correct += int((logits.argmax(1) == labels).sum())
+            bar.update(1)
+            bar.set_postfix(loss=f"{total_loss / seen:.3f}")
+    return total_loss / max(seen, 1), correct / max(seen, 1)
+
+
+def _write_pictures_and_logs(
+    out_dir: Path,
+    history: list[dict[str, float]],
+    best_epoch: int,
+    splits: Splits,
+    labels: list[str],
+    test_metrics: dict[str, object] | None,
+) -> None:
     _write_log(history, out_dir / "log.csv")
-    write_splits(splits, data.labels, out_dir / "splits.csv")
+    write_splits(splits, labels, out_dir / "splits.csv")
     training_curves(history, best_epoch, out_dir / "curves.png")
     if test_metrics is not None:
         confusion_picture(
             test_metrics["confusion_matrix"],  # type: ignore[arg-type]
-            data.labels,
+            labels,
             f"test split (n={test_metrics['count']})",
             out_dir / "confusion.png",
         )
-    card = _card(data, splits, config, normalization, model, history, best_epoch, test_metrics, seconds)
-    card.update(disease_type=disease_type, data=data_description, notes=notes or [])
-    save_model(out_dir / MODEL_FILE, model, config.arch, data.labels, normalization, config.image_px)
-    text = json.dumps(card, indent=2)
-    (out_dir / CARD_FILE).write_text(text)
-    return TrainResult(out_dir, json.loads(text))  # as a reader of the card will see it
 
 
 def write_splits(splits: Splits, labels: list[str], path: Path) -> None:
@@ -275,42 +315,6 @@ def _card(
         "validation": {k: round(v, 4) for k, v in best.items() if k.startswith("val_")},
         "test": test_metrics,
     }
-
-
-def save_model(
-    path: Path, model: nn.Module, arch: str, labels: list[str], normalization: Normalization, image_px: int
-) -> None:
-    """Weights as float32 tensors plus plain values only: loadable with ``weights_only=True``."""
-    torch.save(
-        {
-            "arch": arch,
-            "labels": labels,
-            "mean": list(normalization.mean),
-            "std": list(normalization.std),
-            "image_px": image_px,
-            "state_dict": {k: v.contiguous() for k, v in model.state_dict().items()},
-        },
-        path,
-    )
-
-
-@dataclass
-class LoadedModel:
-    model: nn.Module
-    arch: str
-    labels: list[str]
-    normalization: Normalization
-    image_px: int
-
-
-def load_model(path: Path) -> LoadedModel:
-    """Never unpickles code (``weights_only``): a model file from elsewhere cannot run anything."""
-    saved = torch.load(path, map_location="cpu", weights_only=True)
-    model = build_model(saved["arch"], len(saved["labels"]))
-    model.load_state_dict(saved["state_dict"])
-    model.eval().to(memory_format=torch.channels_last)
-    normalization = Normalization(tuple(saved["mean"]), tuple(saved["std"]))
-    return LoadedModel(model, saved["arch"], list(saved["labels"]), normalization, int(saved["image_px"]))
 
 
 def evaluate(loaded: LoadedModel, data: LabelledSet, progress: bool = True) -> dict[str, object]:

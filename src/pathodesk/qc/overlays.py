@@ -16,19 +16,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from pathodesk.qc.report import CHECKS, QcReport
+from pathodesk.qc.checks import CHECKS
+from pathodesk.qc.report import QcReport
 
 MAX_SIDE_PX = 2048  # overlays cover the whole slide; more detail is the slide's own job
 THUMBNAIL_NAME = "thumbnail.jpg"
-COLOURS: dict[str, tuple[int, int, int]] = {
-    "tissue_coverage": (0, 170, 80),
-    "blur": (230, 40, 30),
-    "colour": (255, 150, 0),
-    "pen": (30, 90, 255),
-    "folds": (150, 0, 200),
-    "bubbles": (0, 190, 220),
-    "exposure": (240, 220, 0),
-}
 OVERLAY_OPACITY = 150  # of 255
 IMAGE_NAMES = frozenset({THUMBNAIL_NAME, *(f"{check}.png" for check in CHECKS)})
 
@@ -57,7 +49,7 @@ def write_images(report: QcReport, directory: Path) -> None:
     try:
         _fit(Image.fromarray(report.thumbnail)).save(staging / THUMBNAIL_NAME, quality=85)
         for check, mask in report.masks.items():
-            image = _fit(overlay_image(mask, COLOURS[check]))
+            image = _fit(overlay_image(mask, CHECKS[check].colour))
             image.save(staging / f"{check}.png", optimize=True, transparency=bytes([0, OVERLAY_OPACITY]))
         os.replace(staging, directory)
     except OSError:

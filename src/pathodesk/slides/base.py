@@ -108,6 +108,26 @@ def white_canvas(size: Size) -> np.ndarray:
     return np.full((size[1], size[0], 3), 255, dtype=np.uint8)
 
 
+def clip_to(x: int, y: int, size: Size, bounds: Size) -> tuple[int, int, int, int]:
+    """The part (x0, y0, x1, y1) of a ``size`` region at (x, y) that lies inside ``bounds``;
+    empty (x1 <= x0 or y1 <= y0) when the region misses the image."""
+    return max(x, 0), max(y, 0), min(x + size[0], bounds[0]), min(y + size[1], bounds[1])
+
+
+def crop_onto_white(pixels: np.ndarray, x: int, y: int, size: Size) -> np.ndarray:
+    """A ``size`` region at (x, y) of an image held in memory; outside it is white glass."""
+    out = white_canvas(size)
+    x0, y0, x1, y1 = clip_to(x, y, size, (pixels.shape[1], pixels.shape[0]))
+    if x1 > x0 and y1 > y0:
+        out[y0 - y : y1 - y, x0 - x : x1 - x] = pixels[y0:y1, x0:x1]
+    return out
+
+
+def plausible_mpp(mpp: float | None) -> float | None:
+    """A pixel size a scanner could have written; 72 or 96 dpi are editors' defaults."""
+    return mpp if mpp is not None and 0.05 < mpp < 50 else None
+
+
 def rgba_to_rgb_on_white(rgba: np.ndarray) -> np.ndarray:
     """Composite straight-alpha RGBA on white (transparent = glass = white)."""
     alpha = rgba[..., 3]

@@ -18,7 +18,7 @@ from pydicom.encaps import generate_frames
 from pydicom.errors import InvalidDicomError
 
 from pathodesk.errors import NotFoundError, UnsupportedSlideError
-from pathodesk.slides.base import Size, SlideInfo, white_canvas
+from pathodesk.slides.base import Size, SlideInfo, clip_to, white_canvas
 
 WSI_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.77.1.6"
 DECODABLE_SYNTAXES = {
@@ -134,10 +134,8 @@ class DicomSlideReader:
         if level != 0:
             raise NotFoundError(f"level {level} does not exist")
         x, y = location
-        width, height = size
         out = white_canvas(size)
-        x0, y0 = max(x, 0), max(y, 0)
-        x1, y1 = min(x + width, self._size[0]), min(y + height, self._size[1])
+        x0, y0, x1, y1 = clip_to(x, y, size, self._size)
         if x1 <= x0 or y1 <= y0:
             return out
         tw, th = self._tile_w, self._tile_h

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from pathodesk.slides.base import NativeTileSource, Size, SlideInfo, SlideReader, white_canvas
+from pathodesk.slides.base import NativeTileSource, Size, SlideInfo, SlideReader, crop_onto_white
 
 STEP = 2
 SMALLEST_PX = 512
@@ -113,12 +113,7 @@ class OverviewLevels:
         pixels = self.build()[level - self._stored]
         downsample = self.info.level_downsamples[level]
         x, y = math.floor(location[0] / downsample), math.floor(location[1] / downsample)
-        out = white_canvas(size)
-        x0, y0 = max(x, 0), max(y, 0)
-        x1, y1 = min(x + size[0], pixels.shape[1]), min(y + size[1], pixels.shape[0])
-        if x1 > x0 and y1 > y0:
-            out[y0 - y : y1 - y, x0 - x : x1 - x] = pixels[y0:y1, x0:x1]
-        return out
+        return crop_onto_white(pixels, x, y, size)
 
     def associated_image(self, name: str) -> Image.Image:
         return self.reader.associated_image(name)

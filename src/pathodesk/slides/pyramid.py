@@ -16,10 +16,9 @@ import cv2
 import numpy as np
 import tifffile
 
+from pathodesk.progress import Progress
 from pathodesk.slides.base import SlideReader
 from pathodesk.slides.tiff_backend import PYRAMID_SOFTWARE
-
-Progress = Callable[[int, int], None]
 
 
 def pyramid_dimensions(width: int, height: int, tile: int) -> list[tuple[int, int]]:

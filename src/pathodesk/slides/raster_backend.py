@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from pathodesk.errors import NotFoundError, UnsupportedSlideError
-from pathodesk.slides.base import Size, SlideInfo, downsamples_from_dimensions, white_canvas
+from pathodesk.slides.base import Size, SlideInfo, crop_onto_white, downsamples_from_dimensions, plausible_mpp
 
 MAX_RASTER_PIXELS = 400_000_000
 SMALLEST_LEVEL_PX = 512
@@ -48,8 +48,7 @@ class RasterSlideReader:
             raise UnsupportedSlideError(f"{path.name} is not a readable image: {exc}") from exc
         mpp = None
         if dpi and float(dpi[0]) > 0:
-            candidate = 25_400.0 / float(dpi[0])
-            mpp = candidate if 0.05 < candidate < 50 else None
+            mpp = plausible_mpp(25_400.0 / float(dpi[0]))
         self._init_from_array(image, image_format, mpp)
 
     @classmethod
@@ -76,14 +75,7 @@ class RasterSlideReader:
     def read_region(self, location: Size, level: int, size: Size) -> np.ndarray:
         pixels = self._levels[level]
         downsample = self.info.level_downsamples[level]
-        x, y = int(location[0] // downsample), int(location[1] // downsample)
-        out = white_canvas(size)
-        height, width = pixels.shape[:2]
-        x0, y0 = max(x, 0), max(y, 0)
-        x1, y1 = min(x + size[0], width), min(y + size[1], height)
-        if x1 > x0 and y1 > y0:
-            out[y0 - y : y1 - y, x0 - x : x1 - x] = pixels[y0:y1, x0:x1]
-        return out
+        return crop_onto_white(pixels, int(location[0] // downsample), int(location[1] // downsample), size)
 
     def associated_image(self, name: str) -> Image.Image:
         raise NotFoundError(f"no associated image {name!r}")

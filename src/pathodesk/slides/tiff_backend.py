@@ -22,7 +22,14 @@ import tifffile
 from PIL import Image
 
 from pathodesk.errors import NotFoundError, UnsupportedSlideError
-from pathodesk.slides.base import Size, SlideInfo, downsamples_from_dimensions, white_canvas
+from pathodesk.slides.base import (
+    Size,
+    SlideInfo,
+    clip_to,
+    downsamples_from_dimensions,
+    plausible_mpp,
+    white_canvas,
+)
 
 
 class DecodedTiles:
@@ -109,9 +116,7 @@ def _resolution_mpp(page: tifffile.TiffPage) -> float | None:
         return None
     pixels_per_unit = numerator / denominator
     microns_per_unit = 25_400.0 if unit == 2 else 10_000.0
-    mpp = microns_per_unit / pixels_per_unit
-    # A resolution of 72 or 96 dpi is a default written by editors, not a scanner.
-    return mpp if 0.05 < mpp < 50 else None
+    return plausible_mpp(microns_per_unit / pixels_per_unit)
 
 
 class TiffSlideReader:
@@ -307,8 +312,7 @@ class TiffSlideReader:
         x = math.floor(location[0] / downsample)
         y = math.floor(location[1] / downsample)
         width, height = size
-        x0, y0 = max(x, 0), max(y, 0)
-        x1, y1 = min(x + width, lv.width), min(y + height, lv.height)
+        x0, y0, x1, y1 = clip_to(x, y, size, (lv.width, lv.height))
         inside = (x0, y0, x1, y1) == (x, y, x + width, y + height)
         out = np.empty((height, width, 3), np.uint8) if inside else white_canvas(size)
         if x1 <= x0 or y1 <= y0:

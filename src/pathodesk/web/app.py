@@ -11,8 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from pathodesk import __version__
-from pathodesk.analysis.job import KIND as ANALYZE
-from pathodesk.analysis.job import run_analysis_job
+from pathodesk.analysis.kinds import job_kinds
 from pathodesk.config import Settings, get_settings
 from pathodesk.db.session import Database, migrate
 from pathodesk.jobs.worker import WorkerPool
@@ -47,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # frozen, they stay out of the full collections that would otherwise pause tiles.
         gc.collect()
         gc.freeze()
-        state.workers = WorkerPool(state.db, settings, {ANALYZE: run_analysis_job})
+        state.workers = WorkerPool(state.db, settings, job_kinds())
         state.workers.start()
         yield
         state.workers.stop()

@@ -11,11 +11,10 @@ from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pathodesk.db.models import AuthSession, Role, Slide
-from pathodesk.errors import AuthenticationError, NotFoundError, PermissionDeniedError
-from pathodesk.web.access import exam_viewers, may_see
+from pathodesk.db.models import AuthSession, Role
+from pathodesk.errors import AuthenticationError, PermissionDeniedError
 from pathodesk.web.security import token_digest, tokens_match
-from pathodesk.web.state import AppState, Principal, SlideHandle
+from pathodesk.web.state import AppState, Principal
 
 SESSION_COOKIE = "pathodesk_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -106,26 +105,6 @@ def require_admin(user: CurrentUser) -> Principal:
 
 
 AdminUser = Annotated[Principal, Depends(require_admin)]
-
-
-def slide_handle(state: AppState, user: Principal, slide_id: int) -> SlideHandle:
-    """The slide's file and checksum, if this caller may see it (404 otherwise: no leak)."""
-    handle = state.slide_handles.get(slide_id)
-    if handle is None:
-        with state.db.session() as session:
-            slide = session.get(Slide, slide_id)
-            if slide is None:
-                raise NotFoundError(f"slide {slide_id} does not exist")
-            handle = SlideHandle(
-                slide_id=slide.id,
-                path=state.settings.slides_dir / slide.path,
-                sha256=slide.sha256,
-                viewer_ids=exam_viewers(slide.exam),
-            )
-        state.slide_handles.put(slide_id, handle)
-    if not may_see(user, handle.viewer_ids):
-        raise NotFoundError(f"slide {slide_id} does not exist")
-    return handle
 
 
 class LoginRequired(Exception):

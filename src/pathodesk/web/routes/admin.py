@@ -9,10 +9,11 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from pathodesk.analysis.params import params_from_record
 from pathodesk.audit import record_by
 from pathodesk.db.changes import apply_changes
 from pathodesk.db.models import AuditEvent, DiseaseType
-from pathodesk.errors import ConflictError, NotFoundError
+from pathodesk.errors import ConflictError, NotFoundError, ValidationFailedError
 from pathodesk.web.deps import AdminUser, CurrentUser, DbSession
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
@@ -25,6 +26,17 @@ class Label(BaseModel):
     color: Colour
 
 
+class AnalysisParamsBody(BaseModel):
+    """How analysis turns tile probabilities into outlines for this type (A4–A5)."""
+
+    background_labels: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(max_length=64)
+    eps_tiles: float = Field(gt=0, le=20)  # DBSCAN neighbourhood, in tiles
+    min_samples: int = Field(ge=1, le=1000)  # DBSCAN core points
+    min_tiles: int = Field(ge=1, le=100_000)  # A5: smallest region kept
+    min_mean_probability: float = Field(ge=0, le=1)  # A5: mean probability over the region
+    max_std_probability: float = Field(ge=0, le=1)  # A5: spread of the probability
+
+
 class DiseaseTypeCreate(BaseModel):
     name: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_-]+$")
     display_name: str = Field(min_length=1, max_length=128)
@@ -35,14 +47,27 @@ class DiseaseTypeUpdate(BaseModel):
     display_name: str | None = Field(default=None, min_length=1, max_length=128)
     labels: list[Label] | None = Field(default=None, min_length=1, max_length=64)
     active: bool | None = None
+    analysis_params: AnalysisParamsBody | None = None
 
 
 class DiseaseTypePublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
     name: str
     display_name: str
     labels: list[Label]
     active: bool
+    analysis_params: AnalysisParamsBody  # the stored ones, or those derived from the labels
+
+
+def to_public(disease_type: DiseaseType) -> DiseaseTypePublic:
+    names = [label["name"] for label in disease_type.labels]
+    params = params_from_record(disease_type.analysis_params, names)
+    return DiseaseTypePublic(
+        name=disease_type.name,
+        display_name=disease_type.display_name,
+        labels=[Label(**label) for label in disease_type.labels],
+        active=disease_type.active,
+        analysis_params=AnalysisParamsBody(**params.as_record()),
+    )
 
 
 class AuditPublic(BaseModel):
@@ -59,10 +84,7 @@ class AuditPublic(BaseModel):
 
 @router.get("/disease-types")
 def list_disease_types(user: CurrentUser, session: DbSession) -> list[DiseaseTypePublic]:
-    return [
-        DiseaseTypePublic.model_validate(d)
-        for d in session.scalars(select(DiseaseType).order_by(DiseaseType.name))
-    ]
+    return [to_public(d) for d in session.scalars(select(DiseaseType).order_by(DiseaseType.name))]
 
 
 @router.post("/disease-types", status_code=201)
@@ -77,7 +99,7 @@ def create_disease_type(body: DiseaseTypeCreate, admin: AdminUser, session: DbSe
     )
     session.add(disease_type)
     record_by(session, admin, "create", "disease_type", body.name)
-    return DiseaseTypePublic.model_validate(disease_type)
+    return to_public(disease_type)
 
 
 @router.patch("/disease-types/{name}")
@@ -88,6 +110,11 @@ def update_disease_type(
     if disease_type is None:
         raise NotFoundError(f"disease type {name!r} does not exist")
     changes = body.model_dump(exclude_unset=True)
+    labels = [label["name"] for label in changes.get("labels") or disease_type.labels]
+    background = (changes.get("analysis_params") or {}).get("background_labels", [])
+    unknown = sorted(set(background) - set(labels))
+    if unknown:
+        raise ValidationFailedError(f"background labels {unknown} are not labels of {name!r} ({labels})")
     apply_changes(disease_type, changes)
     record_by(
         session,
@@ -97,7 +124,7 @@ def update_disease_type(
         name,
         fields=sorted(changes),
     )
-    return DiseaseTypePublic.model_validate(disease_type)
+    return to_public(disease_type)
 
 
 @router.get("/audit")

@@ -14,8 +14,8 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from pathodesk.annotations import store
-from pathodesk.annotations.exchange import MAX_FILE_BYTES
 from pathodesk.annotations.export import render, reviewed_zip
+from pathodesk.annotations.formats import MAX_FILE_BYTES
 from pathodesk.annotations.imports import import_annotations
 from pathodesk.annotations.query import Viewport, annotation_rows, count_in_view, feature
 from pathodesk.annotations.review import describe_round, review_round, review_rounds, submit_review
@@ -24,7 +24,7 @@ from pathodesk.db.models import Annotation, Slide, Verdict
 from pathodesk.errors import NotFoundError, PayloadTooLargeError, ValidationFailedError
 from pathodesk.web.access import may_see_exam
 from pathodesk.web.deps import AdminUser, CurrentUser, DbSession, IdValue, RecordId, StateDep
-from pathodesk.web.routes.slides import visible_slide
+from pathodesk.web.route_helpers import visible_slide
 from pathodesk.web.state import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["annotations"])

@@ -11,8 +11,9 @@ from sqlalchemy import delete, select
 from pathodesk.audit import record, record_by
 from pathodesk.db.models import AuthSession, User
 from pathodesk.errors import AuthenticationError
+from pathodesk.passwords import verify_password
 from pathodesk.web.deps import SESSION_COOKIE, CurrentUser, DbSession, StateDep
-from pathodesk.web.security import new_token, token_digest, verify_password
+from pathodesk.web.security import new_token, token_digest
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 

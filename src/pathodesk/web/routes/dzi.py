@@ -13,7 +13,8 @@ from fastapi import APIRouter, Request, Response
 from pathodesk.slides.base import NativeTileSource
 from pathodesk.slides.deepzoom import DeepZoomTiler
 from pathodesk.slides.overview import OverviewLevels
-from pathodesk.web.deps import CurrentUser, RecordId, StateDep, slide_handle
+from pathodesk.web.deps import CurrentUser, RecordId, StateDep
+from pathodesk.web.route_helpers import slide_handle
 from pathodesk.web.state import IMMUTABLE, AppState, SlideHandle
 
 router = APIRouter(tags=["deepzoom"])

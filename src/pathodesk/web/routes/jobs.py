@@ -3,31 +3,31 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from pathodesk.analysis.job import KIND as ANALYZE
+from pathodesk.analysis.kinds import ANALYSIS_KINDS
 from pathodesk.analysis.results import analysis_folder, read_summary
+from pathodesk.analysis.schemas import TileAnalysisParams
 from pathodesk.audit import record_by
 from pathodesk.db.models import Job, Slide, TrainedModel
 from pathodesk.errors import NotFoundError, ValidationFailedError
 from pathodesk.jobs import queue
 from pathodesk.web.access import may_see_exam
-from pathodesk.web.deps import CurrentUser, DbSession, IdValue, RecordId, StateDep
-from pathodesk.web.routes.slides import cached_image_response, visible_slide
+from pathodesk.web.deps import CurrentUser, DbSession, RecordId, StateDep
+from pathodesk.web.route_helpers import cached_image_response, visible_slide
 from pathodesk.web.state import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["analysis"])
 
 
-class AnalyzeRequest(BaseModel):
-    model_id: IdValue | None = None  # default: the active model of the slide's disease type
-    tile_px: Annotated[int, Field(ge=32, le=8192)] | None = None
-    outline: Literal["hull", "tiles"] = "hull"
-    overlap: Literal[1, 2] = 1  # 2: tiles half a tile apart, finer outlines for 4x the work
+class AnalyzeRequest(TileAnalysisParams):
+    """An analysis kind (``analysis.kinds``; default tiles) with its parameters."""
+
+    kind: Annotated[str, Field(max_length=32)] = "tiles"
     priority: Annotated[int, Field(ge=-10, le=10)] = 0
 
 
@@ -68,16 +68,21 @@ def analyze(
 ) -> JobPublic:
     """Queue an analysis: tiles -> model -> clusters -> outlines (A4–A6); poll the job."""
     slide = visible_slide(session, user, slide_id)
+    kind = ANALYSIS_KINDS.get(body.kind)
+    if kind is None:
+        raise ValidationFailedError(f"unknown analysis kind {body.kind!r}: one of {sorted(ANALYSIS_KINDS)}")
     if body.model_id is not None:
         model = session.get(TrainedModel, body.model_id)
         if model is None:
             raise NotFoundError(f"model {body.model_id} does not exist")
-        if model.disease_type != slide.exam.disease_type:
+        if model.disease_type != slide.exam.disease_type or model.role != kind.model_role:
             raise ValidationFailedError(
-                f"model {model.id} reads {model.disease_type} slides, not {slide.exam.disease_type}"
+                f"model {model.id} is a {model.disease_type} {model.role} model; this analysis needs"
+                f" a {slide.exam.disease_type} {kind.model_role} model"
             )
-    params = body.model_dump(exclude={"priority"}, exclude_none=True)
-    job = queue.submit(session, ANALYZE, slide.id, params, user_id=user.user_id, priority=body.priority)
+    request = body.model_dump(exclude={"priority", "kind"}, exclude_none=True)
+    params = kind.params.model_validate(request).model_dump(exclude_none=True)
+    job = queue.submit(session, kind.job.name, slide.id, params, user_id=user.user_id, priority=body.priority)
     record_by(session, user, "analyze", "slide", slide.id, job_id=job.id)
     session.commit()
     if state.workers is not None:

@@ -13,9 +13,10 @@ from pathodesk.audit import record_by
 from pathodesk.config import Settings
 from pathodesk.db.models import TrainedModel
 from pathodesk.errors import NotFoundError
-from pathodesk.ml.registry import PICTURES, model_path, set_active
+from pathodesk.ml.model_file import PICTURES
+from pathodesk.ml.registry import model_path, set_active
 from pathodesk.web.deps import AdminUser, CurrentUser, DbSession, RecordId, StateDep
-from pathodesk.web.routes.slides import cached_image_response
+from pathodesk.web.route_helpers import cached_image_response
 
 router = APIRouter(prefix="/api/v1", tags=["models"])
 
@@ -23,6 +24,7 @@ router = APIRouter(prefix="/api/v1", tags=["models"])
 class ModelPublic(BaseModel):
     id: int
     disease_type: str
+    role: str  # tile | coarse | fine | fusion | superres (one active per type and role)
     version: int
     arch: str
     labels: list[str]
@@ -39,6 +41,7 @@ def to_public(settings: Settings, model: TrainedModel) -> ModelPublic:
     return ModelPublic(
         id=model.id,
         disease_type=model.disease_type,
+        role=model.role,
         version=model.version,
         arch=model.arch,
         labels=model.labels,
@@ -56,7 +59,9 @@ def to_public(settings: Settings, model: TrainedModel) -> ModelPublic:
 
 
 def list_models(session: DbSession, disease_type: str | None = None) -> list[TrainedModel]:
-    query = select(TrainedModel).order_by(TrainedModel.disease_type, TrainedModel.version.desc())
+    query = select(TrainedModel).order_by(
+        TrainedModel.disease_type, TrainedModel.role, TrainedModel.version.desc()
+    )
     if disease_type:
         query = query.where(TrainedModel.disease_type == disease_type)
     return list(session.scalars(query))
@@ -98,6 +103,11 @@ def activate_model(model_id: RecordId, user: AdminUser, session: DbSession, stat
     model = _model(session, model_id)
     set_active(session, model)
     record_by(
-        session, user, "activate", "model", model.id, disease_type=model.disease_type, version=model.version
+        session, user, "activate",
+        "model",
+        model.id,
+        disease_type=model.disease_type,
+        role=model.role,
+        version=model.version,
     )
     return to_public(state.settings, model)

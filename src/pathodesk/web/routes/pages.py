@@ -9,17 +9,19 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
-from pathodesk.db.models import DiseaseType, Exam, Patient, Role, Slide, User
+from pathodesk.db.models import MODEL_ROLES, DiseaseType, Exam, Patient, Role, Slide, User
 from pathodesk.errors import NotFoundError
 from pathodesk.ml.registry import active_model
 from pathodesk.web.access import may_see_exam, may_see_patient, visible_exams, visible_slides
 from pathodesk.web.deps import AdminPageUser, DbSession, PageUser, RecordId, StateDep
+from pathodesk.web.route_helpers import visible_slide
 from pathodesk.web.routes.admin import audit_log
+from pathodesk.web.routes.admin import to_public as to_public_disease_type
 from pathodesk.web.routes.models import list_models
 from pathodesk.web.routes.models import to_public as to_public_model
 from pathodesk.web.routes.qc import qc_summary
 from pathodesk.web.routes.records import list_patients
-from pathodesk.web.routes.slides import to_detail, to_public, visible_slide
+from pathodesk.web.routes.slides import to_detail, to_public
 from pathodesk.web.routes.users import list_users
 
 router = APIRouter(include_in_schema=False)
@@ -113,7 +115,9 @@ def user_page(user_id: RecordId, request: Request, user: AdminPageUser, session:
 
 @router.get("/admin/disease-types", response_class=HTMLResponse)
 def disease_types_page(request: Request, user: AdminPageUser, session: DbSession) -> Response:
-    disease_types = list(session.scalars(select(DiseaseType).order_by(DiseaseType.name)))
+    disease_types = [
+        to_public_disease_type(d) for d in session.scalars(select(DiseaseType).order_by(DiseaseType.name))
+    ]
     return templates.TemplateResponse(
         request, "admin_disease_types.html", {"user": user, "disease_types": disease_types}
     )
@@ -122,7 +126,8 @@ def disease_types_page(request: Request, user: AdminPageUser, session: DbSession
 @router.get("/models", response_class=HTMLResponse)
 def models_page(request: Request, user: PageUser, session: DbSession, state: StateDep) -> Response:
     models = [to_public_model(state.settings, m) for m in list_models(session)]
-    return templates.TemplateResponse(request, "models.html", {"user": user, "models": models})
+    context = {"user": user, "models": models, "role_titles": MODEL_ROLES}
+    return templates.TemplateResponse(request, "models.html", context)
 
 
 @router.get("/admin/audit", response_class=HTMLResponse)

@@ -11,9 +11,10 @@ from pydantic import BaseModel
 from pathodesk.config import Settings
 from pathodesk.db.models import Slide
 from pathodesk.errors import NotFoundError
-from pathodesk.qc.overlays import COLOURS, IMAGE_NAMES, THUMBNAIL_NAME, image_names
-from pathodesk.web.deps import CurrentUser, DbSession, RecordId, StateDep, slide_handle
-from pathodesk.web.routes.slides import cached_image_response, visible_slide
+from pathodesk.qc.checks import CHECKS
+from pathodesk.qc.overlays import IMAGE_NAMES, THUMBNAIL_NAME, image_names
+from pathodesk.web.deps import CurrentUser, DbSession, RecordId, StateDep
+from pathodesk.web.route_helpers import cached_image_response, slide_handle, visible_slide
 
 router = APIRouter(prefix="/api/v1", tags=["quality control"])
 
@@ -45,7 +46,7 @@ def qc_summary(settings: Settings, slide: Slide) -> QcPublic:
         thumbnail_url=f"{base}/{THUMBNAIL_NAME}" if (directory / THUMBNAIL_NAME).is_file() else None,
         overlays=[
             QcOverlay(
-                check=check, url=f"{base}/{check}.png", colour="#{:02x}{:02x}{:02x}".format(*COLOURS[check])
+                check=check, url=f"{base}/{check}.png", colour=CHECKS[check].hex_colour
             )
             for check in image_names(directory)
         ],

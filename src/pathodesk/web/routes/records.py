@@ -22,7 +22,7 @@ from pathodesk.db.search import contains
 from pathodesk.errors import ConflictError, NotFoundError, ValidationFailedError
 from pathodesk.web.access import may_see_exam, may_see_patient, visible_exams, visible_patients
 from pathodesk.web.deps import AdminUser, CurrentUser, DbSession, IdValue, RecordId, SearchQuery, StateDep
-from pathodesk.web.routes.slides import forget_slide
+from pathodesk.web.route_helpers import forget_slide
 from pathodesk.web.state import AppState, Principal
 
 router = APIRouter(prefix="/api/v1", tags=["records"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
 from datetime import datetime
 
 import anyio
@@ -16,11 +15,13 @@ from pathodesk.audit import record_by
 from pathodesk.db.changes import apply_changes
 from pathodesk.db.models import Exam, Slide
 from pathodesk.errors import ConflictError, NotFoundError, ValidationFailedError
-from pathodesk.ingest import discard_slide_file, ingest_staged
+from pathodesk.ingest import ingest_staged
 from pathodesk.slides import thumbnail
+from pathodesk.storage import slide_file
 from pathodesk.web.access import may_see_exam, visible_slides
-from pathodesk.web.deps import MAX_ID, CurrentUser, DbSession, RecordId, StateDep, slide_handle
-from pathodesk.web.state import IMMUTABLE, AppState
+from pathodesk.web.deps import MAX_ID, CurrentUser, DbSession, RecordId, StateDep
+from pathodesk.web.route_helpers import cached_image_response, forget_slide, slide_handle, visible_slide
+from pathodesk.web.state import AppState
 from pathodesk.web.upload import receive_upload
 
 router = APIRouter(prefix="/api/v1", tags=["slides"])
@@ -82,7 +83,7 @@ def to_public(slide: Slide) -> SlidePublic:
 
 def to_detail(state: AppState, slide: Slide, duplicate: bool = False) -> SlideDetail:
     detail = SlideDetail(**to_public(slide).model_dump(), duplicate=duplicate, qc_report=slide.qc_report)
-    with state.readers.reader(state.settings.slides_dir / slide.path) as reader:
+    with state.readers.reader(slide_file(state.settings, slide)) as reader:
         info = reader.info
     detail.levels = [
         LevelPublic(width=w, height=h, downsample=d)
@@ -90,22 +91,6 @@ def to_detail(state: AppState, slide: Slide, duplicate: bool = False) -> SlideDe
     ]
     detail.associated_images = list(info.associated_images)
     return detail
-
-
-def visible_slide(session: DbSession, user: CurrentUser, slide_id: RecordId) -> Slide:
-    slide = session.get(Slide, slide_id)
-    if slide is None or not may_see_exam(user, slide.exam):
-        raise NotFoundError(f"slide {slide_id} does not exist")
-    return slide
-
-
-def forget_slide(state: AppState, slide: Slide) -> None:
-    """After a slide's row is gone: drop its readers, caches and file."""
-    state.readers.evict(state.settings.slides_dir / slide.path)
-    state.slide_handles.pop(slide.id)
-    state.tiles.discard_prefix(slide.sha256)
-    state.tilers.pop(slide.sha256, None)
-    discard_slide_file(state.settings, slide)
 
 
 @router.get("/slides")
@@ -212,16 +197,6 @@ def _jpeg(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=85)
     return buffer.getvalue()
-
-
-def cached_image_response(
-    request: Request, etag: str, produce: Callable[[], bytes], media_type: str = "image/jpeg"
-) -> Response:
-    """Images that never change for a given checksum: ETag, 304 and long caching."""
-    if request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers={"ETag": etag, "Cache-Control": IMMUTABLE})
-    body = produce()
-    return Response(body, media_type=media_type, headers={"ETag": etag, "Cache-Control": IMMUTABLE})
 
 
 @router.get("/slides/{slide_id}/thumbnail", response_class=Response)

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from pathodesk.annotations.exchange import FileRegion, ParsedFile, hex_colour, ring_polygon
-from pathodesk.annotations.xml_safety import number, parse_xml
+from pathodesk.annotations.formats.types import FileRegion, ParsedFile, hex_colour, ring_polygon
+from pathodesk.annotations.formats.xml_safety import number, parse_xml
 from pathodesk.errors import ValidationFailedError
 
 # ImageScope region types: 0 free-hand/polygon, 1 rectangle, 2 ellipse, 3 arrow, 4 ruler, 5 point.

@@ -1,4 +1,4 @@
-"""The neutral form of an annotation for files (A7, A13) and the format detection on import."""
+"""The neutral form of an annotation as files carry it (A7, A13), shared by every format."""
 
 from __future__ import annotations
 
@@ -46,19 +46,3 @@ def ring_polygon(points: list[tuple[float, float]]) -> dict[str, Any]:
         raise ValidationFailedError("an outline needs at least three vertices")
     ring = [[float(x), float(y)] for x, y in points]
     return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
-
-
-def read_annotation_file(data: bytes) -> ParsedFile:
-    """ASAP XML, Aperio ImageScope XML or (QuPath) GeoJSON, told apart by their first bytes."""
-    from pathodesk.annotations import asap_xml, imagescope_xml, qupath_geojson
-
-    if len(data) > MAX_FILE_BYTES:
-        raise ValidationFailedError(f"annotation files are limited to {MAX_FILE_BYTES // 2**20} MiB")
-    head = data.lstrip()[:512]
-    if head.startswith((b"{", b"[")):
-        return qupath_geojson.read(data)
-    if head.startswith(b"<"):
-        if b"ASAP_Annotations" in data[:4096]:
-            return asap_xml.read(data)
-        return imagescope_xml.read(data)
-    raise ValidationFailedError("not an annotation file: expected ASAP XML, ImageScope XML or GeoJSON")

@@ -1,21 +1,16 @@
-"""``pathodesk train`` and ``pathodesk models list|activate|evaluate`` (API.md; issue 6)."""
+"""``pathodesk train`` and ``pathodesk models list|activate|evaluate`` (API.md; SPEC A3, B3–B6)."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import select
 
-from pathodesk.config import Settings
-from pathodesk.db.models import TrainedModel
+from pathodesk.cli.common import AddCommand, emit, open_database, settings_of
+from pathodesk.db.models import MODEL_ROLES, TrainedModel
 from pathodesk.errors import PathoDeskError
-
-AddCommand = Callable[[str, str], argparse.ArgumentParser]
-SettingsOf = Callable[[argparse.Namespace], Settings]
 
 
 def _parse_split(text: str) -> tuple[float, ...]:
@@ -39,6 +34,7 @@ def _model_row(model: TrainedModel) -> dict[str, object]:
     metrics = model.metrics or {}
     return {
         "disease_type": model.disease_type,
+        "role": model.role,
         "version": model.version,
         "arch": model.arch,
         "labels": model.labels,
@@ -50,10 +46,20 @@ def _model_row(model: TrainedModel) -> dict[str, object]:
     }
 
 
-def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
-    from pathodesk.cli import open_database
+def _describe(row: dict[str, object]) -> str:
+    accuracy = row.get("test_accuracy")
+    return (
+        f"{row['disease_type']} {row['role']} v{row['version']} ({row['arch']})"
+        f"{' ACTIVE' if row['active'] else ''}"
+        f"  test accuracy {accuracy if accuracy is not None else '—'}"
+        f"  balanced {row.get('test_balanced_accuracy', '—')}  [{row['source']}]"
+    )
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from pathodesk.db.models import DiseaseType
+    from pathodesk.ml import registry
     from pathodesk.ml.data import read_groups, scan_class_folders
-    from pathodesk.ml.registry import register
     from pathodesk.ml.train import TrainConfig, train
 
     if args.annotated:
@@ -79,10 +85,9 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         max_steps_per_epoch=args.max_steps,
         stain_jitter=args.stain_jitter,
     )
+    settings = settings_of(args)
     db = open_database(settings)
     with db.session() as session:  # fail before hours of training, not after
-        from pathodesk.db.models import DiseaseType
-
         if session.get(DiseaseType, args.disease_type) is None:
             raise PathoDeskError(f"disease type {args.disease_type!r} does not exist")
     settings.models_dir.mkdir(parents=True, exist_ok=True)
@@ -96,59 +101,56 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
             progress=not args.json,
         )
         with db.session() as session:
-            model = register(session, settings, Path(run), args.disease_type, activate=args.activate)
+            model = registry.register(
+                session, settings, Path(run), args.disease_type, role=args.role, activate=args.activate
+            )
             row = _model_row(model)
-    print(json.dumps({**row, "card": result.card}) if args.json else _describe(row))
+    emit(args, {**row, "card": result.card}, _describe(row))
     return 0
 
 
-def _describe(row: dict[str, object]) -> str:
-    accuracy = row.get("test_accuracy")
-    return (
-        f"{row['disease_type']} v{row['version']} ({row['arch']}){' ACTIVE' if row['active'] else ''}"
-        f"  test accuracy {accuracy if accuracy is not None else '—'}"
-        f"  balanced {row.get('test_balanced_accuracy', '—')}  [{row['source']}]"
-    )
+def cmd_models(args: argparse.Namespace) -> int:
+    from pathodesk.ml import registry
 
-
-def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
-    from pathodesk.cli import open_database
-    from pathodesk.ml.registry import find_version, set_active
-
+    settings = settings_of(args)
     db = open_database(settings)
     with db.session() as session:
         if args.action == "list":
-            query = select(TrainedModel).order_by(TrainedModel.disease_type, TrainedModel.version)
+            query = select(TrainedModel).order_by(
+                TrainedModel.disease_type, TrainedModel.role, TrainedModel.version
+            )
             if args.disease_type:
                 query = query.where(TrainedModel.disease_type == args.disease_type)
             rows = [_model_row(m) for m in session.scalars(query)]
-            print(json.dumps(rows) if args.json else "\n".join(_describe(r) for r in rows) or "no models")
+            emit(args, rows, "\n".join(_describe(r) for r in rows) or "no models")
             return 0
         if not args.disease_type:
             raise PathoDeskError(f"models {args.action} needs --disease-type")
-        model = find_version(session, args.disease_type, args.version)
+        model = registry.find_version(session, args.disease_type, args.version, role=args.role)
         if args.action == "activate":
-            set_active(session, model)
-            print(json.dumps(_model_row(model)) if args.json else _describe(_model_row(model)))
+            registry.set_active(session, model)
+            emit(args, _model_row(model), _describe(_model_row(model)))
             return 0
         if not args.data:
             raise PathoDeskError("models evaluate needs --data DIR (one sub-folder per class)")
         from pathodesk.ml.data import scan_class_folders
-        from pathodesk.ml.registry import load
         from pathodesk.ml.train import evaluate
 
-        metrics = evaluate(load(settings, model), scan_class_folders(args.data), progress=not args.json)
-    if args.json:
-        print(json.dumps(metrics))
-    else:
-        print(f"{args.disease_type} v{model.version}: accuracy {metrics['accuracy']}")
-        print(f"  balanced accuracy {metrics['balanced_accuracy']}")
-        print(f"  F1 per class: {metrics['per_class_f1']}")
-        print(f"  confusion (rows true {metrics['labels']}): {metrics['confusion_matrix']}")
+        metrics = evaluate(
+            registry.load(settings, model), scan_class_folders(args.data), progress=not args.json
+        )
+    emit(
+        args,
+        metrics,
+        f"{args.disease_type} v{model.version}: accuracy {metrics['accuracy']}\n"
+        f"  balanced accuracy {metrics['balanced_accuracy']}\n"
+        f"  F1 per class: {metrics['per_class_f1']}\n"
+        f"  confusion (rows true {metrics['labels']}): {metrics['confusion_matrix']}",
+    )
     return 0
 
 
-def add_model_commands(add: AddCommand, settings_of: SettingsOf) -> None:
+def register(add: AddCommand) -> None:
     command = add("train", "train a model on class folders and register it")
     command.add_argument("--disease-type", required=True)
     command.add_argument("--data", type=Path, help="one sub-folder per class")
@@ -171,14 +173,20 @@ def add_model_commands(add: AddCommand, settings_of: SettingsOf) -> None:
     command.add_argument("--seed", type=int, default=0)
     command.add_argument("--stain-jitter", type=float, default=0.0, help="HED jitter strength, e.g. 0.1")
     command.add_argument("--max-steps", type=int, default=None, help="cap steps per epoch (smoke runs)")
-    command.add_argument("--activate", action="store_true", help="make it the active model of its type")
+    command.add_argument(
+        "--role", choices=MODEL_ROLES, default="tile", help="what the model does (default tile)"
+    )
+    command.add_argument(
+        "--activate", action="store_true", help="make it the active model of its type and role"
+    )
     command.add_argument("--json", action="store_true")
-    command.set_defaults(handler=lambda a: cmd_train(a, settings_of(a)))
+    command.set_defaults(handler=cmd_train)
 
     command = add("models", "list, activate or evaluate registered models")
     command.add_argument("action", choices=("list", "activate", "evaluate"))
     command.add_argument("--disease-type", default=None)
-    command.add_argument("--version", type=int, default=None, help="default: the active one")
+    command.add_argument("--version", type=int, default=None, help="default: the active one of --role")
+    command.add_argument("--role", choices=MODEL_ROLES, default="tile")
     command.add_argument("--data", type=Path, default=None)
     command.add_argument("--json", action="store_true")
-    command.set_defaults(handler=lambda a: cmd_models(a, settings_of(a)))
+    command.set_defaults(handler=cmd_models)

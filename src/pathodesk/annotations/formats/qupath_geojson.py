@@ -8,12 +8,9 @@ import json
 import uuid
 from typing import Any
 
-from pathodesk.annotations.exchange import FileRegion, ParsedFile, hex_colour
+from pathodesk.annotations.formats.types import FileRegion, ParsedFile, hex_colour
+from pathodesk.annotations.labels import DEFAULT_COLOUR, hex_to_rgb
 from pathodesk.errors import ValidationFailedError
-
-
-def _rgb(colour: str) -> list[int]:
-    return [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
 
 
 def write(regions: list[FileRegion], group_colours: dict[str, str]) -> bytes:
@@ -21,8 +18,8 @@ def write(regions: list[FileRegion], group_colours: dict[str, str]) -> bytes:
     for region in regions:
         properties: dict[str, Any] = {"objectType": "annotation"}
         if region.label:
-            colour = region.color or group_colours.get(region.label, "#f4fa58")
-            properties["classification"] = {"name": region.label, "color": _rgb(colour)}
+            colour = region.color or group_colours.get(region.label, DEFAULT_COLOUR)
+            properties["classification"] = {"name": region.label, "color": list(hex_to_rgb(colour))}
         properties["pathodesk"] = {
             "shape": region.shape,
             "source": region.source,

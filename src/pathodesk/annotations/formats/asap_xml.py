@@ -12,9 +12,10 @@ from xml.etree.ElementTree import Element, SubElement, indent, tostring
 
 from shapely.geometry import shape
 
-from pathodesk.annotations.exchange import FileRegion, ParsedFile, hex_colour, ring_polygon
+from pathodesk.annotations.formats.types import FileRegion, ParsedFile, hex_colour, ring_polygon
+from pathodesk.annotations.formats.xml_safety import number, parse_xml
 from pathodesk.annotations.geometry import exterior_rings
-from pathodesk.annotations.xml_safety import number, parse_xml
+from pathodesk.annotations.labels import DEFAULT_COLOUR
 from pathodesk.errors import ValidationFailedError
 
 AREA_TYPES = {"polygon": "polygon", "spline": "polygon", "rectangle": "rectangle"}
@@ -37,7 +38,7 @@ def write(regions: list[FileRegion], group_colours: dict[str, str]) -> bytes:
                 Name=f"Annotation {index}",
                 Type="Rectangle" if region.shape == "rectangle" and len(ring) == 4 else "Polygon",
                 PartOfGroup=label,
-                Color=region.color or group_colours.get(label, "#f4fa58"),
+                Color=region.color or group_colours.get(label, DEFAULT_COLOUR),
             )
             coordinates = SubElement(annotation, "Coordinates")
             for order, (x, y) in enumerate(ring):
@@ -46,7 +47,7 @@ def write(regions: list[FileRegion], group_colours: dict[str, str]) -> bytes:
     groups = SubElement(root, "AnnotationGroups")
     for name in sorted({r.label or "None" for r in regions}):
         group = SubElement(
-            groups, "Group", Name=name, PartOfGroup="None", Color=group_colours.get(name, "#f4fa58")
+            groups, "Group", Name=name, PartOfGroup="None", Color=group_colours.get(name, DEFAULT_COLOUR)
         )
         SubElement(group, "Attributes")
     indent(root, space="\t")

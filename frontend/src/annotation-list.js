@@ -1,0 +1,112 @@
+// The annotation list beside the viewer: one row per outline in view (class, area, perimeter,
+// source, probability, author), filters by class and source, click to fly to an outline.
+import { $, fmt } from "./dom.js";
+
+const MAX_ROWS = 300;
+
+function labelOptions(store, selected) {
+  return Object.keys(store.labels).map((name) => {
+    const option = document.createElement("option");
+    option.value = option.textContent = name;
+    option.selected = name === selected;
+    return option;
+  });
+}
+
+function flyTo(viewer, record) {
+  const [x0, y0, x1, y1] = record.bbox;
+  const item = viewer.world.getItemAt(0);
+  const pad = Math.max(x1 - x0, y1 - y0) * 0.6 + 20;
+  viewer.viewport.fitBounds(item.imageToViewportRectangle(x0 - pad, y0 - pad, x1 - x0 + 2 * pad, y1 - y0 + 2 * pad));
+}
+
+// Wires the list and returns renderList(); `editor` holds viewer, store, canvas, mpp, labelSelect.
+export function wireList(editor) {
+  const { viewer, store, canvas, mpp, labelSelect } = editor;
+  const filters = { label: $("filter-label"), source: $("filter-source") };
+  const body = $("annotation-rows");
+
+  function fillLabelSelects() {
+    const names = Object.keys(store.labels);
+    if (labelSelect.options.length === names.length) return;
+    labelSelect.replaceChildren(...labelOptions(store, labelSelect.value || names[0]));
+    const all = document.createElement("option");
+    all.value = "";
+    all.textContent = "all classes";
+    filters.label.replaceChildren(all, ...labelOptions(store, null));
+  }
+
+  function row(record) {
+    const tr = document.createElement("tr");
+    tr.dataset.key = record.key;
+    if (record.id !== null) tr.dataset.id = record.id;
+    tr.classList.toggle("selected", record.key === canvas.selectedKey);
+    tr.classList.toggle("dirty", Boolean(record.dirty));
+    const show = document.createElement("input");
+    show.type = "checkbox";
+    show.checked = !record.hidden;
+    show.title = "show or hide";
+    show.addEventListener("change", () => { record.hidden = !show.checked; canvas.render(); });
+    const relabel = document.createElement("select");
+    relabel.className = "relabel";
+    relabel.append(...labelOptions(store, record.label));
+    relabel.addEventListener("change", () => {
+      store.apply(record.key, { geometry: record.geometry, label: relabel.value, shape: record.shape });
+    });
+    const area = mpp ? record.area_px * mpp * mpp : null;
+    const perimeter = mpp ? record.perimeter_px * mpp : null;
+    const cells = [
+      show, relabel, fmt(area), fmt(perimeter), record.source,
+      record.probability === null ? "—" : record.probability.toFixed(2),
+      record.author || (record.source === "ai" ? "AI" : record.id === null ? "you" : "—"),
+    ];
+    for (const cell of cells) {
+      const td = document.createElement("td");
+      if (cell instanceof Node) td.append(cell); else td.textContent = cell;
+      tr.append(td);
+    }
+    tr.querySelector("td").style.borderLeft = `4px solid ${record.color}`;
+    tr.addEventListener("click", (event) => {
+      if (event.target.closest("input,select")) return;
+      canvas.select(record.key);
+      flyTo(viewer, record);
+      renderList();
+    });
+    return tr;
+  }
+
+  function renderList() {
+    const wanted = { label: filters.label.value, source: filters.source.value };
+    const records = [...store.records.values()];
+    for (const record of records) {
+      record.filteredOut = Boolean((wanted.label && record.label !== wanted.label) || (wanted.source && record.source !== wanted.source));
+    }
+    const shown = records.filter((r) => !r.filteredOut);
+    body.replaceChildren(...shown.slice(0, MAX_ROWS).map(row));
+    const more = shown.length > MAX_ROWS ? `, first ${MAX_ROWS} listed` : "";
+    const small = store.omitted ? `; ${fmt(store.omitted)} too small to see at this zoom` : "";
+    $("annotation-count").textContent = `${fmt(shown.length)} in view${more}${small}`;
+    const dirty = store.dirtyCount;
+    $("annotation-save").textContent = dirty ? `Save (${dirty})` : "Saved";
+    $("annotation-save").disabled = dirty === 0;
+    $("annotation-undo").disabled = store.undoStack.length === 0;
+    $("annotation-redo").disabled = store.redoStack.length === 0;
+    $("review-status").textContent = `${(store.status || "").replace("_", " ")}, round ${store.round}`;
+    viewer.element.dataset.annotationCount = String(store.records.size);
+  }
+
+  for (const select of Object.values(filters)) select.addEventListener("change", () => { renderList(); canvas.render(); });
+  $("show-all").addEventListener("change", (event) => {
+    for (const record of store.records.values()) record.hidden = !event.target.checked;
+    renderList();
+    canvas.render();
+  });
+  store.addEventListener("change", (event) => {
+    fillLabelSelects();
+    if (event.detail.rekeyed && canvas.selectedKey === event.detail.rekeyed[0]) canvas.selectedKey = event.detail.rekeyed[1];
+    renderList();
+    canvas.render();
+    if (event.detail.loaded) document.documentElement.dataset.annotationsLoaded = "true";
+  });
+  return renderList;
+}

@@ -1,0 +1,65 @@
+"""``pathodesk serve`` and ``pathodesk demo`` (the README's ``make demo``)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from pathodesk.cli.common import AddCommand, open_database, settings_of
+from pathodesk.cli.ingest import ingest_paths
+
+DEMO_ADMIN = ("admin", "Demo Administrator")
+DEMO_EXPERT = ("expert", "Demo Pathologist")
+DEMO_PASSWORD_DEFAULT = "pathodesk-demo-1"  # noqa: S105 - printed demo account, override by env
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from pathodesk.web.app import create_app
+
+    app = create_app(settings_of(args))
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from pathodesk.accounts import create_user
+    from pathodesk.db.models import Role
+    from pathodesk.sampledata import ensure_samples, shared_slides
+
+    settings = settings_of(args)
+    password = os.environ.get("PATHODESK_DEMO_PASSWORD", DEMO_PASSWORD_DEFAULT)
+    db = open_database(settings)
+    with db.session() as session:
+        for (account, name), role in ((DEMO_ADMIN, Role.admin), (DEMO_EXPERT, Role.expert)):
+            create_user(
+                session, account=account, name=name, password=password, role=role, update_existing=True
+            )
+    db.dispose()
+    slides = ensure_samples(settings.sample_dir) + shared_slides(settings.shared_data_dir)
+    good, bad = ingest_paths(
+        settings,
+        slides,
+        patient="DEMO-PATIENT-1",
+        exam="DEMO-EXAM-1",
+        disease_type="lung",
+        owner=DEMO_EXPERT[0],
+    )
+    print(f"demo: {len(good)} slides loaded, {len(bad)} could not be read")
+    for item in bad:
+        print(f"  skipped {item['path']}: {item['error']}")
+    print(f"demo accounts: {DEMO_ADMIN[0]} / {password} (admin), {DEMO_EXPERT[0]} / {password} (expert)")
+    print(f"open http://{args.host}:{args.port}")
+    return cmd_serve(args)
+
+
+def register(add: AddCommand) -> None:
+    for name, help_text, handler in (
+        ("serve", "serve the web platform", cmd_serve),
+        ("demo", "load samples and serve", cmd_demo),
+    ):
+        command = add(name, help_text)
+        command.add_argument("--host", default="127.0.0.1")
+        command.add_argument("--port", type=int, default=8000)
+        command.set_defaults(handler=handler)

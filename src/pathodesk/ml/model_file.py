@@ -1,0 +1,70 @@
+"""The model file format: what a registered model's folder holds and how its weights are
+saved and loaded. Serving (analysis) needs only this, never the trainer (or matplotlib).
+
+A folder holds ``model.pt`` (weights as float32 tensors plus plain values, loadable with
+``weights_only=True``), ``card.json`` (what it was trained on and how well it did) and
+optional pictures, log and splits.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from pathodesk.errors import ValidationFailedError
+from pathodesk.ml.nets import build_model
+from pathodesk.ml.pipeline import Normalization
+
+MODEL_FILE = "model.pt"
+CARD_FILE = "card.json"
+PICTURES = ("curves.png", "confusion.png")
+RUN_FILES = (MODEL_FILE, CARD_FILE, "log.csv", "splits.csv", *PICTURES)
+
+
+@dataclass
+class LoadedModel:
+    model: nn.Module
+    arch: str
+    labels: list[str]
+    normalization: Normalization
+    image_px: int
+
+
+def save_model(
+    path: Path, model: nn.Module, arch: str, labels: list[str], normalization: Normalization, image_px: int
+) -> None:
+    torch.save(
+        {
+            "arch": arch,
+            "labels": labels,
+            "mean": list(normalization.mean),
+            "std": list(normalization.std),
+            "image_px": image_px,
+            "state_dict": {k: v.contiguous() for k, v in model.state_dict().items()},
+        },
+        path,
+    )
+
+
+def load_model(path: Path) -> LoadedModel:
+    """Never unpickles code (``weights_only``): a model file from elsewhere cannot run anything."""
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    model = build_model(saved["arch"], len(saved["labels"]))
+    model.load_state_dict(saved["state_dict"])
+    model.eval().to(memory_format=torch.channels_last)
+    normalization = Normalization(tuple(saved["mean"]), tuple(saved["std"]))
+    return LoadedModel(model, saved["arch"], list(saved["labels"]), normalization, int(saved["image_px"]))
+
+
+def read_card(run_dir: Path) -> dict[str, object]:
+    try:
+        card = json.loads((run_dir / CARD_FILE).read_text())
+    except (OSError, ValueError) as exc:
+        raise ValidationFailedError(f"{run_dir.name}: no readable model card ({exc})") from None
+    if not (run_dir / MODEL_FILE).is_file() or not isinstance(card, dict):
+        raise ValidationFailedError(f"{run_dir.name}: a model folder needs {MODEL_FILE} and {CARD_FILE}")
+    return card

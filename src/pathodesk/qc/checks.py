@@ -1,0 +1,189 @@
+"""The QC checks (SPEC E2), one entry each: name, overlay colour, threshold and the function
+that scores a slide. ``run_qc``, the overlays, the API and the CLI all read this table, so a
+new check is one function and one entry here (HistoQC keeps one module per check; the
+pixel work lives in ``blur``, ``colour``, ``folds``, ``bubbles``, ``exposure``).
+
+Each function gets the slide's tissue (mask and thumbnail at ≈8 µm/px) and returns a score,
+pass/fail against its threshold, the thumbnail-sized mask of where it flags the slide, and
+any extra figures for the report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from pathodesk.qc.blur import blur_map, blurred_fraction, sharpness
+from pathodesk.qc.bubbles import bubble_mask
+from pathodesk.qc.colour import colour_histogram, conditional_entropy, mutual_information, unusual_colours
+from pathodesk.qc.exposure import exposure_mask, exposure_stats
+from pathodesk.qc.folds import fold_mask
+from pathodesk.slides.base import SlideReader
+from pathodesk.tissue import SlideTissue, Tile, tile_grid
+from pathodesk.tissue.mask import pen_ink_hsv, tissue_mask
+from pathodesk.tissue.slide import ASSUMED_MPP
+
+
+@dataclass(frozen=True)
+class QcInput:
+    reader: SlideReader
+    tissue: SlideTissue
+    reference_rgb: np.ndarray  # an H&E colour reference
+
+    @property
+    def thumb_mpp(self) -> float:
+        return self.tissue.downsample * (self.reader.info.mpp_x or ASSUMED_MPP)
+
+    def share_of_tissue(self, flagged: np.ndarray) -> float:
+        return float((flagged & self.tissue.mask).sum()) / max(int(self.tissue.mask.sum()), 1)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    score: float
+    passed: bool
+    mask: np.ndarray  # thumbnail pixels, True where the check flags the slide
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class QcCheck:
+    name: str
+    colour: tuple[int, int, int]  # of its overlay
+    threshold: Any  # in the check's own unit (see each entry)
+    run: Callable[[QcInput, Any], CheckResult]
+
+    @property
+    def hex_colour(self) -> str:
+        return "#{:02x}{:02x}{:02x}".format(*self.colour)
+
+
+def _tissue_coverage(qc: QcInput, min_fraction: float) -> CheckResult:
+    fraction = qc.tissue.fraction
+    return CheckResult(round(fraction, 4), fraction >= min_fraction, qc.tissue.mask)
+
+
+@dataclass(frozen=True)
+class BlurLimits:
+    sharpness: float = 2.0  # contrast-normalised Laplacian variance; in focus is 5-15 at 1 µm/px
+    max_blurred_fraction: float = 0.25
+    tile_um: float = 256.0  # tiles of 256 µm read at about 1 µm per pixel (10x)
+    tiles: int = 64
+
+
+def _sample_evenly(tiles: list[Tile], count: int) -> list[Tile]:
+    """Tiles spread over the whole tissue (raster order, fixed stride): reproducible and
+    without the clumps of a random draw, so the blur map has no large unsampled holes."""
+    if len(tiles) <= count:
+        return tiles
+    return [tiles[round(i * (len(tiles) - 1) / (count - 1))] for i in range(count)]
+
+
+def _blur(qc: QcInput, limits: BlurLimits) -> CheckResult:
+    reader, tissue = qc.reader, qc.tissue
+    mpp = reader.info.mpp_x or ASSUMED_MPP
+    tile_px = max(64, round(limits.tile_um / mpp))  # level-0 pixels
+    tiles = tile_grid(tissue.mask, tissue.downsample, reader.info.dimensions, tile_px, min_fraction=0.8)
+    tiles = _sample_evenly(tiles, limits.tiles)
+    read_downsample = max(1.0, 1.0 / mpp)  # about 1 µm per pixel
+    level = reader.info.best_level_for_downsample(read_downsample)
+    level_downsample = reader.info.level_downsamples[level]
+    values = []
+    for tile in tiles:
+        size = max(16, round(tile_px / level_downsample))
+        region = reader.read_region((tile.x, tile.y), level, (size, size))
+        target = max(16, round(tile_px / read_downsample))
+        if target != size:
+            region = np.asarray(Image.fromarray(region).resize((target, target), Image.Resampling.BOX))
+        values.append(sharpness(region))
+    fraction = blurred_fraction(values, limits.sharpness)
+    sharpness_map = blur_map(tissue.mask, tissue.downsample, tiles, values)
+    return CheckResult(
+        round(fraction, 4),
+        fraction <= limits.max_blurred_fraction,
+        tissue.mask & (sharpness_map < limits.sharpness),
+        {"tiles": len(values), "median_sharpness": round(float(np.median(values)), 4) if values else None},
+    )
+
+
+def _reference_tissue(rgb: np.ndarray) -> np.ndarray:
+    mask = tissue_mask(rgb)
+    return mask if mask.any() else np.ones(rgb.shape[:2], bool)
+
+
+def _colour(qc: QcInput, max_mutual_information: float) -> CheckResult:
+    thumbnail, mask = qc.tissue.thumbnail, qc.tissue.mask
+    hist = colour_histogram(thumbnail, mask)
+    reference = colour_histogram(qc.reference_rgb, _reference_tissue(qc.reference_rgb))
+    mi = mutual_information(hist, reference)
+    return CheckResult(
+        round(mi, 4),
+        mi <= max_mutual_information,
+        mask & unusual_colours(thumbnail, hist, reference),
+        {"conditional_entropy": round(conditional_entropy(hist, reference), 4)},
+    )
+
+
+def _pen(qc: QcInput, max_fraction: float) -> CheckResult:
+    pen_mask = pen_ink_hsv(qc.tissue.thumbnail_hsv)
+    share = float(pen_mask.mean())
+    return CheckResult(round(share, 4), share <= max_fraction, pen_mask)
+
+
+def _share_check(find: Callable[[QcInput], np.ndarray]) -> Callable[[QcInput, float], CheckResult]:
+    """A check whose score is the share of the tissue area it flags."""
+
+    def run(qc: QcInput, max_share: float) -> CheckResult:
+        flagged = find(qc)
+        share = qc.share_of_tissue(flagged)
+        return CheckResult(round(share, 4), share <= max_share, flagged)
+
+    return run
+
+
+@dataclass(frozen=True)
+class ExposureLimits:
+    glass_brightness: tuple[float, float] = (180.0, 255.0)  # below: under-exposed
+    tissue_brightness: tuple[float, float] = (60.0, 225.0)  # above: washed out (over-exposed)
+
+
+def _exposure(qc: QcInput, limits: ExposureLimits) -> CheckResult:
+    thumbnail, mask = qc.tissue.thumbnail, qc.tissue.mask
+    stats = exposure_stats(thumbnail, mask)
+    glass, tissue = stats["glass_brightness"], stats["tissue_brightness"]
+    return CheckResult(
+        round(glass, 2),
+        limits.glass_brightness[0] <= glass <= limits.glass_brightness[1]
+        and limits.tissue_brightness[0] <= tissue <= limits.tissue_brightness[1],
+        exposure_mask(thumbnail, mask),
+        {k: round(v, 4) for k, v in stats.items()},
+    )
+
+
+CHECKS: dict[str, QcCheck] = {
+    check.name: check
+    for check in (
+        QcCheck("tissue_coverage", (0, 170, 80), 0.01, _tissue_coverage),  # least share of the slide
+        QcCheck("blur", (230, 40, 30), BlurLimits(), _blur),
+        # bits; H&E from other labs scores 0.1-0.3 against the reference
+        QcCheck("colour", (255, 150, 0), 0.4, _colour),
+        QcCheck("pen", (30, 90, 255), 0.02, _pen),  # most share of the slide
+        QcCheck(  # most share of the tissue area
+            "folds",
+            (150, 0, 200),
+            0.05,
+            _share_check(lambda qc: fold_mask(qc.tissue.thumbnail, qc.tissue.mask, qc.thumb_mpp)),
+        ),
+        QcCheck(  # most share of the tissue area
+            "bubbles",
+            (0, 190, 220),
+            0.05,
+            _share_check(lambda qc: bubble_mask(qc.tissue.thumbnail_hsv, qc.thumb_mpp)),
+        ),
+        QcCheck("exposure", (240, 220, 0), ExposureLimits(), _exposure),
+    )
+}

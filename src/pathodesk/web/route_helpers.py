@@ -1,0 +1,72 @@
+"""What several route modules share: the one rule that authorises a slide (used fresh from
+the database by record routes, and through a short-lived cache by tiles and images),
+cached image responses, and forgetting a deleted slide.
+
+Unauthorised and missing slides answer the same 404, so ids leak nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import Request, Response
+from sqlalchemy.orm import Session
+
+from pathodesk.db.models import Slide
+from pathodesk.errors import NotFoundError
+from pathodesk.storage import discard_slide_files, slide_file
+from pathodesk.web.access import exam_viewers, may_see
+from pathodesk.web.state import IMMUTABLE, AppState, Principal, SlideHandle
+
+
+def _authorise_slide(user: Principal, viewer_ids: frozenset[int], slide_id: int) -> None:
+    if not may_see(user, viewer_ids):
+        raise NotFoundError(f"slide {slide_id} does not exist")
+
+
+def visible_slide(session: Session, user: Principal, slide_id: int) -> Slide:
+    """The slide's row, if this caller may see it."""
+    slide = session.get(Slide, slide_id)
+    if slide is None:
+        raise NotFoundError(f"slide {slide_id} does not exist")
+    _authorise_slide(user, exam_viewers(slide.exam), slide_id)
+    return slide
+
+
+def slide_handle(state: AppState, user: Principal, slide_id: int) -> SlideHandle:
+    """The slide's file and checksum, if this caller may see it; cached for a few seconds
+    (assignment changes clear the cache) so that tiles skip the database."""
+    handle = state.slide_handles.get(slide_id)
+    if handle is None:
+        with state.db.session() as session:
+            slide = session.get(Slide, slide_id)
+            if slide is None:
+                raise NotFoundError(f"slide {slide_id} does not exist")
+            handle = SlideHandle(
+                slide_id=slide.id,
+                path=slide_file(state.settings, slide),
+                sha256=slide.sha256,
+                viewer_ids=exam_viewers(slide.exam),
+            )
+        state.slide_handles.put(slide_id, handle)
+    _authorise_slide(user, handle.viewer_ids, slide_id)
+    return handle
+
+
+def cached_image_response(
+    request: Request, etag: str, produce: Callable[[], bytes], media_type: str = "image/jpeg"
+) -> Response:
+    """Images that never change for a given checksum: ETag, 304 and long caching."""
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers={"ETag": etag, "Cache-Control": IMMUTABLE})
+    body = produce()
+    return Response(body, media_type=media_type, headers={"ETag": etag, "Cache-Control": IMMUTABLE})
+
+
+def forget_slide(state: AppState, slide: Slide) -> None:
+    """After a slide's row is gone: drop its readers, caches and files."""
+    state.readers.evict(slide_file(state.settings, slide))
+    state.slide_handles.pop(slide.id)
+    state.tiles.discard_prefix(slide.sha256)
+    state.tilers.pop(slide.sha256, None)
+    discard_slide_files(state.settings, slide)

@@ -1,0 +1,31 @@
+"""Slides for tests: files made from the samples, and ingest straight into the database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+
+from pathodesk.config import Settings
+from pathodesk.db.session import Database
+from pathodesk.ingest import ingest_staged, stage_copy
+from pathodesk.slides import open_slide
+from pathodesk.slides.pyramid import write_pyramid
+from pathodesk.slides.raster_backend import RasterSlideReader
+
+
+def blurred_copy(svs: Path, destination: Path) -> Path:
+    """The CMU slide blurred with sigma 6 at 0.5 µm/px: sigma 3 at the 1 µm/px blur check."""
+    reader = open_slide(svs)
+    pixels = cv2.GaussianBlur(reader.read_region((0, 0), 0, reader.info.dimensions), (0, 0), 6)
+    return write_pyramid(RasterSlideReader.from_array(pixels), destination, mpp=0.499)
+
+
+def ingest_slide(settings: Settings, path: Path, exam_id: int, user_id: int) -> int:
+    db = Database(settings.resolved_database_url())
+    try:
+        with db.session() as session:
+            staged = stage_copy(settings, path)
+            return ingest_staged(session, settings, staged, exam_id=exam_id, user_id=user_id).slide.id
+    finally:
+        db.dispose()

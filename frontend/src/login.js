@@ -11,8 +11,7 @@ form.addEventListener("submit", async (event) => {
       method: "POST",
       json: { account: data.get("account"), password: data.get("password") },
     });
-    const next = new URLSearchParams(location.search).get("next");
-    location.assign(next && next.startsWith("/") && !next.startsWith("//") ? next : "/");
+    location.assign(form.dataset.next || "/"); // the server checked it is a path on this site
   } catch (err) {
     showError(error, err.message);
   }

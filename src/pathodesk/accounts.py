@@ -12,7 +12,7 @@ from pathodesk.passwords import hash_password, password_problems
 
 def set_password(user: User, password: str) -> None:
     """Apply the password policy, then store only the argon2id hash."""
-    problems = password_problems(password)
+    problems = password_problems(password, personal=[user.account, *user.name.split()])
     if problems:
         raise ValidationFailedError("the password needs " + " and ".join(problems))
     user.password_hash = hash_password(password)

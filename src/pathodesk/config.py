@@ -21,6 +21,9 @@ class Settings(BaseSettings):
 
     # Uploads (issue 2, item 6): bytes above this limit are refused with 413.
     max_upload_bytes: int = 4 * 1024**3
+    # A slide declaring more pixels is refused (422) before its pixels are read: 4e10 is a
+    # 200,000 x 200,000 px scan, beyond the largest real whole-slide images.
+    max_slide_pixels: int = 40_000_000_000
     upload_chunk_bytes: int = 1024 * 1024
 
     # Deep Zoom (A8): API.md default tiles are 254 px plus 1 px overlap, JPEG.

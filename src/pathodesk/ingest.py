@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from pathodesk.qc.at_ingest import qc_at_ingest
 from pathodesk.slides import open_slide
 from pathodesk.slides.backends import supported_suffixes
 from pathodesk.slides.overview import with_overview_levels
+from pathodesk.slides.sanity import check_declared_size, check_tiles_present
 from pathodesk.storage import slide_location, store_slide_file
 
 
@@ -44,9 +46,29 @@ class IngestResult:
     duplicate: bool
 
 
+# a staged file untouched this long belongs to no upload: its process died (kill -9, power)
+STAGING_GRACE_SECONDS = 60.0
+
+
 def staging_path(settings: Settings) -> Path:
     settings.incoming_dir.mkdir(parents=True, exist_ok=True)
     return settings.incoming_dir / f"{uuid.uuid4().hex}.part"
+
+
+def discard_abandoned_staging(settings: Settings, grace_seconds: float = STAGING_GRACE_SECONDS) -> int:
+    """Remove staged files (``incoming/``) that no upload has written to for ``grace_seconds``;
+    run at start-up, so a crash never leaves them for ever. Files still being written (another
+    server process on the same data directory) are newer and stay. Returns how many went."""
+    removed = 0
+    cutoff = time.time() - grace_seconds
+    for path in settings.incoming_dir.glob("*"):
+        try:
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue  # its upload finished meanwhile
+    return removed
 
 
 def stage_copy(
@@ -120,10 +142,14 @@ def ingest_staged(
             )
             raise UnsupportedSlideError(detail) from None
         try:
-            info = reader.info
-            # QC on the overview-extended reader: single-level slides get cheap thumbnails.
+            check_declared_size(reader.info, settings.max_slide_pixels, staged.original_name)
+            check_tiles_present(probe, staged.original_name)
+            # the levels the server offers (stored plus overview levels), as the API lists them;
+            # QC on the same reader: single-level slides get cheap thumbnails
+            extended = with_overview_levels(reader)
+            info = extended.info
             qc_passed, qc_report = qc_at_ingest(
-                with_overview_levels(reader),
+                extended,
                 staged.sha256,
                 settings.sample_dir,
                 settings.qc_sample_fraction,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,8 @@ from typing import Any
 import pytest
 from defusedxml.ElementTree import fromstring
 from fastapi.testclient import TestClient
-from shapely.geometry import Polygon, shape
+from shapely import make_valid
+from shapely.geometry import Point, Polygon, shape
 
 from pathodesk.annotations.formats import FileRegion, asap_xml, qupath_geojson, read_annotation_file
 from pathodesk.errors import ValidationFailedError
@@ -199,3 +201,112 @@ def test_real_nucleus_outlines_survive_a_round_trip(module: Any, shared_data: Pa
         for before, after in zip(regions, again.regions, strict=True):
             assert after.label == "nucleus"
             assert_same_outline(before.geometry, after.geometry)
+
+
+def test_repaired_imports_keep_one_annotation_per_region(
+    app_client: TestClient, slide_id: int, shared_data: Path
+) -> None:
+    """Issue 20, interop 2: repairing MoNuSeg's self-crossing outlines split off sub-pixel
+    slivers (region 364 of TCGA-2Z-A9J9: parts of 0.5 and 127.5 px²) that became extra
+    annotations on export. One region in, one annotation out, the same area."""
+    login(app_client, "expert-a")
+    data = (shared_data / "monuseg-nuclei-xml" / "annotations" / "TCGA-2Z-A9J9-01A-01-TS1.xml").read_bytes()
+    regions = read_annotation_file(data).regions
+    imported = app_client.post(
+        f"/api/v1/slides/{slide_id}/annotations/import", params={"label": "lung_n"}, content=data
+    ).json()
+    exported = read_annotation_file(app_client.get(f"/api/v1/slides/{slide_id}/annotations.xml").content)
+    assert imported["created"] == len(exported.regions) == len(regions) - imported["skipped"]
+    area_in = sum(make_valid(shape(r.geometry)).area for r in regions)
+    area_out = sum(shape(r.geometry).area for r in exported.regions)
+    assert abs(area_out - area_in) / area_in < 0.001, (area_in, area_out)
+
+
+def test_holes_go_out_as_asap_exclusions_and_come_back_as_holes() -> None:
+    """Issue 20, interop 1: a 300,000 px² outline with a 60,000 px² hole exported as 300,000."""
+    outer = [[0.0, 0.0], [600.0, 0.0], [600.0, 500.0], [0.0, 500.0], [0.0, 0.0]]
+    hole = [[100.0, 100.0], [400.0, 100.0], [400.0, 300.0], [100.0, 300.0], [100.0, 100.0]]
+    region = FileRegion("lung_aca", {"type": "Polygon", "coordinates": [outer, hole]})
+    xml = asap_xml.write([region], {"lung_aca": "#d62728"})
+    root = fromstring(xml)
+    groups = [a.get("PartOfGroup") for a in root.iter("Annotation")]
+    assert groups == ["lung_aca", "Exclusion"] and {g.get("Name") for g in root.iter("Group")} == {
+        "lung_aca",
+        "Exclusion",
+    }
+    (back,) = read_annotation_file(xml).regions
+    assert back.label == "lung_aca" and shape(back.geometry).area == pytest.approx(240_000)
+    # CAMELYON16 files name the exclusion group "_2"
+    camelyon = xml.replace(b'PartOfGroup="Exclusion"', b'PartOfGroup="_2"')
+    assert shape(read_annotation_file(camelyon).regions[0].geometry).area == pytest.approx(240_000)
+
+
+def test_asap_splines_are_read_as_the_curve_asap_draws() -> None:
+    """Issue 20, interop 3: a spline's control polygon lost 12.7 % of its area."""
+    radius, centre = 100.0, 1000.0
+    points = [
+        (centre + radius * math.cos(2 * math.pi * i / 8), centre + radius * math.sin(2 * math.pi * i / 8))
+        for i in range(8)
+    ]
+    coordinates = "".join(f'<Coordinate Order="{i}" X="{x}" Y="{y}"/>' for i, (x, y) in enumerate(points))
+    xml = (
+        '<ASAP_Annotations><Annotations><Annotation Name="a" Type="Spline" PartOfGroup="lung_n">'
+        f"<Coordinates>{coordinates}</Coordinates></Annotation></Annotations></ASAP_Annotations>"
+    ).encode()
+    curve = shape(read_annotation_file(xml).regions[0].geometry)
+    assert curve.area == pytest.approx(math.pi * radius**2, rel=0.015)  # the control octagon: -10 %
+    for x, y in points:  # the curve passes through every control point
+        assert curve.exterior.distance(Point(x, y)) < 1e-6
+
+
+def test_classes_of_other_tools_map_onto_ours_in_any_language(
+    app_client: TestClient, slide_id: int, accounts: Any
+) -> None:
+    """Issue 20, interop 5: a class map on import, and label names in Chinese."""
+    login(app_client, "admin")
+    labels = [
+        {"name": "肺腺癌", "color": "#d62728"},
+        {"name": "正常", "color": "#2ca02c"},
+        {"name": "lung_scc", "color": "#9467bd"},
+    ]
+    assert app_client.patch("/api/v1/disease-types/lung", json={"labels": labels}).status_code == 200
+    for bad in ("a,b", "x:y", "../up", "tab\there"):
+        refused = app_client.patch(
+            "/api/v1/disease-types/lung", json={"labels": [{"name": bad, "color": "#000000"}]}
+        )
+        assert refused.status_code == 422, bad
+    login(app_client, "expert-a")
+    regions = [
+        FileRegion("Tumor", rectangle(10, 10, 50, 50)),
+        FileRegion("Normal", rectangle(100, 10, 50, 50)),
+    ]
+    url = f"/api/v1/slides/{slide_id}/annotations/import"
+    refused = app_client.post(url, content=asap_xml.write(regions, {}))
+    assert refused.status_code == 422 and "map=" in refused.json()["detail"]
+    wrong = app_client.post(url, params={"map": "Tumor:adenoma"}, content=asap_xml.write(regions, {}))
+    assert wrong.status_code == 422 and "adenoma" in wrong.json()["detail"]
+    mapped = app_client.post(
+        url, params={"map": "Tumor:肺腺癌,Normal:正常"}, content=asap_xml.write(regions, {})
+    )
+    assert mapped.status_code == 201, mapped.text
+    stored = app_client.get(f"/api/v1/slides/{slide_id}/annotations").json()["annotations"]
+    assert sorted(a["label"] for a in stored) == ["正常", "肺腺癌"]
+    exported = read_annotation_file(app_client.get(f"/api/v1/slides/{slide_id}/annotations.geojson").content)
+    assert sorted(r.label or "" for r in exported.regions) == ["正常", "肺腺癌"]
+
+
+def test_qupath_feature_ids_are_stable_across_exports(app_client: TestClient, slide_id: int) -> None:
+    """Issue 20, interop 4: feature ids changed on every export, so QuPath saw new objects."""
+    login(app_client, "expert-a")
+    regions = [
+        FileRegion("lung_n", rectangle(10, 10, 50, 50)),
+        FileRegion("lung_aca", rectangle(100, 10, 50, 50)),
+    ]
+    url = f"/api/v1/slides/{slide_id}/annotations"
+    assert app_client.post(f"{url}/import", content=asap_xml.write(regions, {})).status_code == 201
+
+    def feature_ids() -> list[str]:
+        return [f["id"] for f in app_client.get(f"{url}.geojson").json()["features"]]
+
+    first = feature_ids()
+    assert first == feature_ids() and len(set(first)) == 2

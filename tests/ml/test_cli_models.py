@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from PIL import Image
+
 from pathodesk.config import Settings
 from pathodesk.db.models import DiseaseType
 from pathodesk.db.session import Database, migrate
@@ -74,3 +76,80 @@ def test_readable_errors(cmu_tiles: Path, tmp_path: Path) -> None:
         tmp_path, "models", "evaluate", "--disease-type", "lung", "--data", str(cmu_tiles)
     )
     assert wrong_classes.returncode == 2 and "classes the model does not know" in wrong_classes.stderr
+
+
+def test_dataset_build_writes_class_folders_of_tissue_tiles(tmp_path: Path, samples: dict[str, Path]) -> None:
+    """Spec fidelity B2: `pathodesk dataset build SLIDE=GEOJSON --out DIR` tiles the tissue
+    inside each outline and writes the folders `pathodesk train --data` reads."""
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [[[768, 1024], [1024, 1024], [1024, 2048], [768, 2048]]],
+            },
+            "properties": {"classification": {"name": "tumour"}},
+        },
+        {
+            "type": "Feature",
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [[[0, 0], [512, 0], [512, 512], [0, 512]]],
+            },  # glass
+            "properties": {"classification": {"name": "normal"}},
+        },
+    ]
+    geojson = tmp_path / "slide.geojson"
+    geojson.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    out = tmp_path / "dataset"
+    done = pathodesk(
+        tmp_path / "data",
+        "dataset",
+        "build",
+        f"{samples['svs']}={geojson}",
+        "--out",
+        str(out),
+        "--tile-px",
+        "256",
+        "--json",
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["per_class"] == {"normal": 0, "tumour": 4}
+    tiles = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png"))
+    assert tiles == [f"tumour/CMU-1-Small-Region_x768_y{y}.png" for y in (1024, 1280, 1536, 1792)]
+    assert all(Image.open(out / t).size == (256, 256) for t in tiles)
+    groups = (out / "groups.csv").read_text().splitlines()
+    assert groups[0] == "path,group" and all(line.endswith(",CMU-1-Small-Region.svs") for line in groups[1:])
+    again = pathodesk(tmp_path / "data", "dataset", "build", f"{samples['svs']}={geojson}", "--out", str(out))
+    assert again.returncode == 2 and "not empty" in again.stderr  # never written over
+
+
+def test_training_retries_until_validation_reaches_a_threshold(cmu_tiles: Path, tmp_path: Path) -> None:
+    """Spec fidelity B6: new seeds until the validation split reaches the threshold, or a
+    clear refusal that registers nothing."""
+    data_dir = tmp_path / "data"
+    settings = Settings(data_dir=data_dir)
+    settings.ensure_dirs()
+    migrate(settings.resolved_database_url())
+    with Database(settings.resolved_database_url()).session() as session:
+        labels = [{"name": "glass", "color": "#cccccc"}, {"name": "tissue", "color": "#aa3377"}]
+        session.add(DiseaseType(name="qa", display_name="QA", labels=labels))
+    train = [
+        "train",
+        "--disease-type",
+        "qa",
+        "--data",
+        str(cmu_tiles),
+        "--groups",
+        str(cmu_tiles / "groups.csv"),
+    ]
+    train += ["--epochs", "1", "--max-steps", "1", "--lr", "0.01", "--json"]
+    unreachable = pathodesk(data_dir, *train, "--min-val-balanced-accuracy", "1.01", "--attempts", "2")
+    assert unreachable.returncode == 2 and "stayed below 1.01 in 2 attempt(s)" in unreachable.stderr
+    assert json.loads(pathodesk(data_dir, "models", "list", "--disease-type", "qa", "--json").stdout) == []
+    reached = pathodesk(data_dir, *train, "--min-val-balanced-accuracy", "0.0", "--attempts", "3")
+    assert reached.returncode == 0, reached.stderr
+    retraining = json.loads(reached.stdout)["card"]["retraining"]
+    assert retraining["min_val_balanced_accuracy"] == 0.0 and [a["seed"] for a in retraining["attempts"]] == [
+        0
+    ]

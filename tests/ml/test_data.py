@@ -134,7 +134,7 @@ def test_tiles_inside_annotations_take_their_class(samples: dict[str, Path], tmp
     ]
     geojson = tmp_path / "a.geojson"
     geojson.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
-    found = annotated_slide_tiles([(samples["svs"], geojson)], tile_px=256)
+    found = annotated_slide_tiles([(samples["svs"], geojson)], tile_px=256, tissue_only=False)
     assert found.labels == ["normal", "tumour"]
     tumour = [s.region for s in found.samples if s.label == 1]
     assert len(tumour) == 8 and all(r is not None and r.x < 1024 and r.y < 512 for r in tumour)
@@ -143,6 +143,20 @@ def test_tiles_inside_annotations_take_their_class(samples: dict[str, Path], tmp
     assert normal == {(0, 1024), (256, 1024), (256, 1280)}
     bank = ImageBank(found.samples, 32)
     assert bank.pixels.shape == (len(found.samples), 3, 32, 32) and int(bank.pixels.float().std()) > 5
+    # B2: by default only tiles of the tissue mask count; those outlines lie on glass
+    assert annotated_slide_tiles([(samples["svs"], geojson)], tile_px=256).samples == []
+    over_tissue = {
+        "type": "Feature",
+        "geometry": {
+            "type": "Polygon",
+            "coordinates": [[[768, 1024], [1024, 1024], [1024, 2048], [768, 2048]]],
+        },
+        "properties": {"classification": {"name": "tumour"}},
+    }
+    geojson.write_text(json.dumps({"type": "FeatureCollection", "features": [*features, over_tissue]}))
+    kept = annotated_slide_tiles([(samples["svs"], geojson)], tile_px=256, labels=["normal", "tumour"])
+    corners = {(s.region.x, s.region.y) for s in kept.samples if s.region is not None}
+    assert corners == {(768, y) for y in (1024, 1280, 1536, 1792)}
 
 
 def test_training_batches_vary_orientation_and_stain(cmu_tiles: Path) -> None:

@@ -37,6 +37,10 @@ def test_failing_slide_is_kept_and_marked_non_standard(
     )
     assert bad.status_code == 201  # stored, not refused
     assert bad.json()["qc_passed"] is False and bad.json()["qc_report"]["checks"]["blur"]["passed"] is False
+    # E2: the spatial-frequency measure is reported beside the Laplacian, and agrees with it
+    sharp_share = good["qc_report"]["checks"]["blur"]["median_high_frequency_share"]
+    blurred_share = bad.json()["qc_report"]["checks"]["blur"]["median_high_frequency_share"]
+    assert sharp_share > 3 * blurred_share > 0, (sharp_share, blurred_share)
     listing = app_client.get("/").text
     assert listing.count("non-standard") == 1 and "QC passed" in listing
     viewer = app_client.get(f"/slides/{bad.json()['id']}").text

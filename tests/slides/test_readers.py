@@ -7,12 +7,16 @@ from pathlib import Path
 import numpy as np
 import openslide
 import pytest
+import tifffile
+from fastapi.testclient import TestClient
 
 from pathodesk.errors import UnsupportedSlideError
 from pathodesk.slides import open_slide, thumbnail
 from pathodesk.slides.openslide_backend import OpenSlideReader
 from pathodesk.slides.raster_backend import RasterSlideReader, build_pyramid
 from pathodesk.slides.tiff_backend import TiffSlideReader
+from tests.support.accounts import Accounts
+from tests.support.http import login
 
 
 def test_svs_metadata_comes_from_openslide(samples: dict[str, Path]) -> None:
@@ -179,3 +183,38 @@ def test_shared_strip_tiff_and_qptiff_and_ome(shared_data: Path) -> None:
     assert fluorescence.mean() < 60  # dark background, bright nuclei
     ome = open_slide(shared_data / "openslide-os-crops-ometiff" / "OS-2-vsi.ome.tif")
     assert ome.info.format == "ome-tiff" and ome.info.mpp_x == pytest.approx(0.346, abs=1e-3)
+
+
+def test_ome_pixels_need_not_be_square(tmp_path: Path) -> None:
+    """Issue 20, interop 6: PhysicalSizeY was ignored and mpp_y copied X."""
+    path = tmp_path / "tall-pixels.ome.tif"
+    pixels = np.full((64, 96, 3), 200, np.uint8)
+    tifffile.imwrite(path, pixels, photometric="rgb", metadata={"PhysicalSizeX": 0.25, "PhysicalSizeY": 0.5})
+    info = open_slide(path).info
+    assert (info.mpp_x, info.mpp_y) == (pytest.approx(0.25), pytest.approx(0.5))
+
+
+def test_qptiff_objective_and_channel_colours_come_from_the_file(shared_data: Path) -> None:
+    reader = open_slide(shared_data / "wsi-samples" / "small_vectra_multiplex_fluorescence.qptiff")
+    assert reader.info.objective_power == 10  # <Objective>10x</Objective>
+    # each channel in the colour the scanner gives it (DAPI blue, FITC green, ...)
+    path = shared_data / "wsi-samples" / "small_vectra_multiplex_fluorescence.qptiff"
+    names = [tifffile.TiffFile(path).pages[i].description for i in range(3)]
+    assert "<Color>0,0,255</Color>" in names[0] and "<Color>0,255,0</Color>" in names[1]
+    region = reader.read_region((0, 0), 0, (1920, 1440)).reshape(-1, 3).astype(float)
+    nuclei = region[region.sum(1) > 120]
+    assert nuclei[:, 2].mean() > nuclei[:, 0].mean()  # DAPI nuclei show blue
+
+
+def test_the_slide_row_counts_the_levels_the_api_lists(
+    app_client: TestClient, accounts: Accounts, samples: dict[str, Path]
+) -> None:
+    """Issue 20, interop 6: level_count said 1 for CMU while levels listed 4."""
+    login(app_client, "expert-a")
+    detail = app_client.post(
+        "/api/v1/slides",
+        files={"file": ("cmu.svs", samples["svs"].read_bytes())},
+        data={"exam_id": str(accounts.exam_a_id)},
+    ).json()
+    listed = next(s for s in app_client.get("/api/v1/slides").json() if s["id"] == detail["id"])
+    assert listed["level_count"] == detail["level_count"] == len(detail["levels"]) > 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
 import zipfile
 from collections.abc import Iterable
 from typing import Any
@@ -17,6 +18,13 @@ from pathodesk.annotations.review import describe_round
 from pathodesk.annotations.store import label_colours
 from pathodesk.db.models import ReviewRound, Slide
 
+# QuPath keys objects by a UUID: the same annotation keeps the same one in every export
+ANNOTATION_UUIDS = uuid.UUID("5b0c1f5e-5d43-4c55-9d0e-7061746f6465")
+
+
+def annotation_uid(annotation_id: object) -> str | None:
+    return None if annotation_id is None else str(uuid.uuid5(ANNOTATION_UUIDS, f"annotation:{annotation_id}"))
+
 
 def regions_of(features: Iterable[dict[str, Any]]) -> list[FileRegion]:
     return [
@@ -27,6 +35,7 @@ def regions_of(features: Iterable[dict[str, Any]]) -> list[FileRegion]:
             color=f.get("color"),
             source=f.get("source"),
             probability=f.get("probability"),
+            uid=annotation_uid(f.get("id")),
         )
         for f in features
     ]

@@ -1,15 +1,19 @@
 """Annotation files into the platform (A7, A13): ASAP XML, QuPath GeoJSON, ImageScope XML.
 
-Classes must belong to the slide's disease type; regions without a class, or with one the
-type does not know, take ``default_label`` when given and are refused otherwise, naming
-the unknown classes. One transaction: a file imports whole or not at all.
+Classes must belong to the slide's disease type. A file's own class names are first
+translated by ``class_map`` (``Tumor:lung_aca,Normal:lung_n``: other tools name classes
+their own way, in any language); regions without a class, or with one the type does not
+know, then take ``default_label`` when given and are refused otherwise, naming the unknown
+classes. One transaction: a file imports whole or not at all.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 from shapely import affinity, make_valid
+from shapely.errors import GEOSException
 from shapely.geometry import shape
 from sqlalchemy.orm import Session
 
@@ -28,6 +32,19 @@ class ImportResult:
     ids: list[int]
 
 
+def parse_class_map(text: str | None) -> dict[str, str]:
+    """``"Tumor:lung_aca,Normal:lung_n"`` -> {"Tumor": "lung_aca", "Normal": "lung_n"}."""
+    mapping: dict[str, str] = {}
+    for pair in (text or "").split(","):
+        if not pair.strip():
+            continue
+        theirs, separator, ours = pair.rpartition(":")
+        if not separator or not theirs.strip() or not ours.strip():
+            raise ValidationFailedError(f"class map entry {pair[:64]!r}: write it as FILE_CLASS:OUR_CLASS")
+        mapping[theirs.strip()] = ours.strip()
+    return mapping
+
+
 def import_annotations(
     session: Session,
     slide: Slide,
@@ -35,21 +52,34 @@ def import_annotations(
     author_id: int | None,
     default_label: str | None = None,
     offset: tuple[float, float] = (0.0, 0.0),
+    class_map: dict[str, str] | None = None,
 ) -> ImportResult:
     parsed = read_annotation_file(data)
     colours = label_colours(session, slide)
-    unknown = sorted({r.label or "(none)" for r in parsed.regions if r.label not in colours})
+    mapped = class_map or {}
+    unknown_targets = sorted(set(mapped.values()) - set(colours))
+    if unknown_targets:
+        raise ValidationFailedError(
+            f"class map names classes {unknown_targets[:10]} that {slide.exam.disease_type!r} lacks"
+        )
+    regions = [replace(r, label=mapped.get(r.label, r.label)) if r.label else r for r in parsed.regions]
+    unknown = sorted({r.label or "(none)" for r in regions if r.label not in colours})
     if unknown and default_label is None:
         raise ValidationFailedError(
             f"classes {unknown[:10]} are not labels of {slide.exam.disease_type!r} ({sorted(colours)}); "
-            "pass label=<one of them> to import them under that class"
+            "map them (map=FILE_CLASS:OUR_CLASS,...) or pass label=<one of them> to import them all as it"
         )
     drafts, degenerate = [], 0
-    for region in parsed.regions:
+    for region in regions:
         try:
             outline = shape(region.geometry)
-        except (ValueError, TypeError, AttributeError, IndexError) as exc:
+            finite = not outline.is_empty and all(math.isfinite(v) for v in outline.bounds)
+        except (ValueError, TypeError, AttributeError, IndexError, GEOSException) as exc:
             raise ValidationFailedError(f"geometry is not well-formed GeoJSON ({exc})") from None
+        except RecursionError:
+            raise ValidationFailedError("geometry nested too deeply") from None
+        if not finite:
+            raise ValidationFailedError("geometry is empty or has coordinates that are not finite numbers")
         if make_valid(outline).area <= 0:
             degenerate += 1  # traced back and forth along a line: encloses nothing
             continue

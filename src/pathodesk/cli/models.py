@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from pathodesk.cli.common import AddCommand, emit, open_database, settings_of
+from pathodesk.cli.dataset import slide_and_geojson
 from pathodesk.db.models import MODEL_ROLES, TrainedModel
 from pathodesk.errors import PathoDeskError
 
@@ -21,13 +22,6 @@ def _parse_split(text: str) -> tuple[float, ...]:
     if len(parts) not in (2, 3) or any(p <= 0 for p in parts):
         raise argparse.ArgumentTypeError(f"split {text!r}: two or three positive parts")
     return tuple(p / sum(parts) for p in parts)
-
-
-def _slide_and_geojson(text: str) -> tuple[Path, Path]:
-    slide, separator, geojson = text.partition("=")
-    if not separator or not Path(slide).is_file() or not Path(geojson).is_file():
-        raise PathoDeskError(f"--annotated {text!r}: give SLIDE=GEOJSON, both existing files")
-    return Path(slide), Path(geojson)
 
 
 def _model_row(model: TrainedModel) -> dict[str, object]:
@@ -60,12 +54,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     from pathodesk.db.models import DiseaseType
     from pathodesk.ml import registry
     from pathodesk.ml.data import read_groups, scan_class_folders
-    from pathodesk.ml.train import TrainConfig, train
+    from pathodesk.ml.train import TrainConfig, train, train_until
 
     if args.annotated:
         from pathodesk.ml.slide_tiles import annotated_slide_tiles
 
-        pairs = [_slide_and_geojson(text) for text in args.annotated]
+        pairs = [slide_and_geojson(text) for text in args.annotated]
         data = annotated_slide_tiles(pairs, args.tile_px)
         source = f"{len(pairs)} annotated slide(s), {args.tile_px} px tiles"
     elif args.data:
@@ -92,14 +86,34 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise PathoDeskError(f"disease type {args.disease_type!r} does not exist")
     settings.models_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".run-", dir=settings.models_dir) as run:
-        result = train(
-            data,
-            Path(run),
-            config,
-            disease_type=args.disease_type,
-            data_description=source,
-            progress=not args.json,
-        )
+        if args.min_val_balanced_accuracy is None:
+            result = train(
+                data,
+                Path(run),
+                config,
+                disease_type=args.disease_type,
+                data_description=source,
+                progress=not args.json,
+            )
+        else:
+            result, met = train_until(
+                data,
+                Path(run),
+                config,
+                min_validation=args.min_val_balanced_accuracy,
+                attempts=args.attempts,
+                disease_type=args.disease_type,
+                data_description=source,
+                progress=not args.json,
+            )
+            if not met:
+                retraining = result.card["retraining"]
+                assert isinstance(retraining, dict)
+                scores = [round(a["val_balanced_accuracy"], 3) for a in retraining["attempts"]]
+                raise PathoDeskError(
+                    f"validation balanced accuracy stayed below {args.min_val_balanced_accuracy} in"
+                    f" {args.attempts} attempt(s) ({scores}); nothing was registered"
+                )
         with db.session() as session:
             model = registry.register(
                 session, settings, Path(run), args.disease_type, role=args.role, activate=args.activate
@@ -161,7 +175,7 @@ def register(add: AddCommand) -> None:
         metavar="SLIDE=GEOJSON",
         help="train on tiles inside the annotations of a slide (QuPath GeoJSON); repeatable",
     )
-    command.add_argument("--tile-px", type=int, default=512, help="tile edge for --annotated, level-0 px")
+    command.add_argument("--tile-px", type=int, default=1024, help="tile edge for --annotated, level-0 px")
     command.add_argument("--groups", type=Path, help="CSV path,group: files of one patient/slide/source")
     command.add_argument("--arch", default="shortcut-concat", help="shortcut-concat (B5) or a timm name")
     command.add_argument("--epochs", type=int, default=100)
@@ -173,6 +187,15 @@ def register(add: AddCommand) -> None:
     command.add_argument("--seed", type=int, default=0)
     command.add_argument("--stain-jitter", type=float, default=0.0, help="HED jitter strength, e.g. 0.1")
     command.add_argument("--max-steps", type=int, default=None, help="cap steps per epoch (smoke runs)")
+    command.add_argument(
+        "--min-val-balanced-accuracy",
+        type=float,
+        default=None,
+        help="retrain with the next seed until the validation split reaches this; register only then",
+    )
+    command.add_argument(
+        "--attempts", type=int, default=3, help="runs at most, with --min-val-balanced-accuracy"
+    )
     command.add_argument(
         "--role", choices=MODEL_ROLES, default="tile", help="what the model does (default tile)"
     )

@@ -13,8 +13,9 @@ import csv
 import json
 import os
 import platform
+import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -329,3 +330,53 @@ def evaluate(loaded: LoadedModel, data: LabelledSet, progress: bool = True) -> d
         bank = ImageBank(samples, loaded.image_px, lambda done, _total: bar.update(done - bar.n))
     truth, predicted, _ = _predict(loaded.model, Batches(bank, samples, loaded.normalization, 64, False))
     return classification_metrics(truth, predicted, loaded.labels)
+
+
+def train_until(
+    data: LabelledSet,
+    out_dir: Path,
+    config: TrainConfig,
+    *,
+    min_validation: float,
+    attempts: int,
+    disease_type: str,
+    data_description: str,
+    progress: bool = True,
+) -> tuple[TrainResult, bool]:
+    """B6: train again with the next seed until the best epoch's validation balanced accuracy
+    reaches ``min_validation`` or ``attempts`` runs are spent. The splits stay those of the
+    first seed (a new seed must not buy a new test set), the run kept is the best by
+    validation, never by test, and its card lists every attempt. Returns it and whether the
+    threshold was met."""
+    splits = make_splits(data, config)
+    tried: list[dict[str, float]] = []
+    best: tuple[float, Path] | None = None
+    for attempt in range(1, attempts + 1):
+        seed = config.seed + attempt - 1
+        run_dir = out_dir / f".attempt-{attempt}"
+        result = train(
+            data,
+            run_dir,
+            replace(config, seed=seed),
+            disease_type=disease_type,
+            data_description=data_description,
+            splits=splits,
+            progress=progress,
+        )
+        validation = result.card["validation"]
+        assert isinstance(validation, dict)
+        score = float(validation["val_balanced_accuracy"])
+        tried.append({"attempt": attempt, "seed": seed, "val_balanced_accuracy": score})
+        if best is None or score > best[0]:
+            best = (score, run_dir)
+        if score >= min_validation:
+            break
+    assert best is not None
+    for path in best[1].iterdir():
+        shutil.move(str(path), out_dir / path.name)
+    for attempt in range(1, attempts + 1):
+        shutil.rmtree(out_dir / f".attempt-{attempt}", ignore_errors=True)
+    card = json.loads((out_dir / CARD_FILE).read_text())
+    card["retraining"] = {"min_val_balanced_accuracy": min_validation, "attempts": tried}
+    (out_dir / CARD_FILE).write_text(json.dumps(card, indent=2))
+    return TrainResult(out_dir, card), best[0] >= min_validation

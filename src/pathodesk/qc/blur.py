@@ -2,7 +2,10 @@
 
 Sharpness is the variance of the Laplacian divided by the tile's own grey-level variance:
 dividing by contrast keeps smooth but in-focus stroma from being flagged, the most common
-false alarm of raw Laplacian variance (HistoQC's users report it).
+false alarm of raw Laplacian variance (HistoQC's users report it). The seed also names a
+spatial-frequency operator: ``high_frequency_share`` is the share of the tile's spectral
+energy (DC removed) above half the Nyquist frequency; a defocused tile loses it first. Both
+are reported; the pass/fail threshold stays on the Laplacian, which is calibrated.
 """
 
 from __future__ import annotations
@@ -21,6 +24,20 @@ def sharpness(rgb: np.ndarray) -> float:
     grey = cv2.cvtColor(np.ascontiguousarray(rgb[..., :3]), cv2.COLOR_RGB2GRAY).astype(np.float32)
     laplacian = cv2.Laplacian(grey, cv2.CV_32F, ksize=3)
     return float(laplacian.var() / (grey.var() + SHARPNESS_EPSILON))
+
+
+HIGH_FREQUENCY_CUTOFF = 0.5  # of the Nyquist frequency
+
+
+def high_frequency_share(rgb: np.ndarray) -> float:
+    """Share of the spectral energy of the grey tile above ``HIGH_FREQUENCY_CUTOFF`` x Nyquist."""
+    grey = cv2.cvtColor(np.ascontiguousarray(rgb[..., :3]), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    power = np.abs(np.fft.rfft2(grey - grey.mean())) ** 2
+    fy = np.fft.fftfreq(grey.shape[0])[:, None]  # cycles per pixel; Nyquist is 0.5
+    fx = np.fft.rfftfreq(grey.shape[1])[None, :]
+    high = np.hypot(fx, fy) > HIGH_FREQUENCY_CUTOFF * 0.5
+    total = float(power.sum())
+    return float(power[high].sum() / total) if total > 0 else 0.0
 
 
 def blurred_fraction(sharpness_values: list[float], threshold: float) -> float:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from pathodesk.qc.blur import blur_map, blurred_fraction, sharpness
+from pathodesk.qc.blur import blur_map, blurred_fraction, high_frequency_share, sharpness
 from pathodesk.qc.bubbles import bubble_mask
 from pathodesk.qc.colour import colour_histogram, conditional_entropy, mutual_information, unusual_colours
 from pathodesk.qc.exposure import exposure_mask, exposure_stats
@@ -92,7 +92,7 @@ def _blur(qc: QcInput, limits: BlurLimits) -> CheckResult:
     read_downsample = max(1.0, 1.0 / mpp)  # about 1 µm per pixel
     level = reader.info.best_level_for_downsample(read_downsample)
     level_downsample = reader.info.level_downsamples[level]
-    values = []
+    values, frequencies = [], []
     for tile in tiles:
         size = max(16, round(tile_px / level_downsample))
         region = reader.read_region((tile.x, tile.y), level, (size, size))
@@ -100,13 +100,18 @@ def _blur(qc: QcInput, limits: BlurLimits) -> CheckResult:
         if target != size:
             region = np.asarray(Image.fromarray(region).resize((target, target), Image.Resampling.BOX))
         values.append(sharpness(region))
+        frequencies.append(high_frequency_share(region))
     fraction = blurred_fraction(values, limits.sharpness)
     sharpness_map = blur_map(tissue.mask, tissue.downsample, tiles, values)
     return CheckResult(
         round(fraction, 4),
         fraction <= limits.max_blurred_fraction,
         tissue.mask & (sharpness_map < limits.sharpness),
-        {"tiles": len(values), "median_sharpness": round(float(np.median(values)), 4) if values else None},
+        {
+            "tiles": len(values),
+            "median_sharpness": round(float(np.median(values)), 4) if values else None,
+            "median_high_frequency_share": round(float(np.median(frequencies)), 5) if values else None,
+        },
     )
 
 

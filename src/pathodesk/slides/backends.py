@@ -47,7 +47,7 @@ def _prefers_tifffile(path: Path, head: bytes) -> bool:
     if not _is_tiff(path, head):
         return False
     try:
-        with tifffile.TiffFile(path) as tif:
+        with tifffile.TiffFile(path, _multifile=False) as tif:
             software = getattr(tif.pages[0], "software", "")
             return bool(tif.is_ome or tif.is_qpi or software == PYRAMID_SOFTWARE)
     except (tifffile.TiffFileError, ValueError, IndexError):

@@ -106,11 +106,11 @@ def _level_pages(tif: tifffile.TiffFile) -> list[_Level]:
     return levels
 
 
-def _resolution_mpp(page: tifffile.TiffPage) -> float | None:
+def _resolution_mpp(page: tifffile.TiffPage, axis: str = "X") -> float | None:
     tags = page.tags
-    if "XResolution" not in tags or "ResolutionUnit" not in tags:
+    if f"{axis}Resolution" not in tags or "ResolutionUnit" not in tags:
         return None
-    numerator, denominator = tags["XResolution"].value
+    numerator, denominator = tags[f"{axis}Resolution"].value
     unit = tags["ResolutionUnit"].value
     if not numerator or not denominator or unit not in (2, 3):
         return None
@@ -126,7 +126,9 @@ class TiffSlideReader:
 
     def __init__(self, path: Path) -> None:
         try:
-            self._tif = tifffile.TiffFile(path)
+            # never follow an OME-XML reference to another file (<UUID FileName="/etc/...">):
+            # a multi-file OME series falls back to this file's own pages (issue 20, D)
+            self._tif = tifffile.TiffFile(path, _multifile=False)
             self._levels = _level_pages(self._tif)
         except (tifffile.TiffFileError, ValueError, IndexError, KeyError) as exc:
             raise UnsupportedSlideError(f"{path.name} is not a readable TIFF: {exc}") from exc
@@ -139,13 +141,14 @@ class TiffSlideReader:
         if first.dtype is None or first.dtype.kind not in "ui":
             raise UnsupportedSlideError(f"{path.name}: sample type {first.dtype} is not an image")
         dimensions = tuple((lv.width, lv.height) for lv in self._levels)
+        self._colours = self._channel_colours()
         self.info = SlideInfo(
             format=self._format_name(),
             vendor=self._vendor(),
             level_dimensions=dimensions,
             level_downsamples=downsamples_from_dimensions(dimensions),
-            mpp_x=self._mpp(),
-            mpp_y=self._mpp(),
+            mpp_x=self._mpp("X"),
+            mpp_y=self._mpp("Y"),
             objective_power=self._objective_power(),
             associated_images=tuple(sorted(self._associated_pages())),
             properties=self._properties(),
@@ -180,22 +183,41 @@ class TiffSlideReader:
             return "PathoDesk"
         return None
 
-    def _mpp(self) -> float | None:
+    def _mpp(self, axis: str) -> float | None:
+        """Microns per pixel along ``axis`` ("X" or "Y"): pixels need not be square."""
         described = self._pyramid_description()
         if described and isinstance(described.get("mpp"), int | float):
             return float(described["mpp"])  # type: ignore[arg-type]
         if self._tif.is_ome and self._tif.ome_metadata:
-            match = re.search(r'PhysicalSizeX="([0-9.eE+-]+)"', self._tif.ome_metadata)
-            unit = re.search(r'PhysicalSizeXUnit="([^"]+)"', self._tif.ome_metadata)
+            match = re.search(rf'PhysicalSize{axis}="([0-9.eE+-]+)"', self._tif.ome_metadata)
+            unit = re.search(rf'PhysicalSize{axis}Unit="([^"]+)"', self._tif.ome_metadata)
             if match and (unit is None or unit.group(1) in ("µm", "um", "\u00b5m")):
                 return float(match.group(1))
-        return _resolution_mpp(self._levels[0].pages[0])
+        return _resolution_mpp(self._levels[0].pages[0], axis)
 
     def _objective_power(self) -> float | None:
+        """Ours in the pyramid description, OME's NominalMagnification, QPTIFF's <Objective>."""
         described = self._pyramid_description()
         if described and isinstance(described.get("objective_power"), int | float):
             return float(described["objective_power"])  # type: ignore[arg-type]
+        if self._tif.is_ome and self._tif.ome_metadata:
+            match = re.search(r'NominalMagnification="([0-9.]+)"', self._tif.ome_metadata)
+            return float(match.group(1)) if match else None
+        if self._tif.is_qpi:
+            description = self._levels[0].pages[0].description or ""
+            match = re.search(r"<Objective>\s*([0-9.]+)\s*x", description, re.I)
+            return float(match.group(1)) if match else None
         return None
+
+    def _channel_colours(self) -> np.ndarray:
+        """The colour of each fluorescence channel: QPTIFF names it per page (<Color>r,g,b);
+        otherwise blue, green, red, yellow in turn."""
+        colours = []
+        for index, page in enumerate(self._levels[0].pages):
+            match = re.search(r"<Color>\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*</Color>", page.description or "")
+            fallback = CHANNEL_COLOURS[index % len(CHANNEL_COLOURS)]
+            colours.append([min(255, int(v)) for v in match.groups()] if match else fallback)
+        return np.asarray(colours, dtype=np.float32)
 
     def _properties(self) -> dict[str, str]:
         first = self._levels[0].pages[0]
@@ -301,9 +323,8 @@ class TiffSlideReader:
             grey = _scale_to_uint8(planes[0][..., 0])
             return np.repeat(grey[..., None], 3, axis=2)
         # One page per fluorescence channel: additive false colour on black.
-        stacked = np.stack([_scale_to_uint8(p[..., 0]) for p in planes[:4]], axis=-1)
-        colours = CHANNEL_COLOURS[: stacked.shape[-1]]
-        rgb = stacked.astype(np.float32) @ colours / 255.0
+        stacked = np.stack([_scale_to_uint8(p[..., 0]) for p in planes], axis=-1)
+        rgb = stacked.astype(np.float32) @ self._colours[: stacked.shape[-1]] / 255.0
         return np.clip(rgb, 0, 255).astype(np.uint8)
 
     def read_region(self, location: Size, level: int, size: Size) -> np.ndarray:

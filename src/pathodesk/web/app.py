@@ -14,10 +14,12 @@ from pathodesk import __version__
 from pathodesk.analysis.kinds import job_kinds
 from pathodesk.config import Settings, get_settings
 from pathodesk.db.session import Database, migrate
+from pathodesk.ingest import discard_abandoned_staging
 from pathodesk.jobs.worker import WorkerPool
 from pathodesk.ml.shipped import install_shipped_models
 from pathodesk.slides.pool import ReaderPool
 from pathodesk.slides.tilecache import TileCache
+from pathodesk.web.headers import SecurityHeaders
 from pathodesk.web.problems import install_problem_handlers
 from pathodesk.web.routes import admin, auth, dzi, jobs, models, pages, qc, records, slides, users
 from pathodesk.web.routes import annotations as annotation_routes
@@ -39,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tiles=TileCache(settings.tile_cache_bytes),
     )
     install_shipped_models(state.db, settings)
+    discard_abandoned_staging(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -60,4 +63,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(TileFastPath, state=state)
+    app.add_middleware(SecurityHeaders)  # outermost: fast-path tiles get them too
     return app

@@ -12,7 +12,7 @@ REGION_SHAPES = {"0": "polygon", "1": "rectangle", "2": "ellipse"}
 
 
 def _bgr_to_hex(value: str | None) -> str | None:
-    if not value or not value.isdigit():
+    if not value or not (value.isascii() and value.isdigit()):  # "²" is a digit to Python
         return None
     bgr = int(value)
     return hex_colour(((bgr & 0xFF) << 16) | (bgr & 0xFF00) | ((bgr >> 16) & 0xFF))

@@ -28,7 +28,7 @@ def write(regions: list[FileRegion], group_colours: dict[str, str]) -> bytes:
         features.append(
             {
                 "type": "Feature",
-                "id": str(uuid.uuid4()),
+                "id": region.uid or str(uuid.uuid4()),
                 "geometry": region.geometry,
                 "properties": properties,
             }
@@ -40,34 +40,65 @@ def _features(document: Any) -> list[Any]:
     if isinstance(document, list):  # QuPath also writes a bare list of features
         return document
     if isinstance(document, dict) and document.get("type") == "FeatureCollection":
-        return list(document.get("features") or [])
+        features = document.get("features") or []
+        if not isinstance(features, list):
+            raise ValidationFailedError("GeoJSON features must be a list")
+        return features
     if isinstance(document, dict) and document.get("type") == "Feature":
         return [document]
     raise ValidationFailedError("GeoJSON must be a FeatureCollection, a Feature or a list of features")
 
 
+def _not_a_number(name: str) -> float:
+    raise ValidationFailedError(f"GeoJSON numbers must be finite; found {name}")
+
+
+def _mapping(value: Any, what: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValidationFailedError(f"{what} must be a JSON object")
+    return value
+
+
+def _class_name(classification: Any) -> str | None:
+    """QuPath writes {"name": ..., "color": ...}, older files a plain string; a derived class
+    ({"names": ["lung_scc", "Positive"]}) keeps its first part."""
+    if isinstance(classification, str):
+        return classification or None
+    names = classification.get("names")
+    name = classification.get("name") or (names[0] if isinstance(names, list) and names else None)
+    return str(name) if name not in (None, "") else None
+
+
 def read(data: bytes) -> ParsedFile:
     try:
-        document = json.loads(data)
+        document = json.loads(data, parse_constant=_not_a_number)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValidationFailedError(f"not a readable GeoJSON file ({exc})") from None
+    except RecursionError:
+        raise ValidationFailedError("GeoJSON nested too deeply") from None
     regions, skipped = [], 0
     for feature in _features(document):
         geometry = feature.get("geometry") if isinstance(feature, dict) else None
         if not isinstance(geometry, dict) or geometry.get("type") not in ("Polygon", "MultiPolygon"):
             skipped += 1
             continue
-        properties = feature.get("properties") or {}
-        classification = properties.get("classification") or {}
-        ours = properties.get("pathodesk") or {}
+        properties = _mapping(feature.get("properties"), "a feature's properties")
+        classification = properties.get("classification")
+        if not isinstance(classification, str):
+            classification = _mapping(classification, "classification")
+        ours = _mapping(properties.get("pathodesk"), "properties.pathodesk")
         probability = ours.get("probability")
+        shape = ours.get("shape")
+        source = ours.get("source")
         regions.append(
             FileRegion(
-                label=str(classification["name"]) if classification.get("name") else None,
+                label=_class_name(classification),
                 geometry=geometry,
-                shape=ours.get("shape") or "polygon",
-                color=hex_colour(classification.get("color")),
-                source=ours.get("source"),
+                shape=shape if isinstance(shape, str) else "polygon",
+                color=None if isinstance(classification, str) else hex_colour(classification.get("color")),
+                source=source if isinstance(source, str) else None,
                 probability=float(probability) if isinstance(probability, int | float) else None,
             )
         )

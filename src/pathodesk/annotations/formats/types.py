@@ -20,6 +20,7 @@ class FileRegion:
     color: str | None = None  # "#rrggbb"
     source: str | None = None
     probability: float | None = None
+    uid: str | None = None  # a stable identity for formats that carry one (QuPath's feature id)
 
 
 @dataclass(frozen=True)
@@ -34,9 +35,11 @@ def hex_colour(value: Any) -> str | None:
     if isinstance(value, str) and len(value) == 7 and value.startswith("#"):
         return value.lower()
     if isinstance(value, list | tuple) and len(value) >= 3:
-        r, g, b = (int(v) & 0xFF for v in value[:3])
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in value[:3]):
+            return None  # ["x", 0, 0] or [1.5, ...]: no colour rather than a guess
+        r, g, b = (v & 0xFF for v in value[:3])
         return f"#{r:02x}{g:02x}{b:02x}"
-    if isinstance(value, int):
+    if isinstance(value, int) and not isinstance(value, bool):
         return f"#{(value >> 16) & 0xFF:02x}{(value >> 8) & 0xFF:02x}{value & 0xFF:02x}"
     return None
 

@@ -22,7 +22,9 @@ Colour = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")]
 
 
 class Label(BaseModel):
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_. -]+$")
+    # any language (肺腺癌 as well as lung_aca); not control characters, nor the separators of
+    # the import class map (",", ":") and of paths ("/", "\\"), since heatmap files carry the name
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f,:/\\]+$")
     color: Colour
 
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from pathodesk.annotations import store
 from pathodesk.annotations.export import render, reviewed_zip
 from pathodesk.annotations.formats import MAX_FILE_BYTES
-from pathodesk.annotations.imports import import_annotations
+from pathodesk.annotations.imports import import_annotations, parse_class_map
 from pathodesk.annotations.query import Viewport, annotation_rows, count_in_view, feature
 from pathodesk.annotations.review import describe_round, review_round, review_rounds, submit_review
 from pathodesk.audit import record_by
@@ -271,14 +271,20 @@ async def import_file(
     label: Annotated[str | None, Query(max_length=64, description="class for unlabelled regions")] = None,
     offset_x: Coordinate = 0.0,
     offset_y: Coordinate = 0.0,
+    map: Annotated[
+        str | None, Query(max_length=4096, description="file class to ours: Tumor:lung_aca,Normal:lung_n")
+    ] = None,
 ) -> Response:
     """ASAP XML, QuPath GeoJSON or Aperio ImageScope XML as the request body; all or nothing."""
     data = await _read_body(request)
+    mapping = parse_class_map(map)
 
     def store_file() -> dict[str, Any]:
         with state.db.session() as session:
             slide = visible_slide(session, user, slide_id)
-            result = import_annotations(session, slide, data, user.user_id, label, (offset_x, offset_y))
+            result = import_annotations(
+                session, slide, data, user.user_id, label, (offset_x, offset_y), class_map=mapping
+            )
             record_by(session, user, "import", "annotation", None, slide_id=slide.id, count=result.created)
             return {"format": result.format, "created": result.created, "skipped": result.skipped}
 

@@ -39,24 +39,23 @@ class Me(BaseModel):
 
 
 @router.post("/auth/login")
-def login(body: LoginRequest, response: Response, session: DbSession, state: StateDep) -> LoginResponse:
+def login(
+    body: LoginRequest, request: Request, response: Response, session: DbSession, state: StateDep
+) -> LoginResponse:
     account = body.account.strip().lower()
-    state.login_throttle.check(account)
-    user = session.scalar(select(User).where(User.account == account))
-    valid = verify_password(user.password_hash if user else None, body.password)
-    if user is None or not valid or not user.active:
-        state.login_throttle.fail(account)
-        # A separate transaction: the failure is recorded even though this request fails.
-        with state.db.session() as audit_session:
+    client = request.client.host if request.client else "unknown"
+    with state.login_throttle.attempt(account, client) as attempt:
+        user = session.scalar(select(User).where(User.account == account))
+        valid = verify_password(user.password_hash if user else None, body.password)
+        if user is None or not valid or not user.active:
+            # kept although this request fails; the request's own connection, never a second
+            # one (a flood of failures must not hold two pooled connections each)
             record(
-                audit_session,
-                actor_id=None,
-                actor_account=account[:64],
-                action="login_failed",
-                record_type="user",
+                session, actor_id=None, actor_account=account[:64], action="login_failed", record_type="user"
             )
-        raise AuthenticationError("unknown account or wrong password")
-    state.login_throttle.succeed(account)
+            session.commit()
+            raise AuthenticationError("unknown account or wrong password")
+        attempt.success()
     token = new_token()
     now = datetime.now(UTC)
     row = AuthSession(

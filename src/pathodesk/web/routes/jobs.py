@@ -16,7 +16,7 @@ from pathodesk.audit import record_by
 from pathodesk.db.models import Job, Slide, TrainedModel
 from pathodesk.errors import NotFoundError, ValidationFailedError
 from pathodesk.jobs import queue
-from pathodesk.web.access import may_see_exam
+from pathodesk.web.access import visible_slides
 from pathodesk.web.deps import CurrentUser, DbSession, RecordId, StateDep
 from pathodesk.web.route_helpers import cached_image_response, visible_slide
 from pathodesk.web.state import Principal
@@ -50,16 +50,21 @@ class JobPublic(BaseModel):
 
 
 def _visible_job(session: DbSession, user: Principal, job_id: int) -> Job:
+    """A job is seen through its slide, as the slide is seen (issue 20, E): starting a job
+    grants nothing once the caller may no longer see the slide; jobs without a slide are
+    administrators' business."""
     job = session.get(Job, job_id)
-    slide = session.get(Slide, job.slide_id) if job and job.slide_id else None
-    visible = job is not None and (
-        user.is_admin
-        or (slide is not None and may_see_exam(user, slide.exam))
-        or job.created_by_id == user.user_id
-    )
-    if not visible:
+    if job is None:
         raise NotFoundError(f"job {job_id} does not exist")
-    return job  # type: ignore[return-value]
+    if job.slide_id is None:
+        if not user.is_admin:
+            raise NotFoundError(f"job {job_id} does not exist")
+        return job
+    try:
+        visible_slide(session, user, job.slide_id)
+    except NotFoundError:
+        raise NotFoundError(f"job {job_id} does not exist") from None
+    return job
 
 
 @router.post("/slides/{slide_id}/analyze", status_code=202)
@@ -98,13 +103,10 @@ def list_jobs(
     if slide_id is not None:
         visible_slide(session, user, slide_id)
         query = query.where(Job.slide_id == slide_id)
-    jobs = []
-    for job in session.scalars(query):
-        try:
-            jobs.append(JobPublic.model_validate(_visible_job(session, user, job.id)))
-        except NotFoundError:
-            continue
-    return jobs
+    if not user.is_admin:  # the jobs of slides this caller sees, as _visible_job decides
+        seen = visible_slides(user).with_only_columns(Slide.id).order_by(None)
+        query = query.where(Job.slide_id.in_(seen))
+    return [JobPublic.model_validate(job) for job in session.scalars(query)]
 
 
 @router.get("/jobs/{job_id}")

@@ -14,6 +14,7 @@ from pathodesk.errors import NotFoundError
 from pathodesk.ml.registry import active_model
 from pathodesk.web.access import may_see_exam, may_see_patient, visible_exams, visible_slides
 from pathodesk.web.deps import AdminPageUser, DbSession, PageUser, RecordId, StateDep
+from pathodesk.web.redirects import safe_next
 from pathodesk.web.route_helpers import visible_slide
 from pathodesk.web.routes.admin import audit_log
 from pathodesk.web.routes.admin import to_public as to_public_disease_type
@@ -29,8 +30,9 @@ templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates"
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request) -> Response:
-    return templates.TemplateResponse(request, "login.html", {"user": None})
+def login_page(request: Request, next: str | None = None) -> Response:
+    """``next`` (where the login was asked for) is checked here, not in the browser."""
+    return templates.TemplateResponse(request, "login.html", {"user": None, "next_path": safe_next(next)})
 
 
 @router.get("/", response_class=HTMLResponse)

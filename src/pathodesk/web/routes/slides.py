@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import io
 from datetime import datetime
+from typing import Annotated
 
 import anyio
 from fastapi import APIRouter, Request, Response
 from PIL import Image
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from pathodesk.audit import record_by
@@ -68,8 +69,12 @@ class SlideDetail(SlidePublic):
     duplicate: bool = False
 
 
+# one rule for a slide number, whether it comes with the upload form or a later PATCH
+SlideNumber = Annotated[str, Field(min_length=1, max_length=64)]
+
+
 class SlideUpdate(BaseModel):
-    slide_number: str | None = Field(default=None, min_length=1, max_length=64)
+    slide_number: SlideNumber | None = None
     description: str | None = Field(default=None, max_length=20_000)
 
 
@@ -89,6 +94,7 @@ def to_detail(state: AppState, slide: Slide, duplicate: bool = False) -> SlideDe
         LevelPublic(width=w, height=h, downsample=d)
         for (w, h), d in zip(info.level_dimensions, info.level_downsamples, strict=True)
     ]
+    detail.level_count = len(detail.levels)  # rows stored before overview levels counted fewer
     detail.associated_images = list(info.associated_images)
     return detail
 
@@ -131,6 +137,13 @@ async def upload_slide(
     except ValueError:
         staged.path.unlink(missing_ok=True)
         raise ValidationFailedError("exam_id must be a positive integer") from None
+    slide_number = fields.get("slide_number") or None
+    try:
+        if slide_number is not None:
+            slide_number = TypeAdapter(SlideNumber).validate_python(slide_number)
+    except ValidationError:
+        staged.path.unlink(missing_ok=True)
+        raise ValidationFailedError("slide_number must be 1 to 64 characters") from None
 
     def store() -> SlideDetail:
         with state.db.session() as session:
@@ -144,7 +157,7 @@ async def upload_slide(
                 staged,
                 exam_id=exam_id,
                 user_id=user.user_id,
-                slide_number=fields.get("slide_number") or None,
+                slide_number=slide_number,
                 before_commit=lambda slide: record_by(
                     session, user, "create", "slide", slide.id, exam_id=exam_id, sha256=slide.sha256
                 ),

@@ -1,0 +1,69 @@
+"""Security fixes seen in Chromium (issue 20, C and I): after logging in from a crafted link
+the browser stays on PathoDesk, and no page of ours renders inside another origin's frame."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, expect
+
+from tests.support.accounts import Accounts
+from tests.support.browser import ready
+from tests.support.http import PASSWORD
+from tests.support.paths import ARTIFACTS
+from tests.support.server import LiveServer, free_port
+
+
+def test_a_crafted_next_link_lands_on_pathodesk(
+    browser: Browser, live_server: LiveServer, accounts: Accounts
+) -> None:
+    page = browser.new_page()
+    page.goto(f"{live_server.url}/login?next=/%5Cevil.example/")
+    ready(page)
+    page.fill("#account", "expert-a")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/")
+    expect(page.locator("h1")).to_be_visible()
+    page.close()
+
+
+@pytest.fixture
+def other_origin(live_server: LiveServer) -> Iterator[str]:
+    """A page on another port of the same host (same site, other origin) framing our login."""
+    frame = f'<iframe id="framed" src="{live_server.url}/login"></iframe>'
+    body = f"<html><body><h1>another site</h1>{frame}</body></html>"
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+
+
+def test_no_page_of_ours_renders_in_another_origins_frame(browser: Browser, other_origin: str) -> None:
+    page = browser.new_page()
+    blocked: list[str] = []
+    page.on("console", lambda message: blocked.append(message.text))
+    page.goto(other_origin)
+    expect(page.locator("h1")).to_have_text("another site")
+    page.wait_for_timeout(500)
+    frame = page.frame_locator("#framed")
+    expect(frame.locator("#login-form")).to_have_count(0)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "framed-login-blocked.png"))
+    assert any("frame-ancestors" in text or "X-Frame-Options" in text for text in blocked), blocked
+    page.close()

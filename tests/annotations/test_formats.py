@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from pathlib import Path
@@ -310,3 +311,51 @@ def test_qupath_feature_ids_are_stable_across_exports(app_client: TestClient, sl
 
     first = feature_ids()
     assert first == feature_ids() and len(set(first)) == 2
+
+
+def test_qupath_properties_classes_and_detections_survive_import_and_export(
+    app_client: TestClient, slide_id: int
+) -> None:
+    """Issue 20, interop 4: string and derived classes, name, lock, measurements, metadata and
+    colour kept; detections are machine output, not an expert's annotation."""
+    login(app_client, "expert-a")
+
+    def qupath(geometry: dict[str, Any], properties: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "Feature", "id": "f", "geometry": geometry, "properties": properties}
+
+    features = [
+        qupath(
+            rectangle(10, 10, 80, 80),
+            {"objectType": "annotation", "classification": "lung_n", "name": "edge"},
+        ),
+        qupath(
+            rectangle(200, 10, 80, 80),
+            {
+                "objectType": "annotation",
+                "classification": {"names": ["lung_scc", "Positive"], "color": [255, 0, 0]},
+                "isLocked": True,
+                "measurements": {"Area µm^2": 1600.0},
+                "metadata": {"scanner": "VS200"},
+                "color": [10, 20, 30],
+            },
+        ),
+        qupath(
+            rectangle(400, 10, 20, 20), {"objectType": "detection", "classification": {"name": "lung_aca"}}
+        ),
+    ]
+    body = json.dumps({"type": "FeatureCollection", "features": features})
+    imported = app_client.post(f"/api/v1/slides/{slide_id}/annotations/import", content=body)
+    assert imported.status_code == 201 and imported.json()["created"] == 3, imported.text
+    stored = app_client.get(f"/api/v1/slides/{slide_id}/annotations").json()["annotations"]
+    assert [(a["label"], a["source"]) for a in stored] == [
+        ("lung_n", "expert"),
+        ("lung_scc", "expert"),
+        ("lung_aca", "ai"),
+    ]
+    out = app_client.get(f"/api/v1/slides/{slide_id}/annotations.geojson").json()["features"]
+    props = [f["properties"] for f in out]
+    assert [p["objectType"] for p in props] == ["annotation", "annotation", "detection"]
+    assert props[0]["name"] == "edge" and props[1]["isLocked"] is True
+    assert props[1]["measurements"] == {"Area µm^2": 1600.0} and props[1]["metadata"] == {"scanner": "VS200"}
+    assert props[1]["color"] == [10, 20, 30] and props[1]["classification"]["name"] == "lung_scc"
+    assert sum(shape(f["geometry"]).area for f in out) == pytest.approx(80 * 80 * 2 + 20 * 20)

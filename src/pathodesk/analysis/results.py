@@ -83,7 +83,10 @@ def save_analysis(
     colours = store.label_colours(session, slide)
     untouched = session.scalars(
         select(Annotation).where(
-            Annotation.slide_id == slide.id, Annotation.source == "ai", Annotation.deleted.is_(False)
+            Annotation.slide_id == slide.id,
+            Annotation.source == "ai",
+            Annotation.deleted.is_(False),
+            Annotation.properties.is_(None),  # ours; detections imported from QuPath stay
         )
     )
     for old in untouched:

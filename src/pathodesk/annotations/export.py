@@ -36,6 +36,7 @@ def regions_of(features: Iterable[dict[str, Any]]) -> list[FileRegion]:
             source=f.get("source"),
             probability=f.get("probability"),
             uid=annotation_uid(f.get("id")),
+            extra=f.get("properties"),
         )
         for f in features
     ]

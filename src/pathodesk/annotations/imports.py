@@ -91,6 +91,7 @@ def import_annotations(
                 shape=region.shape if region.shape in SHAPES else "polygon",
                 source=region.source if region.source in SOURCES else "expert",
                 probability=region.probability,
+                properties=region.extra,
             )
         )
     # hand-drawn files often hold self-touching outlines: repair them the way QuPath does

@@ -84,6 +84,7 @@ def annotation_rows(
             Annotation.created_at,
             Annotation.updated_at,
             Annotation.version,
+            Annotation.properties,
         )
         .outerjoin(User, User.id == Annotation.author_id)
         .where(Annotation.slide_id == slide_id, Annotation.deleted == false())
@@ -132,4 +133,5 @@ def feature(annotation: Any, slide: Slide, colours: dict[str, str]) -> dict[str,
         "created_at": annotation.created_at.isoformat(),
         "updated_at": annotation.updated_at.isoformat(),
         "version": annotation.version,
+        "properties": annotation.properties,
     }

@@ -49,6 +49,7 @@ class Draft:
     shape: str = "polygon"
     source: str = "expert"
     probability: float | None = None
+    properties: dict[str, object] | None = None  # another tool's, kept verbatim (QuPath)
 
 
 def label_colours(session: Session, slide: Slide) -> dict[str, str]:
@@ -131,6 +132,7 @@ def create_many(
             source=draft.source,
             probability=draft.probability,
             author_id=author_id,
+            properties=draft.properties,
         )
         _place(annotation, outline)
         created.append(annotation)

@@ -316,6 +316,9 @@ class Annotation(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     version: Mapped[int] = mapped_column(Integer)
+    # what another tool said of the object and PathoDesk does not use, kept to be written back
+    # (QuPath: objectType, name, isLocked, measurements, metadata, color)
+    properties: Mapped[dict[str, object] | None] = mapped_column(JSON(none_as_null=True))
 
     author: Mapped[User | None] = relationship()
 

@@ -1,6 +1,9 @@
 """QuPath GeoJSON (A13): a FeatureCollection whose features carry properties.objectType and
 properties.classification {name, color}. PathoDesk's own fields ride along under
-properties.pathodesk, which QuPath keeps and ignores."""
+properties.pathodesk, which QuPath keeps and ignores; QuPath's own fields that PathoDesk does
+not use (``KEPT``: name, isLocked, measurements, metadata, the object colour, objectType) are
+kept on import and written back on export. Detections and cells (objectType) are machine
+output, not an expert's outline: they come in as source "ai" and go out as what they were."""
 
 from __future__ import annotations
 
@@ -12,11 +15,15 @@ from pathodesk.annotations.formats.types import FileRegion, ParsedFile, hex_colo
 from pathodesk.annotations.labels import DEFAULT_COLOUR, hex_to_rgb
 from pathodesk.errors import ValidationFailedError
 
+KEPT = ("objectType", "name", "isLocked", "measurements", "metadata", "color")
+MACHINE_OBJECTS = ("detection", "cell", "tile")
+MAX_KEPT_BYTES = 16_384  # per feature: measurements of a cell are a few hundred bytes
+
 
 def write(regions: list[FileRegion], group_colours: dict[str, str]) -> bytes:
     features = []
     for region in regions:
-        properties: dict[str, Any] = {"objectType": "annotation"}
+        properties: dict[str, Any] = {"objectType": "annotation", **(region.extra or {})}
         if region.label:
             colour = region.color or group_colours.get(region.label, DEFAULT_COLOUR)
             properties["classification"] = {"name": region.label, "color": list(hex_to_rgb(colour))}
@@ -92,6 +99,11 @@ def read(data: bytes) -> ParsedFile:
         probability = ours.get("probability")
         shape = ours.get("shape")
         source = ours.get("source")
+        kept = {key: properties[key] for key in KEPT if key in properties}
+        if len(json.dumps(kept)) > MAX_KEPT_BYTES:
+            raise ValidationFailedError(f"a feature's QuPath properties exceed {MAX_KEPT_BYTES // 1024} KiB")
+        if properties.get("objectType") in MACHINE_OBJECTS:
+            source = "ai"
         regions.append(
             FileRegion(
                 label=_class_name(classification),
@@ -100,6 +112,7 @@ def read(data: bytes) -> ParsedFile:
                 color=None if isinstance(classification, str) else hex_colour(classification.get("color")),
                 source=source if isinstance(source, str) else None,
                 probability=float(probability) if isinstance(probability, int | float) else None,
+                extra=kept or None,
             )
         )
     return ParsedFile("geojson", regions, skipped)

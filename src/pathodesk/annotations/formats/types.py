@@ -21,6 +21,7 @@ class FileRegion:
     source: str | None = None
     probability: float | None = None
     uid: str | None = None  # a stable identity for formats that carry one (QuPath's feature id)
+    extra: dict[str, Any] | None = None  # the format's own fields PathoDesk keeps, not uses
 
 
 @dataclass(frozen=True)

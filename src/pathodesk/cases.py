@@ -1,4 +1,5 @@
-"""Find-or-create a patient and exam for command-line ingest and the demo."""
+"""Find-or-create a patient and exam for command-line ingest and the demo; codes are looked
+up among the owner's own records (they are unique per registering account)."""
 
 from __future__ import annotations
 
@@ -17,12 +18,20 @@ def get_or_create_exam(
     disease_type: str,
     owner_id: int | None,
 ) -> Exam:
-    patient = session.scalar(select(Patient).where(Patient.patient_code == patient_code))
+    patient = session.scalar(
+        select(Patient).where(Patient.patient_code == patient_code, Patient.created_by_id.is_(owner_id))
+        if owner_id is None
+        else select(Patient).where(Patient.patient_code == patient_code, Patient.created_by_id == owner_id)
+    )
     if patient is None:
         patient = Patient(patient_code=patient_code, created_by_id=owner_id)
         session.add(patient)
         session.flush()
-    exam = session.scalar(select(Exam).where(Exam.pathology_id == pathology_id))
+    exam = session.scalar(
+        select(Exam).where(Exam.pathology_id == pathology_id, Exam.created_by_id.is_(owner_id))
+        if owner_id is None
+        else select(Exam).where(Exam.pathology_id == pathology_id, Exam.created_by_id == owner_id)
+    )
     if exam is None:
         if session.get(DiseaseType, disease_type) is None:
             known = ", ".join(session.scalars(select(DiseaseType.name).order_by(DiseaseType.name)))

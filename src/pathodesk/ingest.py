@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -25,6 +26,7 @@ from pathodesk.errors import ConflictError, NotFoundError, UnsupportedSlideError
 from pathodesk.qc.at_ingest import qc_at_ingest
 from pathodesk.slides import open_slide
 from pathodesk.slides.backends import supported_suffixes
+from pathodesk.slides.base import SlideInfo
 from pathodesk.slides.overview import with_overview_levels
 from pathodesk.slides.sanity import check_declared_size, check_tiles_present
 from pathodesk.storage import slide_location, store_slide_file
@@ -107,6 +109,85 @@ def _next_slide_number(session: Session, exam_id: int) -> str:
     return str(number)
 
 
+# what a slide row records of its file: the same for every row that shares the file
+FILE_FACTS = (
+    "path",
+    "sha256",
+    "byte_size",
+    "format",
+    "vendor",
+    "width",
+    "height",
+    "level_count",
+    "mpp",
+    "objective_power",
+    "qc_passed",
+    "qc_report",
+)
+
+
+def _checked_slide(
+    settings: Settings, staged: StagedFile
+) -> tuple[SlideInfo, bool | None, dict[str, object]]:
+    """Open it, refuse what is not a sane slide, run QC: (levels as served, QC verdict, report)."""
+    probe = staged.path
+    try:
+        reader = open_slide(probe)
+    except UnsupportedSlideError as exc:
+        # Readers name the staged file; the user knows it by its original name only,
+        # and server paths stay on the server.
+        detail = exc.detail.replace(str(probe), staged.original_name).replace(
+            probe.name, staged.original_name
+        )
+        raise UnsupportedSlideError(detail) from None
+    try:
+        check_declared_size(reader.info, settings.max_slide_pixels, staged.original_name)
+        check_tiles_present(probe, staged.original_name)
+        # the levels the server offers (stored plus overview levels), as the API lists them;
+        # QC on the same reader: single-level slides get cheap thumbnails
+        extended = with_overview_levels(reader)
+        info = extended.info
+        qc_passed, qc_report = qc_at_ingest(
+            extended,
+            staged.sha256,
+            settings.sample_dir,
+            settings.qc_sample_fraction,
+            settings.qc_dir / staged.sha256,
+        )
+    finally:
+        reader.close()
+    return info, qc_passed, qc_report
+
+
+def _validated(settings: Settings, staged: StagedFile) -> tuple[StagedFile, dict[str, Any]]:
+    """The staged file under its final suffix, checked; returns it and the facts its slide row
+    records. A refused file is removed here (the caller knows only its staged name)."""
+    suffix = _suffix(staged.original_name)
+    # OpenSlide recognises some formats by extension, so validate under the final name.
+    probe = staged.path.with_name(staged.path.stem + suffix)
+    os.replace(staged.path, probe)
+    staged = StagedFile(probe, staged.sha256, staged.byte_size, staged.original_name)
+    try:
+        info, qc_passed, qc_report = _checked_slide(settings, staged)
+    except BaseException:
+        probe.unlink(missing_ok=True)  # the caller only knows the name it staged
+        raise
+    return staged, {
+        "path": slide_location(staged.sha256, suffix),
+        "sha256": staged.sha256,
+        "byte_size": staged.byte_size,
+        "format": info.format,
+        "vendor": info.vendor,
+        "width": info.dimensions[0],
+        "height": info.dimensions[1],
+        "level_count": info.level_count,
+        "mpp": info.mpp_x,
+        "objective_power": info.objective_power,
+        "qc_passed": qc_passed,
+        "qc_report": qc_report,
+    }
+
+
 def ingest_staged(
     session: Session,
     settings: Settings,
@@ -116,71 +197,43 @@ def ingest_staged(
     user_id: int | None,
     slide_number: str | None = None,
     before_commit: Callable[[Slide], None] | None = None,
+    may_reuse: Callable[[Slide], bool] = lambda _slide: True,
 ) -> IngestResult:
     """Validate, store and record; the staged file is always consumed.
 
+    Identical bytes already stored as a slide the caller may see (``may_reuse``) are that
+    slide (a duplicate); stored only in cases the caller cannot see, they become a new slide
+    sharing the stored file, and nothing tells the caller that they exist (issue 20, H).
     ``before_commit`` runs inside the transaction that creates the slide (the audit entry).
     """
     try:
-        existing = session.scalar(select(Slide).where(Slide.sha256 == staged.sha256))
-        if existing is not None:
-            return IngestResult(existing, duplicate=True)
+        same_bytes = list(
+            session.scalars(select(Slide).where(Slide.sha256 == staged.sha256).order_by(Slide.id))
+        )
+        reusable = next((slide for slide in same_bytes if may_reuse(slide)), None)
+        if reusable is not None:
+            return IngestResult(reusable, duplicate=True)
         if session.get(Exam, exam_id) is None:
             raise NotFoundError(f"exam {exam_id} does not exist")
-        suffix = _suffix(staged.original_name)
-        # OpenSlide recognises some formats by extension, so validate under the final name.
-        probe = staged.path.with_name(staged.path.stem + suffix)
-        os.replace(staged.path, probe)
-        staged = StagedFile(probe, staged.sha256, staged.byte_size, staged.original_name)
-        try:
-            reader = open_slide(probe)
-        except UnsupportedSlideError as exc:
-            # Readers name the staged file; the user knows it by its original name only,
-            # and server paths stay on the server.
-            detail = exc.detail.replace(str(probe), staged.original_name).replace(
-                probe.name, staged.original_name
-            )
-            raise UnsupportedSlideError(detail) from None
-        try:
-            check_declared_size(reader.info, settings.max_slide_pixels, staged.original_name)
-            check_tiles_present(probe, staged.original_name)
-            # the levels the server offers (stored plus overview levels), as the API lists them;
-            # QC on the same reader: single-level slides get cheap thumbnails
-            extended = with_overview_levels(reader)
-            info = extended.info
-            qc_passed, qc_report = qc_at_ingest(
-                extended,
-                staged.sha256,
-                settings.sample_dir,
-                settings.qc_sample_fraction,
-                settings.qc_dir / staged.sha256,
-            )
-        finally:
-            reader.close()
-        location = slide_location(staged.sha256, suffix)
+        if same_bytes:
+            facts = {name: getattr(same_bytes[0], name) for name in FILE_FACTS}
+        else:
+            staged, facts = _validated(settings, staged)
         slide = Slide(
             exam_id=exam_id,
             slide_number=slide_number or _next_slide_number(session, exam_id),
             original_filename=staged.original_name[:255],
-            path=location,
-            sha256=staged.sha256,
-            byte_size=staged.byte_size,
-            format=info.format,
-            vendor=info.vendor,
-            width=info.dimensions[0],
-            height=info.dimensions[1],
-            level_count=info.level_count,
-            mpp=info.mpp_x,
-            objective_power=info.objective_power,
             created_by_id=user_id,
-            qc_passed=qc_passed,
-            qc_report=qc_report,
+            **facts,
         )
         session.add(slide)
         session.flush()
         if before_commit:
             before_commit(slide)
-        final = store_slide_file(settings, staged.path, location)
+        if same_bytes:
+            session.commit()  # the file is stored already, and shared: never removed here
+            return IngestResult(slide, duplicate=False)
+        final = store_slide_file(settings, staged.path, slide.path)
         try:
             session.commit()
         except BaseException:
@@ -189,10 +242,6 @@ def ingest_staged(
         return IngestResult(slide, duplicate=False)
     except IntegrityError as exc:
         session.rollback()
-        # A concurrent upload of the same bytes won the race: point to its slide.
-        winner = session.scalar(select(Slide).where(Slide.sha256 == staged.sha256))
-        if winner is not None:
-            return IngestResult(winner, duplicate=True)
-        raise ConflictError(f"could not record slide: {exc.orig}") from exc
+        raise ConflictError("another slide of this exam has that number") from exc
     finally:
         staged.path.unlink(missing_ok=True)

@@ -244,3 +244,51 @@ def test_the_slide_list_shows_the_patient(
     ingest_slide(settings, samples["svs"], accounts.exam_a_id, accounts.expert_a_id)
     login(app_client, "expert-a")
     assert '<span class="patient" title="patient">P-A</span>' in app_client.get("/").text
+
+
+def test_uniqueness_never_tells_what_exists_in_cases_one_cannot_see(
+    app_client: TestClient, accounts: Accounts, samples: dict[str, Path], settings: Settings
+) -> None:
+    """H: a patient code, a pathology id or a file someone else stored used to answer 409
+    ("patient PA-001 already exists", "an identical file is already stored in a case you
+    cannot see"). Now codes are unique per registering account and identical bytes are
+    stored once but recorded as each case's own slide."""
+    login(app_client, "expert-a")
+    a_patient = app_client.post("/api/v1/patients", json={"patient_code": "PA-001"}).json()
+    assert (
+        app_client.post(
+            "/api/v1/exams",
+            json={"pathology_id": "S-9", "patient_id": a_patient["id"], "disease_type": "lung"},
+        ).status_code
+        == 201
+    )
+    a_slide = app_client.post(
+        "/api/v1/slides",
+        files={"file": ("a.svs", samples["svs"].read_bytes())},
+        data={"exam_id": str(accounts.exam_a_id)},
+    ).json()
+    mine_again = app_client.post("/api/v1/patients", json={"patient_code": "PA-001"})
+    assert mine_again.status_code == 409 and "you already registered" in mine_again.json()["detail"]
+
+    login(app_client, "expert-b")
+    b_patient = app_client.post("/api/v1/patients", json={"patient_code": "PA-001"})
+    assert b_patient.status_code == 201 and b_patient.json()["id"] != a_patient["id"]
+    b_exam = app_client.post(
+        "/api/v1/exams",
+        json={"pathology_id": "S-9", "patient_id": b_patient.json()["id"], "disease_type": "lung"},
+    )
+    assert b_exam.status_code == 201
+    b_slide = app_client.post(
+        "/api/v1/slides",
+        files={"file": ("b.svs", samples["svs"].read_bytes())},
+        data={"exam_id": str(b_exam.json()["id"])},
+    )
+    assert b_slide.status_code == 201 and b_slide.json()["id"] != a_slide["id"]
+    assert len(list(settings.slides_dir.rglob("*.svs"))) == 1  # one stored file for both
+    assert app_client.delete(f"/api/v1/slides/{b_slide.json()['id']}").status_code == 204
+
+    login(app_client, "expert-a")  # B's deletion left A's slide whole
+    assert app_client.get(f"/api/v1/slides/{a_slide['id']}/thumbnail").status_code == 200
+    assert len(list(settings.slides_dir.rglob("*.svs"))) == 1
+    assert app_client.delete(f"/api/v1/slides/{a_slide['id']}").status_code == 204
+    assert list(settings.slides_dir.rglob("*.svs")) == []  # the last slide takes the file with it

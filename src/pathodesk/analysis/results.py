@@ -25,12 +25,9 @@ from pathodesk.annotations.geometry import to_geojson
 from pathodesk.annotations.labels import hex_to_rgb
 from pathodesk.config import Settings
 from pathodesk.db.models import Annotation, Slide, TrainedModel
+from pathodesk.storage import analysis_folder, existing_analysis_folder
 
 HEATMAP_PX = 1024  # longest side
-
-
-def analysis_folder(settings: Settings, slide: Slide) -> Path:
-    return settings.analysis_dir / slide.sha256
 
 
 def heatmap_png(outcome: AnalysisOutcome, size: tuple[int, int], index: int, colour: str) -> bytes:
@@ -115,5 +112,5 @@ def save_analysis(
 
 
 def read_summary(settings: Settings, slide: Slide) -> dict[str, Any] | None:
-    path = analysis_folder(settings, slide) / "summary.json"
+    path = existing_analysis_folder(settings, slide) / "summary.json"
     return json.loads(path.read_text()) if path.is_file() else None

@@ -178,10 +178,14 @@ class AuditEvent(Base):
 
 
 class Patient(Base):
+    """A patient as one account registered them: codes are unique per registering account,
+    so that a code taken in a case someone cannot see tells them nothing (issue 20, H)."""
+
     __tablename__ = "patients"
+    __table_args__ = (UniqueConstraint("patient_code", "created_by_id", name="uq_patient_code_per_owner"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    patient_code: Mapped[str] = mapped_column(String(64), unique=True)
+    patient_code: Mapped[str] = mapped_column(String(64))
     name: Mapped[str | None] = mapped_column(String(128))
     sex: Mapped[str | None] = mapped_column(String(16))
     birth_date: Mapped[date | None] = mapped_column(Date)
@@ -193,10 +197,13 @@ class Patient(Base):
 
 
 class Exam(Base):
+    """Pathology ids are unique per registering account, as patient codes are."""
+
     __tablename__ = "exams"
+    __table_args__ = (UniqueConstraint("pathology_id", "created_by_id", name="uq_pathology_id_per_owner"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    pathology_id: Mapped[str] = mapped_column(String(64), unique=True)
+    pathology_id: Mapped[str] = mapped_column(String(64))
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="RESTRICT"), index=True)
     disease_type: Mapped[str] = mapped_column(ForeignKey("disease_types.name", ondelete="RESTRICT"))
     clinical_notes: Mapped[str | None] = mapped_column(Text)
@@ -226,7 +233,8 @@ class Slide(Base):
         Enum(StorageTier, native_enum=False, length=16), default=StorageTier.recent
     )
     path: Mapped[str] = mapped_column(String(1024))
-    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    # identical bytes in cases of different people are two slides sharing one stored file
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
     byte_size: Mapped[int] = mapped_column(BigInteger)
     format: Mapped[str] = mapped_column(String(32))
     vendor: Mapped[str | None] = mapped_column(String(64))

@@ -2,6 +2,21 @@
 so storage tiers and low-resolution storage plug in here and nowhere else."""
 
 from pathodesk.storage.checksum import file_sha256
-from pathodesk.storage.files import discard_slide_files, slide_file, slide_location, store_slide_file
+from pathodesk.storage.files import (
+    analysis_folder,
+    discard_slide_files,
+    existing_analysis_folder,
+    slide_file,
+    slide_location,
+    store_slide_file,
+)
 
-__all__ = ["discard_slide_files", "file_sha256", "slide_file", "slide_location", "store_slide_file"]
+__all__ = [
+    "analysis_folder",
+    "discard_slide_files",
+    "existing_analysis_folder",
+    "file_sha256",
+    "slide_file",
+    "slide_location",
+    "store_slide_file",
+]

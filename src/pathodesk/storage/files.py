@@ -18,6 +18,7 @@ from pathodesk.config import Settings
 class StoredSlide(Protocol):
     """What storage needs of a slide row (``db.models.Slide`` has it)."""
 
+    id: int
     path: str
     sha256: str
 
@@ -42,8 +43,24 @@ def store_slide_file(settings: Settings, staged: Path, location: str) -> Path:
     return final
 
 
-def discard_slide_files(settings: Settings, slide: StoredSlide) -> None:
-    """The slide's file and everything derived from it (QC pictures, analysis results)."""
+def analysis_folder(settings: Settings, slide: StoredSlide) -> Path:
+    """Where a slide's latest analysis is written (tile scores, heatmaps, summary): per
+    slide, since the same bytes may be two slides of different cases and disease types."""
+    return settings.analysis_dir / f"slide-{slide.id}"
+
+
+def existing_analysis_folder(settings: Settings, slide: StoredSlide) -> Path:
+    """Where to read it: analyses made before slides could share a file sit under the checksum."""
+    own, legacy = analysis_folder(settings, slide), settings.analysis_dir / slide.sha256
+    return legacy if not own.exists() and legacy.exists() else own
+
+
+def discard_slide_files(settings: Settings, slide: StoredSlide, keep_file: bool = False) -> None:
+    """The slide's analysis, and unless ``keep_file`` (another slide shares the bytes) its file
+    and the QC pictures of those bytes."""
+    shutil.rmtree(settings.analysis_dir / f"slide-{slide.id}", ignore_errors=True)
+    if keep_file:
+        return
     slide_file(settings, slide).unlink(missing_ok=True)
     shutil.rmtree(settings.qc_dir / slide.sha256, ignore_errors=True)
     shutil.rmtree(settings.analysis_dir / slide.sha256, ignore_errors=True)

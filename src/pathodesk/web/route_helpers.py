@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fastapi import Request, Response
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pathodesk.db.models import Slide
@@ -64,9 +65,13 @@ def cached_image_response(
 
 
 def forget_slide(state: AppState, slide: Slide) -> None:
-    """After a slide's row is gone: drop its readers, caches and files."""
-    state.readers.evict(slide_file(state.settings, slide))
+    """After a slide's row is gone: drop its caches, its analysis, and its file unless another
+    slide (the same bytes in another case) still uses it."""
     state.slide_handles.pop(slide.id)
-    state.tiles.discard_prefix(slide.sha256)
-    state.tilers.pop(slide.sha256, None)
-    discard_slide_files(state.settings, slide)
+    with state.db.session() as session:
+        shared = session.scalar(select(Slide.id).where(Slide.sha256 == slide.sha256).limit(1)) is not None
+    discard_slide_files(state.settings, slide, keep_file=shared)
+    if not shared:
+        state.readers.evict(slide_file(state.settings, slide))
+        state.tiles.discard_prefix(slide.sha256)
+        state.tilers.pop(slide.sha256, None)

@@ -10,12 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from pathodesk.analysis.kinds import ANALYSIS_KINDS
-from pathodesk.analysis.results import analysis_folder, read_summary
+from pathodesk.analysis.results import read_summary
 from pathodesk.analysis.schemas import TileAnalysisParams
 from pathodesk.audit import record_by
 from pathodesk.db.models import Job, Slide, TrainedModel
 from pathodesk.errors import NotFoundError, ValidationFailedError
 from pathodesk.jobs import queue
+from pathodesk.storage import existing_analysis_folder
 from pathodesk.web.access import visible_slides
 from pathodesk.web.deps import CurrentUser, DbSession, RecordId, StateDep
 from pathodesk.web.route_helpers import cached_image_response, visible_slide
@@ -151,7 +152,7 @@ def heatmap(
     slide = visible_slide(session, user, slide_id)
     summary = read_summary(state.settings, slide)
     labels = summary.get("labels", []) if summary else []
-    path = analysis_folder(state.settings, slide) / f"heatmap-{name.removesuffix('.png')}.png"
+    path = existing_analysis_folder(state.settings, slide) / f"heatmap-{name.removesuffix('.png')}.png"
     if not name.endswith(".png") or name.removesuffix(".png") not in labels or not path.is_file():
         raise NotFoundError(f"slide {slide_id} has no heatmap {name[:64]!r}")
     etag = f'"{slide.sha256[:16]}-{path.stat().st_mtime_ns}-{name[:32]}"'

@@ -112,7 +112,8 @@ def _flush(session: DbSession, what: str) -> None:
         session.flush()
     except IntegrityError as exc:
         session.rollback()
-        raise ConflictError(f"{what} already exists") from exc
+        # uniqueness is per registering account: only the caller's own record can collide
+        raise ConflictError(f"you already registered {what}") from exc
 
 
 def _patient(session: DbSession, user: Principal, patient_id: RecordId) -> Patient:

@@ -161,9 +161,8 @@ async def upload_slide(
                 before_commit=lambda slide: record_by(
                     session, user, "create", "slide", slide.id, exam_id=exam_id, sha256=slide.sha256
                 ),
+                may_reuse=lambda slide: may_see_exam(user, slide.exam),
             )
-            if result.duplicate and not may_see_exam(user, result.slide.exam):
-                raise ConflictError("an identical file is already stored in a case you cannot see")
             return to_detail(state, result.slide, duplicate=result.duplicate)
 
     detail = await anyio.to_thread.run_sync(store)

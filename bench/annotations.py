@@ -32,7 +32,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tests.support.browser import ready
+from tests.support.browser import submit_login
 from tests.support.http import login, upload_slide
 from tests.support.server import free_port, serve
 
@@ -113,10 +113,7 @@ def measure(base: str, slide_id: int, pans: int) -> dict[str, dict[str, list[flo
         )
         page = browser.new_page(viewport={"width": 1280, "height": 860})
         page.goto(f"{base}/login")
-        ready(page)
-        page.fill("#account", "bench")
-        page.fill("#password", PASSWORD)
-        page.click("button[type=submit]")
+        submit_login(page, "bench", PASSWORD)
         page.wait_for_url(f"{base}/")
         page.goto(f"{base}/slides/{slide_id}")
         page.wait_for_selector("html[data-annotations-loaded='true']", state="attached", timeout=120_000)

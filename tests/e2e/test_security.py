@@ -11,8 +11,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.support.accounts import Accounts
-from tests.support.browser import ready
-from tests.support.http import PASSWORD
+from tests.support.browser import submit_login
 from tests.support.paths import ARTIFACTS
 from tests.support.server import LiveServer, free_port
 
@@ -22,10 +21,7 @@ def test_a_crafted_next_link_lands_on_pathodesk(
 ) -> None:
     page = browser.new_page()
     page.goto(f"{live_server.url}/login?next=/%5Cevil.example/")
-    ready(page)
-    page.fill("#account", "expert-a")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
+    submit_login(page, "expert-a")
     page.wait_for_url(f"{live_server.url}/")
     expect(page.locator("h1")).to_be_visible()
     page.close()

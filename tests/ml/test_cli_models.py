@@ -24,7 +24,8 @@ def pathodesk(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_train_list_activate_evaluate(cmu_tiles: Path, tmp_path: Path) -> None:
+def qa_data_dir(tmp_path: Path) -> Path:
+    """A migrated data directory with a two-class disease type "qa" (glass, tissue)."""
     data_dir = tmp_path / "data"
     settings = Settings(data_dir=data_dir)
     settings.ensure_dirs()
@@ -32,6 +33,11 @@ def test_train_list_activate_evaluate(cmu_tiles: Path, tmp_path: Path) -> None:
     with Database(settings.resolved_database_url()).session() as session:
         labels = [{"name": "glass", "color": "#cccccc"}, {"name": "tissue", "color": "#aa3377"}]
         session.add(DiseaseType(name="qa", display_name="QA", labels=labels))
+    return data_dir
+
+
+def test_train_list_activate_evaluate(cmu_tiles: Path, tmp_path: Path) -> None:
+    data_dir = qa_data_dir(tmp_path)
     train = [
         "train", "--disease-type", "qa", "--data", str(cmu_tiles), "--groups", str(cmu_tiles / "groups.csv"),
         "--epochs", "1", "--max-steps", "2", "--lr", "0.01", "--json",
@@ -127,13 +133,7 @@ def test_dataset_build_writes_class_folders_of_tissue_tiles(tmp_path: Path, samp
 def test_training_retries_until_validation_reaches_a_threshold(cmu_tiles: Path, tmp_path: Path) -> None:
     """Spec fidelity B6: new seeds until the validation split reaches the threshold, or a
     clear refusal that registers nothing."""
-    data_dir = tmp_path / "data"
-    settings = Settings(data_dir=data_dir)
-    settings.ensure_dirs()
-    migrate(settings.resolved_database_url())
-    with Database(settings.resolved_database_url()).session() as session:
-        labels = [{"name": "glass", "color": "#cccccc"}, {"name": "tissue", "color": "#aa3377"}]
-        session.add(DiseaseType(name="qa", display_name="QA", labels=labels))
+    data_dir = qa_data_dir(tmp_path)
     train = [
         "train",
         "--disease-type",

@@ -23,13 +23,18 @@ def ready(page: Page) -> None:
     page.wait_for_selector("html[data-ready='true']", state="attached")
 
 
+def submit_login(page: Page, account: str, password: str = PASSWORD) -> None:
+    """Fill and send the login form of the page on screen."""
+    ready(page)
+    page.fill("#account", account)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+
+
 def log_in(page: Page, server: LiveServer, account: str) -> None:
     page.goto(f"{server.url}/")
     expect(page).to_have_url(re.compile(r"/login"))
-    ready(page)
-    page.fill("#account", account)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
+    submit_login(page, account)
     page.wait_for_url(f"{server.url}/")
 
 

@@ -83,7 +83,7 @@ def test_admin_creates_expert_who_builds_and_views_a_case(
     ready(expert)
     expert.fill("#new-code", "H-2026-001")
     expert.click("#patient-create button[type=submit]")
-    expect(expert.locator("#patient-create [data-error]")).to_contain_text("already exists")
+    expect(expert.locator("#patient-create [data-error]")).to_contain_text("you already registered")
 
     other = logged_in_page(browser, live_server, "expert-b")
     response = other.goto(slide_url)

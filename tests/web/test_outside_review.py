@@ -311,3 +311,28 @@ def test_an_import_with_too_many_outlines_is_refused_quickly(
     assert refused.status_code == 422 and "at most 25,000" in refused.json()["detail"]
     assert time.monotonic() - started < 10
     assert app_client.get(f"/api/v1/slides/{slide_id}/annotations").json()["annotations"] == []
+
+
+def test_a_login_that_waited_in_vain_for_a_check_is_not_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    """B: only checked passwords count; a busy server (no check slot) is not a wrong guess,
+    and a success forgives the attempts of its account at its address."""
+    from pathodesk.web import throttle
+
+    monkeypatch.setattr(throttle, "WAIT_FOR_A_CHECK_SECONDS", 0.01)
+    guard = throttle.LoginThrottle()
+    held = [guard._checks.acquire() for _ in range(throttle.MAX_CONCURRENT_CHECKS)]
+    for _ in range(throttle.PER_ACCOUNT_AND_CLIENT + 2):
+        with pytest.raises(throttle.TooManyAttemptsError, match="at once"), guard.attempt("a", "10.0.0.1"):
+            pass
+    for _ in held:
+        guard._checks.release()
+    for _ in range(throttle.PER_ACCOUNT_AND_CLIENT - 1):  # four wrong passwords...
+        with guard.attempt("a", "10.0.0.1"):
+            pass
+    with guard.attempt("a", "10.0.0.1") as attempt:  # ...then the right one
+        attempt.success()
+    for _ in range(throttle.PER_ACCOUNT_AND_CLIENT):  # a fresh allowance after the success
+        with guard.attempt("a", "10.0.0.1"):
+            pass
+    with pytest.raises(throttle.TooManyAttemptsError, match="failed logins"), guard.attempt("a", "10.0.0.1"):
+        pass

@@ -70,22 +70,25 @@ class LoginThrottle:
             for key in keys:
                 self._failures[key].append(now)
         attempt = Attempt()
+        if not self._checks.acquire(timeout=WAIT_FOR_A_CHECK_SECONDS):
+            self._uncount(keys, now)  # never checked: a busy server is no failed login
+            raise TooManyAttemptsError("too many logins at once; try again in a moment")
         try:
-            if not self._checks.acquire(timeout=WAIT_FOR_A_CHECK_SECONDS):
-                raise TooManyAttemptsError("too many logins at once; try again in a moment")
-            try:
-                yield attempt
-            finally:
-                self._checks.release()
+            yield attempt
         finally:
+            self._checks.release()
             if attempt.succeeded:
                 self._forgive(keys, now, account, client)
 
-    def _forgive(self, keys: dict[tuple[str, ...], int], at: float, account: str, client: str) -> None:
-        """A success clears the pair's failures and takes back this attempt's count elsewhere."""
+    def _uncount(self, keys: dict[tuple[str, ...], int], at: float) -> None:
         with self._lock:
-            self._failures.pop(("pair", account, client), None)
             for key in keys:
                 window = self._failures.get(key)
                 if window is not None and at in window:
                     window.remove(at)
+
+    def _forgive(self, keys: dict[tuple[str, ...], int], at: float, account: str, client: str) -> None:
+        """A success clears the pair's failures and takes back this attempt's count elsewhere."""
+        self._uncount(keys, at)
+        with self._lock:
+            self._failures.pop(("pair", account, client), None)

@@ -127,3 +127,28 @@ def test_audit_log_is_append_only(db: Database) -> None:
             session.execute(text(statement))
     with db.session() as session:
         assert session.query(AuditEvent).one().action == "create"
+
+
+def test_ids_of_deleted_records_are_never_handed_out_again(db: Database) -> None:
+    """Issue 21, item 4: SQLite reused the id of the last deleted row, so a bookmark or an
+    audit entry of a deleted patient pointed at the next one."""
+    with db.session() as session:
+        keeper = Patient(patient_code="KEEP")
+        gone = Patient(patient_code="GONE")
+        session.add_all([keeper, gone])
+        session.flush()
+        exam = Exam(pathology_id="GONE", patient_id=keeper.id, disease_type="lung")
+        session.add(exam)
+        session.flush()
+        gone_patient, gone_exam, keeper_id = gone.id, exam.id, keeper.id
+    with db.session() as session:  # the newest rows of their tables
+        session.execute(text("DELETE FROM exams WHERE id = :id"), {"id": gone_exam})
+        session.execute(text("DELETE FROM patients WHERE id = :id"), {"id": gone_patient})
+    with db.session() as session:
+        patient = Patient(patient_code="NEXT")
+        session.add(patient)
+        session.flush()
+        exam = Exam(pathology_id="NEXT", patient_id=keeper_id, disease_type="lung")
+        session.add(exam)
+        session.flush()
+        assert patient.id > gone_patient and exam.id > gone_exam

@@ -101,8 +101,13 @@ class JobState(enum.StrEnum):
     cancelled = "cancelled"
 
 
+# ids people link to are never handed out again (SQLite would reuse the last deleted one)
+NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
+
+
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account: Mapped[str] = mapped_column(String(64), unique=True)
@@ -182,7 +187,10 @@ class Patient(Base):
     so that a code taken in a case someone cannot see tells them nothing (issue 20, H)."""
 
     __tablename__ = "patients"
-    __table_args__ = (UniqueConstraint("patient_code", "created_by_id", name="uq_patient_code_per_owner"),)
+    __table_args__ = (
+        UniqueConstraint("patient_code", "created_by_id", name="uq_patient_code_per_owner"),
+        NEVER_REUSE_IDS,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     patient_code: Mapped[str] = mapped_column(String(64))
@@ -200,7 +208,10 @@ class Exam(Base):
     """Pathology ids are unique per registering account, as patient codes are."""
 
     __tablename__ = "exams"
-    __table_args__ = (UniqueConstraint("pathology_id", "created_by_id", name="uq_pathology_id_per_owner"),)
+    __table_args__ = (
+        UniqueConstraint("pathology_id", "created_by_id", name="uq_pathology_id_per_owner"),
+        NEVER_REUSE_IDS,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     pathology_id: Mapped[str] = mapped_column(String(64))
@@ -219,7 +230,10 @@ class Exam(Base):
 
 class Slide(Base):
     __tablename__ = "slides"
-    __table_args__ = (UniqueConstraint("exam_id", "slide_number", name="uq_slide_number_per_exam"),)
+    __table_args__ = (
+        UniqueConstraint("exam_id", "slide_number", name="uq_slide_number_per_exam"),
+        NEVER_REUSE_IDS,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id", ondelete="RESTRICT"), index=True)

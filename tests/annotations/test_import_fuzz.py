@@ -125,3 +125,34 @@ def test_fuzzed_imagescope_xml_never_breaks_the_server(
         "</Annotation></Annotations>"
     )
     assert importer(body).status_code in (201, 422)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    kind=st.sampled_from(["Polygon", "Spline", "Rectangle", "Dot", "PointSet"]) | st.text(max_size=8),
+    group=st.sampled_from(["lung_n", "Exclusion", "_2", "None", ""]) | st.text(max_size=8),
+    points=st.lists(st.tuples(st.text(max_size=6) | st.floats().map(str), st.floats().map(str)), max_size=6),
+)
+def test_fuzzed_asap_xml_never_breaks_the_server(
+    importer: Any, kind: str, group: str, points: list[tuple[str, str]]
+) -> None:
+    """The ASAP reader (exclusion groups cut holes, splines become curves) never answers 500."""
+
+    def attr(value: str) -> str:
+        return json.dumps(value.replace("<", "").replace("&", ""))
+
+    coordinates = "".join(
+        f"<Coordinate Order={attr(str(i))} X={attr(x)} Y={attr(y)}/>" for i, (x, y) in enumerate(points)
+    )
+    square = "".join(
+        f'<Coordinate Order="{i}" X="{x}" Y="{y}"/>'
+        for i, (x, y) in enumerate([(10, 10), (90, 10), (90, 90)])
+    )
+    body = (
+        "<ASAP_Annotations><Annotations>"
+        '<Annotation Name="a" Type="Polygon" PartOfGroup="lung_n">'
+        f"<Coordinates>{square}</Coordinates></Annotation>"
+        f'<Annotation Name="b" Type={attr(kind)} PartOfGroup={attr(group)}>'
+        f"<Coordinates>{coordinates}</Coordinates></Annotation></Annotations></ASAP_Annotations>"
+    )
+    assert importer(body).status_code in (201, 422)

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-MAX_ID = 2**63 - 1
+from pathodesk.db.models import MAX_ID
 
 
 class TileAnalysisParams(BaseModel):

@@ -11,7 +11,7 @@ from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pathodesk.db.models import AuthSession, Role
+from pathodesk.db.models import MAX_ID, AuthSession, Role
 from pathodesk.errors import AuthenticationError, PermissionDeniedError
 from pathodesk.web.security import token_digest, tokens_match
 from pathodesk.web.state import AppState, Principal
@@ -23,8 +23,6 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 SEEN_RESOLUTION = timedelta(minutes=1)
 
-# Database ids are 64-bit: larger numbers are invalid input (422), not a server error.
-MAX_ID = 2**63 - 1
 RecordId = Annotated[int, Path(ge=1, le=MAX_ID)]
 IdValue = Annotated[int, Field(ge=1, le=MAX_ID)]
 

@@ -13,7 +13,7 @@ from pathodesk.analysis.kinds import ANALYSIS_KINDS
 from pathodesk.analysis.results import read_summary
 from pathodesk.analysis.schemas import TileAnalysisParams
 from pathodesk.audit import record_by
-from pathodesk.db.models import Job, Slide, TrainedModel
+from pathodesk.db.models import MAX_ID, Job, Slide, TrainedModel
 from pathodesk.errors import NotFoundError, ValidationFailedError
 from pathodesk.jobs import queue
 from pathodesk.storage import existing_analysis_folder
@@ -98,7 +98,7 @@ def analyze(
 
 @router.get("/jobs")
 def list_jobs(
-    user: CurrentUser, session: DbSession, slide_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None
+    user: CurrentUser, session: DbSession, slide_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None
 ) -> list[JobPublic]:
     query = select(Job).order_by(Job.id.desc()).limit(200)
     if slide_id is not None:

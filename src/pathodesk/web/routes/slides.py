@@ -14,13 +14,13 @@ from sqlalchemy.exc import IntegrityError
 
 from pathodesk.audit import record_by
 from pathodesk.db.changes import apply_changes
-from pathodesk.db.models import Exam, Slide
+from pathodesk.db.models import MAX_ID, Exam, Slide
 from pathodesk.errors import ConflictError, NotFoundError, ValidationFailedError
 from pathodesk.ingest import ingest_staged
 from pathodesk.slides import thumbnail
 from pathodesk.storage import slide_file
 from pathodesk.web.access import may_see_exam, visible_slides
-from pathodesk.web.deps import MAX_ID, CurrentUser, DbSession, RecordId, StateDep
+from pathodesk.web.deps import CurrentUser, DbSession, RecordId, StateDep
 from pathodesk.web.route_helpers import cached_image_response, forget_slide, slide_handle, visible_slide
 from pathodesk.web.state import AppState
 from pathodesk.web.upload import receive_upload

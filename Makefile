@@ -11,11 +11,12 @@ export PATHODESK_SHARED_DATA_DIR ?= $(abspath $(CURDIR)/../shared/data)
 
 setup: system-deps python-deps frontend samples
 
-# Debian's Chromium for the browser tests (never a downloaded browser build) and a
-# PostgreSQL server the database tests start privately.
+# Debian's Chromium for the browser tests (never a downloaded browser build), a CJK font
+# for Chinese pages and names, and a PostgreSQL server the database tests start privately.
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium fonts-dejavu-core"; \
+	fc-list 2>/dev/null | grep -q "Noto Sans CJK" || missing="$$missing fonts-noto-cjk"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ]; then \

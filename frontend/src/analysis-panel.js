@@ -2,6 +2,7 @@
 // outlines (reloaded into the editor) and per-class probability heatmaps.
 import { api, showError } from "./api.js";
 import { $ } from "./dom.js";
+import { t, term } from "./i18n.js";
 
 const POLL_MS = 400;
 
@@ -15,12 +16,17 @@ export function startAnalysisPanel(slideId, toggleOverlay, annotations) {
 
   function showSummary(summary) {
     const overlapping = summary.overlap > 1;
-    const unit = overlapping ? `cells of ${summary.cell_px} px` : "tiles";
-    const regions = summary.regions.map((r) => `${r.label} (p ${r.probability.toFixed(2)}, ${r.tiles} ${unit})`);
-    $("analysis-summary").textContent =
-      `${summary.model}: ${summary.slide_label}; ${summary.tiles} tiles of ${summary.tile_px} px` +
-      `${overlapping ? `, ${summary.cell_px} px apart` : ""}; ` +
-      (regions.length ? `regions: ${regions.join(", ")}` : "no tumour region");
+    const regions = summary.regions.map((r) => {
+      const values = { label: r.label, p: r.probability.toFixed(2), count: r.tiles, px: summary.cell_px };
+      return overlapping ? t("{label} (p {p}, {count} cells of {px} px)", values) : t("{label} (p {p}, {count} tiles)", values);
+    });
+    const parts = [
+      t("{model}: {label}", { model: summary.model, label: summary.slide_label }),
+      t("{count} tiles of {px} px", { count: summary.tiles, px: summary.tile_px }) +
+        (overlapping ? t(", {px} px apart", { px: summary.cell_px }) : ""),
+      regions.length ? t("regions: {list}", { list: regions.join(", ") }) : t("no tumour region"),
+    ];
+    $("analysis-summary").textContent = parts.join("; ");
     heatmaps.replaceChildren(...Object.entries(summary.heatmaps).map(([label, url]) => {
       const wrap = document.createElement("label");
       const box = document.createElement("input");
@@ -28,7 +34,7 @@ export function startAnalysisPanel(slideId, toggleOverlay, annotations) {
       box.className = "heatmap-toggle";
       box.dataset.label = label;
       box.addEventListener("change", () => toggleOverlay(`heatmap-${label}`, `${url}?v=${summary.seconds}`, box.checked));
-      wrap.append(box, ` ${label} heatmap`);
+      wrap.append(box, " " + t("{label} heatmap", { label }));
       return wrap;
     }));
   }
@@ -39,7 +45,7 @@ export function startAnalysisPanel(slideId, toggleOverlay, annotations) {
     cancel.disabled = true;
     try {
       await api(`/api/v1/jobs/${following}/cancel`, { method: "POST" });
-      status.textContent = "cancelling…";
+      status.textContent = t("cancelling…");
     } catch (problem) {
       showError(error, problem.message); // e.g. it finished a moment ago: 409
     }
@@ -54,7 +60,7 @@ export function startAnalysisPanel(slideId, toggleOverlay, annotations) {
     while (job.state === "queued" || job.state === "running") {
       bar.value = job.progress;
       if (!cancel.disabled) {
-        status.textContent = `${job.state} ${Math.round(job.progress * 100)} %${job.message ? ` — ${job.message}` : ""}`;
+        status.textContent = `${term("job", job.state)} ${Math.round(job.progress * 100)} %${job.message ? ` — ${job.message}` : ""}`;
       }
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
       job = await api(`/api/v1/jobs/${job.id}`);
@@ -63,13 +69,13 @@ export function startAnalysisPanel(slideId, toggleOverlay, annotations) {
     cancel.hidden = true;
     button.disabled = false;
     bar.value = job.state === "succeeded" ? 1 : bar.value;
-    status.textContent = `${job.state.replace("_", " ")} ${Math.round(job.progress * 100)} %`;
+    status.textContent = `${term("job", job.state)} ${Math.round(job.progress * 100)} %`;
     document.documentElement.dataset.analysisState = job.state;
     if (job.state === "succeeded") {
       showSummary(job.result);
       if (annotations) await annotations.loadView();
     } else if (job.state === "failed") {
-      showError(error, `Analysis failed: ${job.error}`);
+      showError(error, t("Analysis failed: {error}", { error: job.error }));
     }
   }
 

@@ -1,6 +1,7 @@
 // The annotation list beside the viewer: one row per outline in view (class, area, perimeter,
 // source, probability, author), filters by class and source, click to fly to an outline.
-import { $, fmt } from "./dom.js";
+import { $ } from "./dom.js";
+import { formatNumber as fmt, t, term } from "./i18n.js";
 
 const MAX_ROWS = 300;
 
@@ -32,7 +33,7 @@ export function wireList(editor) {
     labelSelect.replaceChildren(...labelOptions(store, labelSelect.value || names[0]));
     const all = document.createElement("option");
     all.value = "";
-    all.textContent = "all classes";
+    all.textContent = t("all classes");
     filters.label.replaceChildren(all, ...labelOptions(store, null));
   }
 
@@ -45,7 +46,7 @@ export function wireList(editor) {
     const show = document.createElement("input");
     show.type = "checkbox";
     show.checked = !record.hidden;
-    show.title = "show or hide";
+    show.title = t("show or hide");
     show.addEventListener("change", () => { record.hidden = !show.checked; canvas.render(); });
     const relabel = document.createElement("select");
     relabel.className = "relabel";
@@ -56,9 +57,9 @@ export function wireList(editor) {
     const area = mpp ? record.area_px * mpp * mpp : null;
     const perimeter = mpp ? record.perimeter_px * mpp : null;
     const cells = [
-      show, relabel, fmt(area), fmt(perimeter), record.source,
+      show, relabel, fmt(area), fmt(perimeter), term("source", record.source),
       record.probability === null ? "—" : record.probability.toFixed(2),
-      record.author || (record.source === "ai" ? "AI" : record.id === null ? "you" : "—"),
+      record.author || (record.source === "ai" ? term("source", "ai") : record.id === null ? t("you") : "—"),
     ];
     for (const cell of cells) {
       const td = document.createElement("td");
@@ -83,15 +84,15 @@ export function wireList(editor) {
     }
     const shown = records.filter((r) => !r.filteredOut);
     body.replaceChildren(...shown.slice(0, MAX_ROWS).map(row));
-    const more = shown.length > MAX_ROWS ? `, first ${MAX_ROWS} listed` : "";
-    const small = store.omitted ? `; ${fmt(store.omitted)} too small to see at this zoom` : "";
-    $("annotation-count").textContent = `${fmt(shown.length)} in view${more}${small}`;
+    const more = shown.length > MAX_ROWS ? t(", first {count} listed", { count: MAX_ROWS }) : "";
+    const small = store.omitted ? t("; {count} too small to see at this zoom", { count: fmt(store.omitted) }) : "";
+    $("annotation-count").textContent = t("{count} in view", { count: fmt(shown.length) }) + more + small;
     const dirty = store.dirtyCount;
-    $("annotation-save").textContent = dirty ? `Save (${dirty})` : "Saved";
+    $("annotation-save").textContent = dirty ? t("Save ({count})", { count: dirty }) : t("Saved");
     $("annotation-save").disabled = dirty === 0;
     $("annotation-undo").disabled = store.undoStack.length === 0;
     $("annotation-redo").disabled = store.redoStack.length === 0;
-    $("review-status").textContent = `${(store.status || "").replace("_", " ")}, round ${store.round}`;
+    $("review-status").textContent = t("{status}, round {round}", { status: term("status", store.status), round: store.round });
     viewer.element.dataset.annotationCount = String(store.records.size);
   }
 

@@ -9,9 +9,10 @@ import { wireList } from "./annotation-list.js";
 import { AnnotationStore } from "./annotation-store.js";
 import { makeTools } from "./annotation-tools.js";
 import { $ } from "./dom.js";
+import { t, term } from "./i18n.js";
 
 const SHORTCUTS = { h: "pan", v: "select", p: "pencil", g: "polygon", r: "rectangle", c: "circle" };
-const SAVED = "All changes saved.";
+const SAVED = t("All changes saved.");
 
 export function startAnnotator(viewer, slideId, mpp) {
   const store = new AnnotationStore(slideId);
@@ -77,7 +78,7 @@ function wireViewportLoading({ viewer, store, canvas, message }) {
         viewer.element.dataset.annotationFetchMs = String(Math.round(performance.now() - started));
       }
     } catch (error) {
-      showError(message, `Could not load annotations: ${error.message}`);
+      showError(message, t("Could not load annotations: {error}", { error: error.message }));
     }
   }
   const scheduleLoad = () => { clearTimeout(loadTimer); loadTimer = setTimeout(loadView, 120); };
@@ -95,7 +96,7 @@ async function save(editor) {
   if (problems.length) {
     const conflict = problems.some((p) => p.status === 409);
     showError(message, conflict
-      ? `Someone else changed an annotation you edited; reload to see their version. (${problems[0].message})`
+      ? t("Someone else changed an annotation you edited; reload to see their version. ({error})", { error: problems[0].message })
       : problems.map((p) => p.message).join("; "));
     return;
   }
@@ -143,10 +144,10 @@ function wireImport({ slideId, message, loadView }) {
       const result = await api(`/api/v1/slides/${slideId}/annotations/import`, { method: "POST", body: file });
       showError(message, "");
       message.hidden = false;
-      message.textContent = `Imported ${result.created} outlines (${result.format}).`;
+      message.textContent = t("Imported {count} outlines ({format}).", { count: result.created, format: result.format });
       await loadView();
     } catch (error) {
-      showError(message, `Import failed: ${error.message}`);
+      showError(message, t("Import failed: {error}", { error: error.message }));
     }
     event.target.value = "";
   });
@@ -159,7 +160,8 @@ async function refreshReview({ slideId, store, renderList }) {
   store.round = state.round;
   $("review-rounds").replaceChildren(...state.rounds.map((r) => {
     const li = document.createElement("li");
-    li.textContent = `Round ${r.round}: ${r.verdict.replace("_", " ")} by ${r.reviewer} — ${r.opinion} `;
+    const heading = t("Round {round}: {verdict} by {reviewer}", { round: r.round, verdict: term("verdict", r.verdict), reviewer: r.reviewer });
+    li.textContent = heading + " — " + r.opinion + " ";
     const link = document.createElement("a");
     link.href = `/api/v1/slides/${slideId}/annotations.xml?round=${r.round}`;
     link.textContent = "XML";

@@ -1,4 +1,6 @@
 // Small helpers shared by the pages: CSRF header on state-changing calls, problem details.
+import { t } from "./i18n.js";
+
 export function csrfToken() {
   const meta = document.querySelector('meta[name="csrf-token"]');
   return meta ? meta.content : "";
@@ -29,7 +31,7 @@ export function problemText(data, status) {
     const extra = Array.isArray(data.errors) ? data.errors.map((e) => `${e.loc.slice(-1)[0]}: ${e.msg}`) : [];
     return [data.detail, ...extra].join("; ");
   }
-  return `request failed (HTTP ${status})`;
+  return t("request failed (HTTP {status})", { status });
 }
 
 function safeJson(text) {

@@ -4,7 +4,8 @@
 //   null (PATCH); a name "a.b" fills body.a.b; an empty list field sends []
 //   <button data-delete="/api/v1/x/1" data-then="/list" data-confirm="Delete X?">
 import { api, showError } from "./api.js";
-import "./slides.js";
+import { t } from "./i18n.js";
+import "./page.js";
 
 function parseLabels(text) {
   return text
@@ -81,7 +82,7 @@ for (const button of document.querySelectorAll("button[data-delete]")) {
       follow(button.dataset.then);
     } catch (err) {
       // 409: children would be lost; say what, and cascade only on an explicit yes
-      if (/cascade=true/.test(err.message) && confirm(`${err.message}\n\nDelete everything listed?`)) {
+      if (/cascade=true/.test(err.message) && confirm(err.message + "\n\n" + t("Delete everything listed?"))) {
         try {
           await api(`${url}${url.includes("?") ? "&" : "?"}cascade=true`, { method: "DELETE" });
           return follow(button.dataset.then);

@@ -1,4 +1,5 @@
 import { api, showError } from "./api.js";
+import "./page.js";
 
 const form = document.getElementById("login-form");
 const error = document.getElementById("login-error");

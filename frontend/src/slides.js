@@ -1,9 +1,5 @@
-import { api } from "./api.js";
+// The slide list and other pages without a script of their own: only what every page shares.
+import "./page.js";
 
-// Logout button present on every page that loads this bundle.
-for (const button of document.querySelectorAll("[data-logout]")) {
-  button.addEventListener("click", async () => {
-    await api("/api/v1/auth/logout", { method: "POST" });
-    location.assign("/login");
-  });
-}
+// Tests (and impatient users) wait for this before using the page.
+document.documentElement.dataset.ready = "true";

@@ -1,5 +1,6 @@
 import { api, csrfToken, problemText, showError } from "./api.js";
-import "./slides.js";
+import { t } from "./i18n.js";
+import "./page.js";
 
 const caseForm = document.getElementById("case-form");
 const uploadForm = document.getElementById("upload-form");
@@ -58,14 +59,14 @@ uploadForm.addEventListener("submit", (event) => {
       const link = document.createElement("a");
       link.href = `/slides/${data.id}`;
       link.textContent = data.duplicate
-        ? `Already stored as slide ${data.id}: open it`
-        : `Uploaded slide ${data.id} (${data.width} × ${data.height}): open it`;
+        ? t("Already stored as slide {id}: open it", { id: data.id })
+        : t("Uploaded slide {id} ({width} × {height}): open it", data);
       result.replaceChildren(link);
     } else {
       showError(error, problemText(data, request.status));
     }
   });
-  request.addEventListener("error", () => showError(error, "the connection failed during upload"));
+  request.addEventListener("error", () => showError(error, t("the connection failed during upload")));
   request.send(body);
 });
 

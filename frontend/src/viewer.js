@@ -1,9 +1,10 @@
 // Slide viewer (SPEC A8): OpenSeadragon over Deep Zoom, navigator, scale bar in µm.
 import OpenSeadragon from "openseadragon";
-import "./slides.js";
+import "./page.js";
 import { startAnnotator } from "./annotator.js";
 import { startAnalysisPanel } from "./analysis-panel.js";
 import { overlayToggler } from "./overlays.js";
+import { t } from "./i18n.js";
 
 const container = document.getElementById("viewer");
 const slideId = container.dataset.slideId;
@@ -16,6 +17,18 @@ function maxPixelRatio() {
   const nativeMagnification = 10 / mpp;
   return Math.max(2, (1.1 * MIN_MAGNIFICATION) / nativeMagnification);
 }
+
+// OpenSeadragon's own button tooltips, in the page's language
+const TOOLTIPS = {
+  FullPage: t("Full screen"),
+  Home: t("Whole slide"),
+  ZoomIn: t("Zoom in"),
+  ZoomOut: t("Zoom out"),
+  RotateLeft: t("Rotate left"),
+  RotateRight: t("Rotate right"),
+  Flip: t("Flip horizontally"),
+};
+for (const [name, text] of Object.entries(TOOLTIPS)) OpenSeadragon.setString(`Tooltips.${name}`, text);
 
 const viewer = OpenSeadragon({
   element: container,
@@ -66,7 +79,7 @@ function updateScale() {
     barLabel.textContent = formatMicrons(length);
     magnification.textContent = `≈ ${((10 / mpp) * zoom).toFixed(1)}×`;
   } else {
-    barLabel.textContent = "no µm scale (slide has no mpp)";
+    barLabel.textContent = t("no µm scale (the slide has no pixel size)");
     magnification.textContent = `${(zoom * 100).toFixed(0)} %`;
   }
   bar.hidden = false;

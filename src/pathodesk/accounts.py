@@ -14,7 +14,8 @@ def set_password(user: User, password: str) -> None:
     """Apply the password policy, then store only the argon2id hash."""
     problems = password_problems(password, personal=[user.account, *user.name.split()])
     if problems:
-        raise ValidationFailedError("the password needs " + " and ".join(problems))
+        detail = "the password needs " + " and ".join(problems)
+        raise ValidationFailedError(detail)
     user.password_hash = hash_password(password)
 
 

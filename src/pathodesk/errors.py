@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathodesk.i18n import N_
+
 
 class PathoDeskError(Exception):
     """Base class: ``status`` and ``title`` say how the web layer reports it."""
 
     status = 400
-    title = "Bad request"
+    title = N_("Bad request")
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
@@ -18,37 +20,37 @@ class UnsupportedSlideError(PathoDeskError):
     """The file is not a slide we can read (unknown, truncated or non-conformant)."""
 
     status = 422
-    title = "Unreadable slide"
+    title = N_("Unreadable slide")
 
 
 class NotFoundError(PathoDeskError):
     status = 404
-    title = "Not found"
+    title = N_("Not found")
 
 
 class ConflictError(PathoDeskError):
     status = 409
-    title = "Conflict"
+    title = N_("Conflict")
 
 
 class PayloadTooLargeError(PathoDeskError):
     status = 413
-    title = "Upload too large"
+    title = N_("Upload too large")
 
 
 class ValidationFailedError(PathoDeskError):
     status = 422
-    title = "Invalid input"
+    title = N_("Invalid input")
 
 
 class AuthenticationError(PathoDeskError):
     status = 401
-    title = "Not authenticated"
+    title = N_("Not authenticated")
 
 
 class PermissionDeniedError(PathoDeskError):
     status = 403
-    title = "Forbidden"
+    title = N_("Forbidden")
 
 
 class Cancelled(Exception):

@@ -65,7 +65,7 @@ def test_upload_analyze_watch_progress_and_export(
     )
     page.click("#analyze-start")
     expect(page.locator("#analyze-progress")).to_be_visible()
-    expect(page.locator("#analyze-status")).to_have_text("succeeded 100 %", timeout=120_000)
+    expect(page.locator("#analyze-status")).to_have_text("finished 100 %", timeout=120_000)
     shown: list[str] = page.evaluate("() => window.statusTexts")
     percents = [int(text.split(" %")[0].rsplit(" ", 1)[1]) for text in shown]
     assert shown[-1] == "succeeded 100 %" and percents == sorted(percents), shown  # never goes back
@@ -75,7 +75,7 @@ def test_upload_analyze_watch_progress_and_export(
 
     # the AI outline is in the list and drawn over the tumour
     rows = page.locator("#annotation-rows tr")
-    expect(rows.first).to_contain_text("ai")
+    expect(rows.first).to_contain_text("AI")
     centre = truth.tumour.representative_point()
     (x, y) = to_screen(page, [[centre.x, centre.y]])[0]
     ox, oy = viewer_origin(page)

@@ -44,7 +44,7 @@ def test_failing_slide_is_kept_and_marked_non_standard(
     listing = app_client.get("/").text
     assert listing.count("non-standard") == 1 and "QC passed" in listing
     viewer = app_client.get(f"/slides/{bad.json()['id']}").text
-    assert "Non-standard slide" in viewer and "FLAGGED" in viewer
+    assert "Non-standard slide" in viewer and ">flagged<" in viewer and 'data-passed="false"' in viewer
 
 
 def test_sampling_checks_a_set_share(
@@ -101,7 +101,7 @@ def test_report_pictures_show_where_the_slide_failed(
 
     page = app_client.get(f"/slides/{ids['blurred.tiff']}/qc").text
     assert "non-standard" in page and page.count('class="qc-overlay"') == len(CHECKS)
-    assert 'data-check="blur"' in page and "FLAGGED" in page
+    assert 'data-check="blur"' in page and ">flagged<" in page
     assert 'id="qc-report-link"' in app_client.get(f"/slides/{ids['blurred.tiff']}").text
     assert (
         app_client.get(f"/api/v1/slides/{ids['good.svs']}/qc/..%2F..%2Fpathodesk.sqlite3").status_code == 404

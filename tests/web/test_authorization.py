@@ -122,6 +122,7 @@ EXPECTATIONS: dict[tuple[str, str], Case] = {
     ),
     ("POST", "/api/v1/auth/logout"): Case((401, GONE, GONE, GONE)),
     ("GET", "/api/v1/me"): Case((401, OK, OK, OK)),
+    ("PUT", "/api/v1/me/locale"): Case((401, OK, OK, OK), json=lambda w: {"locale": "en"}),
     ("GET", "/api/v1/users"): Case((401, 403, 403, OK), query={"q": "expert"}),
     ("POST", "/api/v1/users"): Case(
         (401, 403, 403, CREATED),

@@ -11,10 +11,13 @@ from pathodesk.analysis.run import analyze_slide
 from pathodesk.analysis.schemas import TileAnalysisResult
 from pathodesk.db.models import DiseaseType, Slide, TrainedModel
 from pathodesk.errors import NotFoundError
+from pathodesk.i18n import N_
 from pathodesk.jobs.context import JobContext
 from pathodesk.ml import registry
 from pathodesk.slides import open_slide
 from pathodesk.storage import slide_file
+
+CLASSIFYING = N_("classifying tiles")  # followed by "done/total"; see web.i18n.translate
 
 
 def model_mpp(model: TrainedModel) -> float | None:
@@ -46,7 +49,7 @@ def run_tile_analysis(context: JobContext) -> dict[str, object]:
         loaded = registry.load(settings, model)
         params = disease_params(session.get(DiseaseType, slide.exam.disease_type), loaded.labels)
         path, mpp_of_model = slide_file(settings, slide), model_mpp(model)
-    context.report(0.02, "finding tissue")
+    context.report(0.02, N_("finding tissue"))
     reader = open_slide(path)
     try:
         outcome = analyze_slide(
@@ -58,13 +61,13 @@ def run_tile_analysis(context: JobContext) -> dict[str, object]:
             outline=context.params.get("outline", "hull"),
             overlap=context.params.get("overlap", 1),
             progress=lambda done, total: context.report(
-                0.05 + 0.9 * done / max(1, total), f"{done}/{total} tiles"
+                0.05 + 0.9 * done / max(1, total), f"{CLASSIFYING} {done}/{total}"
             ),
             should_stop=context.should_stop,
         )
     finally:
         reader.close()
-    context.report(0.97, "saving outlines")
+    context.report(0.97, N_("saving outlines"))
     with context.db.session() as session:
         slide = session.get(Slide, context.slide_id)
         model = session.get(TrainedModel, model.id)

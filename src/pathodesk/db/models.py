@@ -24,6 +24,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from pathodesk.i18n import N_
+
 # Database ids are 64-bit: larger numbers are invalid input (422), not a server error.
 MAX_ID = 2**63 - 1
 
@@ -88,11 +90,11 @@ class Verdict(enum.StrEnum):
 # tile classifier (A4), the cascade's coarse and fine graders (C), the multi-stain fusion
 # network (D4–D6), super-resolution (E6).
 MODEL_ROLES = {
-    "tile": "Tile classifiers",
-    "coarse": "Cascade: low-resolution graders",
-    "fine": "Cascade: high-resolution graders",
-    "fusion": "Multi-stain fusion",
-    "superres": "Super-resolution",
+    "tile": N_("Tile classifiers"),
+    "coarse": N_("Cascade: low-resolution graders"),
+    "fine": N_("Cascade: high-resolution graders"),
+    "fusion": N_("Multi-stain fusion"),
+    "superres": N_("Super-resolution"),
 }
 
 
@@ -123,6 +125,7 @@ class User(Base):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    locale: Mapped[str | None] = mapped_column(String(16))  # pages' language; None: the browser's
 
 
 class AuthSession(Base):

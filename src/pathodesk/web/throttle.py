@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from pathodesk.errors import PathoDeskError
+from pathodesk.i18n import N_
 
 FAILURE_WINDOW_SECONDS = 60.0
 PER_ACCOUNT_AND_CLIENT = 5
@@ -31,7 +32,7 @@ WAIT_FOR_A_CHECK_SECONDS = 10.0
 
 class TooManyAttemptsError(PathoDeskError):
     status = 429
-    title = "Too many attempts"
+    title = N_("Too many attempts")
 
 
 class Attempt:

@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import delete, select
 
 from pathodesk.audit import record, record_by
 from pathodesk.db.models import AuthSession, User
 from pathodesk.errors import AuthenticationError
+from pathodesk.i18n import LOCALES, supported
 from pathodesk.passwords import verify_password
 from pathodesk.web.deps import SESSION_COOKIE, CurrentUser, DbSession, StateDep
+from pathodesk.web.i18n import LOCALE_COOKIE, remember_locale, request_locale
 from pathodesk.web.security import new_token, token_digest
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
@@ -36,6 +38,19 @@ class Me(BaseModel):
     name: str
     role: str
     csrf_token: str
+    locale: str
+
+
+class LocaleChoice(BaseModel):
+    locale: str = Field(max_length=16, description="language of the pages: " + ", ".join(LOCALES))
+
+    @field_validator("locale")
+    @classmethod
+    def known_locale(cls, value: str) -> str:
+        known = supported(value)
+        if known is None:
+            raise ValueError(f"one of {', '.join(LOCALES)}")
+        return known
 
 
 @router.post("/auth/login")
@@ -67,6 +82,8 @@ def login(
         last_seen_at=now,
     )
     user.last_login_at = now
+    # the account's language wins; a first choice made on the login page becomes the account's
+    user.locale = user.locale or supported(request.cookies.get(LOCALE_COOKIE))
     session.add(row)
     record(
         session,
@@ -86,6 +103,8 @@ def login(
         secure=state.settings.secure_cookies,
         path="/",
     )
+    if user.locale:
+        remember_locale(response, user.locale, state.settings.secure_cookies)
     return LoginResponse(
         csrf_token=row.csrf_token, account=user.account, name=user.name, role=user.role.value
     )
@@ -104,11 +123,25 @@ def logout(request: Request, user: CurrentUser, session: DbSession, state: State
 
 
 @router.get("/me")
-def me(user: CurrentUser) -> Me:
+def me(user: CurrentUser, request: Request) -> Me:
     return Me(
         id=user.user_id,
         account=user.account,
         name=user.name,
         role=user.role,
         csrf_token=user.csrf_token,
+        locale=request_locale(request),
     )
+
+
+@router.put("/me/locale")
+def choose_locale(
+    body: LocaleChoice, user: CurrentUser, response: Response, session: DbSession, state: StateDep
+) -> LocaleChoice:
+    """The language switch: kept on the account and in a cookie for this browser."""
+    account = session.get(User, user.user_id)
+    if account is None:
+        raise AuthenticationError("log in first")
+    account.locale = body.locale
+    remember_locale(response, body.locale, state.settings.secure_cookies)
+    return body

@@ -19,6 +19,7 @@ from pathodesk.jobs import queue
 from pathodesk.storage import existing_analysis_folder
 from pathodesk.web.access import visible_slides
 from pathodesk.web.deps import CurrentUser, DbSession, RecordId, StateDep
+from pathodesk.web.i18n import RequestLocale, translate
 from pathodesk.web.route_helpers import cached_image_response, visible_slide
 from pathodesk.web.state import Principal
 
@@ -50,6 +51,14 @@ class JobPublic(BaseModel):
     finished_at: datetime | None
 
 
+def to_public(job: Job, locale: str) -> JobPublic:
+    """The job as the caller reads it: its progress message in the caller's language."""
+    public = JobPublic.model_validate(job)
+    if public.message:
+        public.message = translate(locale, public.message)
+    return public
+
+
 def _visible_job(session: DbSession, user: Principal, job_id: int) -> Job:
     """A job is seen through its slide, as the slide is seen (issue 20, E): starting a job
     grants nothing once the caller may no longer see the slide; jobs without a slide are
@@ -70,7 +79,12 @@ def _visible_job(session: DbSession, user: Principal, job_id: int) -> Job:
 
 @router.post("/slides/{slide_id}/analyze", status_code=202)
 def analyze(
-    slide_id: RecordId, body: AnalyzeRequest, user: CurrentUser, session: DbSession, state: StateDep
+    slide_id: RecordId,
+    body: AnalyzeRequest,
+    user: CurrentUser,
+    session: DbSession,
+    state: StateDep,
+    locale: RequestLocale,
 ) -> JobPublic:
     """Queue an analysis: tiles -> model -> clusters -> outlines (A4–A6); poll the job."""
     slide = visible_slide(session, user, slide_id)
@@ -93,12 +107,15 @@ def analyze(
     session.commit()
     if state.workers is not None:
         state.workers.wake()
-    return JobPublic.model_validate(job)
+    return to_public(job, locale)
 
 
 @router.get("/jobs")
 def list_jobs(
-    user: CurrentUser, session: DbSession, slide_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None
+    user: CurrentUser,
+    session: DbSession,
+    locale: RequestLocale,
+    slide_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> list[JobPublic]:
     query = select(Job).order_by(Job.id.desc()).limit(200)
     if slide_id is not None:
@@ -107,30 +124,32 @@ def list_jobs(
     if not user.is_admin:  # the jobs of slides this caller sees, as _visible_job decides
         seen = visible_slides(user).with_only_columns(Slide.id).order_by(None)
         query = query.where(Job.slide_id.in_(seen))
-    return [JobPublic.model_validate(job) for job in session.scalars(query)]
+    return [to_public(job, locale) for job in session.scalars(query)]
 
 
 @router.get("/jobs/{job_id}")
-def read_job(job_id: RecordId, user: CurrentUser, session: DbSession) -> JobPublic:
+def read_job(job_id: RecordId, user: CurrentUser, session: DbSession, locale: RequestLocale) -> JobPublic:
     """State (queued, running, succeeded, failed, cancelled), progress 0–1, error, result."""
-    return JobPublic.model_validate(_visible_job(session, user, job_id))
+    return to_public(_visible_job(session, user, job_id), locale)
 
 
 @router.post("/jobs/{job_id}/cancel")
-def cancel_job(job_id: RecordId, user: CurrentUser, session: DbSession) -> JobPublic:
+def cancel_job(job_id: RecordId, user: CurrentUser, session: DbSession, locale: RequestLocale) -> JobPublic:
     job = queue.cancel(session, _visible_job(session, user, job_id))
     record_by(session, user, "cancel", "job", job.id)
-    return JobPublic.model_validate(job)
+    return to_public(job, locale)
 
 
 @router.post("/jobs/{job_id}/retry")
-def retry_job(job_id: RecordId, user: CurrentUser, session: DbSession, state: StateDep) -> JobPublic:
+def retry_job(
+    job_id: RecordId, user: CurrentUser, session: DbSession, state: StateDep, locale: RequestLocale
+) -> JobPublic:
     job = queue.retry(session, _visible_job(session, user, job_id))
     record_by(session, user, "retry", "job", job.id)
     session.commit()
     if state.workers is not None:
         state.workers.wake()
-    return JobPublic.model_validate(job)
+    return to_public(job, locale)
 
 
 @router.get("/slides/{slide_id}/analysis")

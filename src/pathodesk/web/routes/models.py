@@ -103,7 +103,9 @@ def activate_model(model_id: RecordId, user: AdminUser, session: DbSession, stat
     model = _model(session, model_id)
     set_active(session, model)
     record_by(
-        session, user, "activate",
+        session,
+        user,
+        "activate",
         "model",
         model.id,
         disease_type=model.disease_type,

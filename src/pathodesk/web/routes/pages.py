@@ -9,11 +9,14 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
-from pathodesk.db.models import MODEL_ROLES, DiseaseType, Exam, Patient, Role, Slide, User
+from pathodesk.db.models import DiseaseType, Exam, Patient, Role, Slide, User
 from pathodesk.errors import NotFoundError
+from pathodesk.i18n import supported
 from pathodesk.ml.registry import active_model
 from pathodesk.web.access import may_see_exam, may_see_patient, visible_exams, visible_slides
 from pathodesk.web.deps import AdminPageUser, DbSession, PageUser, RecordId, StateDep
+from pathodesk.web.i18n import install as install_i18n
+from pathodesk.web.i18n import page_context, remember_locale
 from pathodesk.web.redirects import safe_next
 from pathodesk.web.route_helpers import visible_slide
 from pathodesk.web.routes.admin import audit_log
@@ -26,13 +29,25 @@ from pathodesk.web.routes.slides import to_detail, to_public
 from pathodesk.web.routes.users import list_users
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
+templates = Jinja2Templates(
+    directory=Path(__file__).parent.parent / "templates", context_processors=[page_context]
+)
+install_i18n(templates.env)
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, next: str | None = None) -> Response:
-    """``next`` (where the login was asked for) is checked here, not in the browser."""
-    return templates.TemplateResponse(request, "login.html", {"user": None, "next_path": safe_next(next)})
+def login_page(
+    request: Request, state: StateDep, next: str | None = None, lang: str | None = None
+) -> Response:
+    """``next`` (where the login was asked for) is checked here, not in the browser; ``lang``
+    is the language switch before anyone has logged in (the login stores it on the account)."""
+    chosen = supported(lang)
+    if chosen:
+        request.state.locale = chosen  # this page already in the chosen language
+    response = templates.TemplateResponse(request, "login.html", {"user": None, "next_path": safe_next(next)})
+    if chosen:
+        remember_locale(response, chosen, state.settings.secure_cookies)
+    return response
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -128,7 +143,7 @@ def disease_types_page(request: Request, user: AdminPageUser, session: DbSession
 @router.get("/models", response_class=HTMLResponse)
 def models_page(request: Request, user: PageUser, session: DbSession, state: StateDep) -> Response:
     models = [to_public_model(state.settings, m) for m in list_models(session)]
-    context = {"user": user, "models": models, "role_titles": MODEL_ROLES}
+    context = {"user": user, "models": models}
     return templates.TemplateResponse(request, "models.html", context)
 
 

@@ -45,9 +45,7 @@ def qc_summary(settings: Settings, slide: Slide) -> QcPublic:
         report=slide.qc_report,
         thumbnail_url=f"{base}/{THUMBNAIL_NAME}" if (directory / THUMBNAIL_NAME).is_file() else None,
         overlays=[
-            QcOverlay(
-                check=check, url=f"{base}/{check}.png", colour=CHECKS[check].hex_colour
-            )
+            QcOverlay(check=check, url=f"{base}/{check}.png", colour=CHECKS[check].hex_colour)
             for check in image_names(directory)
         ],
     )

@@ -1,0 +1,31 @@
+// What every page shares: the log-out button, the language switch, and times shown in the
+// reader's own time zone.
+import { api } from "./api.js";
+import { formatTime } from "./i18n.js";
+
+for (const button of document.querySelectorAll("[data-logout]")) {
+  button.addEventListener("click", async () => {
+    await api("/api/v1/auth/logout", { method: "POST" });
+    location.assign("/login");
+  });
+}
+
+const localeSwitch = document.getElementById("locale-switch");
+if (localeSwitch) {
+  localeSwitch.addEventListener("change", async () => {
+    const locale = localeSwitch.value;
+    if (localeSwitch.dataset.signedIn === "true") {
+      await api("/api/v1/me/locale", { method: "PUT", json: { locale } }); // kept on the account
+      location.reload();
+    } else {
+      const url = new URL(location.href);
+      url.searchParams.set("lang", locale);
+      location.assign(url);
+    }
+  });
+}
+
+for (const time of document.querySelectorAll("time[datetime]")) {
+  time.textContent = formatTime(time.getAttribute("datetime"));
+  time.title = time.getAttribute("datetime");
+}

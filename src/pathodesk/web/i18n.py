@@ -1,0 +1,135 @@
+"""The caller's language on every page and message (issue 21, item 1).
+
+The choice travels in a cookie: set when a user picks a language (and stored on the account,
+so the next login on another computer brings it back), otherwise the browser's
+``Accept-Language`` decides. Templates get ``_()`` bound to that language per render, never a
+process-wide installed translation (requests in different languages run side by side).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated
+
+from babel.dates import format_datetime
+from babel.numbers import format_decimal
+from fastapi import Depends, Request, Response
+from jinja2 import Environment, pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
+
+from pathodesk.i18n import (
+    DEFAULT_LOCALE,
+    LOCALES,
+    babel_locale,
+    browser_messages,
+    from_accept_language,
+    html_lang,
+    supported,
+    translations,
+)
+from pathodesk.web.vocabulary import TERMS, term, terms_in
+
+LOCALE_COOKIE = "pathodesk_locale"
+LOCALE_COOKIE_DAYS = 365
+COUNTED = re.compile(r"^(?P<text>.*\S) (?P<count>\d+/\d+)$")  # "classifying tiles 12/340"
+
+
+def request_locale(request: Request) -> str:
+    """Chosen on this request (the login page's switch), else the cookie, else the browser's."""
+    chosen: str | None = getattr(request.state, "locale", None)
+    return (
+        chosen
+        or supported(request.cookies.get(LOCALE_COOKIE))
+        or from_accept_language(request.headers.get("accept-language"))
+    )
+
+
+RequestLocale = Annotated[str, Depends(request_locale)]
+
+
+def remember_locale(response: Response, locale: str, secure: bool) -> None:
+    response.set_cookie(
+        LOCALE_COOKIE,
+        locale,
+        max_age=LOCALE_COOKIE_DAYS * 86400,
+        httponly=False,  # not a secret; the page's own script may read it
+        samesite="lax",
+        secure=secure,
+        path="/",
+    )
+
+
+def translate(locale: str, message: str) -> str:
+    """A server message in ``locale``; a count at its end ("… 12/340") is kept as it is."""
+    gettext = translations(locale).gettext
+    counted = COUNTED.match(message)
+    if counted and gettext(message) == message:
+        return f"{gettext(counted['text'])} {counted['count']}"
+    return gettext(message)
+
+
+def _locale_of(context: Context) -> str:
+    return str(context.get("locale") or DEFAULT_LOCALE)
+
+
+@pass_context
+def template_gettext(context: Context, message: str, **variables: object) -> str:
+    """``{{ _("Slides (%(n)s)", n=count) }}``: translated, then filled (values escaped)."""
+    text: str = translations(_locale_of(context)).gettext(message)
+    if context.eval_ctx.autoescape:
+        text = Markup(text)  # noqa: S704 (our catalogue, trusted as Jinja's own gettext does)
+    return text % variables if variables else text
+
+
+@pass_context
+def template_ngettext(context: Context, singular: str, plural: str, n: int, **variables: object) -> str:
+    text: str = translations(_locale_of(context)).ngettext(singular, plural, n)
+    if context.eval_ctx.autoescape:
+        text = Markup(text)  # noqa: S704 (our catalogue, trusted as Jinja's own gettext does)
+    return text % {"n": n, **variables}
+
+
+@pass_context
+def format_number(context: Context, value: float | int | None, digits: int = 3) -> str:
+    if value is None:
+        return "—"
+    pattern = "#,##0" + ("." + "#" * digits if digits else "")
+    return format_decimal(value, format=pattern, locale=babel_locale(_locale_of(context)))
+
+
+@pass_context
+def format_time(context: Context, value: datetime | None) -> Markup:
+    """A ``<time>`` the browser shows in the reader's own time zone; UTC text until then."""
+    if value is None:
+        return Markup("—")
+    text = format_datetime(value, "medium", tzinfo=UTC, locale=babel_locale(_locale_of(context)))
+    return Markup('<time datetime="{}">{} UTC</time>').format(value.isoformat(), text)
+
+
+@pass_context
+def template_term(context: Context, kind: str, code: str | None) -> str:
+    """``{{ term("status", s.status) }}``: a code's display name (``web.vocabulary``)."""
+    return term(_locale_of(context), kind, code)
+
+
+def page_context(request: Request) -> dict[str, object]:
+    """What every template gets: the language, the switch's choices and the browser's strings
+    (``browser_i18n``: the messages of ``frontend/`` and the display names of codes)."""
+    locale = request_locale(request)
+    return {
+        "locale": locale,
+        "lang": html_lang(locale),
+        "locales": LOCALES,
+        "terms": TERMS,
+        "browser_i18n": {"messages": browser_messages(locale), "terms": terms_in(locale)},
+    }
+
+
+def install(environment: Environment) -> None:
+    """Bind ``_``, ``ngettext`` and the number and time filters into a Jinja environment."""
+    environment.globals.update(
+        _=template_gettext, gettext=template_gettext, ngettext=template_ngettext, term=template_term
+    )
+    environment.filters.update(number=format_number, localtime=format_time)

@@ -1,0 +1,104 @@
+"""Display names of the values people see in lists and badges, in each language.
+
+The database keeps stable codes (``in_review``, ``needs_revision``); pages and the browser
+code show these names instead (issue 21: display names rather than codes).
+"""
+
+from __future__ import annotations
+
+from pathodesk.db.models import MODEL_ROLES
+from pathodesk.i18n import N_, translations
+
+TERMS: dict[str, dict[str, str]] = {
+    "status": {
+        "uploaded": N_("uploaded"),
+        "analyzed": N_("analysed"),
+        "in_review": N_("in review"),
+        "reviewed": N_("reviewed"),
+    },
+    "verdict": {
+        "approved": N_("approved"),
+        "needs_revision": N_("needs revision"),
+        "rejected": N_("rejected"),
+    },
+    "job": {
+        "queued": N_("queued"),
+        "running": N_("running"),
+        "succeeded": N_("finished"),
+        "failed": N_("failed"),
+        "cancelled": N_("cancelled"),
+    },
+    "role": {"admin": N_("administrator"), "expert": N_("expert")},
+    "sex": {"female": N_("female"), "male": N_("male"), "other": N_("other"), "unknown": N_("unknown")},
+    "qc": {
+        "tissue_coverage": N_("tissue coverage"),
+        "blur": N_("blur"),
+        "colour": N_("colour"),
+        "pen": N_("pen marks"),
+        "folds": N_("folds"),
+        "bubbles": N_("bubbles"),
+        "exposure": N_("exposure"),
+    },
+    "qc_detail": {
+        "tiles": N_("tiles"),
+        "median_sharpness": N_("median sharpness"),
+        "median_high_frequency_share": N_("median high-frequency share"),
+        "conditional_entropy": N_("conditional entropy"),
+        "glass_brightness": N_("glass brightness"),
+        "tissue_brightness": N_("tissue brightness"),
+        "clipped_fraction": N_("clipped share"),
+    },
+    "source": {"ai": N_("AI"), "expert": N_("expert")},
+    "tier": {
+        "recent": N_("recent"),
+        "middle": N_("middle"),
+        "long_term": N_("long-term"),
+        "temporary": N_("temporary"),
+    },
+    "resolution": {"low": N_("low resolution"), "high": N_("full resolution")},
+    "associated": {"label": N_("label image"), "macro": N_("macro image"), "thumbnail": N_("thumbnail")},
+    "model_role": MODEL_ROLES,
+    "audit_action": {
+        "create": N_("created"),
+        "update": N_("changed"),
+        "delete": N_("deleted"),
+        "restore": N_("restored"),
+        "login": N_("logged in"),
+        "login_failed": N_("failed login"),
+        "logout": N_("logged out"),
+        "assign": N_("assigned"),
+        "unassign": N_("unassigned"),
+        "review": N_("signed off"),
+        "import": N_("imported"),
+        "export": N_("exported"),
+        "analyze": N_("analysis started"),
+        "cancel": N_("cancelled"),
+        "retry": N_("retried"),
+        "activate": N_("made active"),
+        "deactivate": N_("deactivated"),
+        "reset_password": N_("password reset"),
+    },
+    "record_type": {
+        "patient": N_("patient"),
+        "exam": N_("exam"),
+        "slide": N_("slide"),
+        "annotation": N_("annotation"),
+        "job": N_("job"),
+        "user": N_("user"),
+        "disease_type": N_("disease type"),
+        "model": N_("model"),
+    },
+}
+
+
+def terms_in(locale: str) -> dict[str, dict[str, str]]:
+    gettext = translations(locale).gettext
+    return {kind: {code: gettext(name) for code, name in names.items()} for kind, names in TERMS.items()}
+
+
+def term(locale: str, kind: str, code: str | None) -> str:
+    """The display name of ``code``; an unknown code is shown as it is, never hidden."""
+    if code is None:
+        return "—"
+    name = TERMS.get(kind, {}).get(code)
+    return translations(locale).gettext(name) if name else code.replace("_", " ")

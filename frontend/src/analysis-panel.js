@@ -93,7 +93,9 @@ export function startAnalysisPanel(slideId, toggleOverlay, annotations) {
   });
 
   // a finished analysis, and one still running (started elsewhere or before a reload)
-  api(`/api/v1/slides/${slideId}/analysis`).then(showSummary).catch(() => {});
+  if ($("analysis-panel").dataset.analysed === "true") {
+    api(`/api/v1/slides/${slideId}/analysis`).then(showSummary).catch((problem) => showError(error, problem.message));
+  }
   api(`/api/v1/jobs?slide_id=${slideId}`).then((jobs) => {
     const active = jobs.find((j) => j.state === "queued" || j.state === "running");
     if (active) follow(active);

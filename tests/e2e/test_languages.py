@@ -80,6 +80,9 @@ def test_chinese_browser_reads_every_page_in_chinese(
     ARTIFACTS.mkdir(exist_ok=True)
     slide_id = ingest(live_server.url, "admin", samples["svs"], accounts.exam_a_id)
     page = chinese_page(browser)
+    problems: list[str] = []  # normal use logs no error in the console (issue 21, item 7)
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
     page.goto(f"{live_server.url}/login")
     ready(page)
     expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
@@ -132,6 +135,7 @@ def test_chinese_browser_reads_every_page_in_chinese(
         if words:
             left[name] = words
     assert left == {}, "English left on Chinese pages (not the user's own data)"
+    assert problems == []
 
     # times in the reader's own language and zone, not the server's UTC text
     page.goto(f"{live_server.url}/admin/audit")

@@ -179,3 +179,18 @@ def test_the_browser_gets_its_strings_and_display_names(app_client: TestClient, 
     assert "Slides" not in data["messages"]  # only what the browser code itself says
     assert data["terms"]["status"]["in_review"] == "审核中"
     assert data["terms"]["job"]["succeeded"] == "已完成"
+
+
+def test_a_missing_page_is_a_page_and_the_api_stays_json(app_client: TestClient, accounts: Accounts) -> None:
+    login(app_client, "expert-a")
+    html = {"Accept": "text/html,application/xhtml+xml"}
+    page = app_client.get("/patients/999999", headers=html)
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert 'id="error-page" data-status="404"' in page.text and "patient 999999 does not exist" in page.text
+    nowhere = app_client.get("/no/such/page", headers={**html, "Accept-Language": "zh-CN"})
+    assert nowhere.status_code == 404 and "<h1>未找到</h1>" in nowhere.text
+    assert "此地址没有页面" in nowhere.text
+    api = app_client.get("/api/v1/patients/999999", headers=html)  # scripts always get problem details
+    assert api.status_code == 404 and api.headers["content-type"] == "application/problem+json"
+    bad = app_client.get("/?status=lost", headers=html)
+    assert bad.status_code == 422 and "Invalid input" in bad.text

@@ -24,7 +24,7 @@ from pathodesk.annotations import store
 from pathodesk.annotations.geometry import to_geojson
 from pathodesk.annotations.labels import hex_to_rgb
 from pathodesk.config import Settings
-from pathodesk.db.models import Annotation, Slide, TrainedModel
+from pathodesk.db.models import Annotation, Slide, SlideStatus, TrainedModel
 from pathodesk.storage import analysis_folder, existing_analysis_folder
 
 HEATMAP_PX = 1024  # longest side
@@ -94,6 +94,8 @@ def save_analysis(
         if region.label in colours
     ]
     created = store.create_many(session, slide, drafts, None, repair=True)
+    if slide.status == SlideStatus.uploaded:  # analysed, also when it found nothing (issue 21)
+        slide.status = SlideStatus.analyzed
     summary: dict[str, Any] = {
         "slide_id": slide.id,
         "model_id": model.id,

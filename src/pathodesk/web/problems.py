@@ -6,13 +6,14 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pathodesk.errors import PathoDeskError
 from pathodesk.i18n import N_
 from pathodesk.web.deps import LoginRequired
 from pathodesk.web.i18n import request_locale, translate
+from pathodesk.web.templating import templates
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -28,33 +29,50 @@ def problem(status: int, title: str, detail: str, **extra: object) -> JSONRespon
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
+MACHINE_PATHS = ("/api/", "/dzi/", "/static/")
+
+
+def wants_page(request: Request) -> bool:
+    """A person's browser asking for a page (not the API, tiles or files): answer in HTML."""
+    path = request.url.path
+    return not path.startswith(MACHINE_PATHS) and "text/html" in request.headers.get("accept", "")
+
+
+def answer(request: Request, status: int, title: str, detail: str, **extra: object) -> Response:
+    """Problem details in the caller's language; an error page when a person asked for a page."""
+    locale = request_locale(request)
+    title, detail = translate(locale, title), translate(locale, detail)
+    if wants_page(request):
+        context = {"user": None, "status": status, "title": title, "detail": detail}
+        return templates.TemplateResponse(request, "error.html", context, status_code=status)
+    return problem(status, title, detail, **extra)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(LoginRequired)
     async def login_required(_request: Request, exc: LoginRequired) -> RedirectResponse:
         return RedirectResponse(f"/login?next={quote(exc.path)}", status_code=303)
 
     @app.exception_handler(PathoDeskError)
-    async def domain_error(request: Request, exc: PathoDeskError) -> JSONResponse:
-        locale = request_locale(request)
-        return problem(exc.status, translate(locale, exc.title), translate(locale, exc.detail))
+    async def domain_error(request: Request, exc: PathoDeskError) -> Response:
+        return answer(request, exc.status, exc.title, exc.detail)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        locale = request_locale(request)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         errors = [{"loc": list(err.get("loc", ())), "msg": str(err.get("msg", ""))} for err in exc.errors()]
         title, detail = N_("Invalid input"), N_("the request does not match the schema")
-        return problem(422, translate(locale, title), translate(locale, detail), errors=errors)
+        return answer(request, 422, title, detail, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         title = {
             401: N_("Not authenticated"),
             403: N_("Forbidden"),
             404: N_("Not found"),
             405: N_("Method not allowed"),
         }.get(exc.status_code, N_("Error"))
-        locale = request_locale(request)
-        response = problem(exc.status_code, translate(locale, title), translate(locale, str(exc.detail)))
+        detail = N_("there is no page at this address") if exc.status_code == 404 else str(exc.detail)
+        response = answer(request, exc.status_code, title, detail)
         if exc.headers:
             response.headers.update(exc.headers)
         return response

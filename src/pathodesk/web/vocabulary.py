@@ -57,6 +57,13 @@ TERMS: dict[str, dict[str, str]] = {
     },
     "resolution": {"low": N_("low resolution"), "high": N_("full resolution")},
     "associated": {"label": N_("label image"), "macro": N_("macro image"), "thumbnail": N_("thumbnail")},
+    "sort": {
+        "newest": N_("newest first"),
+        "oldest": N_("oldest first"),
+        "patient": N_("by patient ID"),
+        "pathology_id": N_("by pathology ID"),
+        "status": N_("by status"),
+    },
     "model_role": MODEL_ROLES,
     "audit_action": {
         "create": N_("created"),

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import replace
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
-from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
-from pathodesk.db.models import DiseaseType, Exam, Patient, Role, Slide, User
+from pathodesk.analysis.results import read_summary
+from pathodesk.db.models import DiseaseType, Exam, Patient, Role, User
 from pathodesk.errors import NotFoundError
 from pathodesk.i18n import supported
 from pathodesk.ml.registry import active_model
-from pathodesk.web.access import may_see_exam, may_see_patient, visible_exams, visible_slides
+from pathodesk.web.access import may_see_exam, may_see_patient, visible_exams
 from pathodesk.web.deps import AdminPageUser, DbSession, PageUser, RecordId, StateDep
-from pathodesk.web.i18n import install as install_i18n
-from pathodesk.web.i18n import page_context, remember_locale
+from pathodesk.web.i18n import remember_locale
 from pathodesk.web.redirects import safe_next
 from pathodesk.web.route_helpers import visible_slide
 from pathodesk.web.routes.admin import audit_log
@@ -27,12 +27,10 @@ from pathodesk.web.routes.qc import qc_summary
 from pathodesk.web.routes.records import list_patients
 from pathodesk.web.routes.slides import to_detail, to_public
 from pathodesk.web.routes.users import list_users
+from pathodesk.web.templating import templates
+from pathodesk.web.worklist import PER_PAGE, SORTS, WorklistQuery, run_worklist, worklist_params
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(
-    directory=Path(__file__).parent.parent / "templates", context_processors=[page_context]
-)
-install_i18n(templates.env)
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -51,11 +49,29 @@ def login_page(
 
 
 @router.get("/", response_class=HTMLResponse)
-def slide_list_page(request: Request, user: PageUser, session: DbSession) -> Response:
-    slides = [
-        to_public(s) for s in session.scalars(visible_slides(user).order_by(None).order_by(Slide.id.desc()))
-    ]
-    return templates.TemplateResponse(request, "slides.html", {"user": user, "slides": slides})
+def slide_list_page(
+    request: Request,
+    user: PageUser,
+    session: DbSession,
+    wanted: Annotated[WorklistQuery, Depends(worklist_params)],
+) -> Response:
+    """The worklist (issue 21, item 6): the API's search, filters and sort, a page of cards."""
+    found = run_worklist(session, user, replace(wanted, per_page=PER_PAGE))
+
+    def page_url(page: int) -> str:
+        return "?" + str(request.url.include_query_params(page=page).query)
+
+    context = {
+        "user": user,
+        "slides": [to_public(s) for s in found.slides],
+        "found": found,
+        "wanted": wanted,
+        "disease_types": _disease_types(session),
+        "sorts": SORTS,
+        "previous_url": page_url(found.page - 1) if found.page > 1 else None,
+        "next_url": page_url(found.page + 1) if found.page < found.pages else None,
+    }
+    return templates.TemplateResponse(request, "slides.html", context)
 
 
 @router.get("/upload", response_class=HTMLResponse)
@@ -176,6 +192,7 @@ def viewer_page(
         "slide": to_detail(state, slide),
         "qc": qc_summary(state.settings, slide),
         "model": active_model(session, slide.exam.disease_type),  # A3: the type picks the model
+        "analysed": read_summary(state.settings, slide) is not None,  # no 404 asked for in vain
     }
     return templates.TemplateResponse(request, "viewer.html", context)
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from sqlalchemy.exc import IntegrityError
@@ -19,11 +19,12 @@ from pathodesk.errors import ConflictError, NotFoundError, ValidationFailedError
 from pathodesk.ingest import ingest_staged
 from pathodesk.slides import thumbnail
 from pathodesk.storage import slide_file
-from pathodesk.web.access import may_see_exam, visible_slides
+from pathodesk.web.access import may_see_exam
 from pathodesk.web.deps import CurrentUser, DbSession, RecordId, StateDep
 from pathodesk.web.route_helpers import cached_image_response, forget_slide, slide_handle, visible_slide
 from pathodesk.web.state import AppState
 from pathodesk.web.upload import receive_upload
+from pathodesk.web.worklist import WorklistQuery, run_worklist, worklist_params
 
 router = APIRouter(prefix="/api/v1", tags=["slides"])
 
@@ -100,8 +101,17 @@ def to_detail(state: AppState, slide: Slide, duplicate: bool = False) -> SlideDe
 
 
 @router.get("/slides")
-def list_slides(user: CurrentUser, session: DbSession) -> list[SlidePublic]:
-    return [to_public(s) for s in session.scalars(visible_slides(user))]
+def list_slides(
+    user: CurrentUser,
+    session: DbSession,
+    response: Response,
+    wanted: Annotated[WorklistQuery, Depends(worklist_params)],
+) -> list[SlidePublic]:
+    """The worklist: search (file, slide number, pathology id, patient code or name), filters,
+    sort, one page; ``X-Total-Count`` says how many match in all."""
+    found = run_worklist(session, user, wanted)
+    response.headers["X-Total-Count"] = str(found.total)
+    return [to_public(s) for s in found.slides]
 
 
 @router.post(

@@ -2,7 +2,7 @@
 //   <form data-api="/api/v1/x" data-method="POST" data-then="reload|/path/{id}">
 //   inputs: data-type="int|float|bool|labels|list"; empty fields are left out (POST) or sent as
 //   null (PATCH); a name "a.b" fills body.a.b; an empty list field sends []
-//   <button data-delete="/api/v1/x/1" data-then="/list" data-confirm="Delete X?">
+//   <button data-delete="/api/v1/x/1" data-then="/list" data-confirm="Delete X?" data-confirm-word="X">
 import { api, showError } from "./api.js";
 import { t } from "./i18n.js";
 import "./page.js";
@@ -71,25 +71,35 @@ for (const form of document.querySelectorAll("form[data-api]")) {
   });
 }
 
+// Deleting asks in the page, never with the browser's confirm(): the dialog says what will be
+// lost and the user types the record's own code (data-confirm-word) to go on.
+function confirmTyped(message, word, action) {
+  const dialog = document.getElementById("confirm-dialog");
+  const typed = document.getElementById("confirm-typed");
+  const ok = document.getElementById("confirm-ok");
+  document.getElementById("confirm-message").textContent = message;
+  document.getElementById("confirm-typed-label").textContent = t("Type {word} to confirm", { word });
+  ok.textContent = action;
+  typed.value = "";
+  ok.disabled = true;
+  typed.oninput = () => { ok.disabled = typed.value.trim() !== word; };
+  dialog.showModal();
+  typed.focus();
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "confirm" && !ok.disabled), { once: true });
+  });
+}
+
 for (const button of document.querySelectorAll("button[data-delete]")) {
   button.addEventListener("click", async () => {
     const box = errorBox(button);
     showError(box, "");
-    if (button.dataset.confirm && !confirm(button.dataset.confirm)) return;
-    const url = button.dataset.delete;
+    const { confirm: message, confirmWord: word } = button.dataset;
+    if (message && !(await confirmTyped(message, word, button.textContent))) return;
     try {
-      await api(url, { method: "DELETE" });
+      await api(button.dataset.delete, { method: "DELETE" });
       follow(button.dataset.then);
     } catch (err) {
-      // 409: children would be lost; say what, and cascade only on an explicit yes
-      if (/cascade=true/.test(err.message) && confirm(err.message + "\n\n" + t("Delete everything listed?"))) {
-        try {
-          await api(`${url}${url.includes("?") ? "&" : "?"}cascade=true`, { method: "DELETE" });
-          return follow(button.dataset.then);
-        } catch (again) {
-          return showError(box, again.message);
-        }
-      }
       showError(box, err.message);
     }
   });

@@ -10,6 +10,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.support.accounts import Accounts
 from tests.support.browser import logged_in_page, ready, wait_until_drawn
+from tests.support.http import ingest
 from tests.support.paths import ARTIFACTS
 from tests.support.server import LiveServer
 
@@ -103,22 +104,42 @@ def test_admin_creates_expert_who_builds_and_views_a_case(
         page.close()
 
 
-def test_cascade_delete_asks_first(browser: Browser, live_server: LiveServer, accounts: Accounts) -> None:
+def test_deleting_asks_in_the_page_naming_what_is_lost(
+    browser: Browser, live_server: LiveServer, accounts: Accounts, samples: dict[str, Path]
+) -> None:
+    """Issue 21, item 4: no native confirm(); the dialog counts what goes and wants the code typed."""
+    ingest(live_server.url, "expert-a", samples["svs"], accounts.exam_a_id)
     page = logged_in_page(browser, live_server, "expert-a")
+    native: list[str] = []
+    page.on("dialog", lambda dialog: (native.append(dialog.message), dialog.dismiss()))
     page.goto(f"{live_server.url}/patients")
     page.click("text=P-A")
     expect(page).to_have_url(re.compile(r"/patients/\d+$"))
     ready(page)
-    dialogs: list[str] = []
-
-    def answer(dialog) -> None:  # type: ignore[no-untyped-def]
-        dialogs.append(dialog.message)
-        dialog.accept() if len(dialogs) == 1 else dialog.dismiss()  # yes to delete, no to cascade
-
-    page.on("dialog", answer)
-    page.click("text=Delete patient")
-    expect(page.locator("[data-error]").first).to_contain_text("1 exam(s)")
-    assert len(dialogs) == 2 and "cascade" in dialogs[1]
+    delete = page.locator("button.danger", has_text="Delete patient")
+    assert delete.evaluate("b => getComputedStyle(b).color") == "rgb(176, 0, 32)"  # red, unlike Save
+    delete.click()
+    dialog = page.locator("#confirm-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("Delete patient P-A with 1 exam(s) and 1 slide(s)")
+    expect(dialog).to_contain_text("Type P-A to confirm")
+    expect(page.locator("#confirm-ok")).to_be_disabled()
+    page.fill("#confirm-typed", "P-B")
+    expect(page.locator("#confirm-ok")).to_be_disabled()
+    page.screenshot(path=str(ARTIFACTS / "delete-dialog.png"))
+    page.click("#confirm-cancel")
+    expect(dialog).to_be_hidden()
     page.goto(f"{live_server.url}/patients")
     expect(page.locator("#patient-list")).to_contain_text("P-A")  # nothing lost
+
+    page.click("text=P-A")
+    ready(page)
+    delete.click()
+    page.fill("#confirm-typed", "P-A")
+    page.click("#confirm-ok")
+    expect(page).to_have_url(re.compile(r"/patients$"))
+    expect(page.locator("#patient-list")).not_to_contain_text("P-A")
+    page.goto(f"{live_server.url}/")
+    expect(page.locator("h1")).to_have_text("Slides (0)")  # its exam and slide went with it
+    assert native == []
     page.close()

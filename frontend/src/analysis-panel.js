@@ -27,17 +27,36 @@ export function startAnalysisPanel(slideId, toggleOverlay, annotations) {
       regions.length ? t("regions: {list}", { list: regions.join(", ") }) : t("no tumour region"),
     ];
     $("analysis-summary").textContent = parts.join("; ");
-    heatmaps.replaceChildren(...Object.entries(summary.heatmaps).map(([label, url]) => {
+    heatmapUrls = Object.fromEntries(Object.entries(summary.heatmaps).map(([label, url]) => [label, `${url}?v=${summary.seconds}`]));
+    heatmaps.replaceChildren(...Object.keys(heatmapUrls).map((label) => {
       const wrap = document.createElement("label");
       const box = document.createElement("input");
       box.type = "checkbox";
       box.className = "heatmap-toggle";
       box.dataset.label = label;
-      box.addEventListener("change", () => toggleOverlay(`heatmap-${label}`, `${url}?v=${summary.seconds}`, box.checked));
+      box.addEventListener("change", () => toggleOverlay(`heatmap-${label}`, heatmapUrl(label), box.checked));
       wrap.append(box, " " + t("{label} heatmap", { label }));
       return wrap;
     }));
+    $("heatmap-controls").hidden = Object.keys(heatmapUrls).length === 0;
   }
+
+  // one colour scale for every heatmap; opacity fades them, the threshold hides low probabilities
+  let heatmapUrls = {};
+  const threshold = $("heatmap-threshold");
+  const heatmapUrl = (label) => `${heatmapUrls[label]}&threshold=${threshold.value}`;
+  toggleOverlay.setOpacity("heatmap-", Number($("heatmap-opacity").value));
+  $("heatmap-opacity").addEventListener("input", (event) => toggleOverlay.setOpacity("heatmap-", Number(event.target.value)));
+  threshold.addEventListener("change", () => {
+    $("heatmap-threshold-value").textContent = threshold.value;
+    for (const label of Object.keys(heatmapUrls)) {
+      const key = `heatmap-${label}`;
+      if (!toggleOverlay.isShown(key)) continue;
+      toggleOverlay(key, null, false);
+      toggleOverlay(key, heatmapUrl(label), true);
+    }
+  });
+  threshold.addEventListener("input", () => { $("heatmap-threshold-value").textContent = threshold.value; });
 
   let following = null; // the job being watched, for the cancel button
   cancel.addEventListener("click", async () => {

@@ -1,8 +1,11 @@
 // Whole-slide image overlays (QC masks, analysis heatmaps): one picture stretched over the
-// slide as an OpenSeadragon image layer, switched on and off by key.
+// slide as an OpenSeadragon image layer, switched on and off by key; `toggle.setOpacity`
+// fades those whose key starts with a prefix (the heatmaps' slider).
 export function overlayToggler(viewer) {
   const shown = new Map();
-  return function toggle(key, url, on) {
+  const opacities = new Map(); // key prefix -> opacity for layers added later
+  const opacityOf = (key) => [...opacities].find(([prefix]) => key.startsWith(prefix))?.[1] ?? 1;
+  function toggle(key, url, on) {
     if (on && !shown.has(key)) {
       shown.set(key, null);
       viewer.addTiledImage({
@@ -10,7 +13,7 @@ export function overlayToggler(viewer) {
         x: 0,
         y: 0,
         width: 1, // the slide's own width in viewport units
-        opacity: 1,
+        opacity: opacityOf(key),
         success: (event) => {
           if (!shown.has(key)) viewer.world.removeItem(event.item);
           else shown.set(key, event.item);
@@ -21,5 +24,11 @@ export function overlayToggler(viewer) {
       shown.delete(key);
       if (item) viewer.world.removeItem(item);
     }
+  }
+  toggle.setOpacity = (prefix, opacity) => {
+    opacities.set(prefix, opacity);
+    for (const [key, item] of shown) if (item && key.startsWith(prefix)) item.setOpacity(opacity);
   };
+  toggle.isShown = (key) => shown.has(key);
+  return toggle;
 }

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Page, expect
 from shapely.geometry import shape
 from shapely.ops import unary_union
 
@@ -68,7 +68,7 @@ def test_upload_analyze_watch_progress_and_export(
     expect(page.locator("#analyze-status")).to_have_text("finished 100 %", timeout=120_000)
     shown: list[str] = page.evaluate("() => window.statusTexts")
     percents = [int(text.split(" %")[0].rsplit(" ", 1)[1]) for text in shown]
-    assert shown[-1] == "succeeded 100 %" and percents == sorted(percents), shown  # never goes back
+    assert shown[-1] == "finished 100 %" and percents == sorted(percents), shown  # never goes back
     assert any(text.startswith("running") for text in shown), shown  # seen while it ran
     expect(page.locator("#analysis-summary")).to_contain_text("lung_aca")
     expect(page.locator("#analysis-summary")).to_contain_text("tiles of 224 px, 112 px apart")
@@ -87,8 +87,21 @@ def test_upload_analyze_watch_progress_and_export(
     page.locator("input.heatmap-toggle[data-label='lung_aca']").check()
     page.wait_for_timeout(1500)
     after = canvas_pixels(page).astype(int)
-    assert (abs(after - before).sum(axis=2) > 30).mean() > 0.02  # the heatmap tints the tumour
+    tinted = (abs(after - before).sum(axis=2) > 30).mean()
+    assert tinted > 0.02  # the heatmap tints the tumour
+    expect(page.locator("#heatmap-controls .legend-bar")).to_be_visible()  # viridis scale, 0 to 1
     page.screenshot(path=str(ARTIFACTS / "analysis-viewer.png"))
+    # issue 21, item 3: a threshold hides the unlikely tiles, the opacity slider fades the rest
+    slide_to(page, "#heatmap-threshold", "0.9", "change")
+    page.wait_for_timeout(1500)
+    thresholded = (abs(canvas_pixels(page).astype(int) - before).sum(axis=2) > 30).mean()
+    assert 0 < thresholded < tinted
+    expect(page.locator("#heatmap-threshold-value")).to_have_text("0.9")
+    slide_to(page, "#heatmap-opacity", "0.1", "input")
+    page.wait_for_timeout(800)
+    faded = abs(canvas_pixels(page).astype(int) - before).sum(axis=2)
+    assert (faded > 30).mean() < thresholded  # the same tiles, much fainter
+    page.screenshot(path=str(ARTIFACTS / "analysis-heatmap-threshold.png"))
 
     with page.expect_download() as download:
         page.click("#export-xml")
@@ -111,3 +124,9 @@ def test_upload_analyze_watch_progress_and_export(
     expect(page.locator("#annotation-rows tr")).to_have_count(outlines)
     expect(page.locator("#analysis-summary")).to_contain_text("lung_aca")  # the finished one's
     page.close()
+
+
+def slide_to(page: Page, selector: str, value: str, event: str) -> None:
+    """Move a range slider as a drag would end: the value, then the event the page listens to."""
+    script = "([el, value, event]) => { el.value = value; el.dispatchEvent(new Event(event)); }"
+    page.locator(selector).evaluate(f"el => ({script})([el, '{value}', '{event}'])")

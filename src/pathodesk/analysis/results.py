@@ -7,7 +7,6 @@ an expert corrected (source = expert) are never removed by a machine.
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 import uuid
@@ -15,57 +14,31 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pathodesk.analysis.heatmap import TILES_FILE, TileProbabilities, save_tiles
 from pathodesk.analysis.run import AnalysisOutcome, outcome_summary
 from pathodesk.annotations import store
 from pathodesk.annotations.geometry import to_geojson
-from pathodesk.annotations.labels import hex_to_rgb
 from pathodesk.config import Settings
 from pathodesk.db.models import Annotation, Slide, SlideStatus, TrainedModel
 from pathodesk.storage import analysis_folder, existing_analysis_folder
 
-HEATMAP_PX = 1024  # longest side
 
-
-def heatmap_png(outcome: AnalysisOutcome, size: tuple[int, int], index: int, colour: str) -> bytes:
-    """One class's probability per tile, in its colour, opaque where the model is sure."""
-    width, height = size
-    scale = max(width, height) / HEATMAP_PX if max(width, height) > HEATMAP_PX else 1.0
-    out_w, out_h = max(1, round(width / scale)), max(1, round(height / scale))
-    rgba = np.zeros((out_h, out_w, 4), np.uint8)
-    rgba[..., :3] = hex_to_rgb(colour)
-    alpha = np.zeros((out_h, out_w), np.float32)
-    for tile, probability in zip(outcome.results.tiles, outcome.results.probabilities[:, index], strict=True):
-        x0, y0 = round(tile.x / scale), round(tile.y / scale)
-        x1, y1 = round((tile.x + tile.size) / scale), round((tile.y + tile.size) / scale)
-        alpha[y0:y1, x0:x1] = probability
-    rgba[..., 3] = (alpha * 200).astype(np.uint8)
-    buffer = io.BytesIO()
-    Image.fromarray(rgba, "RGBA").save(buffer, "PNG", optimize=True)
-    return buffer.getvalue()
-
-
-def _write_files(
-    folder: Path, outcome: AnalysisOutcome, slide: Slide, colours: dict[str, str], summary: dict[str, Any]
-) -> None:
+def _write_files(folder: Path, outcome: AnalysisOutcome, summary: dict[str, Any]) -> None:
     """Staged in a sibling folder and renamed: readers see the old analysis or the new one."""
     staging = folder.with_name(f".{folder.name}-{uuid.uuid4().hex[:8]}")
     staging.mkdir(parents=True)
     results = outcome.results
-    np.savez_compressed(
-        staging / "tiles.npz",
-        x=np.array([t.x for t in results.tiles], np.int64),
-        y=np.array([t.y for t in results.tiles], np.int64),
-        size=np.int64(results.tile_px),
-        probabilities=results.probabilities,
-        labels=np.array(results.labels),
+    tiles = TileProbabilities(
+        np.array([t.x for t in results.tiles], np.int64),
+        np.array([t.y for t in results.tiles], np.int64),
+        results.tile_px,
+        results.probabilities,
+        list(results.labels),
     )
-    for index, label in enumerate(results.labels):
-        png = heatmap_png(outcome, (slide.width, slide.height), index, colours.get(label, "#ff0000"))
-        (staging / f"heatmap-{label}.png").write_bytes(png)
+    save_tiles(staging / TILES_FILE, tiles)  # heatmaps are drawn from it when asked for
     (staging / "summary.json").write_text(json.dumps(summary, indent=1))
     old = folder.with_name(f".{folder.name}-old-{uuid.uuid4().hex[:8]}")
     if folder.exists():
@@ -109,7 +82,7 @@ def save_analysis(
     summary["regions"] = [
         {"annotation_id": annotation.id, **region} for annotation, region in zip(created, saved, strict=True)
     ]
-    _write_files(analysis_folder(settings, slide), outcome, slide, colours, summary)
+    _write_files(analysis_folder(settings, slide), outcome, summary)
     return summary
 
 

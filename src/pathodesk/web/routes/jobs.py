@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from pathodesk.analysis.heatmap import TILES_FILE, load_tiles, render_heatmap
 from pathodesk.analysis.kinds import ANALYSIS_KINDS
 from pathodesk.analysis.results import read_summary
 from pathodesk.analysis.schemas import TileAnalysisParams
@@ -165,16 +166,27 @@ def read_analysis(
 
 @router.get("/slides/{slide_id}/heatmaps/{name}", response_class=Response)
 def heatmap(
-    slide_id: RecordId, name: str, request: Request, user: CurrentUser, session: DbSession, state: StateDep
+    slide_id: RecordId,
+    name: str,
+    request: Request,
+    user: CurrentUser,
+    session: DbSession,
+    state: StateDep,
+    threshold: Annotated[float, Query(ge=0, le=1)] = 0.0,
 ) -> Response:
-    """One class's tile probabilities as a transparent PNG over the whole slide."""
+    """One class's tile probabilities in viridis, as a transparent PNG over the whole slide;
+    tiles below ``threshold`` are left out."""
     slide = visible_slide(session, user, slide_id)
+    label = name.removesuffix(".png")
+    path = existing_analysis_folder(state.settings, slide) / TILES_FILE
     summary = read_summary(state.settings, slide)
     labels = summary.get("labels", []) if summary else []
-    path = existing_analysis_folder(state.settings, slide) / f"heatmap-{name.removesuffix('.png')}.png"
-    if not name.endswith(".png") or name.removesuffix(".png") not in labels or not path.is_file():
+    if not name.endswith(".png") or label not in labels or not path.is_file():
         raise NotFoundError(f"slide {slide_id} has no heatmap {name[:64]!r}")
-    etag = f'"{slide.sha256[:16]}-{path.stat().st_mtime_ns}-{name[:32]}"'
-    response = cached_image_response(request, etag, path.read_bytes, "image/png")
+    etag = f'"{slide.sha256[:16]}-{path.stat().st_mtime_ns}-{label[:32]}-{threshold:.3f}"'
+    size = (slide.width, slide.height)
+    response = cached_image_response(
+        request, etag, lambda: render_heatmap(load_tiles(path), label, size, threshold), "image/png"
+    )
     response.headers["Cache-Control"] = "private, no-cache"  # a new analysis replaces it
     return response

@@ -87,7 +87,7 @@ export function startAnalysisPanel(slideId, toggleOverlay, annotations) {
     following = null;
     cancel.hidden = true;
     button.disabled = false;
-    bar.value = job.state === "succeeded" ? 1 : bar.value;
+    bar.hidden = true; // the status line says how it ended; a full bar would say "still working"
     status.textContent = `${term("job", job.state)} ${Math.round(job.progress * 100)} %`;
     document.documentElement.dataset.analysisState = job.state;
     if (job.state === "succeeded") {

@@ -8,7 +8,7 @@ import { AnnotationCanvas } from "./annotation-canvas.js";
 import { wireList } from "./annotation-list.js";
 import { AnnotationStore } from "./annotation-store.js";
 import { makeTools } from "./annotation-tools.js";
-import { $ } from "./dom.js";
+import { $, toast } from "./dom.js";
 import { t, term } from "./i18n.js";
 
 const SHORTCUTS = { h: "pan", v: "select", p: "pencil", g: "polygon", r: "rectangle", c: "circle" };
@@ -100,11 +100,8 @@ async function save(editor) {
       : problems.map((p) => p.message).join("; "));
     return;
   }
-  message.hidden = false;
-  message.classList.remove("error");
-  message.textContent = SAVED;
+  toast(SAVED);
   editor.refreshReview(); // the first expert edit puts the slide in review
-  setTimeout(() => { if (message.textContent === SAVED) message.hidden = true; }, 2500);
 }
 
 function wireEditing(editor) {
@@ -143,8 +140,7 @@ function wireImport({ slideId, message, loadView }) {
     try {
       const result = await api(`/api/v1/slides/${slideId}/annotations/import`, { method: "POST", body: file });
       showError(message, "");
-      message.hidden = false;
-      message.textContent = t("Imported {count} outlines ({format}).", { count: result.created, format: result.format });
+      toast(t("Imported {count} outlines ({format}).", { count: result.created, format: result.format }));
       await loadView();
     } catch (error) {
       showError(message, t("Import failed: {error}", { error: error.message }));

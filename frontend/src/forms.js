@@ -5,6 +5,7 @@
 //   <button data-delete="/api/v1/x/1" data-then="/list" data-confirm="Delete X?" data-confirm-word="X">
 import { api, showError } from "./api.js";
 import { t } from "./i18n.js";
+import { toastAfterReload } from "./dom.js";
 import "./page.js";
 
 function parseLabels(text) {
@@ -64,6 +65,7 @@ for (const form of document.querySelectorAll("form[data-api]")) {
     const { method, body } = formBody(form);
     try {
       const data = await api(form.dataset.api, { method, json: body });
+      toastAfterReload(form.dataset.done || t("Saved."));
       follow(form.dataset.then, data);
     } catch (err) {
       showError(box, err.message);
@@ -98,6 +100,7 @@ for (const button of document.querySelectorAll("button[data-delete]")) {
     if (message && !(await confirmTyped(message, word, button.textContent))) return;
     try {
       await api(button.dataset.delete, { method: "DELETE" });
+      toastAfterReload(button.dataset.done || t("Deleted."));
       follow(button.dataset.then);
     } catch (err) {
       showError(box, err.message);

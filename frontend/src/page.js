@@ -1,6 +1,7 @@
 // What every page shares: the log-out button, the language switch, and times shown in the
 // reader's own time zone.
 import { api } from "./api.js";
+import { showPendingToast } from "./dom.js";
 import { formatTime } from "./i18n.js";
 
 for (const button of document.querySelectorAll("[data-logout]")) {
@@ -24,6 +25,8 @@ if (localeSwitch) {
     }
   });
 }
+
+showPendingToast();
 
 for (const time of document.querySelectorAll("time[datetime]")) {
   time.textContent = formatTime(time.getAttribute("datetime"));

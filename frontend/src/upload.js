@@ -1,5 +1,6 @@
 import { api, csrfToken, problemText, showError } from "./api.js";
 import { t } from "./i18n.js";
+import { toast } from "./dom.js";
 import "./page.js";
 
 const caseForm = document.getElementById("case-form");
@@ -27,6 +28,7 @@ caseForm.addEventListener("submit", async (event) => {
     examSelect.add(option);
     examSelect.value = String(exam.id);
     caseForm.reset();
+    toast(t("Case {id} created: choose the slide file below.", { id: exam.pathology_id }));
   } catch (err) {
     showError(error, err.message);
   }

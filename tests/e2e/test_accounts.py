@@ -42,6 +42,7 @@ def test_admin_creates_expert_who_builds_and_views_a_case(
     admin.fill("#password", "chen-pathology-1")
     admin.click("#user-create button[type=submit]")
     expect(admin.locator("#user-list")).to_contain_text("dr.chen")
+    expect(admin.locator("#toast")).to_have_text("Account created.")  # said, without moving the page
     expect(admin.locator("#user-list")).to_contain_text("West China Hospital")
     admin.screenshot(path=str(ARTIFACTS / "admin-users.png"))
 

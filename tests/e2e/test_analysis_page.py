@@ -70,6 +70,8 @@ def test_upload_analyze_watch_progress_and_export(
     percents = [int(text.split(" %")[0].rsplit(" ", 1)[1]) for text in shown]
     assert shown[-1] == "finished 100 %" and percents == sorted(percents), shown  # never goes back
     assert any(text.startswith("running") for text in shown), shown  # seen while it ran
+    assert any(text.endswith("finding tissue") for text in shown), shown  # stage by stage
+    expect(page.locator("#analyze-progress")).to_be_hidden()  # no full bar left behind
     expect(page.locator("#analysis-summary")).to_contain_text("lung_aca")
     expect(page.locator("#analysis-summary")).to_contain_text("tiles of 224 px, 112 px apart")
 

@@ -45,6 +45,9 @@ def test_failing_slide_is_kept_and_marked_non_standard(
     assert listing.count("non-standard") == 1 and "QC passed" in listing
     viewer = app_client.get(f"/slides/{bad.json()['id']}").text
     assert "Non-standard slide" in viewer and ">flagged<" in viewer and 'data-passed="false"' in viewer
+    blur_row = viewer.split('<tr data-check="blur"', 1)[1].split("</tr>", 1)[0]
+    assert "<td>≤ 0.25</td>" in blur_row  # each score beside the limit it is judged by
+    assert "≥ 0.01" in viewer and "180.0–255.0" in viewer
 
 
 def test_sampling_checks_a_set_share(

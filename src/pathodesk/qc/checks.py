@@ -56,10 +56,21 @@ class QcCheck:
     colour: tuple[int, int, int]  # of its overlay
     threshold: Any  # in the check's own unit (see each entry)
     run: Callable[[QcInput, Any], CheckResult]
+    at_least: bool = False  # a plain number threshold is the score's lowest passing value
 
     @property
     def hex_colour(self) -> str:
         return "#{:02x}{:02x}{:02x}".format(*self.colour)
+
+    @property
+    def score_range(self) -> tuple[float | None, float | None]:
+        """The scores that pass (None: unbounded), to show each score against its limit."""
+        limit = self.threshold
+        if isinstance(limit, BlurLimits):
+            return (None, limit.max_blurred_fraction)
+        if isinstance(limit, ExposureLimits):
+            return limit.glass_brightness
+        return (float(limit), None) if self.at_least else (None, float(limit))
 
 
 def _tissue_coverage(qc: QcInput, min_fraction: float) -> CheckResult:
@@ -172,7 +183,7 @@ def _exposure(qc: QcInput, limits: ExposureLimits) -> CheckResult:
 CHECKS: dict[str, QcCheck] = {
     check.name: check
     for check in (
-        QcCheck("tissue_coverage", (0, 170, 80), 0.01, _tissue_coverage),  # least share of the slide
+        QcCheck("tissue_coverage", (0, 170, 80), 0.01, _tissue_coverage, at_least=True),  # of the slide
         QcCheck("blur", (230, 40, 30), BlurLimits(), _blur),
         # bits; H&E from other labs scores 0.1-0.3 against the reference
         QcCheck("colour", (255, 150, 0), 0.4, _colour),

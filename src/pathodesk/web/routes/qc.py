@@ -32,6 +32,7 @@ class QcPublic(BaseModel):
     report: dict[str, object] | None
     thumbnail_url: str | None
     overlays: list[QcOverlay]
+    limits: dict[str, tuple[float | None, float | None]]  # per check, the scores that pass
 
 
 def qc_summary(settings: Settings, slide: Slide) -> QcPublic:
@@ -48,6 +49,7 @@ def qc_summary(settings: Settings, slide: Slide) -> QcPublic:
             QcOverlay(check=check, url=f"{base}/{check}.png", colour=CHECKS[check].hex_colour)
             for check in image_names(directory)
         ],
+        limits={name: check.score_range for name, check in CHECKS.items()},
     )
 
 

@@ -39,7 +39,7 @@ def test_view_and_zoom_a_real_slide(
     page.screenshot(path=str(ARTIFACTS / "viewer-home.png"))
 
     metadata = page.locator("#metadata")
-    expect(metadata).to_contain_text("4440 × 5934 px")
+    expect(metadata).to_contain_text("4,440 × 5,934 px")
     expect(metadata).to_contain_text("0.2495 µm/px")
     expect(metadata).to_contain_text("pathodesk-pyramid")
     expect(page.locator("#scale-bar .label")).to_have_text(re.compile(r"^\d+ (µm|mm)$"))

@@ -6,7 +6,6 @@ import argparse
 import os
 
 from pathodesk.cli.common import AddCommand, open_database, settings_of
-from pathodesk.cli.ingest import ingest_paths
 
 DEMO_ADMIN = ("admin", "Demo Administrator")
 DEMO_EXPERT = ("expert", "Demo Pathologist")
@@ -25,8 +24,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from pathodesk.accounts import create_user
+    from pathodesk.cli.demo import load_demo
     from pathodesk.db.models import Role
-    from pathodesk.sampledata import ensure_samples, shared_slides
 
     settings = settings_of(args)
     password = os.environ.get("PATHODESK_DEMO_PASSWORD", DEMO_PASSWORD_DEFAULT)
@@ -37,18 +36,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 session, account=account, name=name, password=password, role=role, update_existing=True
             )
     db.dispose()
-    slides = ensure_samples(settings.sample_dir) + shared_slides(settings.shared_data_dir)
-    good, bad = ingest_paths(
-        settings,
-        slides,
-        patient="DEMO-PATIENT-1",
-        exam="DEMO-EXAM-1",
-        disease_type="lung",
-        owner=DEMO_EXPERT[0],
-    )
-    print(f"demo: {len(good)} slides loaded, {len(bad)} could not be read")
-    for item in bad:
-        print(f"  skipped {item['path']}: {item['error']}")
+    load_demo(settings, owner=DEMO_EXPERT[0])
     print(f"demo accounts: {DEMO_ADMIN[0]} / {password} (admin), {DEMO_EXPERT[0]} / {password} (expert)")
     print(f"open http://{args.host}:{args.port}")
     return cmd_serve(args)

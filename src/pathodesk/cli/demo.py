@@ -1,0 +1,166 @@
+"""What ``make demo`` loads (issue 21, item 2): slides where the AI finds something, the real
+sample slides under the disease types they are, a finished analysis and a signed-off review.
+
+With ``../shared/data`` there: a lung and a thyroid mosaic built from their models' held-out
+test tiles (marked as such in their descriptions), analysed before the server starts, the
+lung one signed off by the demo pathologist; the shared whole-slide samples under fitting
+disease types. Without it: the PyPI sample slides, and a line saying how to get the rest.
+Running it again adds nothing twice (ingest recognises the same bytes).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+
+from pathodesk.analysis.kinds import job_kinds
+from pathodesk.analysis.mosaic import split_images, write_mosaic
+from pathodesk.annotations.review import submit_review
+from pathodesk.cli.common import open_database
+from pathodesk.cli.ingest import ingest_paths
+from pathodesk.config import Settings
+from pathodesk.db.models import DiseaseType, Job, JobState, Slide, SlideStatus, User, Verdict
+from pathodesk.db.session import Database
+from pathodesk.jobs import queue
+from pathodesk.jobs.worker import WorkerPool
+from pathodesk.ml.registry import SHIPPED_DIR
+from pathodesk.sampledata import ensure_samples, shared_slides
+
+GENERIC_LABELS = [{"name": "tumour", "color": "#d62728"}, {"name": "normal", "color": "#2ca02c"}]
+# the sample slides' tissue (TCGA project codes in their names), as disease types without a model
+SAMPLE_TYPES = {
+    "CMU-1": ("skin", "Skin (sample)"),
+    "TCGA-CR-": ("head_neck", "Head and neck (sample)"),
+    "TCGA-XK-": ("prostate", "Prostate (sample)"),
+    "kidney": ("kidney", "Kidney (sample)"),
+    "multiplex": ("multiplex", "Multiplex immunofluorescence (sample)"),
+}
+MOSAIC_NOTE = "Demo: a mosaic of the model's held-out test tiles (not a real slide); the true tumour is known"
+SIGN_OFF = "Adenocarcinoma region outlined by the AI checked and confirmed. 腺癌区域经复核确认。"
+ANALYSIS_WAIT_S = 600
+
+
+@dataclass(frozen=True)
+class DemoCase:
+    patient: str
+    exam: str
+    disease_type: str
+    paths: list[Path]
+    mosaic: bool = False
+
+
+def sample_type(path: Path) -> tuple[str, str]:
+    for key, kind in SAMPLE_TYPES.items():
+        if key in path.name:
+            return kind
+    return ("other", "Other tissue (sample)")
+
+
+def _ensure_disease_type(db: Database, name: str, display_name: str) -> None:
+    with db.session() as session:
+        if session.get(DiseaseType, name) is None:
+            session.add(DiseaseType(name=name, display_name=display_name, labels=GENERIC_LABELS, active=True))
+
+
+def _mosaics(settings: Settings, out: Path) -> list[DemoCase]:
+    """A lung and a thyroid mosaic of test-split tiles (the same bytes on every run)."""
+    data = settings.shared_data_dir
+    made = []
+    for disease, tiles_dir, background, tumour, grid in (
+        ("lung", data / "lc25000-lung-224", "lung_n", "lung_aca", 24),
+        ("thyroid", data / "thyhister-thyroid", "normal", "tumour", 16),
+    ):
+        splits = SHIPPED_DIR / disease / "splits.csv"
+        if not (tiles_dir.is_dir() and splits.is_file()):
+            continue
+        path = out / f"{disease}-demo-mosaic.tiff"
+        if not path.is_file():
+            write_mosaic(path, split_images(tiles_dir, splits), background, tumour, grid=grid, seed=11)
+        made.append(DemoCase("DEMO-PATIENT-2", f"DEMO-{disease.upper()}-1", disease, [path], mosaic=True))
+    return made
+
+
+def demo_cases(settings: Settings) -> list[DemoCase]:
+    cases = []
+    samples = ensure_samples(settings.sample_dir)
+    shared = shared_slides(settings.shared_data_dir)
+    if shared:  # it holds CMU-1 itself
+        samples = [p for p in samples if "pyramid" in p.name] + shared
+    by_type: dict[tuple[str, str], list[Path]] = {}
+    for path in samples:
+        by_type.setdefault(sample_type(path), []).append(path)
+    for (name, _display), paths in sorted(by_type.items()):
+        cases.append(DemoCase("DEMO-PATIENT-1", f"DEMO-{name.upper()}-1", name, paths))
+    return cases + _mosaics(settings, settings.data_dir / "demo")
+
+
+def _analyse(db: Database, settings: Settings, slide_ids: list[int], owner_id: int | None) -> None:
+    """Run the analyses through the real job queue and workers, waiting for them to end."""
+    with db.session() as session:
+        job_ids = [
+            queue.submit(session, "analyze", slide_id, {"outline": "tiles"}, user_id=owner_id).id
+            for slide_id in slide_ids
+        ]
+    pool = WorkerPool(db, settings, job_kinds())
+    pool.start()
+    try:
+        deadline = time.monotonic() + ANALYSIS_WAIT_S
+        while time.monotonic() < deadline:
+            with db.session() as session:
+                states = list(session.scalars(select(Job.state).where(Job.id.in_(job_ids))))
+            if all(state not in (JobState.queued, JobState.running) for state in states):
+                break
+            time.sleep(1)
+    finally:
+        pool.stop()
+    print(f"demo: analysed {len(job_ids)} mosaic slide(s): {', '.join(s.value for s in states)}")
+
+
+def load_demo(settings: Settings, owner: str) -> None:
+    db = open_database(settings)
+    mosaics: dict[int, str] = {}  # slide id -> disease type
+    loaded, failed = 0, 0
+    for case in demo_cases(settings):
+        if not case.mosaic:
+            _ensure_disease_type(db, case.disease_type, sample_type(case.paths[0])[1])
+        good, bad = ingest_paths(
+            settings,
+            case.paths,
+            patient=case.patient,
+            exam=case.exam,
+            disease_type=case.disease_type,
+            owner=owner,
+            show_progress=False,
+        )
+        loaded, failed = loaded + len(good), failed + len(bad)
+        for item in bad:
+            print(f"demo: skipped {item['path']}: {item['error']}")
+        if case.mosaic:
+            mosaics |= {int(str(item["slide_id"])): case.disease_type for item in good}
+    with db.session() as session:
+        owner_id = session.scalar(select(User.id).where(User.account == owner))
+        fresh = []
+        for slide_id in mosaics:
+            slide = session.get(Slide, slide_id)
+            assert slide is not None
+            slide.description = MOSAIC_NOTE
+            if slide.status == SlideStatus.uploaded:
+                fresh.append(slide_id)
+    print(f"demo: {loaded} slides loaded, {failed} could not be read")
+    if fresh:
+        _analyse(db, settings, fresh, owner_id)
+        with db.session() as session:
+            for slide_id in fresh:
+                slide = session.get(Slide, slide_id)
+                if slide is not None and mosaics[slide_id] == "lung" and owner_id is not None:
+                    submit_review(session, slide, Verdict.approved, SIGN_OFF, owner_id)
+    if not mosaics:
+        print(
+            "demo: no AI examples — put the project's shared data at ../shared/data (or set "
+            "PATHODESK_SHARED_DATA_DIR) for analysed lung and thyroid slides; add your own with "
+            "`pathodesk ingest FILE --patient P --exam E --disease-type lung`"
+        )
+    db.dispose()

@@ -47,9 +47,11 @@ export function wireList(editor) {
     show.type = "checkbox";
     show.checked = !record.hidden;
     show.title = t("show or hide");
+    show.setAttribute("aria-label", show.title);
     show.addEventListener("change", () => { record.hidden = !show.checked; canvas.render(); });
     const relabel = document.createElement("select");
     relabel.className = "relabel";
+    relabel.setAttribute("aria-label", t("class"));
     relabel.append(...labelOptions(store, record.label));
     relabel.addEventListener("change", () => {
       store.apply(record.key, { geometry: record.geometry, label: relabel.value, shape: record.shape });

@@ -9,6 +9,7 @@ from pathlib import Path
 from playwright.sync_api import Browser, Page, expect
 
 from tests.support.accounts import Accounts
+from tests.support.axe import audit, blocking
 from tests.support.browser import logged_in_page, ready, wait_until_drawn
 from tests.support.http import ingest
 from tests.support.paths import ARTIFACTS
@@ -128,6 +129,7 @@ def test_deleting_asks_in_the_page_naming_what_is_lost(
     page.fill("#confirm-typed", "P-B")
     expect(page.locator("#confirm-ok")).to_be_disabled()
     page.screenshot(path=str(ARTIFACTS / "delete-dialog.png"))
+    assert blocking(audit(page)) == []  # the dialog, too, for keyboards and screen readers
     page.click("#confirm-cancel")
     expect(dialog).to_be_hidden()
     page.goto(f"{live_server.url}/patients")

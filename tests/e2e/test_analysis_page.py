@@ -15,6 +15,7 @@ from pathodesk.analysis.mosaic import split_images, write_mosaic
 from pathodesk.annotations.formats import read_annotation_file
 from pathodesk.ml.registry import SHIPPED_DIR
 from tests.support.accounts import Accounts
+from tests.support.axe import audit, blocking
 from tests.support.browser import (
     canvas_pixels,
     logged_in_page,
@@ -104,6 +105,7 @@ def test_upload_analyze_watch_progress_and_export(
     faded = abs(canvas_pixels(page).astype(int) - before).sum(axis=2)
     assert (faded > 30).mean() < thresholded  # the same tiles, much fainter
     page.screenshot(path=str(ARTIFACTS / "analysis-heatmap-threshold.png"))
+    assert blocking(audit(page)) == []  # with the summary, heatmap controls and AI rows shown
 
     with page.expect_download() as download:
         page.click("#export-xml")

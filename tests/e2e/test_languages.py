@@ -4,6 +4,7 @@ and the switch is remembered on the account. Screenshots in both languages."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import httpx
 from playwright.sync_api import Browser, Page, expect
 
 from tests.support.accounts import Accounts
+from tests.support.axe import audit, blocking
 from tests.support.browser import ready, submit_login, wait_until_drawn
 from tests.support.http import PASSWORD, ingest, login
 from tests.support.paths import ARTIFACTS
@@ -90,6 +92,7 @@ def test_chinese_browser_reads_every_page_in_chinese(
     # a CJK face is installed and in the font stack: Chinese is drawn, not shown as boxes
     assert page.evaluate("""() => document.fonts.check('16px "Noto Sans CJK SC"', '协和医院')""")
     page.screenshot(path=str(ARTIFACTS / "i18n-zh-login.png"))
+    violations: dict[str, list[dict[str, Any]]] = {"login": audit(page)}  # axe-core (issue 21, item 8)
     submit_login(page, "admin")
     page.wait_for_url(f"{live_server.url}/")
     ready(page)
@@ -131,10 +134,13 @@ def test_chinese_browser_reads_every_page_in_chinese(
             wait_until_drawn(page)
             page.wait_for_selector("html[data-annotations-loaded='true']", state="attached")
         page.screenshot(path=str(ARTIFACTS / f"i18n-zh-{name}.png"), full_page=name != "viewer")
+        violations[name] = audit(page)
         words = english_left(page, known)
         if words:
             left[name] = words
+    (ARTIFACTS / "axe-zh.json").write_text(json.dumps(violations, indent=1, ensure_ascii=False))
     assert left == {}, "English left on Chinese pages (not the user's own data)"
+    assert {name: blocking(found) for name, found in violations.items() if blocking(found)} == {}
     assert problems == []
 
     # times in the reader's own language and zone, not the server's UTC text

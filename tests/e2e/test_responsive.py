@@ -1,0 +1,55 @@
+"""A tablet (768 px) and a phone (390 px) (issue 21, item 8): the slide takes the width, the
+panel follows below it, no page scrolls sideways, every page passes axe-core there too."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, expect
+
+from tests.support.accounts import Accounts
+from tests.support.axe import audit, blocking
+from tests.support.browser import ready, submit_login, wait_until_drawn
+from tests.support.http import ingest
+from tests.support.paths import ARTIFACTS
+from tests.support.server import LiveServer
+
+SIZES = {"tablet": (768, 1024), "phone": (390, 844)}
+SIDEWAYS = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+
+
+@pytest.mark.parametrize("device", list(SIZES))
+def test_viewer_first_and_nothing_wider_than_the_screen(
+    device: str, browser: Browser, live_server: LiveServer, accounts: Accounts, samples: dict[str, Path]
+) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    slide_id = ingest(live_server.url, "expert-a", samples["svs"], accounts.exam_a_id)
+    width, height = SIZES[device]
+    locale = "zh-CN" if device == "phone" else "en-US"
+    context = browser.new_context(viewport={"width": width, "height": height}, locale=locale, has_touch=True)
+    page = context.new_page()
+    page.goto(f"{live_server.url}/login")
+    submit_login(page, "expert-a")
+    page.wait_for_url(f"{live_server.url}/")
+    ready(page)
+    assert page.evaluate(SIDEWAYS) <= 0, "the slide list scrolls sideways"
+    page.screenshot(path=str(ARTIFACTS / f"responsive-{device}-slides.png"), full_page=True)
+
+    page.goto(f"{live_server.url}/slides/{slide_id}")
+    ready(page)
+    wait_until_drawn(page)
+    viewer = page.locator("#viewer").bounding_box()
+    panel = page.locator("#metadata").bounding_box()
+    assert viewer is not None and panel is not None
+    assert viewer["width"] >= 0.9 * width and viewer["height"] >= 300  # the slide first, large
+    assert panel["y"] >= viewer["y"] + viewer["height"]  # the panel below it, not squeezed beside
+    assert page.evaluate(SIDEWAYS) <= 0, "the viewer page scrolls sideways"
+    expect(page.locator("#heatmap-controls")).to_be_hidden()  # not analysed: no heatmap scale
+    page.screenshot(path=str(ARTIFACTS / f"responsive-{device}-viewer.png"))
+    assert blocking(audit(page)) == []
+    for path in ("/patients", "/upload", "/models"):
+        page.goto(f"{live_server.url}{path}")
+        ready(page)
+        assert page.evaluate(SIDEWAYS) <= 0, f"{path} scrolls sideways"
+    context.close()

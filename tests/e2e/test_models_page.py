@@ -41,13 +41,16 @@ def test_models_page_shows_metrics_curves_and_switches_the_active_model(
     expect(lung_v1.locator("table.metrics")).to_contain_text("balanced accuracy")
     thyroid = page.locator('.model-card[data-disease-type="thyroid"]')
     expect(thyroid).to_contain_text("F1 tumour")
+    expect(thyroid.locator(".weak-model")).to_have_text("weak")  # balanced accuracy 0.61: flagged
+    expect(thyroid.locator(".warning")).to_contain_text("need an expert's full review")
+    expect(lung_v1.locator(".weak-model")).to_have_count(0)
     page.wait_for_function("() => [...document.images].every(i => i.complete && i.naturalWidth > 400)")
     page.screenshot(path=str(ARTIFACTS / "models-page.png"), full_page=True)
 
     card = page.locator(f'.model-card[data-model-id="{second}"]')
     card.get_by_role("button", name="Make active for lung").click()
-    expect(page.locator(f'.model-card[data-model-id="{second}"] .badge')).to_have_text("active")
-    expect(lung_v1.locator(".badge")).to_have_count(0)
+    expect(page.locator(f'.model-card[data-model-id="{second}"] .badge.good')).to_have_text("active")
+    expect(lung_v1.locator(".badge.good")).to_have_count(0)
 
     # A3: a slide's disease type picks its model; the viewer says which
     slide_id = ingest(live_server.url, "expert-a", samples["svs"], accounts.exam_a_id)

@@ -17,6 +17,7 @@ import tempfile
 import uuid
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -28,6 +29,13 @@ from pathodesk.ml.model_file import MODEL_FILE, RUN_FILES, LoadedModel, load_mod
 from pathodesk.storage import file_sha256
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "shipped_models"
+WEAK_BELOW = 0.8  # balanced accuracy on the test split under which a model is flagged as weak
+
+
+def is_weak(metrics: dict[str, Any] | None) -> bool:
+    """Flag a model people should not lean on: never scored, or balanced accuracy below 0.8."""
+    value = (metrics or {}).get("balanced_accuracy")
+    return not isinstance(value, int | float) or value < WEAK_BELOW
 
 
 def register(

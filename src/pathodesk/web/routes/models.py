@@ -14,7 +14,7 @@ from pathodesk.config import Settings
 from pathodesk.db.models import TrainedModel
 from pathodesk.errors import NotFoundError
 from pathodesk.ml.model_file import PICTURES
-from pathodesk.ml.registry import model_path, set_active
+from pathodesk.ml.registry import is_weak, model_path, set_active
 from pathodesk.web.deps import AdminUser, CurrentUser, DbSession, RecordId, StateDep
 from pathodesk.web.route_helpers import cached_image_response
 
@@ -34,6 +34,7 @@ class ModelPublic(BaseModel):
     metrics: dict[str, object] | None
     pictures: dict[str, str]  # name -> URL
     card: dict[str, object]  # data, splits, input spec, training settings, notes
+    weak: bool  # unscored, or balanced accuracy below registry.WEAK_BELOW: shown with a warning
 
 
 def to_public(settings: Settings, model: TrainedModel) -> ModelPublic:
@@ -50,6 +51,7 @@ def to_public(settings: Settings, model: TrainedModel) -> ModelPublic:
         created_at=model.created_at,
         metrics=model.metrics,
         card=model.card,
+        weak=is_weak(model.metrics),
         pictures={
             name.removesuffix(".png"): f"/api/v1/models/{model.id}/{name}"
             for name in PICTURES

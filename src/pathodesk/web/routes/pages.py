@@ -13,7 +13,7 @@ from pathodesk.analysis.results import read_summary
 from pathodesk.db.models import DiseaseType, Exam, Patient, Role, User
 from pathodesk.errors import NotFoundError
 from pathodesk.i18n import supported
-from pathodesk.ml.registry import active_model
+from pathodesk.ml.registry import active_model, is_weak
 from pathodesk.web.access import may_see_exam, may_see_patient, visible_exams
 from pathodesk.web.deps import AdminPageUser, DbSession, PageUser, RecordId, StateDep
 from pathodesk.web.i18n import remember_locale
@@ -187,11 +187,13 @@ def viewer_page(
     slide_id: RecordId, request: Request, user: PageUser, session: DbSession, state: StateDep
 ) -> Response:
     slide = visible_slide(session, user, slide_id)
+    model = active_model(session, slide.exam.disease_type)  # A3: the type picks the model
     context = {
         "user": user,
         "slide": to_detail(state, slide),
         "qc": qc_summary(state.settings, slide),
-        "model": active_model(session, slide.exam.disease_type),  # A3: the type picks the model
+        "model": model,
+        "model_weak": model is not None and is_weak(model.metrics),
         "analysed": read_summary(state.settings, slide) is not None,  # no 404 asked for in vain
     }
     return templates.TemplateResponse(request, "viewer.html", context)

@@ -4,6 +4,9 @@ import OpenSeadragon from "openseadragon";
 import paper from "paper/dist/paper-core";
 import { itemFromGeometry } from "./annotation-geometry.js";
 
+const LABEL_PX = 13; // class labels on the slide, in screen px
+const MAX_LABELS = 150;
+
 export class AnnotationCanvas {
   constructor(viewer, store) {
     this.viewer = viewer;
@@ -15,8 +18,11 @@ export class AnnotationCanvas {
     this.canvas.className = "annotation-canvas";
     viewer.canvas.appendChild(this.canvas);
     paper.setup(this.canvas); // one drawing layer per page: paper's default scope
+    paper.settings.handleSize = 9; // vertex handles a hand can grab (screen px)
     this.scope = paper;
     this.layer = this.scope.project.activeLayer;
+    this.labelLayer = new paper.Layer(); // each outline's class, written on the slide
+    this.labels = new Map(); // key -> paper.PointText
     this.sketchLayer = new paper.Layer(); // what a tool is drawing right now
     this.layer.activate();
     this.zoom = 1;
@@ -33,8 +39,11 @@ export class AnnotationCanvas {
       view.viewSize = new paper.Size(Math.round(size.width), Math.round(size.height));
     }
     this.zoom = item.viewportToImageZoom(this.viewer.viewport.getZoom(true));
+    // slide px -> screen px, rotation included: where the slide's x axis points on screen
     const origin = item.imageToViewerElementCoordinates(new OpenSeadragon.Point(0, 0));
-    view.matrix = new paper.Matrix(this.zoom, 0, 0, this.zoom, origin.x, origin.y);
+    const unitX = item.imageToViewerElementCoordinates(new OpenSeadragon.Point(1000, 0)).minus(origin).divide(1000);
+    view.matrix = new paper.Matrix(unitX.x, unitX.y, -unitX.y, unitX.x, origin.x, origin.y);
+    for (const text of this.labels.values()) text.fontSize = LABEL_PX / this.zoom; // same size on screen
     view.update();
   }
 
@@ -82,7 +91,28 @@ export class AnnotationCanvas {
       }
       this.style(item, record, key === this.selectedKey);
     }
+    this.renderLabels();
     this.scope.view.update();
+  }
+
+  // The class beside each outline in view (the largest first when there are many).
+  renderLabels() {
+    for (const text of this.labels.values()) text.remove();
+    this.labels.clear();
+    this.labelLayer.activate();
+    const shown = [...this.items].filter(([, item]) => item.visible)
+      .sort(([, a], [, b]) => b.bounds.area - a.bounds.area).slice(0, MAX_LABELS);
+    for (const [key, item] of shown) {
+      const record = this.store.records.get(key);
+      const text = new paper.PointText({
+        point: item.bounds.topLeft.subtract(new paper.Point(0, 4 / this.zoom)),
+        content: record.label, fontSize: LABEL_PX / this.zoom, fontWeight: "bold",
+        fillColor: record.color || "#808080", shadowColor: "white", shadowBlur: 3,
+      });
+      text.data.key = key;
+      this.labels.set(key, text);
+    }
+    this.layer.activate();
   }
 
   select(key) {
@@ -90,7 +120,7 @@ export class AnnotationCanvas {
     this.render();
   }
 
-  hit(point, tolerancePx = 6) {
+  hit(point, tolerancePx = 10) {
     return this.layer.hitTest(point, {
       segments: true, stroke: true, fill: true, tolerance: tolerancePx / this.zoom,
     });

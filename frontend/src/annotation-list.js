@@ -88,7 +88,8 @@ export function wireList(editor) {
     body.replaceChildren(...shown.slice(0, MAX_ROWS).map(row));
     const more = shown.length > MAX_ROWS ? t(", first {count} listed", { count: MAX_ROWS }) : "";
     const small = store.omitted ? t("; {count} too small to see at this zoom", { count: fmt(store.omitted) }) : "";
-    $("annotation-count").textContent = t("{count} in view", { count: fmt(shown.length) }) + more + small;
+    const counted = t("{count} in view of {total}", { count: fmt(shown.length), total: fmt(store.total) });
+    $("annotation-count").textContent = counted + more + small;
     const dirty = store.dirtyCount;
     $("annotation-save").textContent = dirty ? t("Save ({count})", { count: dirty }) : t("Saved");
     $("annotation-save").disabled = dirty === 0;

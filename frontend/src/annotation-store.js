@@ -21,6 +21,7 @@ export class AnnotationStore extends EventTarget {
     this.status = null;
     this.round = null;
     this.omitted = 0;
+    this.total = 0;
   }
 
   changed(detail = {}) {
@@ -39,6 +40,7 @@ export class AnnotationStore extends EventTarget {
     this.status = body.status;
     this.round = body.round;
     this.omitted = body.omitted || 0;
+    this.total = body.total ?? this.total; // live outlines on the whole slide
     const seen = new Set();
     for (const feature of body.annotations) {
       const key = `a${feature.id}`;

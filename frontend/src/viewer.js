@@ -4,6 +4,7 @@ import "./page.js";
 import { startAnnotator } from "./annotator.js";
 import { startAnalysisPanel } from "./analysis-panel.js";
 import { overlayToggler } from "./overlays.js";
+import { startViewTools } from "./view-tools.js";
 import { t } from "./i18n.js";
 
 const container = document.getElementById("viewer");
@@ -94,6 +95,8 @@ const toggleOverlay = overlayToggler(viewer);
 for (const toggle of document.querySelectorAll("input.overlay-toggle")) {
   toggle.addEventListener("change", () => toggleOverlay(`qc-${toggle.dataset.check}`, toggle.dataset.url, toggle.checked));
 }
+
+startViewTools(viewer, mpp);
 
 // Annotation editor, list and review (issue 4).
 const annotations = document.getElementById("annotation-panel") ? startAnnotator(viewer, slideId, mpp) : null;

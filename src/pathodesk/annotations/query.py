@@ -103,11 +103,12 @@ def annotation_rows(
     return list(session.execute(query.order_by(Annotation.id)))
 
 
-def count_in_view(session: Session, slide_id: int, view: Viewport) -> int:
+def count_in_view(session: Session, slide_id: int, view: Viewport | None) -> int:
+    """Live annotations of the slide in ``view``; all of them without one."""
     query = select(func.count(Annotation.id)).where(
         Annotation.slide_id == slide_id, Annotation.deleted == false()
     )
-    return int(session.scalar(_in_view(session, query, view)) or 0)
+    return int(session.scalar(_in_view(session, query, view) if view else query) or 0)
 
 
 def feature(annotation: Any, slide: Slide, colours: dict[str, str]) -> dict[str, Any]:

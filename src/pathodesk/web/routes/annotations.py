@@ -128,6 +128,7 @@ def list_annotations(
         labels=colours,
         annotations=[feature(a, slide, colours) for a in found],
         omitted=omitted,
+        total=count_in_view(session, slide.id, None),  # on the whole slide, for "n of N"
     )
     return json_response(body)
 

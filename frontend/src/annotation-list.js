@@ -14,6 +14,13 @@ function labelOptions(store, selected) {
   });
 }
 
+// Who drew it, and who changed it since: a corrected AI outline says both.
+function authorship(record) {
+  const author = record.author || (record.source === "ai" ? term("source", "ai") : record.id === null ? t("you") : "—");
+  if (!record.edited_by || record.edited_by === record.author) return author;
+  return t("{author}, edited by {editor}", { author, editor: record.edited_by });
+}
+
 function flyTo(viewer, record) {
   const [x0, y0, x1, y1] = record.bbox;
   const item = viewer.world.getItemAt(0);
@@ -61,11 +68,11 @@ export function wireList(editor) {
     const cells = [
       show, relabel, fmt(area), fmt(perimeter), term("source", record.source),
       record.probability === null ? "—" : record.probability.toFixed(2),
-      record.author || (record.source === "ai" ? term("source", "ai") : record.id === null ? t("you") : "—"),
+      authorship(record),
     ];
     for (const cell of cells) {
       const td = document.createElement("td");
-      if (cell instanceof Node) td.append(cell); else td.textContent = cell;
+      if (cell instanceof Node) td.append(cell); else td.textContent = td.title = cell;
       tr.append(td);
     }
     tr.querySelector("td").style.borderLeft = `4px solid ${record.color}`;

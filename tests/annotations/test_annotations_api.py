@@ -8,8 +8,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from shapely.geometry import shape
+from sqlalchemy import update
 
 from pathodesk.config import Settings
+from pathodesk.db.models import Annotation
+from pathodesk.db.session import Database
 from pathodesk.web.app import create_app
 from tests.support.http import login
 from tests.support.shapes import ellipse, polygon, rectangle
@@ -192,3 +195,24 @@ def test_other_experts_cannot_see_or_touch_annotations(app_client: TestClient, s
     assert app_client.get(f"/api/v1/annotations/{made['id']}").status_code == 404
     patch = app_client.patch(f"/api/v1/annotations/{made['id']}", json={"version": 1, "label": "lung_n"})
     assert patch.status_code == 404
+
+
+def test_a_corrected_outline_says_who_edited_it_and_the_list_counts_all(
+    app_client: TestClient, slide_id: int, settings: Settings
+) -> None:
+    """Issue 21, item 5: an AI outline an expert moved is not shown as the AI's alone."""
+    login(app_client, "expert-a")
+    ai = create(app_client, slide_id, rectangle(20, 0, 10, 10), source="ai", probability=0.9)
+    assert ai["edited_by"] is None
+    with Database(settings.resolved_database_url()).session() as session:
+        # drawn by the analysis, as it is: no author
+        session.execute(update(Annotation).where(Annotation.id == ai["id"]).values(author_id=None))
+    change = {"version": ai["version"], "geometry": rectangle(25, 0, 10, 10)}
+    moved = app_client.patch(f"/api/v1/annotations/{ai['id']}", json=change)
+    assert moved.status_code == 200 and moved.json()["edited_by"] == "expert-a"
+    listed = app_client.get(f"/api/v1/slides/{slide_id}/annotations").json()
+    assert [(a["author"], a["edited_by"]) for a in listed["annotations"]] == [(None, "expert-a")]
+    create(app_client, slide_id, rectangle(2000, 2000, 10, 10))
+    corner = {"x0": 0, "y0": 0, "x1": 100, "y1": 100}
+    in_view = app_client.get(f"/api/v1/slides/{slide_id}/annotations", params=corner).json()
+    assert len(in_view["annotations"]) == 1 and in_view["total"] == 2  # "1 in view of 2"

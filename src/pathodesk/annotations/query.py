@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, false, func, literal, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from pathodesk.annotations.geometry import LOD_TOLERANCES
 from pathodesk.db.models import Annotation, Slide, User
@@ -64,6 +64,7 @@ def annotation_rows(
 ) -> list[Any]:
     """Live annotations as rows with the attributes ``feature`` reads."""
     geometry, simplified = _outline_columns(view.tolerance if view else 0.0)
+    editor = aliased(User)
     query = (
         select(
             Annotation.id,
@@ -81,12 +82,14 @@ def annotation_rows(
             Annotation.area_px,
             Annotation.perimeter_px,
             User.account.label("author_account"),
+            editor.account.label("editor_account"),
             Annotation.created_at,
             Annotation.updated_at,
             Annotation.version,
             Annotation.properties,
         )
         .outerjoin(User, User.id == Annotation.author_id)
+        .outerjoin(editor, editor.id == Annotation.edited_by_id)
         .where(Annotation.slide_id == slide_id, Annotation.deleted == false())
     )
     if view is not None:
@@ -131,6 +134,7 @@ def feature(annotation: Any, slide: Slide, colours: dict[str, str]) -> dict[str,
         "area_um2": annotation.area_px * mpp * mpp if mpp else None,
         "perimeter_um": annotation.perimeter_px * mpp if mpp else None,
         "author": annotation.author_account,
+        "edited_by": annotation.editor_account,  # who last changed it (None: unchanged)
         "created_at": annotation.created_at.isoformat(),
         "updated_at": annotation.updated_at.isoformat(),
         "version": annotation.version,

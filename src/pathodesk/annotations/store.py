@@ -184,6 +184,7 @@ def update(
         annotation.source, annotation.probability = draft.source, draft.probability
         _place(annotation, outline)
         annotation.updated_at = utcnow()
+        annotation.edited_by_id = author_id  # "edited by" beside the author (a corrected AI outline)
         note_edit(slide, "expert")
         session.flush()
     session.add(_revision(annotation, "update", author_id))

@@ -341,6 +341,7 @@ class Annotation(Base):
     vertex_count: Mapped[int] = mapped_column(Integer)
     deleted: Mapped[bool] = mapped_column(default=False)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    edited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     version: Mapped[int] = mapped_column(Integer)
@@ -348,11 +349,16 @@ class Annotation(Base):
     # (QuPath: objectType, name, isLocked, measurements, metadata, color)
     properties: Mapped[dict[str, object] | None] = mapped_column(JSON(none_as_null=True))
 
-    author: Mapped[User | None] = relationship()
+    author: Mapped[User | None] = relationship(foreign_keys=[author_id])
+    editor: Mapped[User | None] = relationship(foreign_keys=[edited_by_id])
 
     @property
     def author_account(self) -> str | None:
         return self.author.account if self.author else None
+
+    @property
+    def editor_account(self) -> str | None:
+        return self.editor.account if self.editor else None
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy reads it once)
 

@@ -44,6 +44,25 @@ export function geometryFromItem(item) {
     : { type: "MultiPolygon", coordinates: polygons };
 }
 
+// Any closed region paper.js made (brush strokes, boolean results, curves included) ->
+// GeoJSON: flattened to straight edges; a ring inside another ring is that ring's hole.
+export function geometryFromRegion(item, flatness) {
+  const shape = item.clone({ insert: false });
+  shape.flatten(flatness);
+  const paths = (shape instanceof paper.CompoundPath ? shape.children : [shape])
+    .filter((p) => p.segments.length >= 3 && Math.abs(p.area) > 0);
+  const inside = (inner, outer) => inner !== outer && Math.abs(outer.area) > Math.abs(inner.area)
+    && outer.contains(inner.interiorPoint);
+  const outers = paths.filter((p) => !paths.some((o) => inside(p, o)));
+  const polygons = outers.map((outer) => [
+    ringOf(outer), ...paths.filter((h) => !outers.includes(h) && inside(h, outer)).map(ringOf),
+  ]);
+  if (!polygons.length) return null;
+  return polygons.length === 1
+    ? { type: "Polygon", coordinates: polygons[0] }
+    : { type: "MultiPolygon", coordinates: polygons };
+}
+
 export function rectangleGeometry(a, b) {
   const [x0, x1] = [Math.min(a.x, b.x), Math.max(a.x, b.x)];
   const [y0, y1] = [Math.min(a.y, b.y), Math.max(a.y, b.y)];

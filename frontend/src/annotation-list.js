@@ -14,6 +14,17 @@ function labelOptions(store, selected) {
   });
 }
 
+// Counted cells (point tool) in view, per class: "; points: lung_aca 12, lung_n 3".
+function pointCounts(records) {
+  const counts = new Map();
+  for (const record of records) {
+    if (record.shape === "point") counts.set(record.label, (counts.get(record.label) || 0) + 1);
+  }
+  if (!counts.size) return "";
+  const list = [...counts].map(([label, count]) => `${label} ${fmt(count)}`).join(", ");
+  return t("; points: {list}", { list });
+}
+
 // Who drew it, and who changed it since: a corrected AI outline says both.
 function authorship(record) {
   const author = record.author || (record.source === "ai" ? term("source", "ai") : record.id === null ? t("you") : "—");
@@ -95,8 +106,9 @@ export function wireList(editor) {
     body.replaceChildren(...shown.slice(0, MAX_ROWS).map(row));
     const more = shown.length > MAX_ROWS ? t(", first {count} listed", { count: MAX_ROWS }) : "";
     const small = store.omitted ? t("; {count} too small to see at this zoom", { count: fmt(store.omitted) }) : "";
-    const counted = t("{count} in view of {total}", { count: fmt(shown.length), total: fmt(store.total) });
-    $("annotation-count").textContent = counted + more + small;
+    const unsaved = records.filter((r) => r.id === null).length - store.pendingDeletes.size;
+    const counted = t("{count} in view of {total}", { count: fmt(shown.length), total: fmt(store.total + unsaved) });
+    $("annotation-count").textContent = counted + more + small + pointCounts(shown);
     const dirty = store.dirtyCount;
     $("annotation-save").textContent = dirty ? t("Save ({count})", { count: dirty }) : t("Saved");
     $("annotation-save").disabled = dirty === 0;

@@ -1,14 +1,19 @@
-// Drawing and editing tools (issue 4, SPEC A9/A10): pencil, polygon, rectangle, circle,
-// select/move/edit vertices. Points arrive in level-0 px (the paper view's coordinates).
+// Drawing and editing tools (issue 4, SPEC A9/A10; issue 21, item 5): pencil, polygon,
+// rectangle, circle, select/move/edit vertices, point (cell counting), brush and eraser, and
+// a ruler that measures without saving. Points arrive in level-0 px (the paper view's units).
 import paper from "paper/dist/paper-core";
 import {
-  circleGeometry, geometryFromItem, polygonGeometry, rectangleGeometry,
+  circleGeometry, geometryFromItem, geometryFromRegion, polygonGeometry, rectangleGeometry,
 } from "./annotation-geometry.js";
+import { formatNumber, t } from "./i18n.js";
 
 const CLOSE_PX = 10; // clicking this close to the first vertex closes a polygon
 const SIMPLIFY_PX = 1.5; // freehand strokes are simplified to this many screen px on release
+const BRUSH_PX = 14; // brush and eraser radius on screen
+const POINT_UM = 3; // a counted cell is a dot of this radius on the slide (6 px without mpp)
+const LABEL_PX = 13;
 
-export function makeTools(canvas, store, currentLabel) {
+export function makeTools(canvas, store, currentLabel, mpp, say) {
   const scope = canvas.scope;
   const sketch = (props) => {
     canvas.sketchLayer.activate();
@@ -129,6 +134,95 @@ export function makeTools(canvas, store, currentLabel) {
     }
     drag = null;
   };
+
+  // point: one click, one counted object of the current class
+  tools.point = new paper.Tool();
+  tools.point.onMouseDown = (event) => {
+    finish(circleGeometry(event.point, mpp ? POINT_UM / mpp : 6), "point");
+  };
+
+  // ruler: drag to measure; the line and its length stay until the next measurement
+  tools.ruler = new paper.Tool();
+  let ruler = null;
+  const clearRuler = () => { ruler?.line.remove(); ruler?.text.remove(); ruler = null; };
+  tools.ruler.onMouseDown = (event) => {
+    clearRuler();
+    ruler = { start: event.point, line: sketch({ segments: [event.point, event.point], strokeColor: "#ffb000" }) };
+    canvas.sketchLayer.activate();
+    ruler.text = new paper.PointText({ point: event.point, fillColor: "#000", shadowColor: "#fff", shadowBlur: 4 });
+    canvas.layer.activate();
+  };
+  tools.ruler.onMouseDrag = (event) => {
+    if (!ruler) return;
+    ruler.line.lastSegment.point = event.point;
+    const px = ruler.start.getDistance(event.point);
+    const text = mpp ? t("{length} µm", { length: formatNumber(px * mpp, 1) }) : t("{length} px", { length: formatNumber(px) });
+    ruler.text.content = text;
+    ruler.text.fontSize = LABEL_PX / canvas.zoom;
+    ruler.text.point = ruler.start.add(event.point).divide(2);
+    say(t("Length: {text}", { text }));
+    document.documentElement.dataset.rulerPx = String(Math.round(px));
+  };
+  tools.ruler.clear = clearRuler; // when another tool is picked
+
+  // brush paints a region (joined to the selected outline it touches); the eraser takes a
+  // region away from the selected outline
+  const brushTool = (erase) => {
+    const tool = new paper.Tool();
+    let region = null;
+    let last = null;
+    let preview = null;
+    const dab = (point) => {
+      const circle = new paper.Path.Circle({ center: point, radius: BRUSH_PX / canvas.zoom, insert: false });
+      region = region ? region.unite(circle, { insert: false }) : circle;
+    };
+    const show = () => {
+      preview?.remove();
+      canvas.sketchLayer.activate();
+      preview = region.clone();
+      preview.fillColor = erase ? new paper.Color(1, 1, 1, 0.5) : new paper.Color(0, 0.63, 1, 0.3);
+      preview.strokeColor = erase ? "#b00020" : "#00a0ff";
+      preview.strokeScaling = false;
+      canvas.layer.activate();
+    };
+    tool.onMouseDown = (event) => { region = null; dab(event.point); last = event.point; show(); };
+    tool.onMouseDrag = (event) => {
+      const step = BRUSH_PX / canvas.zoom / 2;
+      const distance = last.getDistance(event.point);
+      for (let d = step; d <= distance; d += step) dab(last.add(event.point.subtract(last).multiply(d / distance)));
+      if (distance >= step) last = event.point;
+      show();
+    };
+    tool.onMouseUp = async () => {
+      preview?.remove();
+      const painted = region;
+      region = preview = null;
+      if (!painted) return;
+      const flatness = SIMPLIFY_PX / canvas.zoom;
+      const key = canvas.selectedKey;
+      if (key && store.records.get(key)?.simplified) await store.loadFull(key);
+      const record = key ? store.records.get(key) : null;
+      if (record) canvas.render();
+      const item = record ? canvas.items.get(key) : null;
+      if (erase) {
+        if (!item) return say(t("Select the outline to erase from first."));
+        const geometry = geometryFromRegion(item.subtract(painted, { insert: false }), flatness);
+        store.apply(key, geometry && { geometry, label: record.label, shape: "freehand" });
+        if (!geometry) canvas.selectedKey = null;
+        return;
+      }
+      if (item && (item.intersects(painted) || item.contains(painted.position))) {
+        const geometry = geometryFromRegion(item.unite(painted, { insert: false }), flatness);
+        if (geometry) store.apply(key, { geometry, label: record.label, shape: "freehand" });
+        return;
+      }
+      const geometry = geometryFromRegion(painted, flatness);
+      if (geometry) finish(geometry, "freehand");
+    };
+    return tool;
+  };
+  tools.brush = brushTool(false);
+  tools.eraser = brushTool(true);
 
   tools.pan = new paper.Tool(); // does nothing: OpenSeadragon has the mouse
   for (const tool of Object.values(tools)) tool.minDistance = 0;

@@ -11,7 +11,10 @@ import { makeTools } from "./annotation-tools.js";
 import { $, toast } from "./dom.js";
 import { t, term } from "./i18n.js";
 
-const SHORTCUTS = { h: "pan", v: "select", p: "pencil", g: "polygon", r: "rectangle", c: "circle" };
+const SHORTCUTS = {
+  h: "pan", v: "select", p: "pencil", g: "polygon", r: "rectangle", c: "circle",
+  k: "point", m: "ruler", b: "brush", e: "eraser",
+};
 const SAVED = t("All changes saved.");
 
 export function startAnnotator(viewer, slideId, mpp) {
@@ -33,9 +36,13 @@ export function startAnnotator(viewer, slideId, mpp) {
 }
 
 // --- tools: pan or draw; the wheel zooms whichever holds the mouse ------------------------
-function wireTools({ viewer, store, canvas, labelSelect }) {
-  const tools = makeTools(canvas, store, () => labelSelect.value);
+function wireTools({ viewer, store, canvas, labelSelect, mpp }) {
+  const status = $("tool-status");
+  const say = (text) => { status.textContent = text; };
+  const tools = makeTools(canvas, store, () => labelSelect.value, mpp, say);
   function setTool(name) {
+    if (name !== "ruler") tools.ruler.clear();
+    if (setTool.current !== name) say("");
     setTool.current = name;
     tools[name].activate();
     const drawing = name !== "pan";

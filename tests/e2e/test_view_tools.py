@@ -63,3 +63,64 @@ def test_presets_rotation_cursor_labels_and_shortcuts(
     expect(page.locator("#shortcuts")).to_be_hidden()
     assert page.evaluate("() => window.pathodeskAnnotations.canvas.scope.settings.handleSize") == 9
     page.close()
+
+
+def test_point_count_ruler_brush_and_eraser(
+    browser: Browser, live_server: LiveServer, accounts: Accounts, samples: dict[str, Path]
+) -> None:
+    slide_id = ingest(live_server.url, "expert-a", samples["svs"], accounts.exam_a_id)
+    page = logged_in_page(browser, live_server, "expert-a")
+    open_editor(page, live_server, slide_id)
+    page.keyboard.press("2")  # 10x: about 0.5 screen px per slide px
+    page.wait_for_timeout(800)
+    box = page.locator("#viewer").bounding_box()
+    assert box is not None
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    zoom = page.evaluate("() => window.pathodeskAnnotations.canvas.zoom")
+
+    page.keyboard.press("k")  # count three cells
+    for dx in (-60, 0, 60):
+        page.mouse.click(cx + dx, cy - 120)
+    expect(page.locator("#annotation-count")).to_contain_text("3 in view of 3; points: lung_n 3")
+
+    page.keyboard.press("m")  # measure 200 screen px
+    page.mouse.move(cx - 100, cy + 150)
+    page.mouse.down()
+    page.mouse.move(cx + 100, cy + 150, steps=8)
+    page.mouse.up()
+    length_um = 200 / zoom * 0.499
+    status = page.locator("#tool-status").inner_text()
+    measured = float(status.split(":")[1].replace("µm", "").replace(",", "").strip())
+    assert abs(measured - length_um) < 0.02 * length_um, (status, length_um)
+
+    page.keyboard.press("b")  # paint a band, then erase across its middle
+    page.mouse.move(cx - 120, cy)
+    page.mouse.down()
+    page.mouse.move(cx + 120, cy, steps=20)
+    page.mouse.up()
+    painted = page.evaluate(
+        "() => [...window.pathodeskAnnotations.store.records.values()].find(r => r.shape === 'freehand')"
+    )
+    assert painted is not None and painted["geometry"]["type"] == "Polygon"
+    page.keyboard.press("e")
+    page.mouse.move(cx, cy - 60)
+    page.mouse.down()
+    page.mouse.move(cx, cy + 60, steps=12)
+    page.mouse.up()
+    erased = page.evaluate("(key) => window.pathodeskAnnotations.store.records.get(key)", painted["key"])
+    assert (
+        erased["geometry"]["type"] == "MultiPolygon" and erased["area_px"] < painted["area_px"]
+    )  # cut in two
+    page.screenshot(path=str(ARTIFACTS / "viewer-tools.png"))
+    page.keyboard.press("Control+s")
+    expect(page.locator("#annotation-save")).to_have_text("Saved")
+    with httpx.Client(base_url=live_server.url) as client:
+        login(client, "expert-a")
+        stored = client.get(f"/api/v1/slides/{slide_id}/annotations").json()["annotations"]
+    assert sorted(a["shape"] for a in stored) == [
+        "freehand",
+        "point",
+        "point",
+        "point",
+    ]  # the ruler kept nothing
+    page.close()

@@ -16,7 +16,7 @@ from shapely.validation import explain_validity
 
 from pathodesk.errors import ValidationFailedError
 
-SHAPES = ("polygon", "rectangle", "ellipse", "freehand")
+SHAPES = ("polygon", "rectangle", "ellipse", "freehand", "point")  # point: a counted cell, a small disc
 MAX_VERTICES = 100_000
 LOD_TOLERANCES = (2.0, 8.0)  # level-0 px; the viewer asks for half a screen pixel
 # Repairing a self-crossing outline (make_valid) splits off slivers where the line crossed

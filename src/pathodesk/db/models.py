@@ -325,7 +325,7 @@ class Annotation(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     slide_id: Mapped[int] = mapped_column(ForeignKey("slides.id", ondelete="CASCADE"), index=True)
     label: Mapped[str] = mapped_column(String(64))
-    shape: Mapped[str] = mapped_column(String(16))  # polygon | rectangle | ellipse | freehand
+    shape: Mapped[str] = mapped_column(String(16))  # polygon | rectangle | ellipse | freehand | point
     source: Mapped[str] = mapped_column(String(8))  # ai | expert
     probability: Mapped[float | None] = mapped_column(Float)
     geometry: Mapped[dict[str, object]] = mapped_column(JSON)

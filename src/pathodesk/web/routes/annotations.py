@@ -29,7 +29,7 @@ from pathodesk.web.state import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["annotations"])
 
-Shape = Literal["polygon", "rectangle", "ellipse", "freehand"]
+Shape = Literal["polygon", "rectangle", "ellipse", "freehand", "point"]  # as annotations.geometry.SHAPES
 Source = Literal["ai", "expert"]
 Coordinate = Annotated[float, Query(ge=-1e9, le=1e9)]
 LabelName = Annotated[str, Field(min_length=1, max_length=64)]

@@ -64,14 +64,14 @@ class VisibleText(HTMLParser):
         self._skip = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style", "code", "title"):
+        if tag in ("script", "style", "code", "kbd", "title"):  # kbd: key legends, as printed on keys
             self._skip += 1
         for name, value in attrs:
             if name in self.SHOWN_ATTRIBUTES and value:
                 self.found.append(value)
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style", "code", "title"):
+        if tag in ("script", "style", "code", "kbd", "title"):  # kbd: key legends, as printed on keys
             self._skip -= 1
 
     def handle_data(self, data: str) -> None:

@@ -43,7 +43,7 @@ READ_PAGE = """() => {
 
 # The same in both languages: product, units, formats, keys.
 UNIVERSAL = {"PathoDesk", "px", "µm", "µm/px", "mm", "ASAP", "XML", "GeoJSON", "F1", "SHA-256", "HTTP", "AI"}
-UNIVERSAL |= {"Ctrl", "Shift", "Del", "zip", "SVS", "NDPI", "MRXS", "TIFF", "OME-TIFF", "DICOM", "PNG"}
+UNIVERSAL |= {"Ctrl", "Shift", "Alt", "Del", "zip", "SVS", "NDPI", "MRXS", "TIFF", "OME-TIFF", "DICOM", "PNG"}
 UNIVERSAL |= {"JPEG", "rrggbb"}  # and a colour's notation
 UNIVERSAL |= {"English"}  # the switch names each language in its own words
 WORD = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]*[A-Za-z0-9]|[A-Za-z]{2,}")

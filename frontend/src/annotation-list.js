@@ -116,6 +116,28 @@ export function wireList(editor) {
     $("annotation-redo").disabled = store.redoStack.length === 0;
     $("review-status").textContent = t("{status}, round {round}", { status: term("status", store.status), round: store.round });
     viewer.element.dataset.annotationCount = String(store.records.size);
+    showDetails();
+  }
+
+  // the selected annotation's name and comment, edited like its outline (saved, undoable)
+  const details = { box: $("annotation-details"), name: $("annotation-name"), comment: $("annotation-comment") };
+  function showDetails() {
+    const record = canvas.selectedKey ? store.records.get(canvas.selectedKey) : null;
+    details.box.hidden = !record;
+    if (!record) return;
+    if (document.activeElement !== details.name) details.name.value = record.name || "";
+    if (document.activeElement !== details.comment) details.comment.value = record.comment || "";
+  }
+  for (const field of [details.name, details.comment]) {
+    field.addEventListener("change", () => {
+      const key = canvas.selectedKey;
+      const record = key ? store.records.get(key) : null;
+      if (!record) return;
+      store.apply(key, {
+        geometry: record.geometry, label: record.label, shape: record.shape,
+        name: details.name.value.trim() || null, comment: details.comment.value.trim() || null,
+      });
+    });
   }
 
   for (const select of Object.values(filters)) select.addEventListener("change", () => { renderList(); canvas.render(); });

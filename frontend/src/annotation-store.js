@@ -75,7 +75,9 @@ export class AnnotationStore extends EventTarget {
 
   snapshot(key) {
     const record = this.records.get(key);
-    return record ? clone({ geometry: record.geometry, label: record.label, shape: record.shape }) : null;
+    return record
+      ? clone({ geometry: record.geometry, label: record.label, shape: record.shape, name: record.name ?? null, comment: record.comment ?? null })
+      : null;
   }
 
   // Every edit goes through here so that it can be undone.
@@ -139,7 +141,9 @@ export class AnnotationStore extends EventTarget {
       }
     }
     for (const record of [...this.records.values()].filter((r) => r.dirty)) {
-      const body = { label: record.label, geometry: record.geometry, shape: record.shape };
+      const body = {
+        label: record.label, geometry: record.geometry, shape: record.shape, name: record.name ?? null, comment: record.comment ?? null,
+      };
       try {
         const saved = record.id === null
           ? await api(`/api/v1/slides/${this.slideId}/annotations`, { method: "POST", json: body })

@@ -216,3 +216,23 @@ def test_a_corrected_outline_says_who_edited_it_and_the_list_counts_all(
     corner = {"x0": 0, "y0": 0, "x1": 100, "y1": 100}
     in_view = app_client.get(f"/api/v1/slides/{slide_id}/annotations", params=corner).json()
     assert len(in_view["annotations"]) == 1 and in_view["total"] == 2  # "1 in view of 2"
+
+
+def test_name_and_comment_are_kept_changed_and_cleared(app_client: TestClient, slide_id: int) -> None:
+    login(app_client, "expert-a")
+    made = create(app_client, slide_id, rectangle(0, 0, 50, 50), name="Focus 1", comment="近似腺样结构")
+    assert (made["name"], made["comment"]) == ("Focus 1", "近似腺样结构")
+    renamed = app_client.patch(
+        f"/api/v1/annotations/{made['id']}", json={"version": made["version"], "name": "Focus A"}
+    )
+    assert renamed.status_code == 200 and (renamed.json()["name"], renamed.json()["comment"]) == (
+        "Focus A",
+        "近似腺样结构",
+    )
+    cleared = app_client.patch(
+        f"/api/v1/annotations/{made['id']}", json={"version": renamed.json()["version"], "comment": None}
+    )
+    assert cleared.json()["comment"] is None and cleared.json()["name"] == "Focus A"
+    control = {"label": "lung_aca", "geometry": rectangle(0, 0, 5, 5), "name": "a\x00b"}
+    bad = app_client.post(f"/api/v1/slides/{slide_id}/annotations", json=control)
+    assert bad.status_code == 422

@@ -359,3 +359,20 @@ def test_qupath_properties_classes_and_detections_survive_import_and_export(
     assert props[1]["measurements"] == {"Area µm^2": 1600.0} and props[1]["metadata"] == {"scanner": "VS200"}
     assert props[1]["color"] == [10, 20, 30] and props[1]["classification"]["name"] == "lung_scc"
     assert sum(shape(f["geometry"]).area for f in out) == pytest.approx(80 * 80 * 2 + 20 * 20)
+
+
+def test_names_and_comments_travel_in_both_formats() -> None:
+    """Issue 21, item 5: QuPath's name and description, ASAP's Name; control characters dropped."""
+    region = FileRegion("lung_aca", rectangle(0, 0, 40, 40), name="Focus A", comment="腺样结构\nsecond line")
+    back = qupath_geojson.read(qupath_geojson.write([region], {"lung_aca": "#d62728"})).regions[0]
+    assert (back.name, back.comment) == ("Focus A", "腺样结构\nsecond line")
+    hostile = json.dumps(
+        {
+            "type": "Feature",
+            "geometry": rectangle(0, 0, 9, 9),
+            "properties": {"name": "a\nb\x00c", "description": 7},
+        }
+    )
+    read = qupath_geojson.read(hostile.encode()).regions[0]
+    assert (read.name, read.comment) == ("abc", None)
+    assert b'Name="Focus A"' in asap_xml.write([region], {"lung_aca": "#d62728"})

@@ -42,6 +42,20 @@ def test_presets_rotation_cursor_labels_and_shortcuts(
     expect(page.locator("#annotation-count")).to_contain_text("1 in view of 1")
     assert page.evaluate("() => window.pathodeskAnnotations.canvas.labels.size") == 1  # class on the slide
 
+    page.click("#annotation-rows tr td:nth-child(3)")  # select it from the list
+    expect(page.locator("#annotation-details")).to_be_visible()
+    page.fill("#annotation-name", "Focus A")
+    page.fill("#annotation-comment", "近似腺样结构")
+    page.locator("#annotation-comment").blur()
+    expect(page.locator("#annotation-save")).to_have_text("Save (1)")
+    page.click("#annotation-save")
+    expect(page.locator("#annotation-save")).to_have_text("Saved")
+    with httpx.Client(base_url=live_server.url) as client:
+        login(client, "expert-a")
+        (saved,) = client.get(f"/api/v1/slides/{slide_id}/annotations").json()["annotations"]
+    assert (saved["name"], saved["comment"]) == ("Focus A", "近似腺样结构")
+    page.keyboard.press("0")
+
     page.click("[data-rotate='90']")
     page.wait_for_function("() => window.pathodeskViewer.viewport.getRotation() === 90")
     page.wait_for_timeout(1200)  # the rotation animates

@@ -37,6 +37,8 @@ def regions_of(features: Iterable[dict[str, Any]]) -> list[FileRegion]:
             probability=f.get("probability"),
             uid=annotation_uid(f.get("id")),
             extra=f.get("properties"),
+            name=f.get("name"),
+            comment=f.get("comment"),
         )
         for f in features
     ]

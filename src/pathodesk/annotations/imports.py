@@ -100,6 +100,8 @@ def import_annotations(
                 source=region.source if region.source in SOURCES else "expert",
                 probability=region.probability,
                 properties=region.extra,
+                name=region.name,
+                comment=region.comment,
             )
         )
     # hand-drawn files often hold self-touching outlines: repair them the way QuPath does

@@ -87,6 +87,8 @@ def annotation_rows(
             Annotation.updated_at,
             Annotation.version,
             Annotation.properties,
+            Annotation.name,
+            Annotation.comment,
         )
         .outerjoin(User, User.id == Annotation.author_id)
         .outerjoin(editor, editor.id == Annotation.edited_by_id)
@@ -139,4 +141,6 @@ def feature(annotation: Any, slide: Slide, colours: dict[str, str]) -> dict[str,
         "updated_at": annotation.updated_at.isoformat(),
         "version": annotation.version,
         "properties": annotation.properties,
+        "name": annotation.name,
+        "comment": annotation.comment,
     }

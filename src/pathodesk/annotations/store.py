@@ -50,6 +50,8 @@ class Draft:
     source: str = "expert"
     probability: float | None = None
     properties: dict[str, object] | None = None  # another tool's, kept verbatim (QuPath)
+    name: str | None = None
+    comment: str | None = None
 
 
 def label_colours(session: Session, slide: Slide) -> dict[str, str]:
@@ -133,6 +135,8 @@ def create_many(
             probability=draft.probability,
             author_id=author_id,
             properties=draft.properties,
+            name=draft.name,
+            comment=draft.comment,
         )
         _place(annotation, outline)
         created.append(annotation)
@@ -183,6 +187,9 @@ def update(
         annotation.label, annotation.shape = draft.label, draft.shape
         annotation.source, annotation.probability = draft.source, draft.probability
         _place(annotation, outline)
+        for field in ("name", "comment"):
+            if field in changes:
+                setattr(annotation, field, changes[field])
         annotation.updated_at = utcnow()
         annotation.edited_by_id = author_id  # "edited by" beside the author (a corrected AI outline)
         note_edit(slide, "expert")

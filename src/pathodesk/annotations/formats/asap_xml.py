@@ -54,7 +54,7 @@ def write(regions: list[FileRegion], group_colours: dict[str, str]) -> bytes:
             annotation = SubElement(
                 annotations,
                 "Annotation",
-                Name=f"Annotation {index}",
+                Name=region.name or f"Annotation {index}",
                 Type="Rectangle" if rectangle else "Polygon",
                 PartOfGroup=EXCLUSION if is_hole else label,
                 Color=EXCLUSION_COLOUR

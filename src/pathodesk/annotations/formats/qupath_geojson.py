@@ -20,10 +20,22 @@ MACHINE_OBJECTS = ("detection", "cell", "tile")
 MAX_KEPT_BYTES = 16_384  # per feature: measurements of a cell are a few hundred bytes
 
 
+def _text(value: object, limit: int, lines: bool = False) -> str | None:
+    """A printable string (line breaks only where ``lines``), cut to ``limit``."""
+    if not isinstance(value, str):
+        return None
+    cleaned = "".join(ch for ch in value if ch.isprintable() or (lines and ch == "\n"))[:limit].strip()
+    return cleaned or None
+
+
 def write(regions: list[FileRegion], group_colours: dict[str, str]) -> bytes:
     features = []
     for region in regions:
         properties: dict[str, Any] = {"objectType": "annotation", **(region.extra or {})}
+        if region.name:
+            properties["name"] = region.name
+        if region.comment:
+            properties["description"] = region.comment  # QuPath's annotation description
         if region.label:
             colour = region.color or group_colours.get(region.label, DEFAULT_COLOUR)
             properties["classification"] = {"name": region.label, "color": list(hex_to_rgb(colour))}
@@ -112,6 +124,8 @@ def read(data: bytes) -> ParsedFile:
                 color=None if isinstance(classification, str) else hex_colour(classification.get("color")),
                 source=source if isinstance(source, str) else None,
                 probability=float(probability) if isinstance(probability, int | float) else None,
+                name=_text(properties.get("name"), 128),
+                comment=_text(properties.get("description"), 20_000, lines=True),
                 extra=kept or None,
             )
         )

@@ -22,6 +22,8 @@ class FileRegion:
     probability: float | None = None
     uid: str | None = None  # a stable identity for formats that carry one (QuPath's feature id)
     extra: dict[str, Any] | None = None  # the format's own fields PathoDesk keeps, not uses
+    name: str | None = None  # the pathologist's name for it (QuPath "name", ASAP's Name)
+    comment: str | None = None
 
 
 @dataclass(frozen=True)

@@ -36,12 +36,18 @@ LabelName = Annotated[str, Field(min_length=1, max_length=64)]
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
+Name = Annotated[str, Field(max_length=128, pattern=r"^[^\x00-\x1f\x7f]*$")]
+Comment = Annotated[str, Field(max_length=20000)]
+
+
 class AnnotationCreate(BaseModel):
     label: LabelName
     geometry: dict[str, Any]  # GeoJSON Polygon / MultiPolygon in level-0 pixels
     shape: Shape = "polygon"
     source: Source = "expert"
     probability: Probability | None = None
+    name: Name | None = None
+    comment: Comment | None = None
 
 
 class AnnotationUpdate(BaseModel):
@@ -50,6 +56,8 @@ class AnnotationUpdate(BaseModel):
     geometry: dict[str, Any] | None = None
     shape: Shape | None = None
     probability: Probability | None = None
+    name: Name | None = None  # null clears it
+    comment: Comment | None = None
 
 
 class RestoreRequest(BaseModel):
@@ -138,7 +146,15 @@ def create_annotation(
     slide_id: RecordId, body: AnnotationCreate, user: CurrentUser, session: DbSession
 ) -> Response:
     slide = visible_slide(session, user, slide_id)
-    draft = store.Draft(body.label, body.geometry, body.shape, body.source, body.probability)
+    draft = store.Draft(
+        body.label,
+        body.geometry,
+        body.shape,
+        body.source,
+        body.probability,
+        name=body.name,
+        comment=body.comment,
+    )
     (annotation,) = store.create_many(session, slide, [draft], user.user_id)
     record_by(session, user, "create", "annotation", annotation.id, slide_id=slide.id)
     return json_response(_feature(session, slide, annotation), 201)

@@ -376,3 +376,28 @@ def test_names_and_comments_travel_in_both_formats() -> None:
     read = qupath_geojson.read(hostile.encode()).regions[0]
     assert (read.name, read.comment) == ("abc", None)
     assert b'Name="Focus A"' in asap_xml.write([region], {"lung_aca": "#d62728"})
+
+
+@pytest.mark.parametrize(
+    "coordinates",
+    [
+        [(0, 0), (0, 0), (10, 0), (10, 10)],  # a repeated control point
+        [(0, 0), (1e308, 0), (1e308, 1e308), (0, 1e308)],  # beyond what the curve can compute
+    ],
+)
+def test_degenerate_splines_are_read_or_refused_never_crash(coordinates: list[tuple[float, float]]) -> None:
+    """Found by the fuzz test: NaN from a spline reached GEOS and broke the import with a 500."""
+    points = "".join(f'<Coordinate Order="{i}" X="{x}" Y="{y}"/>' for i, (x, y) in enumerate(coordinates))
+    xml = (
+        '<ASAP_Annotations><Annotations><Annotation Name="a" Type="Spline" PartOfGroup="_2">'
+        f"<Coordinates>{points}</Coordinates></Annotation>"
+        '<Annotation Name="b" Type="Spline" PartOfGroup="lung_aca">'
+        f"<Coordinates>{points}</Coordinates></Annotation></Annotations></ASAP_Annotations>"
+    )
+    try:
+        parsed = asap_xml.read(xml.encode())
+    except ValidationFailedError:
+        return
+    for region in parsed.regions:  # an empty one (all cut away) is refused by the store's checks
+        for ring in region.geometry["coordinates"][:1]:
+            assert all(math.isfinite(v) for point in ring for v in point)

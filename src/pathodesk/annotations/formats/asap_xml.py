@@ -10,9 +10,11 @@ it (CAMELYON's "_2" group counts as exclusion too). Splines are read as the curv
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import replace
 from xml.etree.ElementTree import Element, SubElement, indent, tostring
 
+from shapely.errors import GEOSException
 from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.ops import unary_union
 
@@ -100,7 +102,8 @@ def read(data: bytes) -> ParsedFile:
             points = closed_catmull_rom(points)
         group = annotation.get("PartOfGroup")
         if group in EXCLUSION_GROUPS:
-            exclusions.append(Polygon(points))
+            with suppress(GEOSException, ValueError):  # a hole that is no ring cuts nothing
+                exclusions.append(Polygon(points))
             continue
         regions.append(
             FileRegion(
@@ -115,7 +118,10 @@ def read(data: bytes) -> ParsedFile:
 
 def _cut(region: FileRegion, exclusions: list[Polygon]) -> FileRegion:
     """The region with every exclusion that lies inside it taken out, as a hole."""
-    outline = Polygon(region.geometry["coordinates"][0])
+    try:
+        outline = Polygon(region.geometry["coordinates"][0])
+    except (GEOSException, ValueError):
+        return region  # the geometry checks downstream say what is wrong with it
     inside = [hole for hole in exclusions if hole.is_valid and outline.contains(hole)]
     if not inside:
         return region

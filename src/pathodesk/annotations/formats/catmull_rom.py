@@ -14,11 +14,18 @@ SAMPLES_PER_SEGMENT = 16
 def closed_catmull_rom(
     points: list[tuple[float, float]], samples: int = SAMPLES_PER_SEGMENT
 ) -> list[tuple[float, float]]:
-    """Points along the closed curve, ``samples`` per segment, starting at the first point."""
+    """Points along the closed curve, ``samples`` per segment, starting at the first point.
+    Repeated control points are dropped; where the curve cannot be computed in floating point
+    (coordinates near the float limit) the control polygon itself is returned, for the
+    geometry checks downstream to judge."""
     control = np.asarray(points, dtype=np.float64)
+    as_given = [(float(x), float(y)) for x, y in control]
+    if not np.isfinite(control).all():
+        return as_given
+    control = control[np.any(control != np.roll(control, 1, axis=0), axis=1)]
     count = len(control)
     if count < 3:
-        return [(float(x), float(y)) for x, y in control]
+        return as_given
     out: list[tuple[float, float]] = []
     for i in range(count):
         p0, p1, p2, p3 = (control[(i + k) % count] for k in (-1, 0, 1, 2))
@@ -34,4 +41,4 @@ def closed_catmull_rom(
             b2 = (t3 - t) / (t3 - t1) * a2 + (t - t1) / (t3 - t1) * a3
             c = (t2 - t) / (t2 - t1) * b1 + (t - t1) / (t2 - t1) * b2
             out.append((float(c[0]), float(c[1])))
-    return out
+    return out if np.isfinite(out).all() else as_given

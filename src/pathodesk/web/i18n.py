@@ -84,14 +84,6 @@ def template_gettext(context: Context, message: str, **variables: object) -> str
 
 
 @pass_context
-def template_ngettext(context: Context, singular: str, plural: str, n: int, **variables: object) -> str:
-    text: str = translations(_locale_of(context)).ngettext(singular, plural, n)
-    if context.eval_ctx.autoescape:
-        text = Markup(text)  # noqa: S704 (our catalogue, trusted as Jinja's own gettext does)
-    return text % {"n": n, **variables}
-
-
-@pass_context
 def format_number(context: Context, value: float | int | None, digits: int = 3) -> str:
     if value is None:
         return "—"
@@ -128,8 +120,6 @@ def page_context(request: Request) -> dict[str, object]:
 
 
 def install(environment: Environment) -> None:
-    """Bind ``_``, ``ngettext`` and the number and time filters into a Jinja environment."""
-    environment.globals.update(
-        _=template_gettext, gettext=template_gettext, ngettext=template_ngettext, term=template_term
-    )
+    """Bind ``_``, ``term`` and the number and time filters into a Jinja environment."""
+    environment.globals.update(_=template_gettext, term=template_term)
     environment.filters.update(number=format_number, localtime=format_time)

@@ -6,11 +6,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.support.accounts import Accounts
 from tests.support.axe import audit, blocking
-from tests.support.browser import logged_in_page, ready, wait_until_drawn
+from tests.support.browser import REFUSED, logged_in_page, ready, wait_until_drawn
 from tests.support.http import ingest
 from tests.support.paths import ARTIFACTS
 from tests.support.server import LiveServer
@@ -25,6 +26,7 @@ def log_in_as(page: Page, server: LiveServer, account: str, password: str) -> No
     page.wait_for_url(f"{server.url}/")
 
 
+@pytest.mark.console_errors_expected(REFUSED)  # refusals provoked on purpose
 def test_admin_creates_expert_who_builds_and_views_a_case(
     browser: Browser, live_server: LiveServer, accounts: Accounts, samples: dict[str, Path]
 ) -> None:

@@ -9,11 +9,12 @@ from typing import Any
 
 import httpx
 import numpy as np
+import pytest
 from playwright.sync_api import Browser, Page, expect
 from shapely.geometry import LineString, Point
 
 from tests.support.accounts import Accounts
-from tests.support.browser import Screen, logged_in_page, open_editor, overlay_pixels, to_screen
+from tests.support.browser import REFUSED, Screen, logged_in_page, open_editor, overlay_pixels, to_screen
 from tests.support.http import PASSWORD, ingest
 from tests.support.paths import ARTIFACTS
 from tests.support.server import LiveServer
@@ -176,6 +177,7 @@ def test_draw_every_shape_at_two_zooms_save_reload_relabel_delete_undo(
     page.close()
 
 
+@pytest.mark.console_errors_expected(REFUSED)  # refusals provoked on purpose
 def test_conflicting_saves_and_sign_off_in_the_browser(
     browser: Browser, live_server: LiveServer, accounts: Accounts, samples: dict[str, Path]
 ) -> None:

@@ -50,6 +50,7 @@ def other_origin(live_server: LiveServer) -> Iterator[str]:
     server.shutdown()
 
 
+@pytest.mark.console_errors_expected(r"^Framing '.*' violates the following Content Security Policy")
 def test_no_page_of_ours_renders_in_another_origins_frame(browser: Browser, other_origin: str) -> None:
     page = browser.new_page()
     blocked: list[str] = []

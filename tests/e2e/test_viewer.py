@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.support.accounts import Accounts
-from tests.support.browser import canvas_pixels, logged_in_page, ready, wait_until_drawn
+from tests.support.browser import REFUSED, canvas_pixels, logged_in_page, ready, wait_until_drawn
 from tests.support.http import ingest
 from tests.support.paths import ARTIFACTS
 from tests.support.server import LiveServer
@@ -87,6 +88,7 @@ def test_viewer_shows_associated_images_and_shared_formats(
     page.close()
 
 
+@pytest.mark.console_errors_expected(REFUSED)  # refusals provoked on purpose
 def test_upload_page_shows_progress_and_errors(
     browser: Browser,
     live_server: LiveServer,

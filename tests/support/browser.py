@@ -16,6 +16,9 @@ from tests.support.paths import ARTIFACTS
 from tests.support.server import LiveServer
 
 Screen = tuple[float, float]
+# the browser's console line for a request the server refused (4xx): expected where a test
+# provokes one (``@pytest.mark.console_errors_expected(REFUSED)``)
+REFUSED = r"^Failed to load resource: the server responded with a status of 4\d\d"
 
 
 def ready(page: Page) -> None:

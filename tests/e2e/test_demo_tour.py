@@ -1,0 +1,60 @@
+"""The demo as a Chinese-speaking pathologist first sees it (issue 21, items 2 and 9): the
+worklist, the analysed lung mosaic with its heatmap and signed-off review, the thyroid mosaic
+with its weak-model warning. Screenshots: test-artifacts/tour-zh-*.png."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, expect
+
+from pathodesk.cli.demo import load_demo
+from tests.support.accounts import Accounts
+from tests.support.axe import audit, blocking
+from tests.support.browser import ready, submit_login, wait_until_drawn
+from tests.support.paths import ARTIFACTS
+from tests.support.server import LiveServer
+
+
+@pytest.mark.shared
+@pytest.mark.slow
+def test_the_demo_in_chinese(
+    browser: Browser, live_server: LiveServer, accounts: Accounts, shared_data: Path, samples: dict[str, Path]
+) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    load_demo(live_server.settings, "expert-a")
+    page = browser.new_context(locale="zh-CN", viewport={"width": 1440, "height": 900}).new_page()
+    page.goto(f"{live_server.url}/login")
+    submit_login(page, "expert-a")
+    page.wait_for_url(f"{live_server.url}/")
+    ready(page)
+    expect(page.locator("h1")).to_have_text("切片（8）")
+    page.screenshot(path=str(ARTIFACTS / "tour-zh-worklist.png"), full_page=True)
+    page.goto(f"{live_server.url}/?mine=review")  # awaiting review: the thyroid mosaic
+    ready(page)
+    expect(page.locator(".slide-card")).to_have_count(1)
+    expect(page.locator(".slide-card")).to_contain_text("thyroid-demo-mosaic.tiff")
+
+    page.goto(f"{live_server.url}/")
+    ready(page)
+    page.click("text=lung-demo-mosaic.tiff")
+    ready(page)
+    wait_until_drawn(page)
+    page.wait_for_selector("html[data-annotations-loaded='true']", state="attached")
+    expect(page.locator("#analysis-summary")).to_contain_text("lung_aca")
+    expect(page.locator("#annotation-rows tr")).to_have_count(1)
+    expect(page.locator("#review-status")).to_have_text("已审核，第 1 轮")
+    expect(page.locator("#review-rounds li")).to_contain_text("腺癌区域经复核确认")
+    page.locator("input.heatmap-toggle[data-label='lung_aca']").check()
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(ARTIFACTS / "tour-zh-lung.png"))
+    assert blocking(audit(page)) == []
+
+    page.goto(f"{live_server.url}/")
+    ready(page)
+    page.click("text=thyroid-demo-mosaic.tiff")
+    ready(page)
+    wait_until_drawn(page)
+    expect(page.locator("#weak-model-warning")).to_contain_text("性能较弱")
+    page.screenshot(path=str(ARTIFACTS / "tour-zh-thyroid.png"))

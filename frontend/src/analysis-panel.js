@@ -17,11 +17,11 @@ export function startAnalysisPanel(slideId, toggleOverlay, annotations) {
   function showSummary(summary) {
     const overlapping = summary.overlap > 1;
     const regions = summary.regions.map((r) => {
-      const values = { label: r.label, p: r.probability.toFixed(2), count: r.tiles, px: summary.cell_px };
+      const values = { label: term("class", r.label), p: r.probability.toFixed(2), count: r.tiles, px: summary.cell_px };
       return overlapping ? t("{label} (p {p}, {count} cells of {px} px)", values) : t("{label} (p {p}, {count} tiles)", values);
     });
     const parts = [
-      t("{model}: {label}", { model: summary.model, label: summary.slide_label }),
+      t("{model}: {label}", { model: summary.model, label: term("class", summary.slide_label) }),
       t("{count} tiles of {px} px", { count: summary.tiles, px: summary.tile_px }) +
         (overlapping ? t(", {px} px apart", { px: summary.cell_px }) : ""),
       regions.length ? t("regions: {list}", { list: regions.join(", ") }) : t("no tumour region"),
@@ -35,7 +35,7 @@ export function startAnalysisPanel(slideId, toggleOverlay, annotations) {
       box.className = "heatmap-toggle";
       box.dataset.label = label;
       box.addEventListener("change", () => toggleOverlay(`heatmap-${label}`, heatmapUrl(label), box.checked));
-      wrap.append(box, " " + t("{label} heatmap", { label }));
+      wrap.append(box, " " + t("{label} heatmap", { label: term("class", label) }));
       return wrap;
     }));
     $("heatmap-controls").hidden = Object.keys(heatmapUrls).length === 0;

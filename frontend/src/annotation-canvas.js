@@ -3,6 +3,7 @@
 import OpenSeadragon from "openseadragon";
 import paper from "paper/dist/paper-core";
 import { itemFromGeometry } from "./annotation-geometry.js";
+import { term } from "./i18n.js";
 
 const LABEL_PX = 13; // class labels on the slide, in screen px
 const MAX_LABELS = 150;
@@ -106,7 +107,7 @@ export class AnnotationCanvas {
       const record = this.store.records.get(key);
       const text = new paper.PointText({
         point: item.bounds.topLeft.subtract(new paper.Point(0, 4 / this.zoom)),
-        content: record.label, fontSize: LABEL_PX / this.zoom, fontWeight: "bold",
+        content: term("class", record.label), fontSize: LABEL_PX / this.zoom, fontWeight: "bold",
         fillColor: record.color || "#808080", shadowColor: "white", shadowBlur: 3,
       });
       text.data.key = key;

@@ -8,7 +8,8 @@ const MAX_ROWS = 300;
 function labelOptions(store, selected) {
   return Object.keys(store.labels).map((name) => {
     const option = document.createElement("option");
-    option.value = option.textContent = name;
+    option.value = name;
+    option.textContent = term("class", name);
     option.selected = name === selected;
     return option;
   });
@@ -21,7 +22,7 @@ function pointCounts(records) {
     if (record.shape === "point") counts.set(record.label, (counts.get(record.label) || 0) + 1);
   }
   if (!counts.size) return "";
-  const list = [...counts].map(([label, count]) => `${label} ${fmt(count)}`).join(", ");
+  const list = [...counts].map(([label, count]) => `${term("class", label)} ${fmt(count)}`).join(", ");
   return t("; points: {list}", { list });
 }
 

@@ -73,7 +73,7 @@ def test_upload_analyze_watch_progress_and_export(
     assert any(text.startswith("running") for text in shown), shown  # seen while it ran
     assert any(text.endswith("finding tissue") for text in shown), shown  # stage by stage
     expect(page.locator("#analyze-progress")).to_be_hidden()  # no full bar left behind
-    expect(page.locator("#analysis-summary")).to_contain_text("lung_aca")
+    expect(page.locator("#analysis-summary")).to_contain_text("lung adenocarcinoma")  # by display name
     expect(page.locator("#analysis-summary")).to_contain_text("tiles of 224 px, 112 px apart")
 
     # the AI outline is in the list and drawn over the tumour
@@ -126,7 +126,7 @@ def test_upload_analyze_watch_progress_and_export(
     page.reload()
     wait_until_drawn(page)
     expect(page.locator("#annotation-rows tr")).to_have_count(outlines)
-    expect(page.locator("#analysis-summary")).to_contain_text("lung_aca")  # the finished one's
+    expect(page.locator("#analysis-summary")).to_contain_text("lung adenocarcinoma")  # the finished one's
     page.close()
 
 

@@ -42,7 +42,7 @@ def test_the_demo_in_chinese(
     ready(page)
     wait_until_drawn(page)
     page.wait_for_selector("html[data-annotations-loaded='true']", state="attached")
-    expect(page.locator("#analysis-summary")).to_contain_text("lung_aca")
+    expect(page.locator("#analysis-summary")).to_contain_text("肺腺癌")
     expect(page.locator("#annotation-rows tr")).to_have_count(1)
     expect(page.locator("#review-status")).to_have_text("已审核，第 1 轮")
     expect(page.locator("#review-rounds li")).to_contain_text("腺癌区域经复核确认")

@@ -95,7 +95,7 @@ def test_point_count_ruler_brush_and_eraser(
     page.keyboard.press("k")  # count three cells
     for dx in (-60, 0, 60):
         page.mouse.click(cx + dx, cy - 120)
-    expect(page.locator("#annotation-count")).to_contain_text("3 in view of 3; points: lung_n 3")
+    expect(page.locator("#annotation-count")).to_contain_text("3 in view of 3; points: benign lung tissue 3")
 
     page.keyboard.press("m")  # measure 200 screen px
     page.mouse.move(cx - 100, cy + 150)

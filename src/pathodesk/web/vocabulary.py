@@ -49,6 +49,14 @@ TERMS: dict[str, dict[str, str]] = {
         "clipped_fraction": N_("clipped share"),
     },
     "source": {"ai": N_("AI"), "expert": N_("expert")},
+    # the shipped disease types' classes; a class an administrator adds shows its own name
+    "class": {
+        "lung_aca": N_("lung adenocarcinoma"),
+        "lung_scc": N_("lung squamous cell carcinoma"),
+        "lung_n": N_("benign lung tissue"),
+        "normal": N_("normal"),
+        "tumour": N_("tumour"),
+    },
     "tier": {
         "recent": N_("recent"),
         "middle": N_("middle"),

@@ -36,7 +36,7 @@ def create_user(
         raise ValidationFailedError("the account name is empty")
     user = session.scalar(select(User).where(User.account == account))
     if user is not None and not update_existing:
-        raise ConflictError(f"account {account!r} already exists")
+        raise ConflictError("account %(account)r already exists", account=account)
     if user is None:
         user = User(account=account, name=name, role=role, password_hash="", active=True)
         session.add(user)

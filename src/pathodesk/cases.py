@@ -35,7 +35,11 @@ def get_or_create_exam(
     if exam is None:
         if session.get(DiseaseType, disease_type) is None:
             known = ", ".join(session.scalars(select(DiseaseType.name).order_by(DiseaseType.name)))
-            raise ValidationFailedError(f"unknown disease type {disease_type!r}; known: {known}")
+            raise ValidationFailedError(
+                "unknown disease type %(disease_type)r; known: %(known)s",
+                disease_type=disease_type,
+                known=known,
+            )
         exam = Exam(
             pathology_id=pathology_id,
             patient_id=patient.id,
@@ -45,5 +49,5 @@ def get_or_create_exam(
         session.add(exam)
         session.flush()
     elif exam.patient_id != patient.id:
-        raise ConflictError(f"exam {pathology_id} belongs to another patient")
+        raise ConflictError("exam %(pathology_id)s belongs to another patient", pathology_id=pathology_id)
     return exam

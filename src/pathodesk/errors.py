@@ -11,9 +11,13 @@ class PathoDeskError(Exception):
     status = 400
     title = N_("Bad request")
 
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
+    def __init__(self, detail: str, **values: object) -> None:
+        """``detail`` in English with named ``%(name)s`` places for ``values``: the text is also
+        the catalogue's key, so the web layer can say it in the caller's language."""
+        self.message = detail
+        self.values = values
+        self.detail = detail % values if values else detail
+        super().__init__(self.detail)
 
 
 class UnsupportedSlideError(PathoDeskError):

@@ -214,7 +214,7 @@ def ingest_staged(
         if reusable is not None:
             return IngestResult(reusable, duplicate=True)
         if session.get(Exam, exam_id) is None:
-            raise NotFoundError(f"exam {exam_id} does not exist")
+            raise NotFoundError("exam %(exam_id)s does not exist", exam_id=exam_id)
         if same_bytes:
             facts = {name: getattr(same_bytes[0], name) for name in FILE_FACTS}
         else:

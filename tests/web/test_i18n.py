@@ -194,3 +194,14 @@ def test_a_missing_page_is_a_page_and_the_api_stays_json(app_client: TestClient,
     assert api.status_code == 404 and api.headers["content-type"] == "application/problem+json"
     bad = app_client.get("/?status=lost", headers=html)
     assert bad.status_code == 422 and "Invalid input" in bad.text
+
+
+def test_errors_with_values_are_said_in_the_callers_language(
+    app_client: TestClient, accounts: Accounts
+) -> None:
+    login(app_client, "expert-a")
+    english = app_client.get("/api/v1/patients/999999")
+    assert english.json()["detail"] == "patient 999999 does not exist"
+    chinese = app_client.get("/api/v1/patients/999999", headers={"Accept-Language": "zh-CN"})
+    assert chinese.json() | {"detail": None} == english.json() | {"detail": None, "title": "未找到"}
+    assert chinese.json()["detail"] == "患者 999999 不存在"

@@ -37,7 +37,7 @@ def run_tile_analysis(context: JobContext) -> dict[str, object]:
     with context.db.session() as session:
         slide = session.get(Slide, context.slide_id)
         if slide is None:
-            raise NotFoundError(f"slide {context.slide_id} no longer exists")
+            raise NotFoundError("slide %(slide_id)s no longer exists", slide_id=context.slide_id)
         model_id = context.params.get("model_id")
         model = (
             session.get(TrainedModel, model_id)
@@ -45,7 +45,7 @@ def run_tile_analysis(context: JobContext) -> dict[str, object]:
             else registry.model_for_slide_type(session, slide.exam.disease_type, role="tile")
         )
         if model is None:
-            raise NotFoundError(f"model {model_id} does not exist")
+            raise NotFoundError("model %(model_id)s does not exist", model_id=model_id)
         loaded = registry.load(settings, model)
         params = disease_params(session.get(DiseaseType, slide.exam.disease_type), loaded.labels)
         path, mpp_of_model = slide_file(settings, slide), model_mpp(model)

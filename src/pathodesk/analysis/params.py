@@ -37,7 +37,7 @@ def params_from_record(record: dict[str, Any] | None, labels: list[str]) -> Anal
     known = {f.name for f in fields(ClusterParams)}
     unknown = set(record) - known - {"background_labels"}
     if unknown:
-        raise ValidationFailedError(f"unknown analysis parameters: {sorted(unknown)}")
+        raise ValidationFailedError("unknown analysis parameters: %(value)s", value=sorted(unknown))
     background = record.get("background_labels")
     if background is None:
         background = list(default_background(labels))

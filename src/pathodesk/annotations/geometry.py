@@ -72,15 +72,21 @@ def parse_outline(data: Any, width: int, height: int, *, repair: bool = False) -
     try:
         geometry = shape(data)
     except (ValueError, TypeError, AttributeError, IndexError, shapely.errors.GEOSException) as exc:
-        raise ValidationFailedError(f"geometry is not well-formed GeoJSON ({exc})") from None
+        raise ValidationFailedError("geometry is not well-formed GeoJSON (%(exc)s)", exc=exc) from None
     count = shapely.get_num_coordinates(geometry)
     if count > MAX_VERTICES:
-        raise ValidationFailedError(f"geometry has {count} vertices; at most {MAX_VERTICES}")
+        raise ValidationFailedError(
+            "geometry has %(count)s vertices; at most %(max_vertices)s",
+            count=count,
+            max_vertices=MAX_VERTICES,
+        )
     if geometry.is_empty or not all(math.isfinite(v) for v in geometry.bounds):
         raise ValidationFailedError("geometry is empty or has coordinates that are not finite numbers")
     if not geometry.is_valid:
         if not repair:
-            raise ValidationFailedError(f"geometry is not a valid polygon: {explain_validity(geometry)}")
+            raise ValidationFailedError(
+                "geometry is not a valid polygon: %(value)s", value=explain_validity(geometry)
+            )
         repaired = polygonal_part(shapely.make_valid(geometry))
         if repaired is None:
             raise ValidationFailedError("geometry has no area once repaired")

@@ -43,7 +43,9 @@ def parse_class_map(text: str | None) -> dict[str, str]:
             continue
         theirs, separator, ours = pair.rpartition(":")
         if not separator or not theirs.strip() or not ours.strip():
-            raise ValidationFailedError(f"class map entry {pair[:64]!r}: write it as FILE_CLASS:OUR_CLASS")
+            raise ValidationFailedError(
+                "class map entry %(value)r: write it as FILE_CLASS:OUR_CLASS", value=pair[:64]
+            )
         mapping[theirs.strip()] = ours.strip()
     return mapping
 
@@ -60,22 +62,29 @@ def import_annotations(
     parsed = read_annotation_file(data)
     if len(parsed.regions) > MAX_IMPORT_REGIONS:
         raise ValidationFailedError(
-            f"the file holds {len(parsed.regions):,} outlines; one import takes at most "
-            f"{MAX_IMPORT_REGIONS:,} (split the file, e.g. by region, and import the parts)"
+            "the file holds %(count_regions)s outlines; one import takes at most %(max_import_regions)s"
+            " (split the file, e.g. by region, and import the parts)",
+            count_regions=format(len(parsed.regions), ","),
+            max_import_regions=format(MAX_IMPORT_REGIONS, ","),
         )
     colours = label_colours(session, slide)
     mapped = class_map or {}
     unknown_targets = sorted(set(mapped.values()) - set(colours))
     if unknown_targets:
         raise ValidationFailedError(
-            f"class map names classes {unknown_targets[:10]} that {slide.exam.disease_type!r} lacks"
+            "class map names classes %(value)s that %(disease_type)r lacks",
+            value=unknown_targets[:10],
+            disease_type=slide.exam.disease_type,
         )
     regions = [replace(r, label=mapped.get(r.label, r.label)) if r.label else r for r in parsed.regions]
     unknown = sorted({r.label or "(none)" for r in regions if r.label not in colours})
     if unknown and default_label is None:
         raise ValidationFailedError(
-            f"classes {unknown[:10]} are not labels of {slide.exam.disease_type!r} ({sorted(colours)}); "
-            "map them (map=FILE_CLASS:OUR_CLASS,...) or pass label=<one of them> to import them all as it"
+            "classes %(value)s are not labels of %(disease_type)r (%(value2)s); map them"
+            " (map=FILE_CLASS:OUR_CLASS,...) or pass label=<one of them> to import them all as it",
+            value=unknown[:10],
+            disease_type=slide.exam.disease_type,
+            value2=sorted(colours),
         )
     drafts, degenerate = [], 0
     for region in regions:
@@ -83,7 +92,7 @@ def import_annotations(
             outline = shape(region.geometry)
             finite = not outline.is_empty and all(math.isfinite(v) for v in outline.bounds)
         except (ValueError, TypeError, AttributeError, IndexError, GEOSException) as exc:
-            raise ValidationFailedError(f"geometry is not well-formed GeoJSON ({exc})") from None
+            raise ValidationFailedError("geometry is not well-formed GeoJSON (%(exc)s)", exc=exc) from None
         except RecursionError:
             raise ValidationFailedError("geometry nested too deeply") from None
         if not finite:

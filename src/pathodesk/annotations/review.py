@@ -67,5 +67,9 @@ def review_round(session: Session, slide_id: int, round_number: int) -> ReviewRo
         select(ReviewRound).where(ReviewRound.slide_id == slide_id, ReviewRound.round == round_number)
     )
     if found is None:
-        raise NotFoundError(f"slide {slide_id} has no reviewed round {round_number}")
+        raise NotFoundError(
+            "slide %(slide_id)s has no reviewed round %(round_number)s",
+            slide_id=slide_id,
+            round_number=round_number,
+        )
     return found

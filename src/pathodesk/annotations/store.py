@@ -62,16 +62,18 @@ def label_colours(session: Session, slide: Slide) -> dict[str, str]:
 def check_label(label: str, colours: dict[str, str]) -> None:
     if label not in colours:
         raise ValidationFailedError(
-            f"class {label[:64]!r} is not in this disease type's labels: {sorted(colours)}"
+            "class %(value)r is not in this disease type's labels: %(value2)s",
+            value=label[:64],
+            value2=sorted(colours),
         )
 
 
 def _checked(slide: Slide, draft: Draft, colours: dict[str, str], repair: bool = False) -> Outline:
     check_label(draft.label, colours)
     if draft.shape not in SHAPES:
-        raise ValidationFailedError(f"shape must be one of {SHAPES}")
+        raise ValidationFailedError("shape must be one of %(shapes)s", shapes=SHAPES)
     if draft.source not in SOURCES:
-        raise ValidationFailedError(f"source must be one of {SOURCES}")
+        raise ValidationFailedError("source must be one of %(sources)s", sources=SOURCES)
     if draft.probability is not None and not 0.0 <= draft.probability <= 1.0:
         raise ValidationFailedError("probability must lie between 0 and 1")
     repair = repair or draft.shape == "freehand"
@@ -126,7 +128,9 @@ def create_many(
         try:
             outline = _checked(slide, draft, colours, repair)
         except ValidationFailedError as exc:
-            raise ValidationFailedError(f"annotation {index}: {exc.detail}") from None
+            raise ValidationFailedError(
+                "annotation %(index)s: %(problem)s", index=index, problem=exc.detail
+            ) from None
         annotation = Annotation(
             slide_id=slide.id,
             label=draft.label,
@@ -154,14 +158,18 @@ def _versioned(annotation: Annotation, expected_version: int) -> Iterator[None]:
     annotation_id = annotation.id  # a failed flush expires the object: keep what the message needs
     if annotation.version != expected_version:
         raise ConflictError(
-            f"annotation {annotation_id} is at version {annotation.version}, not {expected_version}: "
-            "someone else saved it meanwhile; reload to see their change"
+            "annotation %(annotation_id)s is at version %(version)s, not %(expected_version)s:"
+            " someone else saved it meanwhile; reload to see their change",
+            annotation_id=annotation_id,
+            version=annotation.version,
+            expected_version=expected_version,
         )
     try:
         yield
     except StaleDataError:
         raise ConflictError(
-            f"annotation {annotation_id} was saved by someone else at the same moment"
+            "annotation %(annotation_id)s was saved by someone else at the same moment",
+            annotation_id=annotation_id,
         ) from None
 
 
@@ -226,7 +234,11 @@ def restore(
     """Bring back the state saved as ``revision_version`` (deleted ones come back too)."""
     earlier = next((r for r in revisions(session, annotation.id) if r.version == revision_version), None)
     if earlier is None or earlier.deleted:
-        raise NotFoundError(f"annotation {annotation.id} has no restorable version {revision_version}")
+        raise NotFoundError(
+            "annotation %(id)s has no restorable version %(revision_version)s",
+            id=annotation.id,
+            revision_version=revision_version,
+        )
     annotation.label, annotation.shape, annotation.source = earlier.label, earlier.shape, earlier.source
     annotation.probability = earlier.probability
     _place(annotation, shape(earlier.geometry))

@@ -14,7 +14,7 @@ def apply_changes(row: Base, changes: dict[str, object]) -> list[str]:
     for key, value in changes.items():
         column = columns.get(key)
         if value is None and column is not None and not column.nullable:
-            raise ValidationFailedError(f"{key} cannot be empty")
+            raise ValidationFailedError("%(key)s cannot be empty", key=key)
     for key, value in changes.items():
         setattr(row, key, value)
     return sorted(changes)

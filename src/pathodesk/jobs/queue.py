@@ -131,7 +131,7 @@ def finish(
 def cancel(session: Session, job: Job) -> Job:
     """Queued jobs stop at once; a running one stops at its next batch."""
     if job.state in FINISHED:
-        raise ConflictError(f"job {job.id} already {job.state.value}")
+        raise ConflictError("job %(id)s already %(value)s", id=job.id, value=job.state.value)
     job.cancel_requested = True
     if job.state == JobState.queued:
         job.state, job.finished_at = JobState.cancelled, utcnow()
@@ -141,7 +141,9 @@ def cancel(session: Session, job: Job) -> Job:
 def retry(session: Session, job: Job) -> Job:
     if job.state not in (JobState.failed, JobState.cancelled):
         raise ConflictError(
-            f"only failed or cancelled jobs can be retried; job {job.id} is {job.state.value}"
+            "only failed or cancelled jobs can be retried; job %(id)s is %(value)s",
+            id=job.id,
+            value=job.state.value,
         )
     job.state, job.cancel_requested, job.error, job.progress = JobState.queued, False, None, 0.0
     job.worker, job.finished_at, job.attempts = None, None, 0

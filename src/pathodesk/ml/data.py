@@ -64,7 +64,7 @@ def read_groups(path: Path) -> dict[str, str]:
     with path.open(newline="") as handle:
         reader = csv.DictReader(handle)
         if not reader.fieldnames or not {"path", "group"} <= set(reader.fieldnames):
-            raise DataError(f"{path.name}: a groups file needs the columns path,group")
+            raise DataError("%(name)s: a groups file needs the columns path,group", name=path.name)
         return {row["path"]: row["group"] for row in reader}
 
 
@@ -72,7 +72,7 @@ def scan_class_folders(root: Path, groups: dict[str, str] | None = None) -> Labe
     """One sub-folder per class (its name is the class name), images inside. Files without a
     group in ``groups`` are their own group."""
     if not root.is_dir():
-        raise DataError(f"{root} is not a folder")
+        raise DataError("%(root)s is not a folder", root=root)
     folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     labels = [folder.name for folder in folders]
     samples = []
@@ -84,9 +84,13 @@ def scan_class_folders(root: Path, groups: dict[str, str] | None = None) -> Labe
     found = LabelledSet(labels, samples)
     empty = [name for name, count in found.counts().items() if count == 0]
     if len(labels) < 2:
-        raise DataError(f"{root} needs at least two class sub-folders, found {len(labels)}")
+        raise DataError(
+            "%(root)s needs at least two class sub-folders, found %(count_labels)s",
+            root=root,
+            count_labels=len(labels),
+        )
     if empty:
-        raise DataError(f"class folder(s) without images: {', '.join(empty)}")
+        raise DataError("class folder(s) without images: %(value)s", value=", ".join(empty))
     return found
 
 
@@ -94,7 +98,7 @@ def group_split(samples: Sequence[Sample], fractions: Sequence[float], seed: int
     """Split by group, per class, so each split has about ``fractions`` of every class and no
     group is in two splits (B3: 8:2; D5: 6:2:2). A group takes its majority class."""
     if abs(sum(fractions) - 1.0) > 1e-6:
-        raise DataError(f"split fractions must add up to 1, got {list(fractions)}")
+        raise DataError("split fractions must add up to 1, got %(value)s", value=list(fractions))
     by_group: dict[str, list[Sample]] = defaultdict(list)
     for sample in samples:
         by_group[sample.group].append(sample)

@@ -64,7 +64,14 @@ def read_card(run_dir: Path) -> dict[str, object]:
     try:
         card = json.loads((run_dir / CARD_FILE).read_text())
     except (OSError, ValueError) as exc:
-        raise ValidationFailedError(f"{run_dir.name}: no readable model card ({exc})") from None
+        raise ValidationFailedError(
+            "%(name)s: no readable model card (%(exc)s)", name=run_dir.name, exc=exc
+        ) from None
     if not (run_dir / MODEL_FILE).is_file() or not isinstance(card, dict):
-        raise ValidationFailedError(f"{run_dir.name}: a model folder needs {MODEL_FILE} and {CARD_FILE}")
+        raise ValidationFailedError(
+            "%(name)s: a model folder needs %(model_file)s and %(card_file)s",
+            name=run_dir.name,
+            model_file=MODEL_FILE,
+            card_file=CARD_FILE,
+        )
     return card

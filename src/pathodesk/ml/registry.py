@@ -54,16 +54,21 @@ def register(
     card = read_card(run_dir)
     role = role or str(card.get("role") or "tile")
     if role not in MODEL_ROLES:
-        raise ValidationFailedError(f"model role {role!r} is not one of {', '.join(MODEL_ROLES)}")
+        raise ValidationFailedError(
+            "model role %(role)r is not one of %(value)s", role=role, value=", ".join(MODEL_ROLES)
+        )
     kind = session.get(DiseaseType, disease_type)
     if kind is None:
-        raise NotFoundError(f"disease type {disease_type!r} does not exist")
+        raise NotFoundError("disease type %(disease_type)r does not exist", disease_type=disease_type)
     labels = [str(label) for label in card.get("labels", [])]  # type: ignore[attr-defined]
     known = {label["name"] for label in kind.labels}
     if known and not set(labels) <= known:
         missing = sorted(set(labels) - known)
         raise ValidationFailedError(
-            f"model classes {missing} are not labels of disease type {disease_type!r} ({sorted(known)})"
+            "model classes %(missing)s are not labels of disease type %(disease_type)r (%(value)s)",
+            missing=missing,
+            disease_type=disease_type,
+            value=sorted(known),
         )
     version = (
         session.scalar(
@@ -134,7 +139,9 @@ def model_for_slide_type(session: Session, disease_type: str, role: str = "tile"
     model = active_model(session, disease_type, role)
     if model is None:
         raise NotFoundError(
-            f"no active model for disease type {disease_type!r} (role {role}): train or activate one"
+            "no active model for disease type %(disease_type)r (role %(role)s): train or activate one",
+            disease_type=disease_type,
+            role=role,
         )
     return model
 
@@ -149,7 +156,9 @@ def find_version(
         select(TrainedModel).where(TrainedModel.disease_type == disease_type, TrainedModel.version == version)
     )
     if model is None:
-        raise NotFoundError(f"{disease_type} has no model version {version}")
+        raise NotFoundError(
+            "%(disease_type)s has no model version %(version)s", disease_type=disease_type, version=version
+        )
     return model
 
 

@@ -35,7 +35,7 @@ def read_geojson_classes(path: Path) -> list[tuple[str, BaseGeometry]]:
     try:
         document = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise DataError(f"{path.name}: not a readable GeoJSON file ({exc})") from None
+        raise DataError("%(name)s: not a readable GeoJSON file (%(exc)s)", name=path.name, exc=exc) from None
     features = document.get("features", []) if isinstance(document, dict) else []
     found = []
     for feature in features:
@@ -93,7 +93,7 @@ def write_class_folders(data: LabelledSet, out: Path, progress: Progress | None 
     and ``groups.csv`` (path,group: the slide) so that no slide is in two splits. Written
     under a temporary name and renamed: ``out`` is complete or absent."""
     if out.exists() and any(out.iterdir()):
-        raise DataError(f"{out} exists and is not empty")
+        raise DataError("%(out)s exists and is not empty", out=out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:

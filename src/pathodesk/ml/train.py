@@ -110,7 +110,9 @@ def train(
     splits = splits or make_splits(data, config)
     if not splits.train or not splits.validation:
         groups = len(groups_of(data.samples))
-        raise DataError(f"too few groups ({groups}) to give both a training and a validation split")
+        raise DataError(
+            "too few groups (%(groups)s) to give both a training and a validation split", groups=groups
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     bank = _decode(splits, config.image_px, progress)
@@ -323,7 +325,11 @@ def evaluate(loaded: LoadedModel, data: LabelledSet, progress: bool = True) -> d
     folder names must be the model's class names (in any order)."""
     unknown = [name for name in data.labels if name not in loaded.labels]
     if unknown:
-        raise DataError(f"classes the model does not know: {', '.join(unknown)} (it knows {loaded.labels})")
+        raise DataError(
+            "classes the model does not know: %(value)s (it knows %(labels)s)",
+            value=", ".join(unknown),
+            labels=loaded.labels,
+        )
     remap = {i: loaded.labels.index(name) for i, name in enumerate(data.labels)}
     samples = [Sample(s.path, remap[s.label], s.group, s.region) for s in data.samples]
     with tqdm(total=len(samples), desc="decoding", disable=not progress) as bar:

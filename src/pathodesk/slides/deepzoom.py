@@ -71,10 +71,12 @@ class DeepZoomGeometry:
     def tile_bounds(self, level: int, col: int, row: int) -> tuple[int, int, int, int]:
         """(x0, y0, x1, y1) of the tile in pixels of DZI ``level``."""
         if not 0 <= level < self.level_count:
-            raise NotFoundError(f"Deep Zoom level {level} does not exist")
+            raise NotFoundError("Deep Zoom level %(level)s does not exist", level=level)
         columns, rows = self.tile_grid(level)
         if not (0 <= col < columns and 0 <= row < rows):
-            raise NotFoundError(f"tile {col}_{row} is outside level {level}")
+            raise NotFoundError(
+                "tile %(col)s_%(row)s is outside level %(level)s", col=col, row=row, level=level
+            )
         width, height = self.level_dimensions[level]
         x0 = col * self.tile_size - (self.overlap if col else 0)
         y0 = row * self.tile_size - (self.overlap if row else 0)

@@ -48,16 +48,22 @@ class DicomSlideReader:
         try:
             ds = pydicom.dcmread(path)
         except (InvalidDicomError, OSError, ValueError) as exc:
-            raise UnsupportedSlideError(f"{path.name} is not a readable DICOM file: {exc}") from exc
+            raise UnsupportedSlideError(
+                "%(name)s is not a readable DICOM file: %(exc)s", name=path.name, exc=exc
+            ) from exc
         if ds.get("SOPClassUID") != WSI_SOP_CLASS:
-            raise UnsupportedSlideError(f"{path.name} is DICOM but not a whole-slide image")
+            raise UnsupportedSlideError("%(name)s is DICOM but not a whole-slide image", name=path.name)
         syntax = str(ds.file_meta.TransferSyntaxUID)
         if syntax not in DECODABLE_SYNTAXES:
-            raise UnsupportedSlideError(f"{path.name}: DICOM transfer syntax {syntax} is not supported")
+            raise UnsupportedSlideError(
+                "%(name)s: DICOM transfer syntax %(syntax)s is not supported", name=path.name, syntax=syntax
+            )
         organisation = ds.get("DimensionOrganizationType")
         if organisation not in (None, "TILED_FULL"):
             raise UnsupportedSlideError(
-                f"{path.name}: DICOM frame organisation {organisation} is not supported (TILED_FULL only)"
+                "%(name)s: DICOM frame organisation %(organisation)s is not supported (TILED_FULL only)",
+                name=path.name,
+                organisation=organisation,
             )
         self._tile_w, self._tile_h = int(ds.Columns), int(ds.Rows)
         width = int(ds.get("TotalPixelMatrixColumns") or ds.Columns)
@@ -67,12 +73,18 @@ class DicomSlideReader:
         frame_count = int(ds.get("NumberOfFrames", 1))
         if frame_count != self._columns * rows:
             raise UnsupportedSlideError(
-                f"{path.name}: {frame_count} frames do not tile a {width}x{height} matrix"
+                "%(name)s: %(frame_count)s frames do not tile a %(width)sx%(height)s matrix",
+                name=path.name,
+                frame_count=frame_count,
+                width=width,
+                height=height,
             )
         try:
             self._frames = list(generate_frames(ds.PixelData, number_of_frames=frame_count))
         except Exception as exc:  # pydicom raises several types for broken fragments
-            raise UnsupportedSlideError(f"{path.name}: pixel data is damaged: {exc}") from exc
+            raise UnsupportedSlideError(
+                "%(name)s: pixel data is damaged: %(exc)s", name=path.name, exc=exc
+            ) from exc
         self._size = (width, height)
         self._rows = rows
         self._column_major = False
@@ -128,11 +140,13 @@ class DicomSlideReader:
             with Image.open(io.BytesIO(self._frames[index])) as frame:
                 return np.asarray(frame.convert("RGB"))
         except OSError as exc:
-            raise UnsupportedSlideError(f"DICOM frame {index} cannot be decoded: {exc}") from exc
+            raise UnsupportedSlideError(
+                "DICOM frame %(index)s cannot be decoded: %(exc)s", index=index, exc=exc
+            ) from exc
 
     def read_region(self, location: Size, level: int, size: Size) -> np.ndarray:
         if level != 0:
-            raise NotFoundError(f"level {level} does not exist")
+            raise NotFoundError("level %(level)s does not exist", level=level)
         x, y = location
         out = white_canvas(size)
         x0, y0, x1, y1 = clip_to(x, y, size, self._size)
@@ -149,7 +163,7 @@ class DicomSlideReader:
         return out
 
     def associated_image(self, name: str) -> Image.Image:
-        raise NotFoundError(f"no associated image {name!r}")
+        raise NotFoundError("no associated image %(name)r", name=name)
 
     def close(self) -> None:
         self._frames = []

@@ -16,7 +16,9 @@ def open_slide(path: Path) -> SlideReader:
         with path.open("rb") as handle:
             head = handle.read(HEAD_BYTES)
     except OSError as exc:
-        raise UnsupportedSlideError(f"cannot open {path.name}: {exc.strerror}") from exc
+        raise UnsupportedSlideError(
+            "cannot open %(name)s: %(strerror)s", name=path.name, strerror=exc.strerror
+        ) from exc
     if not head:
-        raise UnsupportedSlideError(f"{path.name} is empty")
+        raise UnsupportedSlideError("%(name)s is empty", name=path.name)
     return backend_for(path, head).open(path)

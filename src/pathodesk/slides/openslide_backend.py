@@ -29,7 +29,9 @@ class OpenSlideReader:
         try:
             self._slide = openslide.OpenSlide(str(path))
         except openslide.OpenSlideError as exc:
-            raise UnsupportedSlideError(f"OpenSlide cannot read {path.name}: {exc}") from exc
+            raise UnsupportedSlideError(
+                "OpenSlide cannot read %(name)s: %(exc)s", name=path.name, exc=exc
+            ) from exc
         properties = dict(self._slide.properties)
         self.info = SlideInfo(
             format=str(openslide.OpenSlide.detect_format(str(path))),
@@ -49,7 +51,7 @@ class OpenSlideReader:
 
     def associated_image(self, name: str) -> Image.Image:
         if name not in self.info.associated_images:
-            raise NotFoundError(f"no associated image {name!r}")
+            raise NotFoundError("no associated image %(name)r", name=name)
         return self._slide.associated_images[name].convert("RGB")
 
     def close(self) -> None:

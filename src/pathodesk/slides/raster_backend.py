@@ -45,7 +45,9 @@ class RasterSlideReader:
                 dpi = opened.info.get("dpi")
                 image = np.asarray(opened.convert("RGB"))
         except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-            raise UnsupportedSlideError(f"{path.name} is not a readable image: {exc}") from exc
+            raise UnsupportedSlideError(
+                "%(name)s is not a readable image: %(exc)s", name=path.name, exc=exc
+            ) from exc
         mpp = None
         if dpi and float(dpi[0]) > 0:
             mpp = plausible_mpp(25_400.0 / float(dpi[0]))
@@ -78,7 +80,7 @@ class RasterSlideReader:
         return crop_onto_white(pixels, int(location[0] // downsample), int(location[1] // downsample), size)
 
     def associated_image(self, name: str) -> Image.Image:
-        raise NotFoundError(f"no associated image {name!r}")
+        raise NotFoundError("no associated image %(name)r", name=name)
 
     def close(self) -> None:
         self._levels = []

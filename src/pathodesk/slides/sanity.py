@@ -21,7 +21,11 @@ def check_declared_size(info: SlideInfo, max_pixels: int, name: str) -> None:
     width, height = info.dimensions
     if width * height > max_pixels:
         raise UnsupportedSlideError(
-            f"{name} declares {width} x {height} pixels, more than this server accepts ({max_pixels:,})"
+            "%(name)s declares %(width)s x %(height)s pixels, more than this server accepts (%(max_pixels)s)",
+            name=name,
+            width=width,
+            height=height,
+            max_pixels=format(max_pixels, ","),
         )
 
 
@@ -36,4 +40,6 @@ def check_tiles_present(path: Path, name: str) -> None:
     except (tifffile.TiffFileError, ValueError, IndexError, OSError):
         return  # not a TIFF: other formats are checked by their readers
     if counts.size and float((counts == 0).mean()) > MAX_MISSING_TILE_SHARE:
-        raise UnsupportedSlideError(f"{name}: most of its tiles are empty; the file holds no image")
+        raise UnsupportedSlideError(
+            "%(name)s: most of its tiles are empty; the file holds no image", name=name
+        )

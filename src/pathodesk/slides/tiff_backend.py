@@ -131,15 +131,19 @@ class TiffSlideReader:
             self._tif = tifffile.TiffFile(path, _multifile=False)
             self._levels = _level_pages(self._tif)
         except (tifffile.TiffFileError, ValueError, IndexError, KeyError) as exc:
-            raise UnsupportedSlideError(f"{path.name} is not a readable TIFF: {exc}") from exc
+            raise UnsupportedSlideError(
+                "%(name)s is not a readable TIFF: %(exc)s", name=path.name, exc=exc
+            ) from exc
         if not self._levels:
-            raise UnsupportedSlideError(f"{path.name} holds no image")
+            raise UnsupportedSlideError("%(name)s holds no image", name=path.name)
         self._fd = os.open(path, os.O_RDONLY)
         self._strip_cache: dict[int, np.ndarray] = {}
         self._reader_id = next(_reader_ids)
         first = self._levels[0].pages[0]
         if first.dtype is None or first.dtype.kind not in "ui":
-            raise UnsupportedSlideError(f"{path.name}: sample type {first.dtype} is not an image")
+            raise UnsupportedSlideError(
+                "%(name)s: sample type %(dtype)s is not an image", name=path.name, dtype=first.dtype
+            )
         dimensions = tuple((lv.width, lv.height) for lv in self._levels)
         self._colours = self._channel_colours()
         self.info = SlideInfo(
@@ -283,9 +287,11 @@ class TiffSlideReader:
         try:
             tile, _, _ = page.decode(data, index, jpegtables=page.jpegtables)
         except Exception as exc:  # any codec error means a damaged file
-            raise UnsupportedSlideError(f"cannot decode tile {index}: {exc}") from exc
+            raise UnsupportedSlideError(
+                "cannot decode tile %(index)s: %(exc)s", index=index, exc=exc
+            ) from exc
         if tile is None:
-            raise UnsupportedSlideError(f"tile {index} is missing from the file")
+            raise UnsupportedSlideError("tile %(index)s is missing from the file", index=index)
         return tile.reshape(tile.shape[-3:])
 
     def _read_page(
@@ -301,7 +307,7 @@ class TiffSlideReader:
                 try:
                     self._strip_cache[key] = page.asarray().reshape(page.imagelength, page.imagewidth, -1)
                 except Exception as exc:
-                    raise UnsupportedSlideError(f"cannot decode TIFF strips: {exc}") from exc
+                    raise UnsupportedSlideError("cannot decode TIFF strips: %(exc)s", exc=exc) from exc
             return self._strip_cache[key][y : y + h, x : x + w]
         tile_w, tile_h = page.tilewidth, page.tilelength
         columns = math.ceil(page.imagewidth / tile_w)
@@ -350,7 +356,7 @@ class TiffSlideReader:
     def associated_image(self, name: str) -> Image.Image:
         page = self._associated_pages().get(name)
         if page is None:
-            raise NotFoundError(f"no associated image {name!r}")
+            raise NotFoundError("no associated image %(name)r", name=name)
         array = page.asarray()
         return Image.fromarray(self._to_rgb([array.reshape(array.shape[0], array.shape[1], -1)]))
 

@@ -89,7 +89,7 @@ def current_principal(request: Request, state: StateDep) -> Principal:
     if request.method not in SAFE_METHODS and not tokens_match(
         principal.csrf_token, request.headers.get(CSRF_HEADER)
     ):
-        raise PermissionDeniedError(f"missing or wrong {CSRF_HEADER} header")
+        raise PermissionDeniedError("missing or wrong %(csrf_header)s header", csrf_header=CSRF_HEADER)
     return principal
 
 

@@ -61,6 +61,17 @@ def remember_locale(response: Response, locale: str, secure: bool) -> None:
     )
 
 
+def translate_error(locale: str, message: str, values: dict[str, object]) -> str:
+    """A domain error's detail in ``locale``: its English text is the catalogue's key and its
+    values are filled in after translating (the catalogue test keeps the placeholders)."""
+    if not values:
+        return translate(locale, message)
+    try:
+        return translations(locale).gettext(message) % values
+    except (KeyError, TypeError, ValueError):  # a broken translation never hides the error
+        return message % values
+
+
 def translate(locale: str, message: str) -> str:
     """A server message in ``locale``; a count at its end ("… 12/340") is kept as it is."""
     gettext = translations(locale).gettext

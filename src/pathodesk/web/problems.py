@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from pathodesk.errors import PathoDeskError
 from pathodesk.i18n import N_
 from pathodesk.web.deps import LoginRequired
-from pathodesk.web.i18n import request_locale, translate
+from pathodesk.web.i18n import request_locale, translate, translate_error
 from pathodesk.web.templating import templates
 
 PROBLEM_JSON = "application/problem+json"
@@ -55,7 +55,9 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(PathoDeskError)
     async def domain_error(request: Request, exc: PathoDeskError) -> Response:
-        return answer(request, exc.status, exc.title, exc.detail)
+        locale = request_locale(request)
+        detail = translate_error(locale, exc.message, exc.values)
+        return answer(request, exc.status, exc.title, detail)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -22,14 +22,14 @@ from pathodesk.web.state import IMMUTABLE, AppState, Principal, SlideHandle
 
 def _authorise_slide(user: Principal, viewer_ids: frozenset[int], slide_id: int) -> None:
     if not may_see(user, viewer_ids):
-        raise NotFoundError(f"slide {slide_id} does not exist")
+        raise NotFoundError("slide %(slide_id)s does not exist", slide_id=slide_id)
 
 
 def visible_slide(session: Session, user: Principal, slide_id: int) -> Slide:
     """The slide's row, if this caller may see it."""
     slide = session.get(Slide, slide_id)
     if slide is None:
-        raise NotFoundError(f"slide {slide_id} does not exist")
+        raise NotFoundError("slide %(slide_id)s does not exist", slide_id=slide_id)
     _authorise_slide(user, exam_viewers(slide.exam), slide_id)
     return slide
 
@@ -42,7 +42,7 @@ def slide_handle(state: AppState, user: Principal, slide_id: int) -> SlideHandle
         with state.db.session() as session:
             slide = session.get(Slide, slide_id)
             if slide is None:
-                raise NotFoundError(f"slide {slide_id} does not exist")
+                raise NotFoundError("slide %(slide_id)s does not exist", slide_id=slide_id)
             handle = SlideHandle(
                 slide_id=slide.id,
                 path=slide_file(state.settings, slide),

@@ -80,11 +80,14 @@ class _UploadSink:
             self._buffer += data[start:end]
             self._size += end - start
             if self._size > self.settings.max_upload_bytes:
-                raise PayloadTooLargeError(f"uploads are limited to {self.settings.max_upload_bytes} bytes")
+                raise PayloadTooLargeError(
+                    "uploads are limited to %(max_upload_bytes)s bytes",
+                    max_upload_bytes=self.settings.max_upload_bytes,
+                )
         else:
             self._part.value += data[start:end]
             if len(self._part.value) > MAX_FIELD_BYTES:
-                raise ValidationFailedError(f"form field {self._part.name!r} is too long")
+                raise ValidationFailedError("form field %(name)r is too long", name=self._part.name)
 
     def on_part_end(self) -> None:
         if self._part.filename is None:
@@ -126,7 +129,9 @@ async def receive_upload(request: Request, settings: Settings) -> tuple[StagedFi
         raise ValidationFailedError("send the slide as multipart/form-data with a 'file' part")
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > settings.max_upload_bytes + MAX_FIELD_BYTES:
-        raise PayloadTooLargeError(f"uploads are limited to {settings.max_upload_bytes} bytes")
+        raise PayloadTooLargeError(
+            "uploads are limited to %(max_upload_bytes)s bytes", max_upload_bytes=settings.max_upload_bytes
+        )
     sink = _UploadSink(settings)
     callbacks = {
         name: getattr(sink, name)

@@ -22,7 +22,9 @@ __all__ = ["MAX_FILE_BYTES", "WRITERS", "FileRegion", "ParsedFile", "read_annota
 def read_annotation_file(data: bytes) -> ParsedFile:
     """ASAP XML, Aperio ImageScope XML or (QuPath) GeoJSON, told apart by their first bytes."""
     if len(data) > MAX_FILE_BYTES:
-        raise ValidationFailedError(f"annotation files are limited to {MAX_FILE_BYTES // 2**20} MiB")
+        raise ValidationFailedError(
+            "annotation files are limited to %(value)s MiB", value=MAX_FILE_BYTES // 2**20
+        )
     head = data.lstrip()[:512]
     if head.startswith((b"{", b"[")):
         return qupath_geojson.read(data)

@@ -69,14 +69,14 @@ def _features(document: Any) -> list[Any]:
 
 
 def _not_a_number(name: str) -> float:
-    raise ValidationFailedError(f"GeoJSON numbers must be finite; found {name}")
+    raise ValidationFailedError("GeoJSON numbers must be finite; found %(name)s", name=name)
 
 
 def _mapping(value: Any, what: str) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise ValidationFailedError(f"{what} must be a JSON object")
+        raise ValidationFailedError("%(what)s must be a JSON object", what=what)
     return value
 
 
@@ -94,7 +94,7 @@ def read(data: bytes) -> ParsedFile:
     try:
         document = json.loads(data, parse_constant=_not_a_number)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ValidationFailedError(f"not a readable GeoJSON file ({exc})") from None
+        raise ValidationFailedError("not a readable GeoJSON file (%(exc)s)", exc=exc) from None
     except RecursionError:
         raise ValidationFailedError("GeoJSON nested too deeply") from None
     regions, skipped = [], 0
@@ -113,7 +113,9 @@ def read(data: bytes) -> ParsedFile:
         source = ours.get("source")
         kept = {key: properties[key] for key in KEPT if key in properties}
         if len(json.dumps(kept)) > MAX_KEPT_BYTES:
-            raise ValidationFailedError(f"a feature's QuPath properties exceed {MAX_KEPT_BYTES // 1024} KiB")
+            raise ValidationFailedError(
+                "a feature's QuPath properties exceed %(value)s KiB", value=MAX_KEPT_BYTES // 1024
+            )
         if properties.get("objectType") in MACHINE_OBJECTS:
             source = "ai"
         regions.append(

@@ -14,14 +14,16 @@ def parse_xml(data: bytes, what: str) -> Element:
     try:
         return fromstring(data)
     except (ParseError, DefusedXmlException) as exc:
-        raise ValidationFailedError(f"not a readable {what} file ({exc})") from None
+        raise ValidationFailedError("not a readable %(what)s file (%(exc)s)", what=what, exc=exc) from None
 
 
 def number(value: str | None, what: str) -> float:
     try:
         result = float(value or "")
     except ValueError:
-        raise ValidationFailedError(f"{what} is not a number: {str(value)[:32]!r}") from None
+        raise ValidationFailedError(
+            "%(what)s is not a number: %(value)r", what=what, value=str(value)[:32]
+        ) from None
     if result != result or result in (float("inf"), float("-inf")):
-        raise ValidationFailedError(f"{what} is not a finite number")
+        raise ValidationFailedError("%(what)s is not a finite number", what=what)
     return result

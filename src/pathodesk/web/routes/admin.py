@@ -92,7 +92,7 @@ def list_disease_types(user: CurrentUser, session: DbSession) -> list[DiseaseTyp
 @router.post("/disease-types", status_code=201)
 def create_disease_type(body: DiseaseTypeCreate, admin: AdminUser, session: DbSession) -> DiseaseTypePublic:
     if session.get(DiseaseType, body.name) is not None:
-        raise ConflictError(f"disease type {body.name!r} already exists")
+        raise ConflictError("disease type %(name)r already exists", name=body.name)
     disease_type = DiseaseType(
         name=body.name,
         display_name=body.display_name,
@@ -110,13 +110,18 @@ def update_disease_type(
 ) -> DiseaseTypePublic:
     disease_type = session.get(DiseaseType, name)
     if disease_type is None:
-        raise NotFoundError(f"disease type {name!r} does not exist")
+        raise NotFoundError("disease type %(name)r does not exist", name=name)
     changes = body.model_dump(exclude_unset=True)
     labels = [label["name"] for label in changes.get("labels") or disease_type.labels]
     background = (changes.get("analysis_params") or {}).get("background_labels", [])
     unknown = sorted(set(background) - set(labels))
     if unknown:
-        raise ValidationFailedError(f"background labels {unknown} are not labels of {name!r} ({labels})")
+        raise ValidationFailedError(
+            "background labels %(unknown)s are not labels of %(name)r (%(labels)s)",
+            unknown=unknown,
+            name=name,
+            labels=labels,
+        )
     apply_changes(disease_type, changes)
     record_by(
         session,

@@ -88,7 +88,7 @@ def _visible(
         or (live and annotation.deleted)
         or not may_see_exam(user, slide.exam)
     ):
-        raise NotFoundError(f"annotation {annotation_id} does not exist")
+        raise NotFoundError("annotation %(annotation_id)s does not exist", annotation_id=annotation_id)
     return annotation, slide
 
 
@@ -262,7 +262,9 @@ async def _read_body(request: Request) -> bytes:
     async for chunk in request.stream():
         size += len(chunk)
         if size > MAX_FILE_BYTES:
-            raise PayloadTooLargeError(f"annotation files are limited to {MAX_FILE_BYTES // 2**20} MiB")
+            raise PayloadTooLargeError(
+                "annotation files are limited to %(value)s MiB", value=MAX_FILE_BYTES // 2**20
+            )
         chunks.append(chunk)
     return b"".join(chunks)
 

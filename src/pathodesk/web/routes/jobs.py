@@ -66,15 +66,15 @@ def _visible_job(session: DbSession, user: Principal, job_id: int) -> Job:
     administrators' business."""
     job = session.get(Job, job_id)
     if job is None:
-        raise NotFoundError(f"job {job_id} does not exist")
+        raise NotFoundError("job %(job_id)s does not exist", job_id=job_id)
     if job.slide_id is None:
         if not user.is_admin:
-            raise NotFoundError(f"job {job_id} does not exist")
+            raise NotFoundError("job %(job_id)s does not exist", job_id=job_id)
         return job
     try:
         visible_slide(session, user, job.slide_id)
     except NotFoundError:
-        raise NotFoundError(f"job {job_id} does not exist") from None
+        raise NotFoundError("job %(job_id)s does not exist", job_id=job_id) from None
     return job
 
 
@@ -91,15 +91,22 @@ def analyze(
     slide = visible_slide(session, user, slide_id)
     kind = ANALYSIS_KINDS.get(body.kind)
     if kind is None:
-        raise ValidationFailedError(f"unknown analysis kind {body.kind!r}: one of {sorted(ANALYSIS_KINDS)}")
+        raise ValidationFailedError(
+            "unknown analysis kind %(kind)r: one of %(value)s", kind=body.kind, value=sorted(ANALYSIS_KINDS)
+        )
     if body.model_id is not None:
         model = session.get(TrainedModel, body.model_id)
         if model is None:
-            raise NotFoundError(f"model {body.model_id} does not exist")
+            raise NotFoundError("model %(model_id)s does not exist", model_id=body.model_id)
         if model.disease_type != slide.exam.disease_type or model.role != kind.model_role:
             raise ValidationFailedError(
-                f"model {model.id} is a {model.disease_type} {model.role} model; this analysis needs"
-                f" a {slide.exam.disease_type} {kind.model_role} model"
+                "model %(id)s is a %(disease_type)s %(role)s model;"
+                " this analysis needs a %(disease_type2)s %(model_role)s model",
+                id=model.id,
+                disease_type=model.disease_type,
+                role=model.role,
+                disease_type2=slide.exam.disease_type,
+                model_role=kind.model_role,
             )
     request = body.model_dump(exclude={"priority", "kind"}, exclude_none=True)
     params = kind.params.model_validate(request).model_dump(exclude_none=True)
@@ -160,7 +167,7 @@ def read_analysis(
     """The latest analysis: model, tiles, slide-level call, regions, heatmap URLs."""
     summary = read_summary(state.settings, visible_slide(session, user, slide_id))
     if summary is None:
-        raise NotFoundError(f"slide {slide_id} has not been analysed")
+        raise NotFoundError("slide %(slide_id)s has not been analysed", slide_id=slide_id)
     return summary
 
 
@@ -182,7 +189,7 @@ def heatmap(
     summary = read_summary(state.settings, slide)
     labels = summary.get("labels", []) if summary else []
     if not name.endswith(".png") or label not in labels or not path.is_file():
-        raise NotFoundError(f"slide {slide_id} has no heatmap {name[:64]!r}")
+        raise NotFoundError("slide %(slide_id)s has no heatmap %(value)r", slide_id=slide_id, value=name[:64])
     etag = f'"{slide.sha256[:16]}-{path.stat().st_mtime_ns}-{label[:32]}-{threshold:.3f}"'
     size = (slide.width, slide.height)
     response = cached_image_response(

@@ -72,7 +72,7 @@ def list_models(session: DbSession, disease_type: str | None = None) -> list[Tra
 def _model(session: DbSession, model_id: int) -> TrainedModel:
     model = session.get(TrainedModel, model_id)
     if model is None:
-        raise NotFoundError(f"model {model_id} does not exist")
+        raise NotFoundError("model %(model_id)s does not exist", model_id=model_id)
     return model
 
 
@@ -96,7 +96,7 @@ def model_picture(
     model = _model(session, model_id)
     path = model_path(state.settings, model) / name
     if name not in PICTURES or not path.is_file():
-        raise NotFoundError(f"model {model_id} has no picture {name[:64]!r}")
+        raise NotFoundError("model %(model_id)s has no picture %(value)r", model_id=model_id, value=name[:64])
     return cached_image_response(request, f'"{model.sha256[:32]}-{name}"', path.read_bytes, "image/png")
 
 

@@ -107,7 +107,7 @@ def patients_page(request: Request, user: PageUser, session: DbSession, q: str |
 def patient_page(patient_id: RecordId, request: Request, user: PageUser, session: DbSession) -> Response:
     patient = session.get(Patient, patient_id)
     if patient is None or not may_see_patient(user, patient):
-        raise NotFoundError(f"patient {patient_id} does not exist")
+        raise NotFoundError("patient %(patient_id)s does not exist", patient_id=patient_id)
     exams = [e for e in patient.exams if may_see_exam(user, e)]
     context = {"user": user, "patient": patient, "exams": exams, "disease_types": _disease_types(session)}
     return templates.TemplateResponse(request, "patient.html", context)
@@ -117,7 +117,7 @@ def patient_page(patient_id: RecordId, request: Request, user: PageUser, session
 def exam_page(exam_id: RecordId, request: Request, user: PageUser, session: DbSession) -> Response:
     exam = session.get(Exam, exam_id)
     if exam is None or not may_see_exam(user, exam):
-        raise NotFoundError(f"exam {exam_id} does not exist")
+        raise NotFoundError("exam %(exam_id)s does not exist", exam_id=exam_id)
     experts = list(
         session.scalars(select(User).where(User.role == Role.expert, User.active).order_by(User.name))
     )
@@ -142,7 +142,7 @@ def users_page(request: Request, user: AdminPageUser, session: DbSession, q: str
 def user_page(user_id: RecordId, request: Request, user: AdminPageUser, session: DbSession) -> Response:
     subject = session.get(User, user_id)
     if subject is None:
-        raise NotFoundError(f"user {user_id} does not exist")
+        raise NotFoundError("user %(user_id)s does not exist", user_id=user_id)
     return templates.TemplateResponse(request, "admin_user.html", {"user": user, "subject": subject})
 
 

@@ -63,10 +63,10 @@ def qc_image(slide_id: RecordId, name: str, request: Request, user: CurrentUser,
     """Thumbnail (JPEG) or one check's overlay (PNG); names come from a fixed set."""
     handle = slide_handle(state, user, slide_id)
     if name not in IMAGE_NAMES:
-        raise NotFoundError(f"no QC image named {name[:64]!r}")
+        raise NotFoundError("no QC image named %(value)r", value=name[:64])
     path: Path = state.settings.qc_dir / handle.sha256 / name
     if not path.is_file():
-        raise NotFoundError(f"slide {slide_id} has no QC image {name}")
+        raise NotFoundError("slide %(slide_id)s has no QC image %(name)s", slide_id=slide_id, name=name)
     media_type = "image/jpeg" if name == THUMBNAIL_NAME else "image/png"
     return cached_image_response(
         request, f'"{handle.sha256[:32]}-qc-{name}"', path.read_bytes, media_type=media_type

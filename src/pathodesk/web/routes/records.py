@@ -113,20 +113,20 @@ def _flush(session: DbSession, what: str) -> None:
     except IntegrityError as exc:
         session.rollback()
         # uniqueness is per registering account: only the caller's own record can collide
-        raise ConflictError(f"you already registered {what}") from exc
+        raise ConflictError("you already registered %(what)s", what=what) from exc
 
 
 def _patient(session: DbSession, user: Principal, patient_id: RecordId) -> Patient:
     patient = session.get(Patient, patient_id)
     if patient is None or not may_see_patient(user, patient):
-        raise NotFoundError(f"patient {patient_id} does not exist")
+        raise NotFoundError("patient %(patient_id)s does not exist", patient_id=patient_id)
     return patient
 
 
 def _exam(session: DbSession, user: Principal, exam_id: RecordId) -> Exam:
     exam = session.get(Exam, exam_id)
     if exam is None or not may_see_exam(user, exam):
-        raise NotFoundError(f"exam {exam_id} does not exist")
+        raise NotFoundError("exam %(exam_id)s does not exist", exam_id=exam_id)
     return exam
 
 
@@ -134,7 +134,7 @@ def _check_disease_type(session: DbSession, name: str) -> None:
     disease_type = session.get(DiseaseType, name)
     if disease_type is None or not disease_type.active:
         known = ", ".join(session.scalars(select(DiseaseType.name).where(DiseaseType.active)))
-        raise ValidationFailedError(f"unknown disease type {name!r}; known: {known}")
+        raise ValidationFailedError("unknown disease type %(name)r; known: %(known)s", name=name, known=known)
 
 
 # ---- patients ---------------------------------------------------------------------------
@@ -184,8 +184,10 @@ def delete_patient(
     if patient.exams and not cascade:
         slides = sum(len(e.slides) for e in patient.exams)
         raise ConflictError(
-            f"patient has {len(patient.exams)} exam(s) with {slides} slide(s); "
-            "repeat with ?cascade=true to delete them all"
+            "patient has %(count_exams)s exam(s) with %(slides)s slide(s);"
+            " repeat with ?cascade=true to delete them all",
+            count_exams=len(patient.exams),
+            slides=slides,
         )
     files = [file for exam in list(patient.exams) for file in _delete_exam_tree(session, state, user, exam)]
     session.delete(patient)
@@ -250,7 +252,8 @@ def delete_exam(
     exam = _exam(session, user, exam_id)
     if exam.slides and not cascade:
         raise ConflictError(
-            f"exam has {len(exam.slides)} slide(s); repeat with ?cascade=true to delete them too"
+            "exam has %(count_slides)s slide(s); repeat with ?cascade=true to delete them too",
+            count_slides=len(exam.slides),
         )
     files = _delete_exam_tree(session, state, user, exam)
     _commit_then_remove(session, state, files)
@@ -264,7 +267,7 @@ def assign(
     exam = _exam(session, admin, exam_id)
     expert = session.get(User, body.user_id)
     if expert is None or not expert.active or expert.role != Role.expert:
-        raise ValidationFailedError(f"user {body.user_id} is not an active expert")
+        raise ValidationFailedError("user %(user_id)s is not an active expert", user_id=body.user_id)
     if all(a.user_id != expert.id for a in exam.assignments):
         exam.assignments.append(ExamAssignment(user_id=expert.id, assigned_by_id=admin.user_id))
         record_by(session, admin, "assign", "exam", exam.id, user_id=expert.id)
@@ -280,7 +283,9 @@ def unassign(
     exam = _exam(session, admin, exam_id)
     kept = [a for a in exam.assignments if a.user_id != user_id]
     if len(kept) == len(exam.assignments):
-        raise NotFoundError(f"user {user_id} is not assigned to exam {exam_id}")
+        raise NotFoundError(
+            "user %(user_id)s is not assigned to exam %(exam_id)s", user_id=user_id, exam_id=exam_id
+        )
     exam.assignments = kept
     record_by(session, admin, "unassign", "exam", exam.id, user_id=user_id)
     session.flush()

@@ -160,7 +160,7 @@ async def upload_slide(
             exam = session.get(Exam, exam_id)
             if exam is None or not may_see_exam(user, exam):
                 staged.path.unlink(missing_ok=True)
-                raise NotFoundError(f"exam {exam_id} does not exist")
+                raise NotFoundError("exam %(exam_id)s does not exist", exam_id=exam_id)
             result = ingest_staged(
                 session,
                 state.settings,

@@ -63,7 +63,7 @@ class UserPublic(BaseModel):
 def _user(session: DbSession, user_id: RecordId) -> User:
     user = session.get(User, user_id)
     if user is None:
-        raise NotFoundError(f"user {user_id} does not exist")
+        raise NotFoundError("user %(user_id)s does not exist", user_id=user_id)
     return user
 
 

@@ -5,6 +5,7 @@ import { startAnnotator } from "./annotator.js";
 import { startAnalysisPanel } from "./analysis-panel.js";
 import { overlayToggler } from "./overlays.js";
 import { startViewTools } from "./view-tools.js";
+import { startPanel } from "./panel.js";
 import { t } from "./i18n.js";
 
 const container = document.getElementById("viewer");
@@ -97,6 +98,7 @@ for (const toggle of document.querySelectorAll("input.overlay-toggle")) {
 }
 
 startViewTools(viewer, mpp);
+startPanel();
 
 // Annotation editor, list and review (issue 4).
 const annotations = document.getElementById("annotation-panel") ? startAnnotator(viewer, slideId, mpp) : null;

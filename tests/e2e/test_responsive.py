@@ -40,6 +40,10 @@ def test_viewer_first_and_nothing_wider_than_the_screen(
     ready(page)
     wait_until_drawn(page)
     viewer = page.locator("#viewer").bounding_box()
+    if device == "phone":  # the panel is a drawer there: the slide has the screen until asked
+        expect(page.locator("#metadata")).to_be_hidden()
+        page.click("#panel-toggle")
+        expect(page.locator("#panel-toggle")).to_have_attribute("aria-expanded", "true")
     panel = page.locator("#metadata").bounding_box()
     assert viewer is not None and panel is not None
     assert viewer["width"] >= 0.9 * width and viewer["height"] >= 300  # the slide first, large
@@ -52,4 +56,39 @@ def test_viewer_first_and_nothing_wider_than_the_screen(
         page.goto(f"{live_server.url}{path}")
         ready(page)
         assert page.evaluate(SIDEWAYS) <= 0, f"{path} scrolls sideways"
+    context.close()
+
+
+def test_the_side_panel_is_as_wide_as_the_reader_drags_it(
+    browser: Browser, live_server: LiveServer, accounts: Accounts, samples: dict[str, Path]
+) -> None:
+    slide_id = ingest(live_server.url, "expert-a", samples["svs"], accounts.exam_a_id)
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.goto(f"{live_server.url}/login")
+    submit_login(page, "expert-a")
+    page.wait_for_url(f"{live_server.url}/")
+    page.goto(f"{live_server.url}/slides/{slide_id}")
+    ready(page)
+    wait_until_drawn(page)
+    panel, splitter = page.locator("#metadata"), page.locator("#panel-splitter")
+    before = panel.bounding_box()
+    handle = splitter.bounding_box()
+    assert before is not None and handle is not None
+    page.mouse.move(handle["x"] + 4, handle["y"] + 200)
+    page.mouse.down()
+    page.mouse.move(handle["x"] - 196, handle["y"] + 200, steps=10)
+    page.mouse.up()
+    wider = panel.bounding_box()
+    assert wider is not None and abs(wider["width"] - (before["width"] + 200)) < 12
+    splitter.focus()
+    page.keyboard.press("ArrowRight")  # narrower by a step, from the keyboard
+    narrower = panel.bounding_box()
+    assert narrower is not None and abs(narrower["width"] - (wider["width"] - 24)) < 3
+    assert page.evaluate(SIDEWAYS) <= 0
+    page.reload()
+    ready(page)
+    again = panel.bounding_box()
+    assert again is not None and abs(again["width"] - narrower["width"]) < 3  # remembered
+    assert blocking(audit(page)) == []
     context.close()

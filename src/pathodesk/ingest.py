@@ -123,6 +123,7 @@ FILE_FACTS = (
     "objective_power",
     "qc_passed",
     "qc_report",
+    "associated_images",
 )
 
 
@@ -185,6 +186,7 @@ def _validated(settings: Settings, staged: StagedFile) -> tuple[StagedFile, dict
         "objective_power": info.objective_power,
         "qc_passed": qc_passed,
         "qc_report": qc_report,
+        "associated_images": sorted(info.associated_images),
     }
 
 

@@ -76,3 +76,17 @@ def test_the_page_filters_and_pages_like_the_api(
     assert '<option value="reviewed" selected>' in reviewed  # the filter stays shown
     none = app_client.get("/?q=nothing-like-this").text
     assert "No slide matches these filters." in none
+
+
+def test_cards_show_the_label_the_scanner_photographed(
+    app_client: TestClient, accounts: Accounts, world: World
+) -> None:
+    svs, png = world.slide(accounts.exam_a_id, svs=True), world.slide(accounts.exam_a_id)
+    login(app_client, "expert-a")
+    listed = {s["id"]: s["associated_images"] for s in app_client.get("/api/v1/slides").json()}
+    assert listed == {svs: ["label", "macro", "thumbnail"], png: []}
+    page = app_client.get("/").text
+    assert f'src="/api/v1/slides/{svs}/associated/label"' in page
+    assert f'src="/api/v1/slides/{png}/associated/label"' not in page  # a PNG has no label
+    label = app_client.get(f"/api/v1/slides/{svs}/associated/label")
+    assert label.status_code == 200 and label.headers["content-type"].startswith("image/")

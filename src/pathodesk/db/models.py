@@ -269,6 +269,8 @@ class Slide(Base):
     # E2: None = not checked (sampling mode); False = stored as non-standard.
     qc_passed: Mapped[bool | None] = mapped_column()
     qc_report: Mapped[dict[str, object] | None] = mapped_column(JSON)
+    # names of the associated images (label, macro…) the file holds; None: stored before 0014
+    associated_images: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
     # A11 / issue 4: uploaded -> analyzed -> in_review -> reviewed; each review freezes a round.
     status: Mapped[SlideStatus] = mapped_column(
         Enum(SlideStatus, native_enum=False, length=16), default=SlideStatus.uploaded

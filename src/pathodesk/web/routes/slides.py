@@ -61,12 +61,13 @@ class SlidePublic(BaseModel):
     qc_passed: bool | None = None  # False: stored as non-standard (E2); None: not checked
     status: str = "uploaded"  # A11: uploaded | analyzed | in_review | reviewed
     review_round: int = 1
+    associated_images: list[str] | None = None  # label, macro…: known for slides stored since 0014
 
 
 class SlideDetail(SlidePublic):
     qc_report: dict[str, object] | None = None
     levels: list[LevelPublic] = []
-    associated_images: list[str] = []
+    associated_images: list[str] | None = []
     duplicate: bool = False
 
 

@@ -20,6 +20,7 @@ from pathodesk.db.changes import apply_changes
 from pathodesk.db.models import DiseaseType, Exam, ExamAssignment, Patient, Role, Slide, User
 from pathodesk.db.search import contains
 from pathodesk.errors import ConflictError, NotFoundError, ValidationFailedError
+from pathodesk.i18n import N_
 from pathodesk.web.access import may_see_exam, may_see_patient, visible_exams, visible_patients
 from pathodesk.web.deps import AdminUser, CurrentUser, DbSession, IdValue, RecordId, SearchQuery, StateDep
 from pathodesk.web.route_helpers import forget_slide
@@ -107,13 +108,14 @@ def exam_public(exam: Exam) -> ExamPublic:
     return public
 
 
-def _flush(session: DbSession, what: str) -> None:
+def _flush(session: DbSession, message: str, **values: object) -> None:
+    """``message`` (marked with ``N_``) says which of the caller's own records collides:
+    uniqueness is per registering account, so only the caller's own record can."""
     try:
         session.flush()
     except IntegrityError as exc:
         session.rollback()
-        # uniqueness is per registering account: only the caller's own record can collide
-        raise ConflictError("you already registered %(what)s", what=what) from exc
+        raise ConflictError(message, **values) from exc
 
 
 def _patient(session: DbSession, user: Principal, patient_id: RecordId) -> Patient:
@@ -152,7 +154,7 @@ def list_patients(user: CurrentUser, session: DbSession, q: SearchQuery = None) 
 def create_patient(body: PatientCreate, user: CurrentUser, session: DbSession) -> PatientPublic:
     patient = Patient(**body.model_dump(), created_by_id=user.user_id)
     session.add(patient)
-    _flush(session, f"patient {body.patient_code}")
+    _flush(session, N_("you already registered patient %(code)s"), code=body.patient_code)
     record_by(session, user, "create", "patient", patient.id)
     return PatientPublic.model_validate(patient)
 
@@ -168,7 +170,7 @@ def update_patient(
 ) -> PatientPublic:
     patient = _patient(session, user, patient_id)
     fields = apply_changes(patient, body.model_dump(exclude_unset=True))
-    _flush(session, "a patient with that ID")
+    _flush(session, N_("you already registered a patient with that ID"))
     record_by(session, user, "update", "patient", patient.id, fields=fields)
     return PatientPublic.model_validate(patient)
 
@@ -220,7 +222,7 @@ def create_exam(body: ExamCreate, user: CurrentUser, session: DbSession) -> Exam
     _check_disease_type(session, body.disease_type)
     exam = Exam(**body.model_dump(), created_by_id=user.user_id)
     session.add(exam)
-    _flush(session, f"exam {body.pathology_id}")
+    _flush(session, N_("you already registered exam %(id)s"), id=body.pathology_id)
     record_by(session, user, "create", "exam", exam.id, patient_id=exam.patient_id)
     session.refresh(exam)
     return exam_public(exam)
@@ -240,7 +242,7 @@ def update_exam(exam_id: RecordId, body: ExamUpdate, user: CurrentUser, session:
     apply_changes(exam, changes)
     if exam.admitted_on and exam.discharged_on and exam.discharged_on < exam.admitted_on:
         raise ValidationFailedError("discharged_on is before admitted_on")
-    _flush(session, "an exam with that pathology ID")
+    _flush(session, N_("you already registered an exam with that pathology ID"))
     record_by(session, user, "update", "exam", exam.id, fields=sorted(changes))
     return exam_public(exam)
 

@@ -13,9 +13,9 @@ from pathodesk.passwords import hash_password, password_problems
 def set_password(user: User, password: str) -> None:
     """Apply the password policy, then store only the argon2id hash."""
     problems = password_problems(password, personal=[user.account, *user.name.split()])
-    if problems:
-        detail = "the password needs " + " and ".join(problems)
-        raise ValidationFailedError(detail)
+    if problems:  # the first reason; the next shows once it is fixed
+        message, values = problems[0]
+        raise ValidationFailedError(message, **values)
     user.password_hash = hash_password(password)
 
 

@@ -10,6 +10,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from zxcvbn import zxcvbn
 
+from pathodesk.i18n import N_
+
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 # Verified against when an account does not exist, so both failures take the same time.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
@@ -33,17 +35,30 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
-def password_problems(password: str, personal: Sequence[str] = ()) -> list[str]:
+# why a password is refused: a sentence (the translation catalogue's key) and its values
+PasswordProblem = tuple[str, dict[str, object]]
+
+
+def password_problems(password: str, personal: Sequence[str] = ()) -> list[PasswordProblem]:
     """Why a password is too weak (empty list when acceptable); ``personal`` holds words of
     the account (its name, the person's name) that must not carry the password."""
-    problems = []
+    problems: list[PasswordProblem] = []
     if len(password) < MIN_PASSWORD_LENGTH:
-        problems.append(f"at least {MIN_PASSWORD_LENGTH} characters")
+        problems.append(
+            (N_("the password needs at least %(count)s characters"), {"count": MIN_PASSWORD_LENGTH})
+        )
     if len(password) > MAX_PASSWORD_LENGTH:
-        problems.append(f"at most {MAX_PASSWORD_LENGTH} characters")
+        problems.append(
+            (N_("the password may have at most %(count)s characters"), {"count": MAX_PASSWORD_LENGTH})
+        )
     if password.isdigit() or password.isalpha():
-        problems.append("letters and at least one digit or symbol")
+        problems.append((N_("the password needs letters and at least one digit or symbol"), {}))
     strength = zxcvbn(password[:STRENGTH_PREFIX], user_inputs=list(personal))["score"] if not problems else 0
     if not problems and strength < MIN_STRENGTH:
-        problems.append("to be harder to guess (it is a common password, or close to one or to the account)")
+        problems.append(
+            (
+                N_("the password is too easy to guess: a common password, or close to one or to the account"),
+                {},
+            )
+        )
     return problems

@@ -205,3 +205,19 @@ def test_errors_with_values_are_said_in_the_callers_language(
     chinese = app_client.get("/api/v1/patients/999999", headers={"Accept-Language": "zh-CN"})
     assert chinese.json() | {"detail": None} == english.json() | {"detail": None, "title": "未找到"}
     assert chinese.json()["detail"] == "患者 999999 不存在"
+
+
+def test_field_reasons_and_password_policy_in_chinese(app_client: TestClient, accounts: Accounts) -> None:
+    login(app_client, "admin")
+    chinese = {"Accept-Language": "zh-CN"}
+    weak = app_client.post(
+        f"/api/v1/users/{accounts.expert_a_id}/password", json={"password": "short"}, headers=chinese
+    )
+    assert weak.status_code == 422 and weak.json()["detail"] == "密码至少需要 10 个字符"
+    english = app_client.post(f"/api/v1/users/{accounts.expert_a_id}/password", json={"password": "short"})
+    assert english.json()["detail"] == "the password needs at least 10 characters"
+    bad = app_client.post("/api/v1/patients", json={"patient_code": ""}, headers=chinese)
+    assert bad.status_code == 422 and bad.json()["title"] == "输入无效"
+    assert [e["msg"] for e in bad.json()["errors"]] == ["至少 1 个字符"]
+    plain = app_client.post("/api/v1/patients", json={"patient_code": ""}).json()["errors"][0]["msg"]
+    assert plain.startswith("String should have at least 1 character")  # pydantic's own words in English

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pathodesk.errors import PathoDeskError
-from pathodesk.i18n import N_
+from pathodesk.i18n import DEFAULT_LOCALE, N_
 from pathodesk.web.deps import LoginRequired
 from pathodesk.web.i18n import request_locale, translate, translate_error
 from pathodesk.web.templating import templates
@@ -30,6 +30,38 @@ def problem(status: int, title: str, detail: str, **extra: object) -> JSONRespon
 
 
 MACHINE_PATHS = ("/api/", "/dzi/", "/static/")
+# request validation's reasons (pydantic error types) said in the caller's language; English
+# callers keep pydantic's own words
+FIELD_PROBLEMS = {
+    "missing": N_("required"),
+    "string_too_short": N_("at least %(min_length)s characters"),
+    "string_too_long": N_("at most %(max_length)s characters"),
+    "string_pattern_mismatch": N_("holds characters that are not allowed here"),
+    "greater_than_equal": N_("at least %(ge)s"),
+    "less_than_equal": N_("at most %(le)s"),
+    "greater_than": N_("more than %(gt)s"),
+    "less_than": N_("less than %(lt)s"),
+    "int_parsing": N_("a whole number is needed"),
+    "float_parsing": N_("a number is needed"),
+    "bool_parsing": N_("yes or no is needed"),
+    "literal_error": N_("one of %(expected)s"),
+    "enum": N_("one of %(expected)s"),
+    "json_invalid": N_("not valid JSON"),
+    "date_from_datetime_parsing": N_("a date (YYYY-MM-DD) is needed"),
+    "value_error": N_("not an allowed value"),
+}
+
+
+def field_problem(locale: str, error: dict[str, object]) -> str:
+    """One field's reason: pydantic's words for English, the catalogue's otherwise."""
+    message = FIELD_PROBLEMS.get(str(error.get("type")))
+    context = error.get("ctx")
+    if locale == DEFAULT_LOCALE or message is None:
+        return str(error.get("msg", ""))
+    values: dict[str, object] = (
+        {str(k): str(v) for k, v in context.items()} if isinstance(context, dict) else {}
+    )
+    return translate_error(locale, message, values)
 
 
 def wants_page(request: Request) -> bool:
@@ -61,7 +93,10 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        errors = [{"loc": list(err.get("loc", ())), "msg": str(err.get("msg", ""))} for err in exc.errors()]
+        locale = request_locale(request)
+        errors = [
+            {"loc": list(err.get("loc", ())), "msg": field_problem(locale, dict(err))} for err in exc.errors()
+        ]
         title, detail = N_("Invalid input"), N_("the request does not match the schema")
         return answer(request, 422, title, detail, errors=errors)
 

@@ -221,3 +221,26 @@ def test_field_reasons_and_password_policy_in_chinese(app_client: TestClient, ac
     assert [e["msg"] for e in bad.json()["errors"]] == ["至少 1 个字符"]
     plain = app_client.post("/api/v1/patients", json={"patient_code": ""}).json()["errors"][0]["msg"]
     assert plain.startswith("String should have at least 1 character")  # pydantic's own words in English
+
+
+def test_no_domain_error_is_built_from_an_f_string() -> None:
+    """An f-string's text cannot be looked up in the catalogue: domain errors take their English
+    text with named values instead (``NotFoundError("slide %(id)s …", id=…)``)."""
+    import ast
+
+    from pathodesk.i18n.extract import ERROR_CLASSES
+
+    found = []
+    for path in sorted((ROOT / "src" / "pathodesk").rglob("*.py")):
+        if "cli" in path.parts:  # the command line speaks English (terminals, logs)
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in ERROR_CLASSES
+                and node.args
+                and isinstance(node.args[0], ast.JoinedStr)
+            ):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert found == []

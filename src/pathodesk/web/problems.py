@@ -70,10 +70,18 @@ def wants_page(request: Request) -> bool:
     return not path.startswith(MACHINE_PATHS) and "text/html" in request.headers.get("accept", "")
 
 
-def answer(request: Request, status: int, title: str, detail: str, **extra: object) -> Response:
-    """Problem details in the caller's language; an error page when a person asked for a page."""
+def answer(
+    request: Request,
+    status: int,
+    title: str,
+    detail: str,
+    values: dict[str, object] | None = None,
+    **extra: object,
+) -> Response:
+    """Problem details in the caller's language (``detail`` an English text with named
+    ``values``, translated once here); an error page when a person asked for a page."""
     locale = request_locale(request)
-    title, detail = translate(locale, title), translate(locale, detail)
+    title, detail = translate(locale, title), translate_error(locale, detail, values or {})
     if wants_page(request):
         context = {"user": None, "status": status, "title": title, "detail": detail}
         return templates.TemplateResponse(request, "error.html", context, status_code=status)
@@ -87,9 +95,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(PathoDeskError)
     async def domain_error(request: Request, exc: PathoDeskError) -> Response:
-        locale = request_locale(request)
-        detail = translate_error(locale, exc.message, exc.values)
-        return answer(request, exc.status, exc.title, detail)
+        return answer(request, exc.status, exc.title, exc.message, exc.values)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -5,7 +5,7 @@
 //   <button data-delete="/api/v1/x/1" data-then="/list" data-confirm="Delete X?" data-confirm-word="X">
 import { api, showError } from "./api.js";
 import { t } from "./i18n.js";
-import { toastAfterReload } from "./dom.js";
+import { $, toastAfterReload } from "./dom.js";
 import "./page.js";
 
 function parseLabels(text) {
@@ -76,11 +76,11 @@ for (const form of document.querySelectorAll("form[data-api]")) {
 // Deleting asks in the page, never with the browser's confirm(): the dialog says what will be
 // lost and the user types the record's own code (data-confirm-word) to go on.
 function confirmTyped(message, word, action) {
-  const dialog = document.getElementById("confirm-dialog");
-  const typed = document.getElementById("confirm-typed");
-  const ok = document.getElementById("confirm-ok");
-  document.getElementById("confirm-message").textContent = message;
-  document.getElementById("confirm-typed-label").textContent = t("Type {word} to confirm", { word });
+  const dialog = $("confirm-dialog");
+  const typed = $("confirm-typed");
+  const ok = $("confirm-ok");
+  $("confirm-message").textContent = message;
+  $("confirm-typed-label").textContent = t("Type {word} to confirm", { word });
   ok.textContent = action;
   typed.value = "";
   ok.disabled = true;

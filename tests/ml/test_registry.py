@@ -69,26 +69,30 @@ def test_versions_and_one_active_model_per_type(db: Database, settings: Settings
 
 
 def test_one_active_model_per_type_and_role(db: Database, settings: Settings, run_dir: Path) -> None:
-    """Model roles (structure issue, item 3): a cascade's coarse grader beside the tile model."""
+    """Model roles (structure issue, item 3): a cascade's fine grader beside the tile model; a
+    coarse grader grades on the type's scale, so its classes must be grades (issue 14)."""
     with db.session() as session:
         tile = register(session, settings, run_dir, "qa")
-        coarse = register(session, settings, run_dir, "qa", role="coarse")
-        assert (tile.role, tile.active, coarse.role, coarse.active) == ("tile", True, "coarse", True)
+        fine = register(session, settings, run_dir, "qa", role="fine")
+        assert (tile.role, tile.active, fine.role, fine.active) == ("tile", True, "fine", True)
         assert model_for_slide_type(session, "qa").id == tile.id  # the default role is tile
-        assert model_for_slide_type(session, "qa", role="coarse").id == coarse.id
-        newer = register(session, settings, run_dir, "qa", role="coarse", activate=True)
+        assert model_for_slide_type(session, "qa", role="fine").id == fine.id
+        newer = register(session, settings, run_dir, "qa", role="fine", activate=True)
         session.refresh(tile)
-        session.refresh(coarse)
-        assert (tile.active, coarse.active, newer.active) == (True, False, True)
-        assert find_version(session, "qa", None, role="coarse").id == newer.id
-        with pytest.raises(NotFoundError, match=r"no active model for disease type 'qa' \(role fine\)"):
-            model_for_slide_type(session, "qa", role="fine")
+        session.refresh(fine)
+        assert (tile.active, fine.active, newer.active) == (True, False, True)
+        assert find_version(session, "qa", None, role="fine").id == newer.id
+        with pytest.raises(NotFoundError, match=r"no active model for disease type 'qa' \(role coarse\)"):
+            model_for_slide_type(session, "qa", role="coarse")
+        grades = r"are not labels of disease type 'qa' \(\['benign', 'malignant'\]\)"
+        with pytest.raises(ValidationFailedError, match=grades):
+            register(session, settings, run_dir, "qa", role="coarse")
         with pytest.raises(ValidationFailedError, match="model role 'grader'"):
             register(session, settings, run_dir, "qa", role="grader")
     with db.session() as session, pytest.raises(IntegrityError):  # per role, the database refuses two
         session.execute(
             update(TrainedModel)
-            .where(TrainedModel.disease_type == "qa", TrainedModel.role == "coarse")
+            .where(TrainedModel.disease_type == "qa", TrainedModel.role == "fine")
             .values(active=True)
         )
 
@@ -141,9 +145,10 @@ def test_the_real_shipped_models_are_active_in_a_new_data_directory(settings: Se
     database = Database(url)
     install_shipped_models(database, settings)
     shipped = sorted(p.name for p in SHIPPED_DIR.glob("*") if (p / "model.pt").is_file())
-    assert shipped == ["lung", "thyroid"]
+    assert shipped == ["lung", "lung-coarse", "lung-fine", "thyroid"]
+    roles = {"lung": "tile", "lung-coarse": "coarse", "lung-fine": "fine", "thyroid": "tile"}
     with database.session() as session:
-        for disease_type in shipped:
-            model = model_for_slide_type(session, disease_type)
+        for folder in shipped:
+            model = model_for_slide_type(session, folder.split("-")[0], roles[folder])
             assert model.source == "shipped" and model.metrics is not None
             assert load(settings, model).labels == model.labels

@@ -157,6 +157,9 @@ class DiseaseType(Base):
     # How analysis turns tile probabilities into regions (A4–A5): background labels, DBSCAN
     # eps/min_samples, A5 thresholds; None: derived from the label names (analysis.params).
     analysis_params: Mapped[dict[str, object] | None] = mapped_column(JSON(none_as_null=True))
+    # The cascade's grade scale (C1; ml.grades): {"coarse": [{"name", "bethesda"}...], "fine":
+    # {label: grade}}; None: the shipped default for the type's name, else benign/malignant.
+    grading: Mapped[dict[str, object] | None] = mapped_column(JSON(none_as_null=True))
 
 
 class ExamAssignment(Base):

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from pathodesk.config import Settings
 from pathodesk.db.models import MODEL_ROLES, DiseaseType, TrainedModel
 from pathodesk.errors import NotFoundError, ValidationFailedError
+from pathodesk.ml.grades import disease_scale
 from pathodesk.ml.model_file import MODEL_FILE, RUN_FILES, LoadedModel, load_model, read_card
 from pathodesk.storage import file_sha256
 
@@ -62,6 +63,8 @@ def register(
         raise NotFoundError("disease type %(disease_type)r does not exist", disease_type=disease_type)
     labels = [str(label) for label in card.get("labels", [])]  # type: ignore[attr-defined]
     known = {label["name"] for label in kind.labels}
+    if role == "coarse":  # a coarse model grades on the type's scale (C1), not in its labels
+        known = set(disease_scale(kind.name, kind.grading).names)
     if known and not set(labels) <= known:
         missing = sorted(set(labels) - known)
         raise ValidationFailedError(

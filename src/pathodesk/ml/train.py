@@ -24,6 +24,7 @@ from torch import nn
 from tqdm import tqdm
 
 from pathodesk import __version__
+from pathodesk.ml.cascade_nets import load_backbone
 from pathodesk.ml.data import DataError, LabelledSet, Sample, balance_by_augmentation, group_split, groups_of
 from pathodesk.ml.metrics import classification_metrics
 from pathodesk.ml.model_file import CARD_FILE, MODEL_FILE, LoadedModel, save_model
@@ -50,6 +51,7 @@ class TrainConfig:
     random_orientation: bool = True  # beyond B4: random 90° rotations and flips while training
     stain_jitter: float = 0.0  # beyond B4: HED jitter strength (0.05-0.2 helps across labs)
     max_steps_per_epoch: int | None = None  # tests train a few steps only
+    init_from: str | None = None  # a model file whose matching backbone weights start this one
     threads: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
 
 
@@ -103,6 +105,7 @@ def train(
     splits: Splits | None = None,
     progress: bool = True,
     notes: list[str] | None = None,
+    role: str = "tile",
 ) -> TrainResult:
     """Train, keep the best validation epoch, score the test split once, write the run."""
     torch.manual_seed(config.seed)
@@ -117,7 +120,14 @@ def train(
     started = time.perf_counter()
     bank = _decode(splits, config.image_px, progress)
     normalization = bank.normalization(splits.train)
-    model = build_model(config.arch, len(data.labels)).to(memory_format=torch.channels_last)
+    model = build_model(config.arch, len(data.labels))
+    if config.init_from:
+        taken = load_backbone(model, torch.load(config.init_from, weights_only=True)["state_dict"])
+        notes = [
+            *(notes or []),
+            f"backbone started from {Path(config.init_from).parent.name}: {taken} tensors",
+        ]
+    model = model.to(memory_format=torch.channels_last)
     history, best_epoch = _fit(model, bank, splits, normalization, data.labels, config, progress)
     test_metrics: dict[str, object] | None = None
     if splits.test:
@@ -126,7 +136,7 @@ def train(
     seconds = time.perf_counter() - started
     _write_pictures_and_logs(out_dir, history, best_epoch, splits, data.labels, test_metrics)
     card = _card(data, splits, config, normalization, model, history, best_epoch, test_metrics, seconds)
-    card.update(disease_type=disease_type, data=data_description, notes=notes or [])
+    card.update(disease_type=disease_type, role=role, data=data_description, notes=notes or [])
     save_model(out_dir / MODEL_FILE, model, config.arch, data.labels, normalization, config.image_px)
     text = json.dumps(card, indent=2)
     (out_dir / CARD_FILE).write_text(text)

@@ -3,8 +3,8 @@ kind that runs it, the model role it needs, what a request may ask (``params``) 
 its result holds (``result``). The API (``POST /slides/{id}/analyze`` with ``kind``), the
 CLI (``pathodesk analyze --kind``) and the worker pool all read this table.
 
-Today: ``tiles`` (SPEC A4–A6). Next: ``cascade`` (C1–C5, roles coarse + fine) and
-``multistain`` (D4–D6, role fusion) — each a new entry here with its own job module.
+``tiles`` (SPEC A4–A6) and ``cascade`` (C1–C5, roles fine + coarse). Next: ``multistain``
+(D4–D6, role fusion) — a new entry here with its own job module.
 """
 
 from __future__ import annotations
@@ -13,8 +13,14 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
+from pathodesk.analysis.cascade_job import run_cascade_analysis
 from pathodesk.analysis.job import run_tile_analysis
-from pathodesk.analysis.schemas import TileAnalysisParams, TileAnalysisResult
+from pathodesk.analysis.schemas import (
+    CascadeAnalysisParams,
+    CascadeAnalysisResult,
+    TileAnalysisParams,
+    TileAnalysisResult,
+)
 from pathodesk.jobs.kinds import JobKind
 
 
@@ -22,10 +28,11 @@ from pathodesk.jobs.kinds import JobKind
 class AnalysisKind:
     name: str
     display_name: str
-    model_role: str  # the registry role of the model it runs (``db.models.MODEL_ROLES``)
+    model_role: str  # the registry role of the model a request may choose (``db.models.MODEL_ROLES``)
     job: JobKind
     params: type[BaseModel]
     result: type[BaseModel]
+    other_roles: tuple[str, ...] = ()  # active models of these roles run too
 
 
 ANALYSIS_KINDS: dict[str, AnalysisKind] = {
@@ -38,6 +45,15 @@ ANALYSIS_KINDS: dict[str, AnalysisKind] = {
             JobKind("analyze", run_tile_analysis),
             TileAnalysisParams,
             TileAnalysisResult,
+        ),
+        AnalysisKind(
+            "cascade",
+            "Cascade grading: low power, then high power where it matters",
+            "fine",
+            JobKind("cascade", run_cascade_analysis),
+            CascadeAnalysisParams,
+            CascadeAnalysisResult,
+            ("coarse",),
         ),
     )
 }

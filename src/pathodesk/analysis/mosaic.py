@@ -34,6 +34,7 @@ class MosaicTruth:
     tumour: Outline | None  # level-0 pixels
     cell_px: int
     offset: int
+    tumour_cells: tuple[tuple[int, int], ...] = ()  # level-0 top-left of each lesion tile
 
 
 def split_images(tiles_dir: Path, splits_csv: Path, split: str = "test") -> dict[str, list[Path]]:
@@ -58,6 +59,24 @@ def _blob(rng: np.random.Generator, rows: int, cols: int, fill: float) -> np.nda
     return mask
 
 
+def lesion_of_fraction(rng: np.random.Generator, tissue: np.ndarray, fraction: float) -> np.ndarray:
+    """A compact, irregular lesion holding ``fraction`` of the tissue cells (issue 14's 2, 5
+    and 10 % mosaics): the tissue cells nearest a random tissue cell, by a distance stretched
+    along a random axis and roughened, so the lesion is an uneven oval, not a disc."""
+    rows, cols = np.nonzero(tissue)
+    count = max(1, round(fraction * len(rows)))
+    centre = rng.integers(len(rows))
+    dy, dx = rows - rows[centre], cols - cols[centre]
+    angle, stretch = rng.uniform(0, np.pi), rng.uniform(1.0, 2.0)
+    along = dx * np.cos(angle) + dy * np.sin(angle)
+    across = -dx * np.sin(angle) + dy * np.cos(angle)
+    distance = np.hypot(along / stretch, across) * rng.uniform(0.85, 1.15, len(rows))
+    lesion = np.zeros_like(tissue)
+    nearest = np.argsort(distance)[:count]
+    lesion[rows[nearest], cols[nearest]] = True
+    return lesion
+
+
 def write_mosaic(
     out: Path,
     images: dict[str, list[Path]],
@@ -69,10 +88,18 @@ def write_mosaic(
     offset: int = 0,
     seed: int = 0,
     mpp: float = 0.5,
+    tumour_fraction: float | None = None,
 ) -> MosaicTruth:
+    """``tumour_fraction``: the lesion's share of the tissue cells (default: a blob about a
+    fifth of the grid wide)."""
     rng = np.random.default_rng(seed)
     tissue = _blob(rng, grid, grid, 0.42)
-    tumour = (_blob(rng, grid, grid, 0.2) & tissue) if tumour_label else np.zeros_like(tissue)
+    if not tumour_label:
+        tumour = np.zeros_like(tissue)
+    elif tumour_fraction is not None:
+        tumour = lesion_of_fraction(rng, tissue, tumour_fraction)
+    else:
+        tumour = _blob(rng, grid, grid, 0.2) & tissue
     size = grid * cell_px + offset
     canvas = (np.full((size, size, 3), 238, np.int16) + rng.normal(0, 3, (size, size, 1))).clip(0, 255)
     canvas = canvas.astype(np.uint8)
@@ -91,7 +118,8 @@ def write_mosaic(
     out.parent.mkdir(parents=True, exist_ok=True)
     write_pyramid(RasterSlideReader.from_array(canvas, mpp), out, mpp=mpp)
     outline = polygonal_part(unary_union(squares)) if squares else None
-    return MosaicTruth(out, tumour_label, outline, cell_px, offset)
+    cells = tuple((int(square.bounds[0]), int(square.bounds[1])) for square in squares)
+    return MosaicTruth(out, tumour_label, outline, cell_px, offset, cells)
 
 
 def main() -> None:

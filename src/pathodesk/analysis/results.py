@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pathodesk.analysis.heatmap import TILES_FILE, TileProbabilities, save_tiles
+from pathodesk.analysis.inference import TileResults
 from pathodesk.analysis.run import AnalysisOutcome, outcome_summary
 from pathodesk.annotations import store
 from pathodesk.annotations.geometry import to_geojson
@@ -25,12 +26,13 @@ from pathodesk.config import Settings
 from pathodesk.db.models import Annotation, Slide, SlideStatus, TrainedModel
 from pathodesk.storage import analysis_folder, existing_analysis_folder
 
+ANALYSIS_PROPERTY = "analysis"  # in an AI outline's properties: which analysis drew it
 
-def _write_files(folder: Path, outcome: AnalysisOutcome, summary: dict[str, Any]) -> None:
+
+def _write_files(folder: Path, results: TileResults, summary: dict[str, Any]) -> None:
     """Staged in a sibling folder and renamed: readers see the old analysis or the new one."""
     staging = folder.with_name(f".{folder.name}-{uuid.uuid4().hex[:8]}")
     staging.mkdir(parents=True)
-    results = outcome.results
     tiles = TileProbabilities(
         np.array([t.x for t in results.tiles], np.int64),
         np.array([t.y for t in results.tiles], np.int64),
@@ -47,43 +49,66 @@ def _write_files(folder: Path, outcome: AnalysisOutcome, summary: dict[str, Any]
     shutil.rmtree(old, ignore_errors=True)
 
 
-def save_analysis(
-    session: Session, settings: Settings, slide: Slide, outcome: AnalysisOutcome, model: TrainedModel
+def _drawn_by_analysis(annotation: Annotation) -> bool:
+    """An AI outline an analysis drew (not one imported from another tool with its own
+    properties): a new analysis replaces it while no expert has touched it."""
+    properties = annotation.properties
+    return properties is None or ANALYSIS_PROPERTY in properties
+
+
+def model_name(model: TrainedModel) -> str:
+    return f"{model.disease_type} v{model.version} ({model.arch})"
+
+
+def replace_outlines(
+    session: Session,
+    settings: Settings,
+    slide: Slide,
+    outlines: list[tuple[store.Draft, dict[str, Any]]],
+    results: TileResults,
+    summary: dict[str, Any],
 ) -> dict[str, Any]:
+    """Swap the slide's untouched AI outlines for ``outlines`` (each a draft and its row of
+    the summary), keep the summary and tile probabilities; the summary as kept."""
     colours = store.label_colours(session, slide)
     untouched = session.scalars(
         select(Annotation).where(
-            Annotation.slide_id == slide.id,
-            Annotation.source == "ai",
-            Annotation.deleted.is_(False),
-            Annotation.properties.is_(None),  # ours; detections imported from QuPath stay
+            Annotation.slide_id == slide.id, Annotation.source == "ai", Annotation.deleted.is_(False)
         )
     )
-    for old in untouched:
+    for old in [a for a in untouched if _drawn_by_analysis(a)]:
         store.delete(session, slide, old, old.version, None, by="ai")
-    drafts = [
-        store.Draft(region.label, to_geojson(region.outline), "polygon", "ai", round(region.probability, 4))
-        for region in outcome.regions
-        if region.label in colours
-    ]
-    created = store.create_many(session, slide, drafts, None, repair=True)
+    kept = [(draft, row) for draft, row in outlines if draft.label in colours]
+    created = store.create_many(session, slide, [draft for draft, _ in kept], None, repair=True)
     if slide.status == SlideStatus.uploaded:  # analysed, also when it found nothing (issue 21)
         slide.status = SlideStatus.analyzed
-    summary: dict[str, Any] = {
+    summary = {
         "slide_id": slide.id,
-        "model_id": model.id,
-        "model": f"{model.disease_type} v{model.version} ({model.arch})",
-        **outcome_summary(outcome, slide.mpp),
-        "heatmaps": {
-            label: f"/api/v1/slides/{slide.id}/heatmaps/{label}.png" for label in outcome.results.labels
-        },
+        **summary,
+        "regions": [
+            {"annotation_id": annotation.id, **row}
+            for annotation, (_, row) in zip(created, kept, strict=True)
+        ],
+        "heatmaps": {label: f"/api/v1/slides/{slide.id}/heatmaps/{label}.png" for label in results.labels},
     }
-    saved = [region for region in summary["regions"] if region["label"] in colours]
-    summary["regions"] = [
-        {"annotation_id": annotation.id, **region} for annotation, region in zip(created, saved, strict=True)
-    ]
-    _write_files(analysis_folder(settings, slide), outcome, summary)
+    _write_files(analysis_folder(settings, slide), results, summary)
     return summary
+
+
+def save_analysis(
+    session: Session, settings: Settings, slide: Slide, outcome: AnalysisOutcome, model: TrainedModel
+) -> dict[str, Any]:
+    summary = {"model_id": model.id, "model": model_name(model), **outcome_summary(outcome, slide.mpp)}
+    outlines = [
+        (
+            store.Draft(
+                region.label, to_geojson(region.outline), "polygon", "ai", round(region.probability, 4)
+            ),
+            row,
+        )
+        for region, row in zip(outcome.regions, summary["regions"], strict=True)
+    ]
+    return replace_outlines(session, settings, slide, outlines, outcome.results, summary)
 
 
 def read_summary(settings: Settings, slide: Slide) -> dict[str, Any] | None:

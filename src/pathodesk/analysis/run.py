@@ -8,7 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from pathodesk.analysis.autoannotate import FoundRegion, OutlineKind, find_regions, slide_label
-from pathodesk.analysis.inference import TileResults, analysis_tile_px, classify_tiles, tissue_tiles
+from pathodesk.analysis.inference import (
+    TileResults,
+    analysis_tile_px,
+    classify_tiles,
+    inference_model,
+    tissue_tiles,
+)
 from pathodesk.analysis.overlap import cell_params, cell_results
 from pathodesk.analysis.params import AnalysisParams
 from pathodesk.ml.model_file import LoadedModel
@@ -41,6 +47,7 @@ def analyze_slide(
 ) -> AnalysisOutcome:
     """``params`` are the disease type's (``analysis.params``); ``overlap`` k > 1 places tiles
     1/k of a tile apart and outlines at that finer step."""
+    inference_model(loaded)  # the frozen graph is part of loading the model, not of the analysis
     started = time.perf_counter()
     edge = analysis_tile_px(loaded.image_px, model_mpp, reader.info.mpp_x, tile_px)
     edge -= edge % overlap  # whole cells per tile
@@ -66,6 +73,7 @@ def outcome_summary(outcome: AnalysisOutcome, mpp: float | None) -> dict[str, An
     """What the CLI prints and the server keeps; a region's ``tiles`` counts grid cells
     (``cell_px`` wide: the tiles themselves unless they overlap)."""
     return {
+        "mode": "tiles",
         "tile_px": outcome.tile_px,
         "tiles": outcome.tiles,
         "overlap": outcome.overlap,

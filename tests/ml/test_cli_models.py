@@ -24,7 +24,7 @@ def pathodesk(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def qa_data_dir(tmp_path: Path) -> Path:
+def qa_data_dir(tmp_path: Path, grading: dict[str, object] | None = None) -> Path:
     """A migrated data directory with a two-class disease type "qa" (glass, tissue)."""
     data_dir = tmp_path / "data"
     settings = Settings(data_dir=data_dir)
@@ -32,7 +32,7 @@ def qa_data_dir(tmp_path: Path) -> Path:
     migrate(settings.resolved_database_url())
     with Database(settings.resolved_database_url()).session() as session:
         labels = [{"name": "glass", "color": "#cccccc"}, {"name": "tissue", "color": "#aa3377"}]
-        session.add(DiseaseType(name="qa", display_name="QA", labels=labels))
+        session.add(DiseaseType(name="qa", display_name="QA", labels=labels, grading=grading))
     return data_dir
 
 
@@ -153,3 +153,58 @@ def test_training_retries_until_validation_reaches_a_threshold(cmu_tiles: Path, 
     assert retraining["min_val_balanced_accuracy"] == 0.0 and [a["seed"] for a in retraining["attempts"]] == [
         0
     ]
+
+
+def test_train_both_cascade_stages_and_run_the_cascade(
+    cmu_tiles: Path, tmp_path: Path, samples: dict[str, Path]
+) -> None:
+    """``train --role coarse`` and ``--role fine`` (API.md) go through the same registry as
+    any model; with both active, ``analyze --mode cascade`` runs them (issue 14, item 5)."""
+    grading = {
+        "coarse": [{"name": "benign"}, {"name": "malignant"}],
+        "fine": {"glass": "benign", "tissue": "malignant"},
+    }
+    data_dir = qa_data_dir(tmp_path, grading)
+    common = [
+        "train",
+        "--disease-type",
+        "qa",
+        "--data",
+        str(cmu_tiles),
+        "--groups",
+        str(cmu_tiles / "groups.csv"),
+    ]
+    coarse = pathodesk(data_dir, *common, "--role", "coarse", "--steps", "30", "--json")
+    assert coarse.returncode == 0, coarse.stderr
+    card = json.loads(coarse.stdout)
+    assert (card["role"], card["arch"], card["labels"]) == (
+        "coarse",
+        "coarse-attention",
+        ["benign", "malignant"],
+    )
+    assert 0 < card["card"]["objectness_threshold"] < 1 and card["card"]["test"]["tissue_cells"] > 0
+    fine = pathodesk(
+        data_dir, *common, "--role", "fine", "--arch", "fpn-mobilenetv3_small_100",
+        "--epochs", "1", "--max-steps", "2", "--lr", "0.01", "--json",
+    )  # fmt: skip
+    assert fine.returncode == 0, fine.stderr
+    assert json.loads(fine.stdout)["role"] == "fine"
+    listed = json.loads(pathodesk(data_dir, "models", "list", "--disease-type", "qa", "--json").stdout)
+    assert sorted((m["role"], m["active"]) for m in listed) == [("coarse", True), ("fine", True)]
+    done = pathodesk(
+        data_dir, "analyze", str(samples["svs"]), "--disease-type", "qa", "--mode", "cascade", "--json"
+    )
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["mode"] == "cascade" and summary["tiles_exhaustive"] > 0
+    assert summary["slide_grade"] in ("benign", "malignant")
+
+
+def test_a_coarse_model_needs_a_benign_grade(cmu_tiles: Path, tmp_path: Path) -> None:
+    """Without any tile of the first grade there is no lesion to tell apart: a clear error."""
+    data_dir = qa_data_dir(tmp_path)  # no grading: glass and tissue both count as lesion
+    result = pathodesk(
+        data_dir, "train", "--disease-type", "qa", "--data", str(cmu_tiles), "--role", "coarse"
+    )
+    assert result.returncode != 0 and "first grade (benign)" in result.stderr
+    assert "Traceback" not in result.stderr

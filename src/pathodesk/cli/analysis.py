@@ -1,94 +1,180 @@
-"""``pathodesk analyze`` (API.md; SPEC A4–A6): a slide file through its disease type's model,
-outlines written as ASAP XML or QuPath GeoJSON, progress on the terminal."""
+"""``pathodesk analyze`` (API.md; SPEC A4–A6, C1–C4): a slide file through its disease type's
+models, every tissue tile (``--mode tiles``) or low power first (``--mode cascade``); outlines
+written as ASAP XML or QuPath GeoJSON, progress on the terminal."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pathodesk.analysis.kinds import ANALYSIS_KINDS
 from pathodesk.cli.common import AddCommand, emit, open_database, progress_bar, settings_of
 from pathodesk.errors import ValidationFailedError
 
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+    from pathodesk.annotations.formats import FileRegion
+    from pathodesk.annotations.geometry import Outline
+    from pathodesk.config import Settings
+    from pathodesk.progress import Progress
+    from pathodesk.slides.base import SlideReader
+
 FILE_KINDS = {".xml": "xml", ".geojson": "geojson", ".json": "geojson"}
 
 
-def cmd_analyze(args: argparse.Namespace) -> int:
+@contextmanager
+def open_slide_file(path: Path) -> Iterator[SlideReader]:
+    from pathodesk.slides import open_slide
+
+    reader = open_slide(path)
+    try:
+        yield reader
+    finally:
+        reader.close()
+
+
+def bar_progress(bar: tqdm) -> Progress:
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    return progress
+
+
+def _run_tiles(args: argparse.Namespace, settings: Settings) -> tuple[dict[str, Any], list[FileRegion]]:
+    """The exhaustive analysis (A4–A6): every tissue tile through the tile model."""
     from pathodesk.analysis.job import disease_params, model_mpp
+    from pathodesk.analysis.results import model_name
     from pathodesk.analysis.run import analyze_slide, outcome_summary
-    from pathodesk.annotations.formats import WRITERS, FileRegion
-    from pathodesk.annotations.geometry import to_geojson
-    from pathodesk.annotations.labels import label_colours
     from pathodesk.db.models import DiseaseType
     from pathodesk.ml import registry
-    from pathodesk.slides import open_slide
+
+    db = open_database(settings)
+    with db.session() as session:
+        model = registry.find_version(session, args.disease_type, args.model_version, role="tile")
+        loaded = registry.load(settings, model)
+        params = disease_params(session.get(DiseaseType, args.disease_type), loaded.labels)
+        name, mpp_of_model = model_name(model), model_mpp(model)
+    db.dispose()
+    with open_slide_file(args.slide) as reader, progress_bar(args, "tiles", unit="tile") as bar:
+        outcome = analyze_slide(
+            reader,
+            loaded,
+            params,
+            model_mpp=mpp_of_model,
+            tile_px=args.tile_px,
+            outline=args.outline,
+            overlap=args.overlap,
+            progress=bar_progress(bar),
+        )
+        summary = {"model": name, **outcome_summary(outcome, reader.info.mpp_x)}
+    return summary, [_file_region(r.label, r.outline, r.probability) for r in outcome.regions]
+
+
+def _run_cascade(args: argparse.Namespace, settings: Settings) -> tuple[dict[str, Any], list[FileRegion]]:
+    """The cascade (C1–C4): low power everywhere, high power in the candidates only."""
+    from pathodesk.analysis.cascade import cascade_slide
+    from pathodesk.analysis.cascade_job import cascade_settings, cascade_summary, grade_scale
+    from pathodesk.analysis.job import disease_params, model_mpp
+    from pathodesk.analysis.results import model_name
+    from pathodesk.db.models import DiseaseType
+    from pathodesk.ml import registry
+
+    db = open_database(settings)
+    with db.session() as session:
+        fine = registry.find_version(session, args.disease_type, args.model_version, role="fine")
+        coarse = registry.model_for_slide_type(session, args.disease_type, role="coarse")
+        fine_loaded, coarse_loaded = registry.load(settings, fine), registry.load(settings, coarse)
+        disease = session.get(DiseaseType, args.disease_type)
+        params = disease_params(disease, fine_loaded.labels)
+        scale = grade_scale(disease, fine_loaded.labels, params.background_labels)
+        chosen = cascade_settings(coarse, {})
+        names = {"model": model_name(fine), "coarse_model": model_name(coarse)}
+        mpp_of_model = model_mpp(fine)
+    db.dispose()
+    with open_slide_file(args.slide) as reader, progress_bar(args, "tiles", unit="tile") as bar:
+        outcome = cascade_slide(
+            reader,
+            coarse_loaded,
+            fine_loaded,
+            scale,
+            params,
+            chosen,
+            model_mpp=mpp_of_model,
+            tile_px=args.tile_px,
+            outline=args.outline,
+            progress=bar_progress(bar),
+        )
+        summary = {**names, **cascade_summary(outcome, reader.info.mpp_x, scale)}
+    regions = [
+        _file_region(g.region.label, g.region.outline, g.region.probability, g.coarse_grade)
+        for g in outcome.regions
+    ]
+    return summary, regions
+
+
+def _file_region(label: str, outline: Outline, probability: float, grade: str | None = None) -> FileRegion:
+    from pathodesk.annotations.formats import FileRegion
+    from pathodesk.annotations.geometry import to_geojson
+
+    extra = {"coarse_grade": grade} if grade else None
+    return FileRegion(
+        label, to_geojson(outline), "polygon", source="ai", probability=round(probability, 4), extra=extra
+    )
+
+
+def _lines(summary: dict[str, Any], out: Path | None) -> list[str]:
+    if summary["mode"] == "cascade":
+        share = f"{summary['high_res_fraction']:.1%}"
+        head = (
+            f"{summary['slide']}: grade {summary['slide_grade']} ({summary['slide_label']}),"
+            f" {summary['tiles_high_res']} of {summary['tiles_exhaustive']} tiles at high power ({share}),"
+            f" {summary['seconds']:.2f} s"
+        )
+        rows = [
+            f"  {r['label']:12s} p={r['probability']:.2f}  coarse {r['coarse_grade']}"
+            f"  {r['tiles']} quarter tiles"
+            for r in summary["regions"]
+        ]
+    else:
+        tiles = f"{summary['tiles']} tiles of {summary['tile_px']} px"
+        tiles += f", overlapping {summary['overlap']}x" if summary["overlap"] > 1 else ""
+        unit = "tiles" if summary["overlap"] == 1 else f"cells of {summary['cell_px']} px"
+        head = f"{summary['slide']}: {summary['slide_label']} ({tiles}, {summary['model']})"
+        rows = [
+            f"  {r['label']:12s} p={r['probability']:.2f}  {r['tiles']} {unit}" for r in summary["regions"]
+        ]
+    return [head, *rows, *([f"outlines written to {out}"] if out else [])]
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from pathodesk.annotations.formats import WRITERS
+    from pathodesk.annotations.labels import label_colours
+    from pathodesk.db.models import DiseaseType
 
     out: Path | None = args.out
     file_kind = None if out is None else FILE_KINDS.get(out.suffix.lower())
     if out is not None and file_kind is None:
         raise ValidationFailedError("--out must end in .xml (ASAP XML) or .geojson (QuPath GeoJSON)")
-    analysis_kind = ANALYSIS_KINDS[args.kind]
+    mode = args.kind or args.mode
     settings = settings_of(args)
     db = open_database(settings)
     with db.session() as session:
-        model = registry.find_version(
-            session, args.disease_type, args.model_version, role=analysis_kind.model_role
-        )
-        loaded = registry.load(settings, model)
-        disease = session.get(DiseaseType, args.disease_type)
-        colours = label_colours(disease)
-        params = disease_params(disease, loaded.labels)
-        model_name, mpp_of_model = f"{model.disease_type} v{model.version} ({model.arch})", model_mpp(model)
+        colours = label_colours(session.get(DiseaseType, args.disease_type))
     db.dispose()
-    reader = open_slide(args.slide)
-    try:
-        with progress_bar(args, "tiles", unit="tile") as bar:
-
-            def progress(done: int, total: int) -> None:
-                bar.total = total
-                bar.update(done - bar.n)
-
-            outcome = analyze_slide(
-                reader,
-                loaded,
-                params,
-                model_mpp=mpp_of_model,
-                tile_px=args.tile_px,
-                outline=args.outline,
-                overlap=args.overlap,
-                progress=progress,
-            )
-        slide_mpp = reader.info.mpp_x
-    finally:
-        reader.close()
+    summary, regions = (_run_cascade if mode == "cascade" else _run_tiles)(args, settings)
     if out is not None and file_kind is not None:
-        regions = [
-            FileRegion(
-                r.label, to_geojson(r.outline), "polygon", source="ai", probability=round(r.probability, 4)
-            )
-            for r in outcome.regions
-        ]
         out.parent.mkdir(parents=True, exist_ok=True)
         staged = out.with_name(f".{out.name}.partial")
         staged.write_bytes(WRITERS[file_kind](regions, colours))
         staged.replace(out)  # never a half-written file under the asked name
-    summary = {
-        "slide": str(args.slide),
-        "model": model_name,
-        **outcome_summary(outcome, slide_mpp),
-        "out": str(out) if out else None,
-    }
-    analysis_kind.result.model_validate(summary)  # the result schema holds for the CLI too
-    tiles = f"{summary['tiles']} tiles of {summary['tile_px']} px"
-    tiles += f", overlapping {summary['overlap']}x" if outcome.overlap > 1 else ""
-    unit = "tiles" if outcome.overlap == 1 else f"cells of {outcome.results.tile_px} px"
-    lines = [f"{summary['slide']}: {summary['slide_label']} ({tiles}, {model_name})"]
-    lines += [
-        f"  {region['label']:12s} p={region['probability']:.2f}  {region['tiles']} {unit}"
-        for region in summary["regions"]
-    ]
-    lines += [f"outlines written to {out}"] if out else []
-    emit(args, summary, "\n".join(lines))
+    summary = {"slide": str(args.slide), **summary, "out": str(out) if out else None}
+    ANALYSIS_KINDS[mode].result.model_validate(summary)  # the result schema holds for the CLI too
+    emit(args, summary, "\n".join(_lines(summary, out)))
     return 0
 
 
@@ -96,7 +182,13 @@ def register(add: AddCommand) -> None:
     command = add("analyze", "outline tumour regions of a slide file with its disease type's model")
     command.add_argument("slide", type=Path)
     command.add_argument("--disease-type", required=True)
-    command.add_argument("--kind", choices=sorted(ANALYSIS_KINDS), default="tiles", help="analysis kind")
+    command.add_argument(
+        "--mode",
+        choices=sorted(ANALYSIS_KINDS),
+        default="tiles",
+        help="tiles: every tissue tile (default); cascade: low power, then high power where it matters",
+    )
+    command.add_argument("--kind", choices=sorted(ANALYSIS_KINDS), default=None, help=argparse.SUPPRESS)
     command.add_argument(
         "--tile-px", type=int, default=None, help="tile edge in level-0 px (slides without mpp)"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -12,6 +13,10 @@ from pathodesk.cli.common import AddCommand, emit, open_database, settings_of
 from pathodesk.cli.dataset import slide_and_geojson
 from pathodesk.db.models import MODEL_ROLES, TrainedModel
 from pathodesk.errors import PathoDeskError
+
+if TYPE_CHECKING:
+    from pathodesk.ml.data import LabelledSet
+    from pathodesk.ml.train import TrainConfig, TrainResult
 
 
 def _parse_split(text: str) -> tuple[float, ...]:
@@ -78,15 +83,20 @@ def cmd_train(args: argparse.Namespace) -> int:
         lr_step_epochs=args.lr_step_epochs,
         max_steps_per_epoch=args.max_steps,
         stain_jitter=args.stain_jitter,
+        init_from=str(args.init_from) if args.init_from else None,
     )
     settings = settings_of(args)
     db = open_database(settings)
     with db.session() as session:  # fail before hours of training, not after
-        if session.get(DiseaseType, args.disease_type) is None:
+        disease = session.get(DiseaseType, args.disease_type)
+        if disease is None:
             raise PathoDeskError(f"disease type {args.disease_type!r} does not exist")
+        grading = disease.grading
     settings.models_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".run-", dir=settings.models_dir) as run:
-        if args.min_val_balanced_accuracy is None:
+        if args.role == "coarse":
+            result = _train_coarse(args, data, config, grading, Path(run), source)
+        elif args.min_val_balanced_accuracy is None:
             result = train(
                 data,
                 Path(run),
@@ -94,6 +104,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 disease_type=args.disease_type,
                 data_description=source,
                 progress=not args.json,
+                role=args.role,
             )
         else:
             result, met = train_until(
@@ -121,6 +132,36 @@ def cmd_train(args: argparse.Namespace) -> int:
             row = _model_row(model)
     emit(args, {**row, "card": result.card}, _describe(row))
     return 0
+
+
+def _train_coarse(
+    args: argparse.Namespace,
+    data: LabelledSet,
+    config: TrainConfig,
+    grading: dict[str, object] | None,
+    run: Path,
+    source: str,
+) -> TrainResult:
+    """Stage 1 of the cascade (C1): the same split as any model, graded on the type's scale."""
+    from pathodesk.analysis.params import default_background
+    from pathodesk.ml.coarse_train import CoarseConfig, train_coarse
+    from pathodesk.ml.grades import disease_scale
+    from pathodesk.ml.train import TrainResult, make_splits
+
+    scale = disease_scale(args.disease_type, grading, data.labels, default_background(data.labels))
+    splits = make_splits(data, config)
+    card = train_coarse(
+        {"train": splits.train, "validation": splits.validation, "test": splits.test},
+        data,
+        scale.names,
+        [scale.severity(scale.grade_of(label)) for label in data.labels],
+        run,
+        CoarseConfig(steps=args.steps, seed=args.seed),
+        disease_type=args.disease_type,
+        notes=[source],
+        progress=not args.json,
+    )
+    return TrainResult(run, card)
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -177,7 +218,15 @@ def register(add: AddCommand) -> None:
     )
     command.add_argument("--tile-px", type=int, default=1024, help="tile edge for --annotated, level-0 px")
     command.add_argument("--groups", type=Path, help="CSV path,group: files of one patient/slide/source")
-    command.add_argument("--arch", default="shortcut-concat", help="shortcut-concat (B5) or a timm name")
+    command.add_argument(
+        "--arch",
+        default="shortcut-concat",
+        help="shortcut-concat (B5), a timm name, or fpn-<timm name> (a feature pyramid: --role fine)",
+    )
+    command.add_argument(
+        "--init-from", type=Path, default=None, help="model.pt whose backbone starts this one"
+    )
+    command.add_argument("--steps", type=int, default=4000, help="training steps of a --role coarse model")
     command.add_argument("--epochs", type=int, default=100)
     command.add_argument("--lr", type=float, default=1e-4)
     command.add_argument("--lr-step-epochs", type=int, default=10)

@@ -1,32 +1,41 @@
 // AI analysis in the viewer (issue 7): start it, watch the job's progress, then see the
 // outlines (reloaded into the editor) and per-class probability heatmaps.
 import { api, showError } from "./api.js";
+import { cascadeView } from "./cascade-view.js";
 import { $ } from "./dom.js";
 import { t, term } from "./i18n.js";
 
 const POLL_MS = 400;
 
-export function startAnalysisPanel(slideId, toggleOverlay, annotations) {
+export function startAnalysisPanel(viewer, slideId, toggleOverlay, annotations) {
   const button = $("analyze-start");
   const bar = $("analyze-progress");
   const status = $("analyze-status");
   const error = $("analyze-error");
   const cancel = $("analyze-cancel");
   const heatmaps = $("heatmap-toggles");
+  const mode = $("analyze-mode");
+  const cascade = cascadeView(viewer);
+  const showModeOptions = () => { $("analyze-overlap").hidden = mode.value === "cascade"; };
+  mode.addEventListener("change", showModeOptions);
+  showModeOptions();
+
+  function regionText(summary, r) {
+    const values = { label: term("class", r.label), p: r.probability.toFixed(2), count: r.tiles, px: summary.cell_px };
+    if (summary.mode === "cascade") return t("{label} (p {p}, {count} cells of {px} px)", values);
+    return summary.overlap > 1 ? t("{label} (p {p}, {count} cells of {px} px)", values) : t("{label} (p {p}, {count} tiles)", values);
+  }
 
   function showSummary(summary) {
-    const overlapping = summary.overlap > 1;
-    const regions = summary.regions.map((r) => {
-      const values = { label: term("class", r.label), p: r.probability.toFixed(2), count: r.tiles, px: summary.cell_px };
-      return overlapping ? t("{label} (p {p}, {count} cells of {px} px)", values) : t("{label} (p {p}, {count} tiles)", values);
-    });
-    const parts = [
-      t("{model}: {label}", { model: summary.model, label: term("class", summary.slide_label) }),
-      t("{count} tiles of {px} px", { count: summary.tiles, px: summary.tile_px }) +
-        (overlapping ? t(", {px} px apart", { px: summary.cell_px }) : ""),
-      regions.length ? t("regions: {list}", { list: regions.join(", ") }) : t("no tumour region"),
-    ];
+    const regions = summary.regions.map((r) => regionText(summary, r));
+    const parts = [t("{model}: {label}", { model: summary.model, label: term("class", summary.slide_label) })];
+    if (summary.mode !== "cascade") {
+      parts.push(t("{count} tiles of {px} px", { count: summary.tiles, px: summary.tile_px }) +
+        (summary.overlap > 1 ? t(", {px} px apart", { px: summary.cell_px }) : ""));
+    }
+    parts.push(regions.length ? t("regions: {list}", { list: regions.join(", ") }) : t("no tumour region"));
     $("analysis-summary").textContent = parts.join("; ");
+    cascade.show(summary);
     heatmapUrls = Object.fromEntries(Object.entries(summary.heatmaps).map(([label, url]) => [label, `${url}?v=${summary.seconds}`]));
     heatmaps.replaceChildren(...Object.keys(heatmapUrls).map((label) => {
       const wrap = document.createElement("label");
@@ -102,7 +111,10 @@ export function startAnalysisPanel(slideId, toggleOverlay, annotations) {
     showError(error, "");
     try {
       const job = await api(`/api/v1/slides/${slideId}/analyze`, {
-        method: "POST", json: { outline: $("analyze-outline").value, overlap: Number($("analyze-overlap").value) },
+        method: "POST",
+        json: mode.value === "cascade"
+          ? { mode: "cascade", outline: $("analyze-outline").value }
+          : { mode: "tiles", outline: $("analyze-outline").value, overlap: Number($("analyze-overlap").value) },
       });
       await follow(job);
     } catch (problem) {

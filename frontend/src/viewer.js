@@ -102,7 +102,7 @@ startPanel();
 
 // Annotation editor, list and review (issue 4).
 const annotations = document.getElementById("annotation-panel") ? startAnnotator(viewer, slideId, mpp) : null;
-if (document.getElementById("analysis-panel")) startAnalysisPanel(slideId, toggleOverlay, annotations);
+if (document.getElementById("analysis-panel")) startAnalysisPanel(viewer, slideId, toggleOverlay, annotations);
 
 // Tests (and impatient users) wait for this before using the page.
 document.documentElement.dataset.ready = "true";

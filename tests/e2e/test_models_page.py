@@ -22,15 +22,20 @@ def test_models_page_shows_metrics_curves_and_switches_the_active_model(
     settings = live_server.settings
     with Database(settings.resolved_database_url()).session() as session:  # a second lung version
         registered = register(session, settings, SHIPPED_DIR / "lung", "lung")
-        second, arch = registered.id, registered.arch
+        second, arch, version = registered.id, registered.arch, registered.version
 
     expert = logged_in_page(browser, live_server, "expert-a")
     expert.goto(f"{live_server.url}/models")
     ready(expert)
-    expect(expert.locator(".model-card")).to_have_count(3)
-    # grouped by role: today every model classifies tiles
-    expect(expert.locator(".model-role > h2")).to_have_text(["Tile classifiers"])
+    expect(expert.locator(".model-card")).to_have_count(5)
+    # grouped by role: the cascade's two stages (issue 14) and the tile classifiers
+    expect(expert.locator(".model-role > h2")).to_have_text(
+        ["Cascade: low-resolution graders", "Cascade: high-resolution graders", "Tile classifiers"]
+    )
     expect(expert.locator('.model-role[data-role="tile"] .model-card')).to_have_count(3)
+    coarse = expert.locator('.model-role[data-role="coarse"] .model-card')
+    expect(coarse.locator("table.coarse-metrics")).to_contain_text("lesion tiles found")
+    expect(coarse.locator(".weak-model")).to_have_count(0)
     expect(expert.locator("form[data-api$='/activate']")).to_have_count(0)  # experts only look
 
     page = logged_in_page(browser, live_server, "admin")
@@ -56,4 +61,4 @@ def test_models_page_shows_metrics_curves_and_switches_the_active_model(
     slide_id = ingest(live_server.url, "expert-a", samples["svs"], accounts.exam_a_id)
     expert.goto(f"{live_server.url}/slides/{slide_id}")
     ready(expert)
-    expect(expert.locator("#analysis-model")).to_have_text(f"lung v2 ({arch})")
+    expect(expert.locator("#analysis-model")).to_have_text(f"lung v{version} ({arch})")

@@ -46,7 +46,7 @@ def shipped_model(w: World) -> dict[str, Any]:
     from pathodesk.db.models import TrainedModel
 
     with w.db.session() as session:
-        return {"model_id": session.query(TrainedModel).filter_by(disease_type="lung").one().id}
+        return {"model_id": session.query(TrainedModel).filter_by(disease_type="lung", role="tile").one().id}
 
 
 def fresh_annotation(w: World) -> dict[str, Any]:

@@ -56,7 +56,12 @@ TERMS: dict[str, dict[str, str]] = {
         "lung_n": N_("benign lung tissue"),
         "normal": N_("normal"),
         "tumour": N_("tumour"),
+        "BN": N_("benign thyroid tissue"),
+        "FTC": N_("follicular thyroid carcinoma"),
+        "PTC": N_("papillary thyroid carcinoma"),
     },
+    # the cascade's coarse grades (ml.grades; SPEC C1)
+    "grade": {"benign": N_("benign"), "suspicious": N_("suspicious"), "malignant": N_("malignant")},
     "tier": {
         "recent": N_("recent"),
         "middle": N_("middle"),

@@ -6,17 +6,18 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
 from pathodesk.analysis.heatmap import TILES_FILE, load_tiles, render_heatmap
 from pathodesk.analysis.kinds import ANALYSIS_KINDS
 from pathodesk.analysis.results import read_summary
-from pathodesk.analysis.schemas import TileAnalysisParams
 from pathodesk.audit import record_by
 from pathodesk.db.models import MAX_ID, Job, Slide, TrainedModel
 from pathodesk.errors import NotFoundError, ValidationFailedError
 from pathodesk.jobs import queue
+from pathodesk.ml import registry
 from pathodesk.storage import existing_analysis_folder
 from pathodesk.web.access import visible_slides
 from pathodesk.web.deps import CurrentUser, DbSession, RecordId, StateDep
@@ -27,10 +28,14 @@ from pathodesk.web.state import Principal
 router = APIRouter(prefix="/api/v1", tags=["analysis"])
 
 
-class AnalyzeRequest(TileAnalysisParams):
-    """An analysis kind (``analysis.kinds``; default tiles) with its parameters."""
+class AnalyzeRequest(BaseModel):
+    """An analysis mode (``analysis.kinds``: tiles, the default, or cascade) with its
+    parameters (``TileAnalysisParams``, ``CascadeAnalysisParams``)."""
 
-    kind: Annotated[str, Field(max_length=32)] = "tiles"
+    model_config = ConfigDict(extra="allow")
+    mode: Annotated[str, Field(max_length=32)] | None = None
+    kind: Annotated[str, Field(max_length=32)] | None = None  # the earlier name of ``mode``
+    model_id: Annotated[int, Field(ge=1, le=MAX_ID)] | None = None
     priority: Annotated[int, Field(ge=-10, le=10)] = 0
 
 
@@ -89,10 +94,11 @@ def analyze(
 ) -> JobPublic:
     """Queue an analysis: tiles -> model -> clusters -> outlines (A4–A6); poll the job."""
     slide = visible_slide(session, user, slide_id)
-    kind = ANALYSIS_KINDS.get(body.kind)
+    mode = body.mode or body.kind or "tiles"
+    kind = ANALYSIS_KINDS.get(mode)
     if kind is None:
         raise ValidationFailedError(
-            "unknown analysis kind %(kind)r: one of %(value)s", kind=body.kind, value=sorted(ANALYSIS_KINDS)
+            "unknown analysis mode %(kind)r: one of %(value)s", kind=mode, value=sorted(ANALYSIS_KINDS)
         )
     if body.model_id is not None:
         model = session.get(TrainedModel, body.model_id)
@@ -108,8 +114,14 @@ def analyze(
                 disease_type2=slide.exam.disease_type,
                 model_role=kind.model_role,
             )
-    request = body.model_dump(exclude={"priority", "kind"}, exclude_none=True)
-    params = kind.params.model_validate(request).model_dump(exclude_none=True)
+    roles = kind.other_roles if body.model_id is not None else (kind.model_role, *kind.other_roles)
+    for role in roles:  # a missing model is said now, not as a failed job later
+        registry.model_for_slide_type(session, slide.exam.disease_type, role)
+    request = body.model_dump(exclude={"priority", "kind", "mode"}, exclude_none=True)
+    try:
+        params = kind.params.model_validate(request).model_dump(exclude_none=True)
+    except ValidationError as exc:  # the mode's own fields: answered like any body field
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
     job = queue.submit(session, kind.job.name, slide.id, params, user_id=user.user_id, priority=body.priority)
     record_by(session, user, "analyze", "slide", slide.id, job_id=job.id)
     session.commit()

@@ -195,6 +195,10 @@ def viewer_page(
         "model": model,
         "model_weak": model is not None and is_weak(model.metrics),
         "analysed": read_summary(state.settings, slide) is not None,  # no 404 asked for in vain
+        # C1–C4: a cascade needs both stages' models
+        "cascade_ready": all(
+            active_model(session, slide.exam.disease_type, role) for role in ("fine", "coarse")
+        ),
     }
     return templates.TemplateResponse(request, "viewer.html", context)
 

@@ -67,6 +67,15 @@ def test_cascade_job_keeps_candidates_grade_and_graded_outlines(
             r["annotation_id"] for r in rerun["result"]["regions"]
         ]
 
+        # a type without cascade models is told so at once, and nothing is queued to fail
+        with Database(settings.resolved_database_url()).session() as session:
+            session.get(Exam, accounts.exam_a_id).disease_type = "unclassified"
+        jobs = len(client.get(f"/api/v1/jobs?slide_id={slide_id}").json())
+        missing = client.post(f"/api/v1/slides/{slide_id}/analyze", json={"mode": "cascade"})
+        assert missing.status_code == 404
+        assert "no active model for disease type 'unclassified' (role fine)" in missing.json()["detail"]
+        assert len(client.get(f"/api/v1/jobs?slide_id={slide_id}").json()) == jobs
+
 
 def test_cli_cascade_json(tmp_path: Path, samples: dict[str, Path]) -> None:
     """``pathodesk analyze --mode cascade --json`` (API.md) on the real sample slide."""

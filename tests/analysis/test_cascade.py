@@ -13,6 +13,7 @@ from pathodesk.analysis.cascade import (
     CascadeSettings,
     LowPower,
     candidate_regions,
+    low_power_window,
     quarter_cells,
     quarter_windows,
     slide_grade,
@@ -20,6 +21,7 @@ from pathodesk.analysis.cascade import (
 )
 from pathodesk.errors import ValidationFailedError
 from pathodesk.ml.grades import DEFAULT_SCALES, disease_scale, scale_from_record
+from pathodesk.slides.raster_backend import RasterSlideReader
 from pathodesk.tissue.grid import Tile
 
 LUNG = DEFAULT_SCALES["lung"]
@@ -128,6 +130,22 @@ def test_quarters_keep_the_models_field_of_view_and_stay_on_the_slide() -> None:
         assert window.x + 112 == cell.x + 56 and window.y + 112 == cell.y + 56  # same centre
     corner = quarter_windows(Tile(0, 0, 224, 1.0), (300, 300))
     assert min(w.x for w in corner) == 0 and max(w.x + w.size for w in corner) <= 300
+
+
+def test_alow_power_window_reads_only_the_slide_and_is_glass_elsewhere() -> None:
+    """A window hanging over the slide's top-left corner: the slide's pixels land where they
+    belong, shrunk 8x, and the rest is white."""
+    pixels = np.zeros((400, 600, 3), np.uint8)
+    pixels[:, :, 0] = 200  # a red slide
+    pixels[0:80, 0:80] = (0, 0, 200)  # with a blue corner
+    reader = RasterSlideReader.from_array(pixels, 0.5)
+    window = low_power_window(reader, 0, (-160, -160), 1600, 200)  # 8 level-0 px per pixel
+    assert window.shape == (200, 200, 3)
+    assert (window[:20, :] == 255).all() and (window[:, :20] == 255).all()  # glass before the slide
+    assert tuple(window[25, 25]) == (0, 0, 200)  # the blue corner at (160..240) / 8
+    assert tuple(window[40, 60]) == (200, 0, 0)
+    assert (window[71:, :] == 255).all() and (window[:, 96:] == 255).all()  # and after it
+    assert (low_power_window(reader, 0, (5000, 5000), 800, 100) == 255).all()  # off the slide
 
 
 def _region(label: str, side: float, probability: float) -> FoundRegion:

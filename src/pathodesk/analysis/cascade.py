@@ -106,11 +106,9 @@ class LowPower:
 def low_power_scan(reader: SlideReader, tiles: Sequence[Tile], coarse: LoadedModel, tile_px: int) -> LowPower:
     """Objectness and coarse grades of every tissue tile (C1), read window by window."""
     cell = coarse.image_px
-    info = reader.info
-    downsample = tile_px / cell
-    level = info.best_level_for_downsample(downsample)
-    level_scale = info.level_downsamples[level]
-    model = inference_model(coarse, (WINDOW_TILES + 2) * cell, channels_last=False)
+    level = reader.info.best_level_for_downsample(tile_px / cell)
+    side = (WINDOW_TILES + 2) * cell  # a window and its one-tile margin, at low power
+    model = inference_model(coarse, side, channels_last=False)
     objectness = np.zeros(len(tiles), np.float32)
     grades = np.zeros((len(tiles), len(coarse.labels)), np.float32)
     windows: dict[tuple[int, int], list[int]] = {}
@@ -119,11 +117,8 @@ def low_power_scan(reader: SlideReader, tiles: Sequence[Tile], coarse: LoadedMod
         windows.setdefault(key, []).append(index)
     for (window_row, window_col), members in windows.items():
         first_row, first_col = window_row * WINDOW_TILES, window_col * WINDOW_TILES
-        x0, y0 = (first_col - 1) * tile_px, (first_row - 1) * tile_px  # one tile of margin
-        span = (WINDOW_TILES + 2) * tile_px
-        size = math.ceil(span / level_scale)
-        region = reader.read_region((x0, y0), level, (size, size))[..., :3]
-        image = cv2.resize(region, ((WINDOW_TILES + 2) * cell,) * 2, interpolation=cv2.INTER_AREA)
+        origin = ((first_col - 1) * tile_px, (first_row - 1) * tile_px)  # one tile of margin
+        image = low_power_window(reader, level, origin, (WINDOW_TILES + 2) * tile_px, side)
         scores, grade_maps = cell_scores(model, image[None], coarse.normalization)
         for index in members:
             row = tiles[index].y // tile_px - first_row + 1
@@ -131,6 +126,30 @@ def low_power_scan(reader: SlideReader, tiles: Sequence[Tile], coarse: LoadedMod
             objectness[index] = scores[0, row, col]
             grades[index] = grade_maps[0, :, row, col]
     return LowPower(objectness, grades)
+
+
+def low_power_window(
+    reader: SlideReader, level: int, origin: tuple[int, int], span: int, side: int
+) -> np.ndarray:
+    """The level-0 square at ``origin``, ``span`` wide, as ``side`` px of RGB; only the part
+    on the slide is read (a single-level slide would otherwise read megapixels of nothing),
+    the rest is white like glass."""
+    info = reader.info
+    scale, per_px = info.level_downsamples[level], side / span
+    (x0, y0), (width, height) = origin, info.dimensions
+    left, top = max(0, x0), max(0, y0)
+    right, bottom = min(width, x0 + span), min(height, y0 + span)
+    window = np.full((side, side, 3), 255, np.uint8)
+    if right <= left or bottom <= top:
+        return window
+    size = (math.ceil((right - left) / scale), math.ceil((bottom - top) / scale))
+    part = reader.read_region((left, top), level, size)[..., :3]
+    into = (max(1, round((right - left) * per_px)), max(1, round((bottom - top) * per_px)))
+    shrunk = cv2.resize(part, into, interpolation=cv2.INTER_AREA)
+    dx, dy = round((left - x0) * per_px), round((top - y0) * per_px)
+    fits = window[dy : dy + into[1], dx : dx + into[0]]
+    fits[...] = shrunk[: fits.shape[0], : fits.shape[1]]
+    return window
 
 
 def candidate_regions(

@@ -190,6 +190,29 @@ def test_admin_manages_users_and_disease_types(app_client: TestClient, accounts:
         ).status_code
         == 201
     )
+    # the cascade's grade scale (issue 14, item 1): stored, or the shipped default, editable
+    thyroid = next(t for t in types if t["name"] == "thyroid")
+    assert [(g["name"], g["bethesda"]) for g in thyroid["grading"]["coarse"]] == [
+        ("benign", "II"),
+        ("suspicious", "IV"),
+        ("malignant", "VI"),
+    ]
+    assert lung["grading"]["fine"]["lung_scc"] == "malignant"
+    kidney = app_client.get("/api/v1/disease-types").json()
+    derived = next(t for t in kidney if t["name"] == "kidney")["grading"]
+    assert [g["name"] for g in derived["coarse"]] == ["benign", "malignant"] and derived["fine"] == {
+        "rcc": "malignant"
+    }
+    scale = {"coarse": [{"name": "low"}, {"name": "high"}], "fine": {"rcc": "high"}}
+    changed = app_client.patch("/api/v1/disease-types/kidney", json={"grading": scale})
+    assert changed.status_code == 200 and changed.json()["grading"]["fine"] == {"rcc": "high"}
+    stray = {"coarse": [{"name": "low"}, {"name": "high"}], "fine": {"ccrcc": "high"}}
+    refused = app_client.patch("/api/v1/disease-types/kidney", json={"grading": stray})
+    assert refused.status_code == 422 and "ccrcc" in refused.json()["detail"]
+    unknown_grade = {"coarse": [{"name": "low"}, {"name": "high"}], "fine": {"rcc": "worst"}}
+    assert (
+        app_client.patch("/api/v1/disease-types/kidney", json={"grading": unknown_grade}).status_code == 422
+    )
 
 
 @pytest.mark.parametrize("needle", INJECTIONS)

@@ -14,6 +14,7 @@ from pathodesk.audit import record_by
 from pathodesk.db.changes import apply_changes
 from pathodesk.db.models import AuditEvent, DiseaseType
 from pathodesk.errors import ConflictError, NotFoundError, ValidationFailedError
+from pathodesk.ml.grades import disease_scale, scale_from_record
 from pathodesk.web.deps import AdminUser, CurrentUser, DbSession
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
@@ -39,6 +40,20 @@ class AnalysisParamsBody(BaseModel):
     max_std_probability: float = Field(ge=0, le=1)  # A5: spread of the probability
 
 
+class GradeBody(BaseModel):
+    name: str = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9_-]+$")
+    bethesda: str | None = Field(default=None, max_length=8)
+
+
+class GradingBody(BaseModel):
+    """The cascade's grade scale (C1): coarse grades least severe first, fine labels onto them."""
+
+    coarse: list[GradeBody] = Field(min_length=2, max_length=12)
+    fine: dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=32)]] = Field(
+        max_length=64
+    )
+
+
 class DiseaseTypeCreate(BaseModel):
     name: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_-]+$")
     display_name: str = Field(min_length=1, max_length=128)
@@ -50,6 +65,7 @@ class DiseaseTypeUpdate(BaseModel):
     labels: list[Label] | None = Field(default=None, min_length=1, max_length=64)
     active: bool | None = None
     analysis_params: AnalysisParamsBody | None = None
+    grading: GradingBody | None = None
 
 
 class DiseaseTypePublic(BaseModel):
@@ -58,6 +74,7 @@ class DiseaseTypePublic(BaseModel):
     labels: list[Label]
     active: bool
     analysis_params: AnalysisParamsBody  # the stored ones, or those derived from the labels
+    grading: GradingBody  # the stored scale, the shipped default, or benign/malignant
 
 
 def to_public(disease_type: DiseaseType) -> DiseaseTypePublic:
@@ -69,6 +86,11 @@ def to_public(disease_type: DiseaseType) -> DiseaseTypePublic:
         labels=[Label(**label) for label in disease_type.labels],
         active=disease_type.active,
         analysis_params=AnalysisParamsBody(**params.as_record()),
+        grading=GradingBody(
+            **disease_scale(
+                disease_type.name, disease_type.grading, names, params.background_labels
+            ).as_record()
+        ),
     )
 
 
@@ -122,6 +144,16 @@ def update_disease_type(
             name=name,
             labels=labels,
         )
+    if changes.get("grading"):
+        scale = scale_from_record(changes["grading"])  # distinct grades holding every fine label
+        stray = sorted(set(scale.fine) - set(labels))
+        if stray:
+            raise ValidationFailedError(
+                "graded labels %(unknown)s are not labels of %(name)r (%(labels)s)",
+                unknown=stray,
+                name=name,
+                labels=labels,
+            )
     apply_changes(disease_type, changes)
     record_by(
         session,

@@ -69,7 +69,8 @@ def english_left(page: Page, known: set[str]) -> list[str]:
 def records_of(url: str, account: str, paths: list[str]) -> set[str]:
     with httpx.Client(base_url=url, timeout=60) as client:
         login(client, account)
-        return set().union(*(data_words(client.get(path).json()) for path in paths))
+        versions = {f"v{model['version']}" for model in client.get("/api/v1/models").json()}  # "lung v3"
+        return versions.union(*(data_words(client.get(path).json()) for path in paths))
 
 
 def chinese_page(browser: Browser) -> Page:

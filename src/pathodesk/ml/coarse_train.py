@@ -154,20 +154,22 @@ class CanvasScores:
 def score_canvases(
     model: nn.Module, cells: Cells, normalization: Normalization, count: int, seed: int, grid: int
 ) -> CanvasScores:
-    """Whole, grid-aligned canvases of one split: every tissue cell's scores and truth."""
+    """Canvases of one split cut at a random offset, so that analysis tiles straddle source
+    tiles as they straddle a real lesion's edge: every tissue tile's scores and truth. A tile
+    is tissue, or lesion, when at least half of it is; its grade is its tissue's majority."""
     rng = np.random.default_rng(seed)
-    side = grid * COARSE_CELL_PX
+    side, cell = grid * COARSE_CELL_PX, COARSE_CELL_PX
     objectness, lesion, predicted, true = [], [], [], []
     model.eval()
     for _ in range(count):
-        image, truth = canvas(rng, cells, grid, side)
-        cell_truth = truth[COARSE_CELL_PX // 2 :: COARSE_CELL_PX, COARSE_CELL_PX // 2 :: COARSE_CELL_PX]
+        image, truth = canvas(rng, cells, grid + 1, side)  # cropped one tile short, anywhere
+        blocks = truth.reshape(grid, cell, grid, cell).transpose(0, 2, 1, 3).reshape(grid * grid, -1)
+        tissue = (blocks != GLASS).mean(axis=1) >= 0.5
         scores, grades = cell_scores(model, image[None], normalization)
-        tissue = cell_truth != GLASS
-        objectness.append(scores[0][tissue])
-        lesion.append(cell_truth[tissue] > 0)
-        predicted.append(grades[0].argmax(0)[tissue])
-        true.append(cell_truth[tissue])
+        objectness.append(scores[0].reshape(-1)[tissue])
+        lesion.append((blocks[tissue] > 0).mean(axis=1) >= 0.5)
+        predicted.append(grades[0].reshape(len(grades[0]), -1).argmax(0)[tissue])
+        true.append(np.array([np.bincount(b[b != GLASS]).argmax() for b in blocks[tissue]], np.int64))
     return CanvasScores(*(np.concatenate(parts) for parts in (objectness, lesion, predicted, true)))
 
 

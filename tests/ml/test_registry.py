@@ -145,10 +145,11 @@ def test_the_real_shipped_models_are_active_in_a_new_data_directory(settings: Se
     database = Database(url)
     install_shipped_models(database, settings)
     shipped = sorted(p.name for p in SHIPPED_DIR.glob("*") if (p / "model.pt").is_file())
-    assert shipped == ["lung", "lung-coarse", "lung-fine", "thyroid"]
-    roles = {"lung": "tile", "lung-coarse": "coarse", "lung-fine": "fine", "thyroid": "tile"}
+    assert shipped == ["lung", "lung-coarse", "lung-fine", "thyroid", "thyroid-coarse", "thyroid-fine"]
+    roles = {"": "tile", "coarse": "coarse", "fine": "fine"}
     with database.session() as session:
         for folder in shipped:
-            model = model_for_slide_type(session, folder.split("-")[0], roles[folder])
+            disease_type, _, role = folder.partition("-")
+            model = model_for_slide_type(session, disease_type, roles[role])
             assert model.source == "shipped" and model.metrics is not None
             assert load(settings, model).labels == model.labels

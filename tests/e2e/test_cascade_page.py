@@ -32,6 +32,7 @@ def test_cascade_from_the_viewer_shows_boxes_outlines_and_grade(
     page = logged_in_page(browser, live_server, "expert-a")
     open_editor(page, live_server, slide_id)
 
+    expect(page.locator("#weak-cascade-warning")).to_have_count(0)  # lung's cascade is not weak
     page.select_option("#analyze-mode", "cascade")
     expect(page.locator("#analyze-overlap")).to_be_hidden()  # the tiles mode's option only
     page.click("#analyze-start")

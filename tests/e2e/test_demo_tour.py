@@ -57,4 +57,5 @@ def test_the_demo_in_chinese(
     ready(page)
     wait_until_drawn(page)
     expect(page.locator("#weak-model-warning")).to_contain_text("性能较弱")
+    expect(page.locator("#weak-cascade-warning")).to_contain_text("级联模型性能较弱")  # six slides
     page.screenshot(path=str(ARTIFACTS / "tour-zh-thyroid.png"))

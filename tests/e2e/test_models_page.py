@@ -27,15 +27,21 @@ def test_models_page_shows_metrics_curves_and_switches_the_active_model(
     expert = logged_in_page(browser, live_server, "expert-a")
     expert.goto(f"{live_server.url}/models")
     ready(expert)
-    expect(expert.locator(".model-card")).to_have_count(5)
+    expect(expert.locator(".model-card")).to_have_count(7)
     # grouped by role: the cascade's two stages (issue 14) and the tile classifiers
     expect(expert.locator(".model-role > h2")).to_have_text(
         ["Cascade: low-resolution graders", "Cascade: high-resolution graders", "Tile classifiers"]
     )
     expect(expert.locator('.model-role[data-role="tile"] .model-card')).to_have_count(3)
-    coarse = expert.locator('.model-role[data-role="coarse"] .model-card')
+    coarse = expert.locator('.model-role[data-role="coarse"] .model-card[data-disease-type="lung"]')
     expect(coarse.locator("table.coarse-metrics")).to_contain_text("lesion tiles found")
     expect(coarse.locator(".weak-model")).to_have_count(0)
+    # six thyroid slides cannot make a strong fine grader: flagged, with its held-out slides
+    thyroid_fine = expert.locator('.model-role[data-role="fine"] .model-card[data-disease-type="thyroid"]')
+    expect(thyroid_fine.locator(".weak-model")).to_have_text("weak")
+    held_out = thyroid_fine.locator("table.held-out tr")
+    expect(held_out).to_have_count(7)  # a header and one row per slide
+    expect(held_out.nth(1)).to_contain_text("benign thyroid tissue")
     expect(expert.locator("form[data-api$='/activate']")).to_have_count(0)  # experts only look
 
     page = logged_in_page(browser, live_server, "admin")
@@ -44,7 +50,7 @@ def test_models_page_shows_metrics_curves_and_switches_the_active_model(
     lung_v1 = page.locator('.model-card[data-disease-type="lung"]', has_text="v1")
     expect(lung_v1).to_contain_text("active")
     expect(lung_v1.locator("table.metrics")).to_contain_text("balanced accuracy")
-    thyroid = page.locator('.model-card[data-disease-type="thyroid"]')
+    thyroid = page.locator('.model-role[data-role="tile"] .model-card[data-disease-type="thyroid"]')
     expect(thyroid).to_contain_text("F1 tumour")
     expect(thyroid.locator(".weak-model")).to_have_text("weak")  # balanced accuracy 0.61: flagged
     expect(thyroid.locator(".warning")).to_contain_text("need an expert's full review")

@@ -188,6 +188,7 @@ def viewer_page(
 ) -> Response:
     slide = visible_slide(session, user, slide_id)
     model = active_model(session, slide.exam.disease_type)  # A3: the type picks the model
+    cascade = [active_model(session, slide.exam.disease_type, role) for role in ("fine", "coarse")]
     context = {
         "user": user,
         "slide": to_detail(state, slide),
@@ -196,9 +197,8 @@ def viewer_page(
         "model_weak": model is not None and is_weak(model.metrics),
         "analysed": read_summary(state.settings, slide) is not None,  # no 404 asked for in vain
         # C1–C4: a cascade needs both stages' models
-        "cascade_ready": all(
-            active_model(session, slide.exam.disease_type, role) for role in ("fine", "coarse")
-        ),
+        "cascade_ready": all(cascade),
+        "cascade_weak": any(m is not None and is_weak(m.metrics) for m in cascade),
     }
     return templates.TemplateResponse(request, "viewer.html", context)
 

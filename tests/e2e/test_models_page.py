@@ -55,6 +55,8 @@ def test_models_page_shows_metrics_curves_and_switches_the_active_model(
     expect(thyroid.locator(".weak-model")).to_have_text("weak")  # balanced accuracy 0.61: flagged
     expect(thyroid.locator(".warning")).to_contain_text("need an expert's full review")
     expect(lung_v1.locator(".weak-model")).to_have_count(0)
+    # seven cards: most pictures are below the fold and lazy
+    page.evaluate("() => { for (const image of document.images) image.loading = 'eager'; }")
     page.wait_for_function("() => [...document.images].every(i => i.complete && i.naturalWidth > 400)")
     page.screenshot(path=str(ARTIFACTS / "models-page.png"), full_page=True)
 

@@ -64,3 +64,31 @@ def test_progress_is_written_when_it_moves(
             step.set()
         pool.stop()
         db.dispose()
+
+
+def test_a_live_job_is_never_taken_as_dead_however_short_the_stale_limit(
+    settings: Settings, accounts: Accounts
+) -> None:
+    """Heartbeats come at a quarter of the stale limit, so a job that runs for several
+    limits (here 1 s against 3 s of work) keeps its worker and runs once."""
+    settings.job_stale_seconds = 1
+    settings.job_workers = 2  # idle workers keep looking for stale jobs meanwhile
+
+    def slow(context: JobContext) -> dict[str, object]:
+        time.sleep(3)
+        return {"done": True}
+
+    db = Database(settings.resolved_database_url())
+    with db.session() as session:
+        job_id = queue.submit(session, "slow", None, {}, user_id=accounts.expert_a_id).id
+    pool = WorkerPool(db, settings, [JobKind("slow", slow)], poll_seconds=0.1)
+    pool.start()
+    try:
+        deadline = time.monotonic() + 30
+        while stored(db, job_id).state != JobState.succeeded and time.monotonic() < deadline:
+            time.sleep(0.1)
+        job = stored(db, job_id)
+        assert job.state == JobState.succeeded and job.attempts == 1, (job.state, job.attempts)
+    finally:
+        pool.stop()
+        db.dispose()

@@ -30,6 +30,13 @@ log = logging.getLogger(__name__)
 PROGRESS_EVERY = 0.5  # seconds between looks at a running job's progress
 
 
+def beat_interval(stale_seconds: float) -> float:
+    """Seconds between heartbeats: at most ``queue.HEARTBEAT`` and a quarter of the stale
+    limit, so a live job on a busy machine (a late thread, a locked database) keeps
+    three beats of slack before another worker may take it as dead."""
+    return min(queue.HEARTBEAT.total_seconds(), stale_seconds / 4)
+
+
 class WorkerPool:
     def __init__(self, db: Database, settings: Settings, kinds: Iterable[JobKind], poll_seconds: float = 0.5):
         self.db = db
@@ -112,9 +119,10 @@ class WorkerPool:
         watching the job sees it move; unchanged, only the heartbeat is written."""
         written: tuple[float, str | None] | None = None
         last_beat = time.monotonic()
-        while not done.wait(PROGRESS_EVERY):
+        every = beat_interval(self.settings.job_stale_seconds)
+        while not done.wait(min(PROGRESS_EVERY, every)):
             now, state = time.monotonic(), (context.progress, context.message)
-            if state == written and now - last_beat < queue.HEARTBEAT.total_seconds():
+            if state == written and now - last_beat < every:
                 continue
             try:
                 with self.db.session() as session:

@@ -23,15 +23,23 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def result_line(
-    bench: str, ours: float, baseline: float, unit: str, baseline_name: str, **extra: object
+    bench: str,
+    ours: float,
+    baseline: float,
+    unit: str,
+    baseline_name: str,
+    lower_is_better: bool = False,
+    **extra: object,
 ) -> str:
-    """The last line every benchmark prints; ``ratio`` > 1 means PathoDesk is better."""
+    """The last line every benchmark prints; ``ratio`` > 1 means PathoDesk is better (for an
+    error, ``lower_is_better``: baseline / ours)."""
+    better, worse = (baseline, ours) if lower_is_better else (ours, baseline)
     body: dict[str, object] = {
         "bench": bench,
-        "ours": round(ours, 3),
-        "baseline": round(baseline, 3),
+        "ours": round(ours, 6 if lower_is_better else 3),
+        "baseline": round(baseline, 6 if lower_is_better else 3),
         "unit": unit,
-        "ratio": round(ours / baseline, 3) if baseline else math.inf,
+        "ratio": round(better / worse, 3) if worse else math.inf,
         "baseline_name": baseline_name,
     }
     body.update(extra)

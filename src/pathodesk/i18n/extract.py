@@ -24,6 +24,7 @@ ERROR_CLASSES = (
     "AuthenticationError",
     "PermissionDeniedError",
     "TooManyAttemptsError",
+    "RegistrationFailed",
 )
 PYTHON_KEYWORDS: dict[str, None] = {"_": None, "N_": None, "gettext": None} | dict.fromkeys(ERROR_CLASSES)
 

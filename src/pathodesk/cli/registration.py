@@ -1,0 +1,96 @@
+"""``pathodesk register`` and ``pathodesk normalize`` (API.md; SPEC D2, D3): serial sections
+aligned, points carried across, colours normalised — from files, without a database."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from pathodesk.cli.common import AddCommand, emit
+from pathodesk.errors import ValidationFailedError
+
+REGISTRATION_SIDE = 2048  # a whole slide is registered on a thumbnail this size (longest side)
+
+
+def read_section(path: Path, side: int) -> tuple[np.ndarray, float]:
+    """RGB of an image or slide, its longest side at most ``side`` px, and that image's px
+    per level-0 px (1 for an image already small enough)."""
+    from pathodesk.slides import open_slide
+    from pathodesk.slides.base import thumbnail
+
+    if not path.is_file():
+        raise ValidationFailedError("No such file: %(path)s", path=str(path))
+    reader = open_slide(path)
+    try:
+        width, _ = reader.info.dimensions
+        image = np.asarray(thumbnail(reader, side).convert("RGB"))
+    finally:
+        reader.close()
+    return image, image.shape[1] / width
+
+
+def overlay_picture(fixed: np.ndarray, warped: np.ndarray, squares: int = 8) -> np.ndarray:
+    """A checkerboard of the fixed image and the registered moving one: edges that run on
+    across the squares show the alignment at a glance."""
+    height, width = fixed.shape[:2]
+    ys, xs = np.mgrid[0:height, 0:width]
+    cell = max(1, max(height, width) // squares)
+    board = ((ys // cell + xs // cell) % 2).astype(bool)
+    return np.where(board[..., None], fixed, warped)
+
+
+def cmd_register(args: argparse.Namespace) -> int:
+    from PIL import Image
+
+    from pathodesk.registration import read_points, register, write_points
+
+    fixed, fixed_scale = read_section(args.fixed, REGISTRATION_SIDE)
+    moving, moving_scale = read_section(args.moving, REGISTRATION_SIDE)
+    points = read_points(args.points) if args.points else None
+    started = time.perf_counter()
+    result = register(fixed, moving)
+    seconds = time.perf_counter() - started
+    at_level_zero = result.transform.scaled(1 / fixed_scale, 1 / moving_scale)
+    summary = {
+        "seconds": round(seconds, 3),
+        **result.summary(),
+        "transform": at_level_zero.summary(),
+        "error_px": round(result.error_px / fixed_scale, 3),
+        "registered_at_px_per_level0_px": {"fixed": round(fixed_scale, 6), "moving": round(moving_scale, 6)},
+    }
+    lines = [
+        f"registered in {seconds:.2f} s; estimated error {summary['error_px']} px (fixed image's pixels)",
+        f"turn {at_level_zero.summary()['rotation_degrees']}°, scale {at_level_zero.summary()['scale']},"
+        f" mirrored: {'yes' if at_level_zero.summary()['flipped'] else 'no'}",
+    ]
+    if points is not None:
+        carried = at_level_zero.moving_to_fixed(points)
+        summary["points"] = len(carried)
+        if args.out_points:
+            write_points(args.out_points, carried)
+            lines.append(f"{len(carried)} points written to {args.out_points}")
+        else:
+            summary["fixed_points"] = [[round(float(x), 3), round(float(y), 3)] for x, y in carried]
+    if args.overlay:
+        warped = result.transform.warp(moving, fixed.shape[:2])
+        Image.fromarray(overlay_picture(fixed, warped)).save(args.overlay)
+        lines.append(f"overlay written to {args.overlay}")
+    emit(args, summary, "\n".join(lines))
+    return 0
+
+
+def register_commands(add: AddCommand) -> None:
+    command = add("register", "align a serial section (MOVING) onto another (FIXED), any stain")
+    command.add_argument("fixed", type=Path, help="reference image or slide")
+    command.add_argument("moving", type=Path, help="image or slide to align onto it")
+    command.add_argument("--points", type=Path, help="ImageJ CSV (' ,X,Y') of points in MOVING's pixels")
+    command.add_argument("--out-points", type=Path, help="write those points, carried into FIXED's pixels")
+    command.add_argument("--overlay", type=Path, help="write a checkerboard picture of the alignment (PNG)")
+    command.add_argument("--json", action="store_true")
+    command.set_defaults(handler=cmd_register)
+
+
+register = register_commands

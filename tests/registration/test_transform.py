@@ -1,0 +1,66 @@
+"""The stored transform (SPEC D1): both directions agree, it survives storage, it rescales
+between a thumbnail and level 0, and ImageJ point files are read and written faithfully."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pathodesk.errors import ValidationFailedError
+from pathodesk.registration import Transform, relative_tre
+from pathodesk.registration.landmarks import format_points, parse_points
+
+
+def bent() -> Transform:
+    affine = np.array([[0.98, -0.12, 30.0], [0.11, 1.01, -12.0]])
+    ys, xs = np.mgrid[0:100, 0:150].astype(np.float32)
+    field = np.dstack([3 * np.sin(xs / 20), 2 * np.cos(ys / 15)]).astype(np.float32)
+    return Transform(affine, field, 0.5)  # field grid at half the fixed image's size
+
+
+def test_moving_to_fixed_undoes_fixed_to_moving() -> None:
+    transform = bent()
+    points = np.random.default_rng(1).uniform(10, 280, (200, 2))
+    back = transform.moving_to_fixed(transform.fixed_to_moving(points))
+    assert np.abs(back - points).max() < 0.01
+
+
+def test_a_transform_survives_storage_exactly() -> None:
+    transform = bent()
+    again = Transform.from_bytes(transform.to_bytes())
+    points = np.array([[5.0, 7.0], [120.0, 150.0]])
+    assert np.allclose(again.fixed_to_moving(points), transform.fixed_to_moving(points))
+    assert again.summary() == transform.summary()
+
+
+def test_a_thumbnail_transform_carries_level_zero_points() -> None:
+    transform = bent()
+    at_level_zero = transform.scaled(8.0, 4.0)  # fixed thumbnail 1/8 of level 0, moving 1/4
+    points = np.array([[40.0, 60.0], [200.0, 90.0]])
+    assert np.allclose(
+        at_level_zero.fixed_to_moving(points * 8.0), transform.fixed_to_moving(points) * 4.0, atol=1e-4
+    )
+
+
+def test_the_summary_says_turn_scale_and_mirror() -> None:
+    mirror = Transform(np.array([[-1.0, 0.0, 99.0], [0.0, 1.0, 0.0]]))
+    assert mirror.summary()["flipped"] is True
+    quarter = Transform(np.array([[0.0, -2.0, 0.0], [2.0, 0.0, 0.0]]))
+    summary = quarter.summary()
+    assert summary["rotation_degrees"] == 90.0 and summary["scale"] == [2.0, 2.0] and summary["field"] is None
+
+
+def test_imagej_points_round_trip_and_bad_files_are_refused() -> None:
+    points = np.array([[212.4, 158.4], [259.2, 155.2]])
+    assert np.allclose(parse_points(format_points(points)), points)
+    assert np.allclose(parse_points("\ufeff ,X,Y\n1,1.5,2\n\n2,3,4\n"), [[1.5, 2.0], [3.0, 4.0]])
+    with pytest.raises(ValidationFailedError, match="header"):
+        parse_points("x;y\n1;2\n")
+    with pytest.raises(ValidationFailedError, match="Line 3"):
+        parse_points(" ,X,Y\n1,1,2\n2,oops,4\n")
+
+
+def test_relative_tre_uses_the_target_diagonal_and_the_shorter_list() -> None:
+    warped = np.array([[3.0, 4.0], [0.0, 0.0], [9.0, 9.0]])
+    target = np.zeros((2, 2))
+    assert np.allclose(relative_tre(warped, target, (30, 40)), [5 / 50, 0.0])

@@ -28,6 +28,9 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -e '.[dev,ml]'
+	# StainTools (bench/stain.py's baseline) without its opencv-python, which would shadow
+	# the headless OpenCV every other part uses
+	$(PIP) install -q --no-deps 'staintools==2.1.2'
 	@touch $(STAMP)
 
 python-deps: $(STAMP)
@@ -60,7 +63,7 @@ test: setup lint
 
 # Every benchmark, each printing its ratio against a named baseline (API.md). Some need
 # ../shared/data (PATHODESK_SHARED_DATA_DIR); they say so and stop when it is missing.
-BENCHES := tiles annotations analyze qc train cascade register
+BENCHES := tiles annotations analyze qc train cascade register stain
 bench: setup
 	@for b in $(BENCHES); do echo "== bench/$$b.py"; $(PY) bench/$$b.py || exit 1; done
 

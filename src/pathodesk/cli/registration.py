@@ -13,6 +13,7 @@ from pathodesk.cli.common import AddCommand, emit
 from pathodesk.errors import ValidationFailedError
 
 REGISTRATION_SIDE = 2048  # a whole slide is registered on a thumbnail this size (longest side)
+NORMALIZE_SIDE = 4096
 
 
 def read_section(path: Path, side: int) -> tuple[np.ndarray, float]:
@@ -82,6 +83,33 @@ def cmd_register(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_normalize(args: argparse.Namespace) -> int:
+    from PIL import Image
+
+    from pathodesk.stain import normalizer
+
+    image, _ = read_section(args.image, NORMALIZE_SIDE)
+    reference, _ = read_section(args.reference, NORMALIZE_SIDE)
+    started = time.perf_counter()
+    out = normalizer(args.method).fit(reference).transform(image)
+    seconds = time.perf_counter() - started
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    partial = args.out.with_name(f".{args.out.name}.partial")
+    Image.fromarray(out).save(partial, format="PNG")
+    partial.replace(args.out)  # a crash never leaves half a picture under the asked name
+    emit(
+        args,
+        {
+            "method": args.method,
+            "out": str(args.out),
+            "size": [out.shape[1], out.shape[0]],
+            "seconds": round(seconds, 3),
+        },
+        f"{args.method}: {args.out} ({out.shape[1]} × {out.shape[0]}, {seconds:.2f} s)",
+    )
+    return 0
+
+
 def register_commands(add: AddCommand) -> None:
     command = add("register", "align a serial section (MOVING) onto another (FIXED), any stain")
     command.add_argument("fixed", type=Path, help="reference image or slide")
@@ -91,6 +119,14 @@ def register_commands(add: AddCommand) -> None:
     command.add_argument("--overlay", type=Path, help="write a checkerboard picture of the alignment (PNG)")
     command.add_argument("--json", action="store_true")
     command.set_defaults(handler=cmd_register)
+
+    command = add("normalize", "colour-normalize an image or slide to a reference (stain separation)")
+    command.add_argument("image", type=Path, help="image or slide (a slide is read whole, at most 4096 px)")
+    command.add_argument("--reference", type=Path, required=True, help="reference image")
+    command.add_argument("--method", choices=("macenko", "vahadane", "reinhard"), default="macenko")
+    command.add_argument("--out", type=Path, required=True, help="output PNG")
+    command.add_argument("--json", action="store_true")
+    command.set_defaults(handler=cmd_normalize)
 
 
 register = register_commands

@@ -1,0 +1,112 @@
+"""One interface for the three methods (SPEC D3): ``fit`` on the reference once, ``fit_source``
+once per slide (its stains are the same in every tile), ``transform`` per tile.
+
+Stain methods (Macenko, Vahadane) separate each pixel into hematoxylin and eosin amounts
+with the slide's own stain vectors, scale each amount so its 99th percentile matches the
+reference's, and recompose with the reference's vectors. Reinhard (Reinhard et al. 2001)
+matches the mean and spread of each CIELAB channel over tissue: the simple baseline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from pathodesk.errors import ValidationFailedError
+from pathodesk.stain.macenko import macenko_stains
+from pathodesk.stain.optical import concentrations, tissue_pixels, to_density, to_rgb
+from pathodesk.stain.vahadane import vahadane_stains
+
+MAX_PERCENTILE = 99.0
+MIN_TISSUE_PIXELS = 500
+
+
+@dataclass
+class StainFit:
+    stains: np.ndarray  # (2, 3) hematoxylin, eosin
+    max_amounts: np.ndarray  # (2,) 99th percentile of each stain's amount over tissue
+
+
+def stain_fit(rgb: np.ndarray, estimate: Callable[[np.ndarray], np.ndarray]) -> StainFit:
+    tissue = tissue_pixels(rgb)
+    if len(tissue) < MIN_TISSUE_PIXELS:
+        raise ValidationFailedError("The image has too little tissue to estimate its stains.")
+    stains = estimate(tissue)
+    return StainFit(stains, np.percentile(concentrations(tissue, stains), MAX_PERCENTILE, axis=0) + 1e-6)
+
+
+@dataclass
+class StainNormalizer:
+    """Normalises images to a reference by one ``method``."""
+
+    method: str
+    reference: StainFit | tuple[np.ndarray, np.ndarray] | None = None
+    source: StainFit | tuple[np.ndarray, np.ndarray] | None = None
+    _estimate: Callable[[np.ndarray], np.ndarray] | None = field(default=None, repr=False)
+
+    def _fit(self, rgb: np.ndarray) -> StainFit | tuple[np.ndarray, np.ndarray]:
+        if self.method == "reinhard":
+            return lab_statistics(rgb)
+        assert self._estimate is not None
+        return stain_fit(rgb, self._estimate)
+
+    def fit(self, reference_rgb: np.ndarray) -> StainNormalizer:
+        self.reference = self._fit(reference_rgb)
+        return self
+
+    def fit_source(self, source_rgb: np.ndarray) -> StainNormalizer:
+        self.source = self._fit(source_rgb)
+        return self
+
+    def transform(self, rgb: np.ndarray) -> np.ndarray:
+        """``rgb`` in the reference's colours (its own fit is made first if none was given)."""
+        if self.reference is None:
+            raise ValueError("fit a reference first")
+        source = self.source if self.source is not None else self._fit(rgb)
+        if isinstance(self.reference, StainFit) and isinstance(source, StainFit):
+            return recomposed(rgb, source, self.reference)
+        assert isinstance(self.reference, tuple) and isinstance(source, tuple)
+        return reinhard(rgb, source, self.reference)
+
+
+def recomposed(rgb: np.ndarray, source: StainFit, reference: StainFit) -> np.ndarray:
+    density = to_density(rgb).reshape(-1, 3)
+    amounts = concentrations(density, source.stains) * (reference.max_amounts / source.max_amounts)
+    out = to_rgb(amounts @ reference.stains).reshape((*rgb.shape[:2], 3))
+    glass = (density < 0.02).all(axis=1).reshape(rgb.shape[:2])  # glass stays as it was
+    out[glass] = rgb[..., :3][glass]
+    return out
+
+
+def lab_statistics(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    lab = (
+        cv2.cvtColor(np.ascontiguousarray(rgb[..., :3]), cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float32)
+    )
+    tissue = lab[lab[:, 0] < 230] if (lab[:, 0] < 230).sum() >= MIN_TISSUE_PIXELS else lab
+    return tissue.mean(axis=0), tissue.std(axis=0) + 1e-6
+
+
+def reinhard(
+    rgb: np.ndarray, source: tuple[np.ndarray, np.ndarray], reference: tuple[np.ndarray, np.ndarray]
+) -> np.ndarray:
+    lab = cv2.cvtColor(np.ascontiguousarray(rgb[..., :3]), cv2.COLOR_RGB2LAB).astype(np.float32)
+    matched = (lab - source[0]) * (reference[1] / source[1]) + reference[0]
+    return cv2.cvtColor(np.clip(matched, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
+
+
+METHODS: dict[str, Callable[[np.ndarray], np.ndarray] | None] = {
+    "macenko": macenko_stains,
+    "vahadane": vahadane_stains,
+    "reinhard": None,
+}
+
+
+def normalizer(method: str) -> StainNormalizer:
+    if method not in METHODS:
+        raise ValidationFailedError(
+            "Unknown normalization method %(method)s (macenko, vahadane or reinhard).", method=method
+        )
+    return StainNormalizer(method, _estimate=METHODS[method])

@@ -64,3 +64,14 @@ def test_relative_tre_uses_the_target_diagonal_and_the_shorter_list() -> None:
     warped = np.array([[3.0, 4.0], [0.0, 0.0], [9.0, 9.0]])
     target = np.zeros((2, 2))
     assert np.allclose(relative_tre(warped, target, (30, 40)), [5 / 50, 0.0])
+
+
+def test_a_compacted_field_stores_small_and_moves_points_the_same() -> None:
+    ys, xs = np.mgrid[0:1000, 0:1400].astype(np.float32)
+    field = np.dstack([5 * np.sin(xs / 300), 4 * np.cos(ys / 250)]).astype(np.float32)
+    transform = Transform(np.array([[1.0, 0.02, 3.0], [-0.02, 1.0, -4.0]]), field, 1.0)
+    small = transform.compact(256)
+    assert small.field is not None and max(small.field.shape[:2]) == 256
+    assert len(small.to_bytes()) < 600_000
+    points = np.random.default_rng(2).uniform(50, 950, (300, 2))
+    assert np.abs(small.fixed_to_moving(points) - transform.fixed_to_moving(points)).max() < 0.1

@@ -90,6 +90,46 @@ def exam(w: World) -> dict[str, Any]:
     return {"exam_id": w.patient_and_exam()[1]}
 
 
+def two_sections(w: World) -> dict[str, Any]:
+    """A new exam of A's with two slides, as a section group's request names them."""
+    exam_id = w.patient_and_exam()[1]
+    first, second = w.slide(exam_id), w.slide(exam_id)
+    return {
+        "exam_id": exam_id,
+        "body": {
+            "name": "block",
+            "reference_slide_id": first,
+            "slides": [{"slide_id": first, "stain": "H&E"}, {"slide_id": second, "stain": "Ki67"}],
+        },
+    }
+
+
+def new_sections(w: World) -> dict[str, Any]:
+    """Path parameters of a new group's request; its body waits on the world for ``json``."""
+    request = two_sections(w)
+    w._section_request = request["body"]  # type: ignore[attr-defined]
+    return {"exam_id": request["exam_id"]}
+
+
+def section_group(w: World) -> dict[str, Any]:
+    """A new section group in A's case (no registration run)."""
+    from pathodesk.db.models import SectionGroup, SectionMember
+
+    request = two_sections(w)
+    body = request["body"]
+    with w.db.session() as session:
+        group = SectionGroup(
+            exam_id=request["exam_id"], name="block", reference_slide_id=body["reference_slide_id"]
+        )
+        group.members = [
+            SectionMember(slide_id=m["slide_id"], stain=m["stain"], position=i)
+            for i, m in enumerate(body["slides"])
+        ]
+        session.add(group)
+        session.commit()
+        return {"group_id": group.id}
+
+
 def fresh_slide(w: World) -> dict[str, Any]:
     return {"slide_id": w.slide()}
 
@@ -226,6 +266,18 @@ EXPECTATIONS: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/slides/{slide_id}/heatmaps/{name}"): Case(
         (401, 404, 404, 404), params=lambda w: {**shared_slide(w), "name": "lung_aca.png"}
     ),
+    ("GET", "/api/v1/exams/{exam_id}/section-groups"): Case((401, OK, 404, OK), params=exam),
+    ("POST", "/api/v1/exams/{exam_id}/section-groups"): Case(
+        (401, CREATED, 404, CREATED),
+        params=new_sections,
+        json=lambda w: w._section_request,  # type: ignore[attr-defined]
+    ),
+    ("GET", "/api/v1/section-groups/{group_id}"): Case((401, OK, 404, OK), params=section_group),
+    ("PATCH", "/api/v1/section-groups/{group_id}"): Case(
+        (401, OK, 404, OK), params=section_group, json=lambda w: {"name": "renamed"}
+    ),
+    ("DELETE", "/api/v1/section-groups/{group_id}"): Case((401, GONE, 404, GONE), params=section_group),
+    ("POST", "/api/v1/section-groups/{group_id}/register"): Case((401, 202, 404, 202), params=section_group),
     ("GET", "/api/v1/jobs"): Case((401, OK, OK, OK)),
     ("GET", "/api/v1/jobs/{job_id}"): Case((401, OK, 404, OK), params=queued_job),
     ("POST", "/api/v1/jobs/{job_id}/cancel"): Case((401, OK, 404, OK), params=queued_job),

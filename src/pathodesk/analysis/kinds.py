@@ -21,6 +21,7 @@ from pathodesk.analysis.schemas import (
     TileAnalysisParams,
     TileAnalysisResult,
 )
+from pathodesk.analysis.section_job import run_section_registration
 from pathodesk.jobs.kinds import JobKind
 
 
@@ -60,6 +61,6 @@ ANALYSIS_KINDS: dict[str, AnalysisKind] = {
 
 
 def job_kinds() -> list[JobKind]:
-    """Every job kind the workers run (analyses today; super-resolution and storage moves
-    join here)."""
-    return [kind.job for kind in ANALYSIS_KINDS.values()]
+    """Every job kind the workers run: analyses and the registration of section groups
+    (super-resolution and storage moves join here)."""
+    return [*(kind.job for kind in ANALYSIS_KINDS.values()), JobKind("register", run_section_registration)]

@@ -89,6 +89,7 @@ def annotation_rows(
             Annotation.properties,
             Annotation.name,
             Annotation.comment,
+            Annotation.origin_id,
         )
         .outerjoin(User, User.id == Annotation.author_id)
         .outerjoin(editor, editor.id == Annotation.edited_by_id)
@@ -142,5 +143,6 @@ def feature(annotation: Any, slide: Slide, colours: dict[str, str]) -> dict[str,
         "version": annotation.version,
         "properties": annotation.properties,
         "name": annotation.name,
+        "origin_id": annotation.origin_id,  # a registered copy's annotation on the reference section
         "comment": annotation.comment,
     }

@@ -37,7 +37,7 @@ from pathodesk.db.models import (
 )
 from pathodesk.errors import ConflictError, NotFoundError, ValidationFailedError
 
-SOURCES = ("ai", "expert")
+SOURCES = ("ai", "expert", "registered")  # registered: carried from a serial section (D1)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -331,7 +332,7 @@ class Annotation(Base):
     slide_id: Mapped[int] = mapped_column(ForeignKey("slides.id", ondelete="CASCADE"), index=True)
     label: Mapped[str] = mapped_column(String(64))
     shape: Mapped[str] = mapped_column(String(16))  # polygon | rectangle | ellipse | freehand | point
-    source: Mapped[str] = mapped_column(String(8))  # ai | expert
+    source: Mapped[str] = mapped_column(String(16))  # ai | expert | registered
     probability: Mapped[float | None] = mapped_column(Float)
     geometry: Mapped[dict[str, object]] = mapped_column(JSON)
     # the outline pre-simplified for low zoom (2 and 8 level-0 px); None when already light
@@ -355,6 +356,10 @@ class Annotation(Base):
     # what another tool said of the object and PathoDesk does not use, kept to be written back
     # (QuPath: objectType, name, isLocked, measurements, metadata, color)
     properties: Mapped[dict[str, object] | None] = mapped_column(JSON(none_as_null=True))
+    # a ``registered`` copy: the annotation on the group's reference slide it was carried from
+    origin_id: Mapped[int | None] = mapped_column(
+        ForeignKey("annotations.id", ondelete="SET NULL"), index=True, default=None
+    )
 
     author: Mapped[User | None] = relationship(foreign_keys=[author_id])
     editor: Mapped[User | None] = relationship(foreign_keys=[edited_by_id])
@@ -433,3 +438,65 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class SectionGroup(Base):
+    """Serial sections of one exam in several stains (SPEC D1): the lesion is drawn on the
+    reference slide and carried onto the others through each one's stored transform."""
+
+    __tablename__ = "section_groups"
+    __table_args__ = (NEVER_REUSE_IDS,)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    reference_slide_id: Mapped[int] = mapped_column(ForeignKey("slides.id", ondelete="CASCADE"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+    exam: Mapped[Exam] = relationship()
+    members: Mapped[list[SectionMember]] = relationship(
+        back_populates="group", cascade="all, delete-orphan", order_by="SectionMember.position"
+    )
+
+
+class SectionMember(Base):
+    """One slide of a group with its stain; a slide is in at most one group."""
+
+    __tablename__ = "section_members"
+    __table_args__ = (NEVER_REUSE_IDS,)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("section_groups.id", ondelete="CASCADE"), index=True)
+    slide_id: Mapped[int] = mapped_column(ForeignKey("slides.id", ondelete="CASCADE"), unique=True)
+    stain: Mapped[str] = mapped_column(String(64))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    group: Mapped[SectionGroup] = relationship(back_populates="members")
+    slide: Mapped[Slide] = relationship()
+
+
+class SlideTransform(Base):
+    """A registration of one slide onto its group's reference (SPEC D1, D2), versioned: each
+    run adds a version and the newest is used. ``data`` is ``registration.Transform`` in
+    level-0 px (reference → slide), ``error_px`` its own estimate in the reference's level-0 px."""
+
+    __tablename__ = "slide_transforms"
+    __table_args__ = (
+        UniqueConstraint("slide_id", "reference_slide_id", "version", name="uq_transform_version"),
+        NEVER_REUSE_IDS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("section_groups.id", ondelete="CASCADE"), index=True)
+    slide_id: Mapped[int] = mapped_column(ForeignKey("slides.id", ondelete="CASCADE"), index=True)
+    reference_slide_id: Mapped[int] = mapped_column(ForeignKey("slides.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    registered_at_mpp: Mapped[float | None] = mapped_column(Float)  # µm per px of the images registered
+    error_px: Mapped[float] = mapped_column(Float)
+    error_um: Mapped[float | None] = mapped_column(Float)
+    summary: Mapped[dict[str, object]] = mapped_column(JSON)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

@@ -114,6 +114,19 @@ class Transform:
         field = None if self.field is None else (self.field * moving_factor).astype(np.float32)
         return Transform(affine, field, self.field_scale / fixed_factor)
 
+    def compact(self, max_side: int = 256) -> Transform:
+        """The same transform with its field on a grid of at most ``max_side`` px: the field is
+        smooth (tissue bends over hundreds of µm), so a small grid stores it in kilobytes."""
+        if self.field is None or max(self.field.shape[:2]) <= max_side:
+            return self
+        factor = max_side / max(self.field.shape[:2])
+        size = (max(2, round(self.field.shape[1] * factor)), max(2, round(self.field.shape[0] * factor)))
+        field = cv2.resize(self.field, size, interpolation=cv2.INTER_AREA)
+        # grid px i of the new field sits where old grid px i / factor did
+        return Transform(
+            self.affine, field.astype(np.float32), self.field_scale * size[0] / self.field.shape[1]
+        )
+
     def summary(self) -> dict[str, object]:
         """What a person reads: rotation (of the fixed → moving map, degrees in image axes, y
         down), scale, shift, mirroring, and how far the field bends."""

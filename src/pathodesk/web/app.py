@@ -21,7 +21,7 @@ from pathodesk.slides.pool import ReaderPool
 from pathodesk.slides.tilecache import TileCache
 from pathodesk.web.headers import SecurityHeaders
 from pathodesk.web.problems import install_problem_handlers
-from pathodesk.web.routes import admin, auth, dzi, jobs, models, pages, qc, records, slides, users
+from pathodesk.web.routes import admin, auth, dzi, jobs, models, pages, qc, records, sections, slides, users
 from pathodesk.web.routes import annotations as annotation_routes
 from pathodesk.web.state import AppState
 from pathodesk.web.tile_fast_path import TileFastPath
@@ -59,7 +59,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="PathoDesk", version=__version__, lifespan=lifespan)
     app.state.pathodesk = state
     install_problem_handlers(app)
-    for module in (auth, users, records, slides, annotation_routes, jobs, qc, models, admin, dzi, pages):
+    for module in (
+        auth,
+        users,
+        records,
+        slides,
+        annotation_routes,
+        jobs,
+        sections,
+        qc,
+        models,
+        admin,
+        dzi,
+        pages,
+    ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(TileFastPath, state=state)

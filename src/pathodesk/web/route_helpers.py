@@ -13,16 +13,24 @@ from fastapi import Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pathodesk.db.models import Slide
+from pathodesk.db.models import Exam, Slide
 from pathodesk.errors import NotFoundError
 from pathodesk.storage import discard_slide_files, slide_file
-from pathodesk.web.access import exam_viewers, may_see
+from pathodesk.web.access import exam_viewers, may_see, may_see_exam
 from pathodesk.web.state import IMMUTABLE, AppState, Principal, SlideHandle
 
 
 def _authorise_slide(user: Principal, viewer_ids: frozenset[int], slide_id: int) -> None:
     if not may_see(user, viewer_ids):
         raise NotFoundError("slide %(slide_id)s does not exist", slide_id=slide_id)
+
+
+def visible_exam(session: Session, user: Principal, exam_id: int) -> Exam:
+    """The exam's row, if this caller may see it."""
+    exam = session.get(Exam, exam_id)
+    if exam is None or not may_see_exam(user, exam):
+        raise NotFoundError("exam %(exam_id)s does not exist", exam_id=exam_id)
+    return exam
 
 
 def visible_slide(session: Session, user: Principal, slide_id: int) -> Slide:

@@ -13,6 +13,7 @@ import anyio
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
+from pathodesk.analysis.sections import propagate
 from pathodesk.annotations import store
 from pathodesk.annotations.export import render, reviewed_zip
 from pathodesk.annotations.formats import MAX_FILE_BYTES
@@ -30,7 +31,8 @@ from pathodesk.web.state import Principal
 router = APIRouter(prefix="/api/v1", tags=["annotations"])
 
 Shape = Literal["polygon", "rectangle", "ellipse", "freehand", "point"]  # as annotations.geometry.SHAPES
-Source = Literal["ai", "expert"]
+Source = Literal["ai", "expert"]  # what a client may create
+SourceFilter = Literal["ai", "expert", "registered"]  # registered: carried from the reference section
 Coordinate = Annotated[float, Query(ge=-1e9, le=1e9)]
 LabelName = Annotated[str, Field(min_length=1, max_length=64)]
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -108,7 +110,7 @@ def list_annotations(
     tolerance: Annotated[float, Query(ge=0, le=1e6, description="simplify by this many level-0 px")] = 0.0,
     min_size: Annotated[float, Query(ge=0, le=1e6, description="drop outlines smaller than this")] = 0.0,
     label: Annotated[str | None, Query(max_length=64)] = None,
-    source: Source | None = None,
+    source: SourceFilter | None = None,
     round: Annotated[int | None, Query(ge=1, le=1_000_000, description="a reviewed round")] = None,
 ) -> Response:
     """The slide's live annotations, or a frozen reviewed round; x0..y1 limit to a viewport."""
@@ -157,6 +159,7 @@ def create_annotation(
     )
     (annotation,) = store.create_many(session, slide, [draft], user.user_id)
     record_by(session, user, "create", "annotation", annotation.id, slide_id=slide.id)
+    propagate(session, annotation, user.user_id)
     return json_response(_feature(session, slide, annotation), 201)
 
 
@@ -174,6 +177,7 @@ def update_annotation(
     changes = body.model_dump(exclude_unset=True, exclude={"version"})
     store.update(session, slide, annotation, body.version, changes, user.user_id)
     record_by(session, user, "update", "annotation", annotation.id, fields=sorted(changes))
+    propagate(session, annotation, user.user_id)
     return json_response(_feature(session, slide, annotation))
 
 
@@ -187,6 +191,7 @@ def delete_annotation(
     annotation, slide = _visible(session, user, annotation_id)
     store.delete(session, slide, annotation, version, user.user_id)
     record_by(session, user, "delete", "annotation", annotation.id, slide_id=slide.id)
+    propagate(session, annotation, user.user_id)
     return Response(status_code=204)
 
 
@@ -217,6 +222,7 @@ def restore_annotation(
     annotation, slide = _visible(session, user, annotation_id, live=False)
     store.restore(session, slide, annotation, body.version, user.user_id)
     record_by(session, user, "restore", "annotation", annotation_id, version=body.version)
+    propagate(session, annotation, user.user_id)
     return json_response(_feature(session, slide, annotation))
 
 

@@ -23,7 +23,7 @@ from pathodesk.errors import ConflictError, NotFoundError, ValidationFailedError
 from pathodesk.i18n import N_
 from pathodesk.web.access import may_see_exam, may_see_patient, visible_exams, visible_patients
 from pathodesk.web.deps import AdminUser, CurrentUser, DbSession, IdValue, RecordId, SearchQuery, StateDep
-from pathodesk.web.route_helpers import forget_slide
+from pathodesk.web.route_helpers import forget_slide, visible_exam
 from pathodesk.web.state import AppState, Principal
 
 router = APIRouter(prefix="/api/v1", tags=["records"])
@@ -125,13 +125,6 @@ def _patient(session: DbSession, user: Principal, patient_id: RecordId) -> Patie
     return patient
 
 
-def _exam(session: DbSession, user: Principal, exam_id: RecordId) -> Exam:
-    exam = session.get(Exam, exam_id)
-    if exam is None or not may_see_exam(user, exam):
-        raise NotFoundError("exam %(exam_id)s does not exist", exam_id=exam_id)
-    return exam
-
-
 def _check_disease_type(session: DbSession, name: str) -> None:
     disease_type = session.get(DiseaseType, name)
     if disease_type is None or not disease_type.active:
@@ -230,12 +223,12 @@ def create_exam(body: ExamCreate, user: CurrentUser, session: DbSession) -> Exam
 
 @router.get("/exams/{exam_id}")
 def read_exam(exam_id: RecordId, user: CurrentUser, session: DbSession) -> ExamPublic:
-    return exam_public(_exam(session, user, exam_id))
+    return exam_public(visible_exam(session, user, exam_id))
 
 
 @router.patch("/exams/{exam_id}")
 def update_exam(exam_id: RecordId, body: ExamUpdate, user: CurrentUser, session: DbSession) -> ExamPublic:
-    exam = _exam(session, user, exam_id)
+    exam = visible_exam(session, user, exam_id)
     changes = body.model_dump(exclude_unset=True)
     if changes.get("disease_type"):
         _check_disease_type(session, changes["disease_type"])
@@ -251,7 +244,7 @@ def update_exam(exam_id: RecordId, body: ExamUpdate, user: CurrentUser, session:
 def delete_exam(
     exam_id: RecordId, user: CurrentUser, session: DbSession, state: StateDep, cascade: Cascade = False
 ) -> Response:
-    exam = _exam(session, user, exam_id)
+    exam = visible_exam(session, user, exam_id)
     if exam.slides and not cascade:
         raise ConflictError(
             "exam has %(count_slides)s slide(s); repeat with ?cascade=true to delete them too",
@@ -266,7 +259,7 @@ def delete_exam(
 def assign(
     exam_id: RecordId, body: Assignment, admin: AdminUser, session: DbSession, state: StateDep
 ) -> ExamPublic:
-    exam = _exam(session, admin, exam_id)
+    exam = visible_exam(session, admin, exam_id)
     expert = session.get(User, body.user_id)
     if expert is None or not expert.active or expert.role != Role.expert:
         raise ValidationFailedError("user %(user_id)s is not an active expert", user_id=body.user_id)
@@ -282,7 +275,7 @@ def assign(
 def unassign(
     exam_id: RecordId, user_id: RecordId, admin: AdminUser, session: DbSession, state: StateDep
 ) -> Response:
-    exam = _exam(session, admin, exam_id)
+    exam = visible_exam(session, admin, exam_id)
     kept = [a for a in exam.assignments if a.user_id != user_id]
     if len(kept) == len(exam.assignments):
         raise NotFoundError(

@@ -1,0 +1,95 @@
+"""The registration job of a section group (SPEC D1, D2; issue 15, item 1): every member
+registered onto the reference on whole-slide thumbnails, each transform stored as a new
+version in level-0 px, then the reference's annotations carried across (``sections``).
+
+A section that fails to register keeps its earlier transform (if any) and is reported with
+the reason; the job fails only if none could be registered.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pathodesk.analysis.sections import carry_all, newest_transform
+from pathodesk.db.models import SectionGroup, Slide, SlideTransform
+from pathodesk.errors import NotFoundError, ValidationFailedError
+from pathodesk.i18n import N_
+from pathodesk.jobs.context import JobContext
+from pathodesk.registration import RegistrationFailed, register
+from pathodesk.slides import open_slide
+from pathodesk.slides.base import thumbnail
+from pathodesk.storage import slide_file
+
+THUMBNAIL_SIDE = 2048  # longest side of the images registered
+REGISTERING = N_("registering sections")
+
+
+def read_thumbnail(context: JobContext, slide: Slide) -> tuple[np.ndarray, float]:
+    """RGB of the whole slide at most ``THUMBNAIL_SIDE`` px, and its px per level-0 px."""
+    reader = open_slide(slide_file(context.settings, slide))
+    try:
+        image = np.asarray(thumbnail(reader, THUMBNAIL_SIDE).convert("RGB"))
+        return image, image.shape[1] / reader.info.dimensions[0]
+    finally:
+        reader.close()
+
+
+def run_section_registration(context: JobContext) -> dict[str, object]:
+    group_id = int(context.params["group_id"])
+    with context.db.session() as session:
+        group = session.get(SectionGroup, group_id)
+        if group is None:
+            raise NotFoundError("section group %(group_id)s does not exist", group_id=group_id)
+        reference = session.get(Slide, group.reference_slide_id)
+        assert reference is not None
+        members = [(m.slide_id, m.slide) for m in group.members if m.slide_id != group.reference_slide_id]
+        fixed, fixed_scale = read_thumbnail(context, reference)
+        images = {slide_id: read_thumbnail(context, slide) for slide_id, slide in members}
+        reference_mpp = reference.mpp
+    outcomes: dict[str, dict[str, object]] = {}
+    for index, (slide_id, _) in enumerate(members):
+        context.report(0.05 + 0.85 * index / max(1, len(members)), REGISTERING)
+        if context.should_stop():
+            break
+        moving, moving_scale = images[slide_id]
+        try:
+            result = register(fixed, moving)
+        except RegistrationFailed as failed:
+            outcomes[str(slide_id)] = {"registered": False, "reason": failed.detail}
+            continue
+        transform = result.transform.scaled(1 / fixed_scale, 1 / moving_scale).compact()
+        error_px = result.error_px / fixed_scale
+        with context.db.session() as session:
+            previous = newest_transform(session, slide_id, group.reference_slide_id)
+            row = SlideTransform(
+                group_id=group_id,
+                slide_id=slide_id,
+                reference_slide_id=group.reference_slide_id,
+                version=(previous.version + 1) if previous else 1,
+                data=transform.to_bytes(),
+                registered_at_mpp=reference_mpp / fixed_scale if reference_mpp else None,
+                error_px=round(error_px, 3),
+                error_um=round(error_px * reference_mpp, 3) if reference_mpp else None,
+                summary={**transform.summary(), "notes": result.notes, "seconds": result.seconds},
+                job_id=context.job_id,
+            )
+            session.add(row)
+            session.commit()
+            outcomes[str(slide_id)] = {
+                "registered": True,
+                "version": row.version,
+                "error_px": row.error_px,
+                "error_um": row.error_um,
+            }
+    if members and not any(outcome["registered"] for outcome in outcomes.values()):
+        reasons = "; ".join(str(outcome.get("reason")) for outcome in outcomes.values())
+        raise ValidationFailedError("No section could be registered: %(reasons)s", reasons=reasons)
+    context.report(0.95, N_("carrying annotations"))
+    with context.db.session() as session:
+        group = session.get(SectionGroup, group_id)
+        assert group is not None
+        carried = carry_all(session, group, context.user_id)
+        session.commit()
+    for slide_id, count in carried.items():
+        outcomes.setdefault(str(slide_id), {})["annotations_carried"] = count
+    return {"group_id": group_id, "slides": outcomes}

@@ -130,6 +130,34 @@ def section_group(w: World) -> dict[str, Any]:
         return {"group_id": group.id}
 
 
+def registered_section(w: World) -> dict[str, Any]:
+    """A group whose second slide has a stored (identity) transform onto the reference."""
+    import numpy as np
+
+    from pathodesk.db.models import SectionGroup, SlideTransform
+    from pathodesk.registration import Transform
+
+    group_id = section_group(w)["group_id"]
+    with w.db.session() as session:
+        group = session.get(SectionGroup, group_id)
+        assert group is not None
+        other = next(m.slide_id for m in group.members if m.slide_id != group.reference_slide_id)
+        identity = Transform(np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]))
+        session.add(
+            SlideTransform(
+                group_id=group_id,
+                slide_id=other,
+                reference_slide_id=group.reference_slide_id,
+                version=1,
+                data=identity.to_bytes(),
+                error_px=1.0,
+                summary=identity.summary(),
+            )
+        )
+        session.commit()
+        return {"group_id": group_id, "slide_id": other}
+
+
 def fresh_slide(w: World) -> dict[str, Any]:
     return {"slide_id": w.slide()}
 
@@ -278,6 +306,12 @@ EXPECTATIONS: dict[tuple[str, str], Case] = {
     ),
     ("DELETE", "/api/v1/section-groups/{group_id}"): Case((401, GONE, 404, GONE), params=section_group),
     ("POST", "/api/v1/section-groups/{group_id}/register"): Case((401, 202, 404, 202), params=section_group),
+    ("GET", "/api/v1/section-groups/{group_id}/slides/{slide_id}/transform"): Case(
+        (401, OK, 404, OK), params=registered_section
+    ),
+    ("GET", "/api/v1/section-groups/{group_id}/slides/{slide_id}/overlay.png"): Case(
+        (401, OK, 404, OK), params=registered_section
+    ),
     ("GET", "/api/v1/jobs"): Case((401, OK, OK, OK)),
     ("GET", "/api/v1/jobs/{job_id}"): Case((401, OK, 404, OK), params=queued_job),
     ("POST", "/api/v1/jobs/{job_id}/cancel"): Case((401, OK, 404, OK), params=queued_job),

@@ -8,30 +8,15 @@ the reason; the job fails only if none could be registered.
 
 from __future__ import annotations
 
-import numpy as np
-
-from pathodesk.analysis.sections import carry_all, newest_transform
+from pathodesk.analysis.sections import carry_all, newest_transform, read_thumbnail
 from pathodesk.db.models import SectionGroup, Slide, SlideTransform
 from pathodesk.errors import NotFoundError, ValidationFailedError
 from pathodesk.i18n import N_
 from pathodesk.jobs.context import JobContext
 from pathodesk.registration import RegistrationFailed, register
-from pathodesk.slides import open_slide
-from pathodesk.slides.base import thumbnail
-from pathodesk.storage import slide_file
 
 THUMBNAIL_SIDE = 2048  # longest side of the images registered
 REGISTERING = N_("registering sections")
-
-
-def read_thumbnail(context: JobContext, slide: Slide) -> tuple[np.ndarray, float]:
-    """RGB of the whole slide at most ``THUMBNAIL_SIDE`` px, and its px per level-0 px."""
-    reader = open_slide(slide_file(context.settings, slide))
-    try:
-        image = np.asarray(thumbnail(reader, THUMBNAIL_SIDE).convert("RGB"))
-        return image, image.shape[1] / reader.info.dimensions[0]
-    finally:
-        reader.close()
 
 
 def run_section_registration(context: JobContext) -> dict[str, object]:
@@ -43,8 +28,10 @@ def run_section_registration(context: JobContext) -> dict[str, object]:
         reference = session.get(Slide, group.reference_slide_id)
         assert reference is not None
         members = [(m.slide_id, m.slide) for m in group.members if m.slide_id != group.reference_slide_id]
-        fixed, fixed_scale = read_thumbnail(context, reference)
-        images = {slide_id: read_thumbnail(context, slide) for slide_id, slide in members}
+        fixed, fixed_scale = read_thumbnail(context.settings, reference, THUMBNAIL_SIDE)
+        images = {
+            slide_id: read_thumbnail(context.settings, slide, THUMBNAIL_SIDE) for slide_id, slide in members
+        }
         reference_mpp = reference.mpp
     outcomes: dict[str, dict[str, object]] = {}
     for index, (slide_id, _) in enumerate(members):

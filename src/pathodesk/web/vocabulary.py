@@ -48,7 +48,7 @@ TERMS: dict[str, dict[str, str]] = {
         "tissue_brightness": N_("tissue brightness"),
         "clipped_fraction": N_("clipped share"),
     },
-    "source": {"ai": N_("AI"), "expert": N_("expert")},
+    "source": {"ai": N_("AI"), "expert": N_("expert"), "registered": N_("from the reference section")},
     # the shipped disease types' classes; a class an administrator adds shows its own name
     "class": {
         "lung_aca": N_("lung adenocarcinoma"),

@@ -25,6 +25,7 @@ from pathodesk.web.routes.models import list_models
 from pathodesk.web.routes.models import to_public as to_public_model
 from pathodesk.web.routes.qc import qc_summary
 from pathodesk.web.routes.records import list_patients
+from pathodesk.web.routes.sections import list_groups, read_group
 from pathodesk.web.routes.slides import to_detail, to_public
 from pathodesk.web.routes.users import list_users
 from pathodesk.web.templating import templates
@@ -125,6 +126,7 @@ def exam_page(exam_id: RecordId, request: Request, user: PageUser, session: DbSe
     context = {
         "user": user,
         "exam": exam,
+        "section_groups": list_groups(exam.id, user, session),
         "disease_types": _disease_types(session),
         "experts": experts,
         "experts_by_id": everyone,
@@ -201,6 +203,16 @@ def viewer_page(
         "cascade_weak": any(m is not None and is_weak(m.metrics) for m in cascade),
     }
     return templates.TemplateResponse(request, "viewer.html", context)
+
+
+@router.get("/section-groups/{group_id}", response_class=HTMLResponse)
+def section_group_page(group_id: RecordId, request: Request, user: PageUser, session: DbSession) -> Response:
+    """Serial sections side by side, navigation linked through their transforms (D1, D2)."""
+    group = read_group(group_id, user, session)
+    exam = session.get(Exam, group.exam_id)
+    slides = {member.slide_id: visible_slide(session, user, member.slide_id) for member in group.slides}
+    context = {"user": user, "group": group, "exam": exam, "slides": slides}
+    return templates.TemplateResponse(request, "section_group.html", context)
 
 
 @router.get("/slides/{slide_id}/qc", response_class=HTMLResponse)

@@ -6,19 +6,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 
-from pathodesk.analysis.sections import newest_transform
+from pathodesk.analysis.sections import newest_transform, overlay_png, transform_grid
 from pathodesk.audit import record_by
-from pathodesk.db.models import Exam, SectionGroup, SectionMember, Slide, utcnow
+from pathodesk.db.models import Exam, SectionGroup, SectionMember, Slide, SlideTransform, utcnow
 from pathodesk.errors import ConflictError, NotFoundError, ValidationFailedError
 from pathodesk.jobs import queue
+from pathodesk.registration import Transform
 from pathodesk.web.access import may_see_exam
 from pathodesk.web.deps import CurrentUser, DbSession, IdValue, RecordId, StateDep
 from pathodesk.web.i18n import RequestLocale
-from pathodesk.web.route_helpers import visible_exam
+from pathodesk.web.route_helpers import cached_image_response, visible_exam
 from pathodesk.web.routes.jobs import JobPublic, to_public
 from pathodesk.web.state import Principal
 
@@ -209,3 +210,53 @@ def register_group(
     if state.workers is not None:
         state.workers.wake()
     return to_public(job, locale)
+
+
+def _member_transform(
+    session: DbSession, user: Principal, group_id: int, slide_id: int
+) -> tuple[SectionGroup, Slide, SlideTransform]:
+    group = _group(session, user, group_id)
+    row = newest_transform(session, slide_id, group.reference_slide_id)
+    slide = session.get(Slide, slide_id)
+    if row is None or slide is None or slide_id not in {m.slide_id for m in group.members}:
+        raise NotFoundError("slide %(slide_id)s has no registration in this group", slide_id=slide_id)
+    return group, slide, row
+
+
+@router.get("/section-groups/{group_id}/slides/{slide_id}/transform")
+def read_transform(
+    group_id: RecordId, slide_id: RecordId, user: CurrentUser, session: DbSession
+) -> dict[str, object]:
+    """The newest transform of a section onto the reference (reference level-0 px → this
+    slide's), as the linked viewers follow it."""
+    group, _, row = _member_transform(session, user, group_id, slide_id)
+    reference = session.get(Slide, group.reference_slide_id)
+    assert reference is not None
+    body = transform_grid(Transform.from_bytes(row.data), reference.width, reference.height)
+    return {
+        "slide_id": slide_id,
+        "reference_slide_id": group.reference_slide_id,
+        "version": row.version,
+        **body,
+    }
+
+
+@router.get("/section-groups/{group_id}/slides/{slide_id}/overlay.png", response_class=Response)
+def read_overlay(
+    group_id: RecordId,
+    slide_id: RecordId,
+    request: Request,
+    user: CurrentUser,
+    session: DbSession,
+    state: StateDep,
+) -> Response:
+    """This section resampled into the reference's frame (a picture the width of the
+    reference's thumbnail), to lay over the reference with an opacity slider."""
+    group, slide, row = _member_transform(session, user, group_id, slide_id)
+    reference = session.get(Slide, group.reference_slide_id)
+    assert reference is not None
+
+    def produce() -> bytes:
+        return overlay_png(state.settings, reference, slide, Transform.from_bytes(row.data))
+
+    return cached_image_response(request, f'"overlay-{row.id}"', produce, media_type="image/png")

@@ -1,9 +1,9 @@
-"""Feature-based levels (SPEC D2 low and middle): SIFT keypoints (Lowe 2004, OpenCV's
-``SIFT_create``) matched by Lowe's ratio test, an affine fitted with RANSAC.
+"""The low level's keypoint start (SPEC D2 low): SIFT keypoints (Lowe 2004, OpenCV's
+``SIFT_create``) matched by Lowe's ratio test and cross-checked, an affine fitted with RANSAC.
 
 SIFT is rotation-invariant but not mirror-invariant, so a section laid face-down on the
 glass is found by also matching the mirrored moving image and keeping whichever gives more
-inliers. Too few inliers is a failure with its reason, never a guessed transform.
+inliers. A fit with too few inliers is not used as a start (``pipeline``).
 """
 
 from __future__ import annotations
@@ -21,11 +21,6 @@ class FeatureFit:
     affine: np.ndarray  # (2, 3) fixed px → moving px
     inliers: int
     matches: int
-    residual_px: float  # median inlier distance, in moving px
-
-    @property
-    def inlier_ratio(self) -> float:
-        return self.inliers / self.matches if self.matches else 0.0
 
 
 def keypoints(
@@ -74,14 +69,7 @@ def fit_affine(fixed_points: np.ndarray, moving_points: np.ndarray, threshold_px
     )
     if affine is None:
         return None
-    inliers = inlier_flags.ravel().astype(bool)
-    predicted = fixed_points[inliers] @ affine[:, :2].T + affine[:, 2]
-    residual = (
-        float(np.median(np.linalg.norm(predicted - moving_points[inliers], axis=1)))
-        if inliers.any()
-        else np.inf
-    )
-    return FeatureFit(affine.astype(np.float64), int(inliers.sum()), len(fixed_points), residual)
+    return FeatureFit(affine.astype(np.float64), int(inlier_flags.sum()), len(fixed_points))
 
 
 def mirror_x(width: int) -> np.ndarray:
@@ -127,5 +115,5 @@ def feature_affine(
         )
         if fit is not None:
             affine = compose(mirror_x(width), fit.affine) if mirrored else fit.affine
-            candidates.append(FeatureFit(affine, fit.inliers, fit.matches, fit.residual_px))
+            candidates.append(FeatureFit(affine, fit.inliers, fit.matches))
     return max(candidates, key=lambda fit: fit.inliers, default=None)

@@ -35,7 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import result_line
-from pathodesk.registration import read_points, register, relative_tre
+from pathodesk.registration import RegistrationFailed, read_points, register, relative_tre
 from pathodesk.registration.channels import registration_grey
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -166,9 +166,12 @@ def main() -> None:
         cells = []
         for variant in VARIANTS.values():
             changed, changed_points = variant(moving, moving_points)
-            warped = register(fixed, changed).transform.moving_to_fixed(
-                np.nan_to_num(changed_points, nan=-1e6)
-            )
+            try:
+                transform = register(fixed, changed).transform
+            except RegistrationFailed as refused:
+                cells.append(f"refused ({refused.values.get('score', '')})")
+                continue
+            warped = transform.moving_to_fixed(np.nan_to_num(changed_points, nan=-1e6))
             warped[np.isnan(changed_points).any(axis=1)] = np.nan
             cells.append(f"{np.median(scored(warped, fixed_points, shape)):.4f}")
         robustness.append(f"| {name} | {ours_medians[-1]:.4f} | " + " | ".join(cells) + " |")

@@ -112,6 +112,7 @@ async function start() {
   }
   window.pathodeskSections = { viewers, follow, lead: (id) => (leading = id) };
   startOverlay();
+  startColourSwitch();
   root.dataset.ready = "true";
 }
 
@@ -136,6 +137,30 @@ function startOverlay() {
     });
   });
   opacity.addEventListener("input", () => item && item.setOpacity(Number(opacity.value)));
+}
+
+// As scanned, or every other section's tiles recomposed in the reference's stain colours (D3),
+// reopened where the viewer was
+function startColourSwitch() {
+  const mode = document.getElementById("colour-mode");
+  mode.addEventListener("change", () => {
+    for (const [slideId, entry] of viewers) {
+      if (slideId === referenceId) continue;
+      const { viewer } = entry;
+      const centre = viewer.viewport.getCenter(true);
+      const zoom = viewer.viewport.getZoom(true);
+      viewer.addOnceHandler("open", () => {
+        viewer.viewport.panTo(centre, true);
+        viewer.viewport.zoomTo(zoom, null, true);
+        root.dataset.colours = mode.value;
+      });
+      viewer.open(
+        mode.value === "normalized"
+          ? `/api/v1/section-groups/${groupId}/slides/${slideId}/normalized.dzi`
+          : `/dzi/${slideId}.dzi`,
+      );
+    }
+  });
 }
 
 start();

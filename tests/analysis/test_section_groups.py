@@ -5,12 +5,14 @@ following its origin's edits until an expert corrects the copy."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 from PIL import Image
 
 from pathodesk.config import Settings
@@ -46,6 +48,13 @@ def outline(client: TestClient, slide_id: int) -> list[dict[str, Any]]:
         "annotations"
     ]
     return annotations
+
+
+def tissue_colour(response: Response) -> np.ndarray:
+    """Mean RGB of the tissue (not glass) in a JPEG response."""
+    assert response.status_code == 200, response.text
+    pixels = np.asarray(Image.open(io.BytesIO(response.content)).convert("RGB")).reshape(-1, 3).astype(float)
+    return pixels[pixels.mean(axis=1) < 200].mean(axis=0)
 
 
 def ring(feature: dict[str, Any]) -> np.ndarray:
@@ -87,6 +96,17 @@ def test_an_outline_on_the_reference_appears_on_the_other_stain_and_follows_it(
             other["stain"] == "HER2"
             and other["transform"]["version"] == 1
             and other["transform"]["error_px"] < 3
+        )
+
+        # the other stain's tiles in the reference's colours (the viewer's normalization switch);
+        # Deep Zoom level 8 holds the whole (quarter-size CMU) slide in one tile
+        reference_colour = tissue_colour(client.get(f"/dzi/{he}_files/8/0_0.jpeg"))
+        as_scanned = tissue_colour(client.get(f"/dzi/{ihc}_files/8/0_0.jpeg"))
+        normalized = tissue_colour(
+            client.get(f"/api/v1/section-groups/{group_id}/slides/{ihc}/normalized_files/8/0_0.jpeg")
+        )
+        assert (
+            np.linalg.norm(normalized - reference_colour) < np.linalg.norm(as_scanned - reference_colour) / 2
         )
 
         (copy,) = outline(client, ihc)

@@ -107,6 +107,20 @@ def test_a_lesion_drawn_on_one_stain_appears_on_the_other_and_views_move_togethe
     expected = truth.fixed_to_moving(np.asarray([reference_centre[:2]]))[0]
     assert np.hypot(*(np.asarray(other_centre[:2]) - expected)) < 4  # level-0 px: the same tissue
     assert abs(other_centre[2] / reference_centre[2] - 1 / 1.03) < 0.03  # same magnification on screen
+    # the other stain in the reference's colours: its tiles come from the normalizing route
+    page.select_option("#colour-mode", "normalized")
+    page.wait_for_selector("#section-viewers[data-colours='normalized']", state="attached")
+    page.wait_for_function(
+        "() => performance.getEntriesByType('resource').some((e) => e.name.includes('/normalized_files/'))"
+    )
+    page.wait_for_function(
+        f"() => window.pathodeskSections.viewers.get({other}).viewer.world.getItemAt(0).getFullyLoaded()"
+    )
+    tile_urls = page.evaluate(
+        "() => performance.getEntriesByType('resource').map((e) => e.name)"
+        ".filter((n) => n.includes('/normalized_files/'))"
+    )
+    assert tile_urls and all(f"/slides/{other}/normalized_files/" in url for url in tile_urls)
     page.select_option("#overlay-slide", str(other))
     page.wait_for_function(
         "() => window.pathodeskSections.viewers.values().next().value.viewer.world.getItemCount() === 2"

@@ -87,28 +87,32 @@ def test_a_known_affine_and_bend_are_recovered_across_stains(he_image: np.ndarra
     assert result.error_px < 3.0 and result.patches > 20
 
 
-@pytest.mark.parametrize("turn", ["half turn", "mirrored"])
-def test_a_section_laid_turned_or_face_down_is_found(he_image: np.ndarray, turn: str) -> None:
+def relabelled(truth: Transform, relabel: np.ndarray) -> Transform:
+    """``truth`` followed by ``relabel`` (the moving image turned, mirrored or cut)."""
+    linear = relabel[:, :2]
+    assert truth.field is not None
+    affine = np.column_stack([linear @ truth.affine[:, :2], linear @ truth.affine[:, 2] + relabel[:, 2]])
+    return Transform(affine, (truth.field @ linear.T).astype(np.float32), 1.0)
+
+
+@pytest.mark.parametrize("change", ["half turn", "mirrored", "a fifth cut away"])
+def test_a_section_turned_face_down_or_cut_short_is_found(he_image: np.ndarray, change: str) -> None:
     truth = known_warp(he_image.shape[:2])
     moving = moving_image(he_image, truth)
     height, width = moving.shape[:2]
-    if turn == "half turn":
+    cut = height // 5  # along the longer side, so the section's size changes too
+    if change == "half turn":
         moving = cv2.rotate(moving, cv2.ROTATE_180)
         relabel = np.array([[-1.0, 0, width - 1], [0, -1.0, height - 1]])
-    else:
+    elif change == "mirrored":
         moving = np.ascontiguousarray(moving[:, ::-1])
         relabel = np.array([[-1.0, 0, width - 1], [0, 1.0, 0]])
-    turned_truth = Transform(
-        relabel[:, :2] @ truth.affine, (truth.field @ relabel[:, :2].T).astype(np.float32), 1.0
-    )
-    turned_truth = Transform(
-        np.column_stack([turned_truth.affine[:, :2], relabel[:, :2] @ truth.affine[:, 2] + relabel[:, 2]]),
-        turned_truth.field,
-        1.0,
-    )
+    else:  # the top fifth of the section is missing
+        moving = np.ascontiguousarray(moving[cut:])
+        relabel = np.array([[1.0, 0, 0], [0, 1.0, -cut]])
     result = register(he_image, moving)
-    assert grid_error(result.transform, turned_truth, he_image) < 2.0
-    assert result.transform.summary()["flipped"] == (turn == "mirrored")
+    assert grid_error(result.transform, relabelled(truth, relabel), he_image) < 2.0
+    assert result.transform.summary()["flipped"] == (change == "mirrored")
 
 
 def test_sections_of_different_tissue_are_refused_with_a_reason(he_image: np.ndarray) -> None:

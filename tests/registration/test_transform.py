@@ -75,3 +75,12 @@ def test_a_compacted_field_stores_small_and_moves_points_the_same() -> None:
     assert len(small.to_bytes()) < 600_000
     points = np.random.default_rng(2).uniform(50, 950, (300, 2))
     assert np.abs(small.fixed_to_moving(points) - transform.fixed_to_moving(points)).max() < 0.1
+
+
+def test_sections_are_read_at_one_pixel_size() -> None:
+    from pathodesk.registration.scale import common_sides
+
+    # by mpp: a 40x scan (0.25 µm) twice as many px as a 20x one (0.5 µm) of the same tissue
+    assert common_sides([80_000, 40_000], [0.25, 0.5], 2048) == [2048, 2048]
+    # without mpp: the same downsample, the larger at the size asked
+    assert common_sides([1164, 931], [None, None], 1024) == [1024, 819]

@@ -312,6 +312,13 @@ EXPECTATIONS: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/section-groups/{group_id}/slides/{slide_id}/overlay.png"): Case(
         (401, OK, 404, OK), params=registered_section
     ),
+    ("GET", "/api/v1/section-groups/{group_id}/slides/{slide_id}/normalized.dzi"): Case(
+        (401, OK, 404, OK), params=registered_section
+    ),
+    (
+        "GET",
+        "/api/v1/section-groups/{group_id}/slides/{slide_id}/normalized_files/{level}/{col}_{row}.jpeg",
+    ): Case((401, OK, 404, OK), params=lambda w: {**registered_section(w), "level": 8, "col": 0, "row": 0}),
     ("GET", "/api/v1/jobs"): Case((401, OK, OK, OK)),
     ("GET", "/api/v1/jobs/{job_id}"): Case((401, OK, 404, OK), params=queued_job),
     ("POST", "/api/v1/jobs/{job_id}/cancel"): Case((401, OK, 404, OK), params=queued_job),

@@ -14,8 +14,9 @@ from pathodesk.errors import NotFoundError, ValidationFailedError
 from pathodesk.i18n import N_
 from pathodesk.jobs.context import JobContext
 from pathodesk.registration import RegistrationFailed, register
+from pathodesk.registration.scale import common_sides
 
-THUMBNAIL_SIDE = 2048  # longest side of the images registered
+THUMBNAIL_SIDE = 2048  # longest side of the largest image registered (all at one µm per px)
 REGISTERING = N_("registering sections")
 
 
@@ -28,9 +29,14 @@ def run_section_registration(context: JobContext) -> dict[str, object]:
         reference = session.get(Slide, group.reference_slide_id)
         assert reference is not None
         members = [(m.slide_id, m.slide) for m in group.members if m.slide_id != group.reference_slide_id]
-        fixed, fixed_scale = read_thumbnail(context.settings, reference, THUMBNAIL_SIDE)
+        slides = [reference, *(slide for _, slide in members)]
+        sides = common_sides(
+            [max(s.width, s.height) for s in slides], [s.mpp for s in slides], THUMBNAIL_SIDE
+        )
+        fixed, fixed_scale = read_thumbnail(context.settings, reference, sides[0])
         images = {
-            slide_id: read_thumbnail(context.settings, slide, THUMBNAIL_SIDE) for slide_id, slide in members
+            slide_id: read_thumbnail(context.settings, slide, size)
+            for (slide_id, slide), size in zip(members, sides[1:], strict=True)
         }
         reference_mpp = reference.mpp
     outcomes: dict[str, dict[str, object]] = {}

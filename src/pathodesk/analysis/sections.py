@@ -9,6 +9,7 @@ from then on the correction is theirs and is left alone.
 from __future__ import annotations
 
 import io
+import threading
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ from pathodesk.db.models import Annotation, SectionGroup, Slide, SlideTransform
 from pathodesk.registration import Transform
 from pathodesk.slides import open_slide
 from pathodesk.slides.base import thumbnail
+from pathodesk.stain import StainNormalizer, normalizer
 from pathodesk.storage import slide_file
 
 REGISTERED = "registered"
@@ -187,3 +189,25 @@ def overlay_png(settings: Settings, reference: Slide, slide: Slide, transform: T
     buffer = io.BytesIO()
     Image.fromarray(at.warp(moving, shape)).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+NORMALIZE_FIT_SIDE = 1024  # the thumbnail each slide's stains are estimated on
+_normalizers: dict[tuple[str, str], StainNormalizer] = {}
+_normalizers_lock = threading.Lock()
+
+
+def fitted_normalizer(settings: Settings, reference: Slide, slide: Slide) -> StainNormalizer:
+    """Macenko fitted once on the reference's and once on the slide's whole thumbnail (D3:
+    fit per slide, apply per tile); kept for the files' lifetime (keyed by checksum)."""
+    key = (reference.sha256, slide.sha256)
+    with (
+        _normalizers_lock
+    ):  # held while fitting: the viewer's first tiles wait for one fit, not each make one
+        cached = _normalizers.get(key)
+        if cached is None:
+            cached = normalizer("macenko").fit(read_thumbnail(settings, reference, NORMALIZE_FIT_SIDE)[0])
+            cached.fit_source(read_thumbnail(settings, slide, NORMALIZE_FIT_SIDE)[0])
+            if len(_normalizers) > 64:
+                _normalizers.clear()
+            _normalizers[key] = cached
+        return cached

@@ -12,7 +12,7 @@ import numpy as np
 from pathodesk.cli.common import AddCommand, emit
 from pathodesk.errors import ValidationFailedError
 
-REGISTRATION_SIDE = 2048  # a whole slide is registered on a thumbnail this size (longest side)
+REGISTRATION_SIDE = 2048  # the larger section is registered on a thumbnail this size (longest side)
 NORMALIZE_SIDE = 4096
 
 
@@ -22,15 +22,35 @@ def read_section(path: Path, side: int) -> tuple[np.ndarray, float]:
     from pathodesk.slides import open_slide
     from pathodesk.slides.base import thumbnail
 
-    if not path.is_file():
-        raise ValidationFailedError("No such file: %(path)s", path=str(path))
-    reader = open_slide(path)
+    reader = open_slide(existing(path))
     try:
         width, _ = reader.info.dimensions
         image = np.asarray(thumbnail(reader, side).convert("RGB"))
     finally:
         reader.close()
     return image, image.shape[1] / width
+
+
+def existing(path: Path) -> Path:
+    if not path.is_file():
+        raise ValidationFailedError("No such file: %(path)s", path=str(path))
+    return path
+
+
+def registration_sides(paths: list[Path]) -> list[int]:
+    """Thumbnail sizes that put every section at one µm per px (``registration.scale``)."""
+    from pathodesk.registration.scale import common_sides
+    from pathodesk.slides import open_slide
+
+    longest, mpp = [], []
+    for path in paths:
+        reader = open_slide(existing(path))
+        try:
+            longest.append(max(reader.info.dimensions))
+            mpp.append(reader.info.mpp_x)
+        finally:
+            reader.close()
+    return common_sides(longest, mpp, REGISTRATION_SIDE)
 
 
 def overlay_picture(fixed: np.ndarray, warped: np.ndarray, squares: int = 8) -> np.ndarray:
@@ -48,8 +68,9 @@ def cmd_register(args: argparse.Namespace) -> int:
 
     from pathodesk.registration import read_points, register, write_points
 
-    fixed, fixed_scale = read_section(args.fixed, REGISTRATION_SIDE)
-    moving, moving_scale = read_section(args.moving, REGISTRATION_SIDE)
+    fixed_side, moving_side = registration_sides([args.fixed, args.moving])
+    fixed, fixed_scale = read_section(args.fixed, fixed_side)
+    moving, moving_scale = read_section(args.moving, moving_side)
     points = read_points(args.points) if args.points else None
     started = time.perf_counter()
     result = register(fixed, moving)

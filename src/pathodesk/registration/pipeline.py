@@ -87,8 +87,8 @@ class Prepared:
     factor: float
 
     @classmethod
-    def of(cls, rgb: np.ndarray, side: int) -> Prepared:
-        small, factor = shrunk(rgb, side)
+    def of(cls, rgb: np.ndarray, factor: float) -> Prepared:
+        small = shrunk(rgb, factor)
         grey, mask = registration_grey(small)
         if mask.mean() < 0.01:
             raise RegistrationFailed("No tissue was found on one of the sections.")
@@ -103,13 +103,19 @@ class Prepared:
         return cv2.GaussianBlur(self.grey, (0, 0), sigma)
 
 
-def shrunk(rgb: np.ndarray, side: int) -> tuple[np.ndarray, float]:
-    """The image with its longest side at most ``side`` px, and the factor applied."""
-    factor = min(1.0, side / max(rgb.shape[:2]))
-    if factor == 1.0:
-        return rgb, 1.0
+def shrunk(rgb: np.ndarray, factor: float) -> np.ndarray:
+    if factor >= 1.0:
+        return rgb
     size = (max(1, round(rgb.shape[1] * factor)), max(1, round(rgb.shape[0] * factor)))
-    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), factor
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+
+
+def level_pair(fixed_rgb: np.ndarray, moving_rgb: np.ndarray, side: int) -> tuple[Prepared, Prepared]:
+    """Both sections shrunk by the same factor, the larger to ``side`` px: the inputs share a
+    pixel size, and the levels must too, or a rigid start would carry a false scale (a
+    section cut short would otherwise be enlarged to the full size of the other)."""
+    factor = min(1.0, side / max(*fixed_rgb.shape[:2], *moving_rgb.shape[:2]))
+    return Prepared.of(fixed_rgb, factor), Prepared.of(moving_rgb, factor)
 
 
 def check_affine(affine: np.ndarray, params: RegistrationParams) -> None:
@@ -200,7 +206,7 @@ def blurred_similarity(fixed: Prepared, moving: Prepared, transform: Transform, 
 def low_level(
     fixed_rgb: np.ndarray, moving_rgb: np.ndarray, params: RegistrationParams, notes: list[str]
 ) -> Transform:
-    levels = [(Prepared.of(fixed_rgb, side), Prepared.of(moving_rgb, side)) for side in params.low_sides]
+    levels = [level_pair(fixed_rgb, moving_rgb, side) for side in params.low_sides]
     coarsest, finest = levels[0], levels[-1]
     starts = {
         f"orientation {index + 1}": Transform(affine).scaled(1 / coarsest[0].factor, 1 / coarsest[1].factor)
@@ -246,7 +252,7 @@ def middle_level(
 ) -> Transform:
     current = low
     for side in params.middle_sides:
-        fixed, moving = Prepared.of(fixed_rgb, side), Prepared.of(moving_rgb, side)
+        fixed, moving = level_pair(fixed_rgb, moving_rgb, side)
         refined = ecc_affine(
             fixed.blurred(params.middle_blur_px),
             moving.blurred(params.middle_blur_px),
@@ -291,7 +297,7 @@ def high_level(
 def register(
     fixed_rgb: np.ndarray, moving_rgb: np.ndarray, params: RegistrationParams = RegistrationParams()
 ) -> Registration:
-    """Align ``moving_rgb`` onto ``fixed_rgb`` (both (H, W, 3) uint8); raises
+    """Align ``moving_rgb`` onto ``fixed_rgb`` (both (H, W, 3) uint8, at the same µm per px); raises
     ``RegistrationFailed`` with the reason rather than return a doubtful transform."""
     seconds: dict[str, float] = {}
     notes: list[str] = []
@@ -304,7 +310,7 @@ def register(
     seconds["middle"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    fixed, moving = Prepared.of(fixed_rgb, params.high_side), Prepared.of(moving_rgb, params.high_side)
+    fixed, moving = level_pair(fixed_rgb, moving_rgb, params.high_side)
     final = high_level(fixed, moving, middle, params, notes) if params.dense else middle
     seconds["high"] = time.perf_counter() - started
 

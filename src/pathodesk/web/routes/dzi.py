@@ -20,7 +20,7 @@ from pathodesk.web.state import IMMUTABLE, AppState, SlideHandle
 router = APIRouter(tags=["deepzoom"])
 
 
-def _tiler(state: AppState, handle: SlideHandle) -> DeepZoomTiler:
+def tiler_for(state: AppState, handle: SlideHandle) -> DeepZoomTiler:
     """One tiler per file. Slides whose stored JPEG tiles are square and self-contained are
     tiled on their own grid (overlap 0) so most tiles are served as stored, undecoded."""
     tiler = state.tilers.get(handle.sha256)
@@ -36,7 +36,7 @@ def _tiler(state: AppState, handle: SlideHandle) -> DeepZoomTiler:
     return tiler
 
 
-def _render(
+def render_tile(
     state: AppState, handle: SlideHandle, tiler: DeepZoomTiler, level: int, col: int, row: int
 ) -> bytes:
     with state.readers.reader(handle.path) as reader:
@@ -61,7 +61,7 @@ def descriptor(slide_id: RecordId, user: CurrentUser, state: StateDep) -> Respon
     """The viewer asks for this first: the moment to prepare the slide's overview levels,
     so no tile request has to wait for them."""
     handle = slide_handle(state, user, slide_id)
-    xml = _tiler(state, handle).geometry.descriptor_xml()
+    xml = tiler_for(state, handle).geometry.descriptor_xml()
     with state.readers.reader(handle.path) as reader:
         if isinstance(reader, OverviewLevels):
             reader.build()
@@ -79,7 +79,7 @@ async def tile(
     state: StateDep,
 ) -> Response:
     handle = slide_handle(state, user, slide_id)
-    tiler = _tiler(state, handle)
+    tiler = tiler_for(state, handle)
     geometry = tiler.geometry
     key = tile_key(handle, tiler, level, col, row)
     etag = tile_etag(handle, tiler, level, col, row)
@@ -89,6 +89,6 @@ async def tile(
     body = state.tiles.get(key)
     if body is None:
         geometry.tile_bounds(level, col, row)  # 404 before any work for a tile that cannot exist
-        body = await anyio.to_thread.run_sync(_render, state, handle, tiler, level, col, row)
+        body = await anyio.to_thread.run_sync(render_tile, state, handle, tiler, level, col, row)
         state.tiles.put(key, body)
     return Response(body, media_type="image/jpeg", headers=headers)

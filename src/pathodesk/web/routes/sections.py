@@ -3,14 +3,18 @@ with their stains and reference, registration as a job, the stored transforms' s
 
 from __future__ import annotations
 
+import io
 from datetime import datetime
 from typing import Annotated
 
+import anyio
+import numpy as np
 from fastapi import APIRouter, Request, Response
+from PIL import Image
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 
-from pathodesk.analysis.sections import newest_transform, overlay_png, transform_grid
+from pathodesk.analysis.sections import fitted_normalizer, newest_transform, overlay_png, transform_grid
 from pathodesk.audit import record_by
 from pathodesk.db.models import Exam, SectionGroup, SectionMember, Slide, SlideTransform, utcnow
 from pathodesk.errors import ConflictError, NotFoundError, ValidationFailedError
@@ -19,9 +23,10 @@ from pathodesk.registration import Transform
 from pathodesk.web.access import may_see_exam
 from pathodesk.web.deps import CurrentUser, DbSession, IdValue, RecordId, StateDep
 from pathodesk.web.i18n import RequestLocale
-from pathodesk.web.route_helpers import cached_image_response, visible_exam
+from pathodesk.web.route_helpers import cached_image_response, slide_handle, visible_exam
+from pathodesk.web.routes.dzi import render_tile, tile_etag, tile_key, tiler_for
 from pathodesk.web.routes.jobs import JobPublic, to_public
-from pathodesk.web.state import Principal
+from pathodesk.web.state import IMMUTABLE, AppState, Principal
 
 router = APIRouter(prefix="/api/v1", tags=["section groups"])
 
@@ -260,3 +265,68 @@ def read_overlay(
         return overlay_png(state.settings, reference, slide, Transform.from_bytes(row.data))
 
     return cached_image_response(request, f'"overlay-{row.id}"', produce, media_type="image/png")
+
+
+def _normalization_pair(
+    state: AppState, user: Principal, group_id: int, slide_id: int
+) -> tuple[Slide, Slide]:
+    """The group's reference and this member, read in a short session of their own and
+    detached: a tile must not hold a database connection while it is computed (a viewer
+    asks for dozens at once)."""
+    with state.db.session() as session:
+        group = _group(session, user, group_id)
+        slide = session.get(Slide, slide_id)
+        reference = session.get(Slide, group.reference_slide_id)
+        if slide is None or reference is None or slide_id not in {m.slide_id for m in group.members}:
+            raise NotFoundError("slide %(slide_id)s is not in this group", slide_id=slide_id)
+        session.expunge(slide)
+        session.expunge(reference)
+        return reference, slide
+
+
+@router.get("/section-groups/{group_id}/slides/{slide_id}/normalized.dzi", response_class=Response)
+async def normalized_descriptor(
+    group_id: RecordId, slide_id: RecordId, user: CurrentUser, state: StateDep
+) -> Response:
+    """The Deep Zoom descriptor of a section's normalized tiles (its own grid)."""
+    await anyio.to_thread.run_sync(_normalization_pair, state, user, group_id, slide_id)
+    handle = slide_handle(state, user, slide_id)
+    xml = tiler_for(state, handle).geometry.descriptor_xml()
+    return Response(xml, media_type="application/xml", headers={"Cache-Control": "private, no-cache"})
+
+
+@router.get(
+    "/section-groups/{group_id}/slides/{slide_id}/normalized_files/{level}/{col}_{row}.jpeg",
+    response_class=Response,
+)
+async def normalized_tile(
+    group_id: RecordId,
+    slide_id: RecordId,
+    level: int,
+    col: int,
+    row: int,
+    request: Request,
+    user: CurrentUser,
+    state: StateDep,
+) -> Response:
+    """A Deep Zoom tile of a section in its group reference's colours (D3; the viewer's
+    normalization switch): the slide's own tile, separated into its stains and recomposed."""
+    reference, slide = await anyio.to_thread.run_sync(_normalization_pair, state, user, group_id, slide_id)
+    handle = slide_handle(state, user, slide_id)
+    tiler = tiler_for(state, handle)
+    etag = f'"norm-{reference.sha256[:16]}-{tile_etag(handle, tiler, level, col, row)[1:]}'
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers={"ETag": etag, "Cache-Control": IMMUTABLE})
+    tiler.geometry.tile_bounds(level, col, row)  # 404 before any work for a tile that cannot exist
+
+    def produce() -> bytes:
+        fitted = fitted_normalizer(state.settings, reference, slide)
+        key = tile_key(handle, tiler, level, col, row)
+        raw = state.tiles.get(key) or render_tile(state, handle, tiler, level, col, row)
+        pixels = np.asarray(Image.open(io.BytesIO(raw)).convert("RGB"))
+        buffer = io.BytesIO()
+        Image.fromarray(fitted.transform(pixels)).save(buffer, format="JPEG", quality=tiler.quality)
+        return buffer.getvalue()
+
+    body = await anyio.to_thread.run_sync(produce)
+    return Response(body, media_type="image/jpeg", headers={"ETag": etag, "Cache-Control": IMMUTABLE})

@@ -8,7 +8,8 @@ the reason; the job fails only if none could be registered.
 
 from __future__ import annotations
 
-from pathodesk.analysis.sections import carry_all, newest_transform, read_thumbnail
+from pathodesk.analysis.section_images import read_thumbnail
+from pathodesk.analysis.sections import carry_all, newest_transform
 from pathodesk.db.models import SectionGroup, Slide, SlideTransform
 from pathodesk.errors import NotFoundError, ValidationFailedError
 from pathodesk.i18n import N_

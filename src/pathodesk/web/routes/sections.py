@@ -14,7 +14,8 @@ from PIL import Image
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 
-from pathodesk.analysis.sections import fitted_normalizer, newest_transform, overlay_png, transform_grid
+from pathodesk.analysis.section_images import fitted_normalizer, overlay_png, transform_grid
+from pathodesk.analysis.sections import newest_transform
 from pathodesk.audit import record_by
 from pathodesk.db.models import Exam, SectionGroup, SectionMember, Slide, SlideTransform, utcnow
 from pathodesk.errors import ConflictError, NotFoundError, ValidationFailedError

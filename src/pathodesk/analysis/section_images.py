@@ -1,0 +1,86 @@
+"""Pictures of a section group (SPEC D1–D3): whole-slide thumbnails read for registration,
+a section resampled into the reference's frame (overlay), the transform as the browser
+follows it, and each section's stain normalizer to the reference (fitted once, cached).
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+
+import numpy as np
+from PIL import Image
+
+from pathodesk.config import Settings
+from pathodesk.db.models import Slide
+from pathodesk.registration import Transform
+from pathodesk.slides import open_slide
+from pathodesk.slides.base import thumbnail
+from pathodesk.stain import StainNormalizer, normalizer
+from pathodesk.storage import slide_file
+
+
+def transform_grid(transform: Transform, width: int, height: int, cells: int = 24) -> dict[str, object]:
+    """The transform as a browser follows it (linked viewers): the affine and the
+    displacement sampled on a ``cells`` × ``cells`` grid over the reference's level-0 px."""
+    xs = np.linspace(0, width, cells + 1)
+    ys = np.linspace(0, height, cells + 1)
+    grid_x, grid_y = np.meshgrid(xs, ys)
+    points = np.column_stack([grid_x.ravel(), grid_y.ravel()])
+    shift = transform.displacement(points)
+    return {
+        "affine": [[float(v) for v in row] for row in transform.affine],
+        "grid": {
+            "columns": cells + 1,
+            "rows": cells + 1,
+            "step": [width / cells, height / cells],
+            "dx": [round(float(v), 2) for v in shift[:, 0]],
+            "dy": [round(float(v), 2) for v in shift[:, 1]],
+        },
+    }
+
+
+OVERLAY_SIDE = 1536
+
+
+def read_thumbnail(settings: Settings, slide: Slide, side: int) -> tuple[np.ndarray, float]:
+    """RGB of the whole slide, at most ``side`` px on its long side, and its px per level-0 px."""
+    reader = open_slide(slide_file(settings, slide))
+    try:
+        image = np.asarray(thumbnail(reader, side).convert("RGB"))
+        return image, image.shape[1] / reader.info.dimensions[0]
+    finally:
+        reader.close()
+
+
+def overlay_png(settings: Settings, reference: Slide, slide: Slide, transform: Transform) -> bytes:
+    """``slide`` resampled into the reference's frame, ``OVERLAY_SIDE`` px on its long side."""
+    moving, moving_scale = read_thumbnail(settings, slide, OVERLAY_SIDE)
+    fixed_scale = OVERLAY_SIDE / max(reference.width, reference.height)
+    at = transform.scaled(fixed_scale, moving_scale)
+    shape = (round(reference.height * fixed_scale), round(reference.width * fixed_scale))
+    buffer = io.BytesIO()
+    Image.fromarray(at.warp(moving, shape)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+NORMALIZE_FIT_SIDE = 1024  # the thumbnail each slide's stains are estimated on
+_normalizers: dict[tuple[str, str], StainNormalizer] = {}
+_normalizers_lock = threading.Lock()
+
+
+def fitted_normalizer(settings: Settings, reference: Slide, slide: Slide) -> StainNormalizer:
+    """Macenko fitted once on the reference's and once on the slide's whole thumbnail (D3:
+    fit per slide, apply per tile); kept for the files' lifetime (keyed by checksum)."""
+    key = (reference.sha256, slide.sha256)
+    with (
+        _normalizers_lock
+    ):  # held while fitting: the viewer's first tiles wait for one fit, not each make one
+        cached = _normalizers.get(key)
+        if cached is None:
+            cached = normalizer("macenko").fit(read_thumbnail(settings, reference, NORMALIZE_FIT_SIDE)[0])
+            cached.fit_source(read_thumbnail(settings, slide, NORMALIZE_FIT_SIDE)[0])
+            if len(_normalizers) > 64:
+                _normalizers.clear()
+            _normalizers[key] = cached
+        return cached

@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 from skimage.color import deltaE_ciede2000, rgb2lab
 from skimage.metrics import structural_similarity
+from sklearn.linear_model import Lasso
 
 from pathodesk.cli import main
 from pathodesk.errors import ValidationFailedError
@@ -20,7 +21,7 @@ from pathodesk.sampledata import fetch_he_reference
 from pathodesk.stain import normalizer
 from pathodesk.stain.macenko import macenko_stains
 from pathodesk.stain.optical import concentrations, tissue_pixels, to_density, to_rgb
-from pathodesk.stain.vahadane import vahadane_stains
+from pathodesk.stain.vahadane import sparse_amounts, vahadane_stains
 from tests.support.paths import SAMPLE_DIR
 
 METHODS = ("macenko", "vahadane", "reinhard")
@@ -73,6 +74,33 @@ def test_vahadane_and_macenko_find_hematoxylin_first(reference: np.ndarray) -> N
         assert np.allclose(np.linalg.norm(stains, axis=1), 1.0)
         hematoxylin, eosin = stains
         assert hematoxylin[0] > eosin[0] and eosin[1] > eosin[0]  # H absorbs red; eosin green most
+
+
+def test_sparse_amounts_are_the_lasso_optimum_of_every_pixel() -> None:
+    """The closed form against scikit-learn's coordinate-descent lasso, pixel by pixel
+    (its objective divides the squared error by the 3 channels, hence α = λ / 3)."""
+    rng = np.random.default_rng(3)
+    stains = np.abs(rng.normal(0.5, 0.2, (2, 3)))
+    stains /= np.linalg.norm(stains, axis=1, keepdims=True)
+    density = np.abs(rng.normal(0.4, 0.35, (60, 3))).astype(np.float32)
+    ours = sparse_amounts(density, stains, sparsity=0.05)
+    for pixel, amounts in zip(density, ours, strict=True):
+        lasso = Lasso(alpha=0.05 / 3, positive=True, fit_intercept=False, tol=1e-10, max_iter=100_000)
+        assert np.allclose(amounts, lasso.fit(stains.T, pixel).coef_, atol=1e-4)
+
+
+def test_vahadane_recovers_the_stains_of_a_sparse_mixture() -> None:
+    """Pixels made of two known stains, most of them one stain only (what Vahadane assumes):
+    the dictionary learning finds both within 1.5° (the L1 term's own bias is about 1°)."""
+    truth = np.array([[0.62, 0.70, 0.36], [0.12, 0.86, 0.49]])
+    truth /= np.linalg.norm(truth, axis=1, keepdims=True)
+    rng = np.random.default_rng(5)
+    amounts = rng.gamma(2.0, 0.3, (20_000, 2)) * (rng.random((20_000, 2)) < [0.55, 0.6])
+    amounts = amounts[amounts.sum(axis=1) > 0.2]
+    density = amounts @ truth + rng.normal(0, 0.01, (len(amounts), 3))
+    found = vahadane_stains(density.astype(np.float32))
+    angles = np.degrees(np.arccos(np.clip((found * truth).sum(axis=1), -1, 1)))
+    assert angles.max() < 1.5, angles
 
 
 def test_glass_and_unknown_methods_are_readable_errors(reference: np.ndarray) -> None:

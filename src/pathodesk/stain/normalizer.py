@@ -2,8 +2,10 @@
 once per slide (its stains are the same in every tile), ``transform`` per tile.
 
 Stain methods (Macenko, Vahadane) separate each pixel into hematoxylin and eosin amounts
-with the slide's own stain vectors, scale each amount so its 99th percentile matches the
-reference's, and recompose with the reference's vectors. Reinhard (Reinhard et al. 2001)
+with the slide's own stain vectors (least squares for Macenko, sparse for Vahadane, as each
+paper does), scale each amount so its 99th percentile over tissue matches the reference's
+(over tissue, so a tile or thumbnail with more glass gets the same scale), and recompose
+with the reference's vectors. Reinhard (Reinhard et al. 2001)
 matches the mean and spread of each CIELAB channel over tissue: the simple baseline.
 """
 
@@ -18,24 +20,35 @@ import numpy as np
 from pathodesk.errors import ValidationFailedError
 from pathodesk.stain.macenko import macenko_stains
 from pathodesk.stain.optical import concentrations, tissue_pixels, to_density, to_rgb
-from pathodesk.stain.vahadane import vahadane_stains
+from pathodesk.stain.vahadane import sparse_amounts, vahadane_stains
 
 MAX_PERCENTILE = 99.0
 MIN_TISSUE_PIXELS = 500
+
+
+Separation = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (n, 3) OD, (2, 3) stains → (n, 2)
+
+
+@dataclass(frozen=True)
+class StainMethod:
+    estimate: Callable[[np.ndarray], np.ndarray]  # (n, 3) tissue OD → (2, 3) stains
+    amounts: Separation
 
 
 @dataclass
 class StainFit:
     stains: np.ndarray  # (2, 3) hematoxylin, eosin
     max_amounts: np.ndarray  # (2,) 99th percentile of each stain's amount over tissue
+    amounts: Separation = concentrations
 
 
-def stain_fit(rgb: np.ndarray, estimate: Callable[[np.ndarray], np.ndarray]) -> StainFit:
+def stain_fit(rgb: np.ndarray, method: StainMethod) -> StainFit:
     tissue = tissue_pixels(rgb)
     if len(tissue) < MIN_TISSUE_PIXELS:
         raise ValidationFailedError("The image has too little tissue to estimate its stains.")
-    stains = estimate(tissue)
-    return StainFit(stains, np.percentile(concentrations(tissue, stains), MAX_PERCENTILE, axis=0) + 1e-6)
+    stains = method.estimate(tissue)
+    maxima = np.percentile(method.amounts(tissue, stains), MAX_PERCENTILE, axis=0) + 1e-6
+    return StainFit(stains, maxima, method.amounts)
 
 
 @dataclass
@@ -45,13 +58,13 @@ class StainNormalizer:
     method: str
     reference: StainFit | tuple[np.ndarray, np.ndarray] | None = None
     source: StainFit | tuple[np.ndarray, np.ndarray] | None = None
-    _estimate: Callable[[np.ndarray], np.ndarray] | None = field(default=None, repr=False)
+    _method: StainMethod | None = field(default=None, repr=False)
 
     def _fit(self, rgb: np.ndarray) -> StainFit | tuple[np.ndarray, np.ndarray]:
         if self.method == "reinhard":
             return lab_statistics(rgb)
-        assert self._estimate is not None
-        return stain_fit(rgb, self._estimate)
+        assert self._method is not None
+        return stain_fit(rgb, self._method)
 
     def fit(self, reference_rgb: np.ndarray) -> StainNormalizer:
         self.reference = self._fit(reference_rgb)
@@ -74,7 +87,7 @@ class StainNormalizer:
 
 def recomposed(rgb: np.ndarray, source: StainFit, reference: StainFit) -> np.ndarray:
     density = to_density(rgb).reshape(-1, 3)
-    amounts = concentrations(density, source.stains) * (reference.max_amounts / source.max_amounts)
+    amounts = source.amounts(density, source.stains) * (reference.max_amounts / source.max_amounts)
     out = to_rgb(amounts @ reference.stains).reshape((*rgb.shape[:2], 3))
     glass = (density < 0.02).all(axis=1).reshape(rgb.shape[:2])  # glass stays as it was
     out[glass] = rgb[..., :3][glass]
@@ -97,9 +110,9 @@ def reinhard(
     return cv2.cvtColor(np.clip(matched, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
 
 
-METHODS: dict[str, Callable[[np.ndarray], np.ndarray] | None] = {
-    "macenko": macenko_stains,
-    "vahadane": vahadane_stains,
+METHODS: dict[str, StainMethod | None] = {
+    "macenko": StainMethod(macenko_stains, concentrations),
+    "vahadane": StainMethod(vahadane_stains, sparse_amounts),
     "reinhard": None,
 }
 
@@ -109,4 +122,4 @@ def normalizer(method: str) -> StainNormalizer:
         raise ValidationFailedError(
             "Unknown normalization method %(method)s (macenko, vahadane or reinhard).", method=method
         )
-    return StainNormalizer(method, _estimate=METHODS[method])
+    return StainNormalizer(method, _method=METHODS[method])

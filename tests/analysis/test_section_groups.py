@@ -14,17 +14,22 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 from PIL import Image
+from sqlalchemy import select
 
+from pathodesk.analysis import section_job
 from pathodesk.config import Settings
+from pathodesk.db.models import SlideTransform
+from pathodesk.db.session import Database
 from pathodesk.registration import Transform
 from pathodesk.web.app import create_app
+from tests.registration.test_region import full_resolution, lesion_bend
 from tests.registration.test_register import he_image, known_warp, moving_image, restained
 from tests.support.accounts import Accounts
 from tests.support.http import login
 from tests.support.jobs import finished, wait_for
 from tests.support.slides import ingest_slide
 
-__all__ = ["he_image"]
+__all__ = ["full_resolution", "he_image"]
 
 LESION = [[150.0, 250.0], [330.0, 230.0], [360.0, 420.0], [170.0, 440.0], [150.0, 250.0]]
 
@@ -160,6 +165,57 @@ def test_an_outline_on_the_reference_appears_on_the_other_stain_and_follows_it(
             f"/api/v1/annotations/{second['id']}", params={"version": second["version"]}
         ).raise_for_status()
         assert [a["id"] for a in outline(client, ihc)] == [copy["id"]]
+
+
+def test_the_lesion_is_registered_again_at_a_finer_pixel_size(
+    settings: Settings,
+    accounts: Accounts,
+    full_resolution: np.ndarray,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Sections registered on thumbnails of 768 px (as a real slide's 2,048 px thumbnail is
+    far coarser than its scan), with a fine bend inside the lesion only: the lesion drawn on
+    the reference is read again at full resolution, and its outline lands on the bent tissue."""
+    monkeypatch.setattr(section_job, "THUMBNAIL_SIDE", 768)
+    truth = lesion_bend(full_resolution.shape[:2])
+    Image.fromarray(full_resolution).save(tmp_path / "he.png")
+    Image.fromarray(restained(moving_image(full_resolution, truth))).save(tmp_path / "ihc.png")
+    he = ingest_slide(settings, tmp_path / "he.png", accounts.exam_a_id, accounts.expert_a_id)
+    ihc = ingest_slide(settings, tmp_path / "ihc.png", accounts.exam_a_id, accounts.expert_a_id)
+    angles = np.linspace(0, 2 * np.pi, 25)
+    circle = np.column_stack([600 + 150 * np.cos(angles), 600 + 150 * np.sin(angles)])
+    with TestClient(create_app(settings)) as client:
+        login(client, "expert-a")
+        client.post(
+            f"/api/v1/slides/{he}/annotations",
+            json={"label": "lung_aca", "geometry": {"type": "Polygon", "coordinates": [circle.tolist()]}},
+        ).raise_for_status()
+        group_id = client.post(
+            f"/api/v1/exams/{accounts.exam_a_id}/section-groups",
+            json={
+                "name": "block A2",
+                "reference_slide_id": he,
+                "slides": [{"slide_id": he, "stain": "H&E"}, {"slide_id": ihc, "stain": "HER2"}],
+            },
+        ).json()["id"]
+        job = client.post(f"/api/v1/section-groups/{group_id}/register").json()
+        done = wait_for(finished(client, job["id"]), timeout=180)
+        assert done["state"] == "succeeded", done
+        (copy,) = outline(client, ihc)
+    db = Database(settings.resolved_database_url())
+    try:
+        with db.session() as session:
+            stored = session.scalars(select(SlideTransform).where(SlideTransform.slide_id == ihc)).one()
+            transform = Transform.from_bytes(stored.data)
+            lesion = stored.summary["lesion"]
+    finally:
+        db.dispose()
+    assert lesion is not None and lesion["error_px"] < 1.0
+    expected = truth.fixed_to_moving(circle)
+    whole_section_only = Transform(transform.affine, transform.field, transform.field_scale)
+    assert np.linalg.norm(whole_section_only.fixed_to_moving(circle) - expected, axis=1).mean() > 1.2
+    assert np.linalg.norm(ring(copy) - expected, axis=1).mean() < 0.7
 
 
 def test_bad_groups_are_refused_with_reasons(

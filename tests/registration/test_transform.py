@@ -9,6 +9,7 @@ import pytest
 from pathodesk.errors import ValidationFailedError
 from pathodesk.registration import Transform, relative_tre
 from pathodesk.registration.landmarks import format_points, parse_points
+from pathodesk.registration.transform import RegionDetail
 
 
 def bent() -> Transform:
@@ -75,6 +76,39 @@ def test_a_compacted_field_stores_small_and_moves_points_the_same() -> None:
     assert len(small.to_bytes()) < 600_000
     points = np.random.default_rng(2).uniform(50, 950, (300, 2))
     assert np.abs(small.fixed_to_moving(points) - transform.fixed_to_moving(points)).max() < 0.1
+
+
+def with_lesion_detail() -> Transform:
+    """``bent`` plus a finer displacement inside a 200 × 100 px window at (60, 40), on a grid of
+    half its pixel size, zero at its edges."""
+    ys, xs = np.mgrid[0:50, 0:100].astype(np.float32)
+    edges = np.sin(np.pi * xs / 99) * np.sin(np.pi * ys / 49)
+    field = np.dstack([2 * edges, -1.5 * edges]).astype(np.float32)
+    return bent().with_detail(RegionDetail(np.array([60.0, 40.0]), field, 0.5))
+
+
+def test_a_region_detail_moves_points_inside_its_window_only_and_is_kept() -> None:
+    transform = with_lesion_detail()
+    centre, outside = np.array([[160.0, 90.0]]), np.array([[20.0, 20.0], [290.0, 170.0]])
+    assert np.allclose(
+        transform.fixed_to_moving(centre) - bent().fixed_to_moving(centre), [[2.0, -1.5]], atol=0.01
+    )
+    assert np.allclose(transform.fixed_to_moving(outside), bent().fixed_to_moving(outside))
+    points = np.random.default_rng(4).uniform(10, 280, (200, 2))
+    assert np.abs(transform.moving_to_fixed(transform.fixed_to_moving(points)) - points).max() < 0.01
+    again = Transform.from_bytes(transform.to_bytes())
+    assert np.allclose(again.fixed_to_moving(points), transform.fixed_to_moving(points))
+    region = again.summary()["region"]
+    assert (
+        isinstance(region, dict) and region["origin_px"] == [60.0, 40.0] and region["size_px"] == [200, 100]
+    )
+    assert 2.4 < region["max_px"] <= 2.5
+    at_level_zero = transform.scaled(8.0, 4.0)
+    assert np.allclose(
+        at_level_zero.fixed_to_moving(points * 8.0), transform.fixed_to_moving(points) * 4.0, atol=1e-3
+    )
+    warped = transform.warp(np.tile(np.arange(400, dtype=np.float32), (300, 1)), (200, 300), fill=0)
+    assert abs(float(warped[90, 160]) - float(transform.fixed_to_moving(centre)[0, 0])) < 0.05
 
 
 def test_sections_are_read_at_one_pixel_size() -> None:

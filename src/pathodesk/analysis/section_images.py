@@ -53,6 +53,27 @@ def read_thumbnail(settings: Settings, slide: Slide, side: int) -> tuple[np.ndar
         reader.close()
 
 
+def read_window(
+    settings: Settings, slide: Slide, box: tuple[float, float, float, float], downsample: float
+) -> np.ndarray:
+    """RGB of the level-0 box (x0, y0, x1, y1) at ``downsample`` level-0 px per px (glass
+    outside the slide), read from the nearest finer pyramid level."""
+    x0, y0, x1, y1 = box
+    size = (max(1, round((x1 - x0) / downsample)), max(1, round((y1 - y0) / downsample)))
+    reader = open_slide(slide_file(settings, slide))
+    try:
+        level = reader.info.best_level_for_downsample(downsample)
+        level_downsample = reader.info.level_downsamples[level]
+        read_size = (
+            max(1, round((x1 - x0) / level_downsample)),
+            max(1, round((y1 - y0) / level_downsample)),
+        )
+        region = reader.read_region((round(x0), round(y0)), level, read_size)
+    finally:
+        reader.close()
+    return np.asarray(Image.fromarray(region).resize(size, Image.Resampling.LANCZOS))
+
+
 def overlay_png(settings: Settings, reference: Slide, slide: Slide, transform: Transform) -> bytes:
     """``slide`` resampled into the reference's frame, ``OVERLAY_SIDE`` px on its long side."""
     moving, moving_scale = read_thumbnail(settings, slide, OVERLAY_SIDE)

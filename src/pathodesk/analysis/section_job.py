@@ -1,5 +1,6 @@
 """The registration job of a section group (SPEC D1, D2; issue 15, item 1): every member
-registered onto the reference on whole-slide thumbnails, each transform stored as a new
+registered onto the reference on whole-slide thumbnails, then again inside the lesion drawn
+on the reference at a finer pixel size (``section_lesion``), each transform stored as a new
 version in level-0 px, then the reference's annotations carried across (``sections``).
 
 A section that fails to register keeps its earlier transform (if any) and is reported with
@@ -9,7 +10,8 @@ the reason; the job fails only if none could be registered.
 from __future__ import annotations
 
 from pathodesk.analysis.section_images import read_thumbnail
-from pathodesk.analysis.sections import carry_all, newest_transform
+from pathodesk.analysis.section_lesion import refine_lesion
+from pathodesk.analysis.sections import carry_all, lesion_box, newest_transform
 from pathodesk.db.models import SectionGroup, Slide, SlideTransform
 from pathodesk.errors import NotFoundError, ValidationFailedError
 from pathodesk.i18n import N_
@@ -40,6 +42,7 @@ def run_section_registration(context: JobContext) -> dict[str, object]:
             for (slide_id, slide), size in zip(members, sides[1:], strict=True)
         }
         reference_mpp = reference.mpp
+        lesion = lesion_box(session, reference.id)
     outcomes: dict[str, dict[str, object]] = {}
     for index, (slide_id, _) in enumerate(members):
         context.report(0.05 + 0.85 * index / max(1, len(members)), REGISTERING)
@@ -51,7 +54,28 @@ def run_section_registration(context: JobContext) -> dict[str, object]:
         except RegistrationFailed as failed:
             outcomes[str(slide_id)] = {"registered": False, "reason": failed.detail}
             continue
-        transform = result.transform.scaled(1 / fixed_scale, 1 / moving_scale).compact()
+        transform = result.transform.scaled(1 / fixed_scale, 1 / moving_scale)
+        notes, lesion_summary = list(result.notes), None
+        if lesion is not None:
+            with context.db.session() as session:
+                refined = refine_lesion(
+                    context.settings,
+                    session.get_one(Slide, group.reference_slide_id),
+                    session.get_one(Slide, slide_id),
+                    transform,
+                    lesion,
+                    1 / fixed_scale,
+                    fixed_scale / moving_scale,
+                )
+            if refined is not None:
+                transform = refined.transform
+                notes.append(refined.note)
+                lesion_summary = {
+                    "error_px": round(refined.error_px, 3),
+                    "error_um": round(refined.error_px * reference_mpp, 3) if reference_mpp else None,
+                    "registered_at_mpp": refined.downsample * reference_mpp if reference_mpp else None,
+                }
+        transform = transform.compact()
         error_px = result.error_px / fixed_scale
         with context.db.session() as session:
             previous = newest_transform(session, slide_id, group.reference_slide_id)
@@ -64,7 +88,12 @@ def run_section_registration(context: JobContext) -> dict[str, object]:
                 registered_at_mpp=reference_mpp / fixed_scale if reference_mpp else None,
                 error_px=round(error_px, 3),
                 error_um=round(error_px * reference_mpp, 3) if reference_mpp else None,
-                summary={**transform.summary(), "notes": result.notes, "seconds": result.seconds},
+                summary={
+                    **transform.summary(),
+                    "notes": notes,
+                    "seconds": result.seconds,
+                    "lesion": lesion_summary,
+                },
                 job_id=context.job_id,
             )
             session.add(row)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from shapely.geometry import shape
+from shapely.ops import unary_union
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -31,6 +33,26 @@ def newest_transform(session: Session, slide_id: int, reference_slide_id: int) -
         .where(SlideTransform.slide_id == slide_id, SlideTransform.reference_slide_id == reference_slide_id)
         .order_by(SlideTransform.version.desc())
     ).first()
+
+
+def lesion_box(session: Session, reference_slide_id: int) -> tuple[float, float, float, float] | None:
+    """Bounds (x0, y0, x1, y1, level-0 px) of the outlines drawn on the reference — the lesion
+    the pathologist reads across the stains — or None when nothing is drawn."""
+    shapes = [
+        shape(annotation.geometry)
+        for annotation in session.scalars(
+            select(Annotation).where(
+                Annotation.slide_id == reference_slide_id,
+                Annotation.deleted.is_(False),
+                Annotation.source != REGISTERED,
+            )
+        )
+        if annotation.geometry.get("type") in ("Polygon", "MultiPolygon")
+    ]
+    if not shapes:
+        return None
+    x0, y0, x1, y1 = unary_union(shapes).bounds
+    return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
 
 
 def warped_geometry(geometry: dict[str, Any], transform: Transform) -> dict[str, Any]:

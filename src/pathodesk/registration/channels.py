@@ -12,6 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 from skimage.filters import threshold_otsu
+from skimage.metrics import normalized_mutual_information
 
 from pathodesk.tissue.morphology import closing, fill_holes, remove_small
 
@@ -59,10 +60,11 @@ def as_uint8(image: np.ndarray, low: float | None = None, high: float | None = N
     return np.clip((image - low) * 255.0 / max(high - low, 1e-6), 0, 255).astype(np.uint8)
 
 
-def normalised_cross_correlation(first: np.ndarray, second: np.ndarray, region: np.ndarray) -> float:
-    a = first[region].astype(np.float64)
-    b = second[region].astype(np.float64)
-    a -= a.mean()
-    b -= b.mean()
-    scale = np.sqrt((a * a).sum() * (b * b).sum())
-    return float((a * b).sum() / scale) if scale > 0 else 0.0
+def mutual_information(first: np.ndarray, second: np.ndarray, region: np.ndarray, bins: int = 32) -> float:
+    """Normalised mutual information (Studholme et al. 1999) of two images over ``region``,
+    less its floor of 1: 0 when one tells nothing of the other, 1 when it tells all. It asks
+    only that one stain's density predict the other's, not that they rise together, so a
+    stain that is dark where the other is pale still scores (NCC does not)."""
+    if int(region.sum()) < bins:
+        return 0.0
+    return float(normalized_mutual_information(first[region], second[region], bins=bins)) - 1.0

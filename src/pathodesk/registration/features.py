@@ -56,10 +56,15 @@ def ratio_matches(
     return fixed_points[index[:, 0]], moving_points[index[:, 1]]
 
 
-def fit_affine(fixed_points: np.ndarray, moving_points: np.ndarray, threshold_px: float) -> FeatureFit | None:
+def fit_affine(
+    fixed_points: np.ndarray, moving_points: np.ndarray, threshold_px: float, similarity: bool = False
+) -> FeatureFit | None:
+    """RANSAC affine fixed → moving; with ``similarity`` only turn, scale and shift (4 degrees
+    of freedom: steadier when few matches agree)."""
     if len(fixed_points) < 4:
         return None
-    affine, inlier_flags = cv2.estimateAffine2D(
+    estimate = cv2.estimateAffinePartial2D if similarity else cv2.estimateAffine2D
+    affine, inlier_flags = estimate(
         fixed_points,
         moving_points,
         method=cv2.RANSAC,
@@ -117,3 +122,40 @@ def feature_affine(
             affine = compose(mirror_x(width), fit.affine) if mirrored else fit.affine
             candidates.append(FeatureFit(affine, fit.inliers, fit.matches))
     return max(candidates, key=lambda fit: fit.inliers, default=None)
+
+
+def guided_affine(
+    fixed: np.ndarray,
+    moving: np.ndarray,
+    fixed_mask: np.ndarray | None,
+    moving_mask: np.ndarray | None,
+    radius_px: float,
+    features: int = 4000,
+    ratio: float = 0.9,
+    threshold_px: float = 3.0,
+) -> FeatureFit | None:
+    """Affine correction fixed → moving for two images already roughly aligned (the middle
+    level's moving image is resampled through the low result): a keypoint may only match one
+    within ``radius_px`` of its own place, so far fewer look-alikes compete and far more true
+    matches pass the ratio test than across the whole image."""
+    fixed_points, fixed_desc = keypoints(fixed, fixed_mask, features)
+    moving_points, moving_desc = keypoints(moving, moving_mask, features)
+    if fixed_desc is None or moving_desc is None or len(fixed_desc) < 3 or len(moving_desc) < 3:
+        return None
+    near = (np.linalg.norm(fixed_points[:, None, :] - moving_points[None, :, :], axis=2) < radius_px).astype(
+        np.uint8
+    )
+    matcher = cv2.BFMatcher(cv2.NORM_L2)
+    forward = matcher.knnMatch(fixed_desc, moving_desc, k=2, mask=near)
+    backward = {m.queryIdx: m.trainIdx for m in matcher.match(moving_desc, fixed_desc, mask=near.T.copy())}
+    pairs = [
+        (best[0].queryIdx, best[0].trainIdx)
+        for best in forward
+        if best
+        and (len(best) == 1 or best[0].distance < ratio * best[1].distance)
+        and backward.get(best[0].trainIdx) == best[0].queryIdx
+    ]
+    if len(pairs) < 4:
+        return None
+    index = np.asarray(pairs)
+    return fit_affine(fixed_points[index[:, 0]], moving_points[index[:, 1]], threshold_px, similarity=True)

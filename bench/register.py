@@ -21,7 +21,6 @@ result line: ratio = elastix's median rTRE / ours (medians over the pairs).
 
 from __future__ import annotations
 
-import csv
 import os
 import statistics
 import sys
@@ -35,8 +34,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import result_line
-from pathodesk.registration import RegistrationFailed, read_points, register, relative_tre
+from pathodesk.registration import RegistrationFailed, register, relative_tre
 from pathodesk.registration.channels import registration_grey
+from pathodesk.registration.landmarks import read_pairs
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("PATHODESK_SHARED_DATA_DIR", ROOT.parent / "shared" / "data"))
@@ -126,7 +126,7 @@ def landmark_floor(moving_points: np.ndarray, fixed_points: np.ndarray) -> np.nd
 def main() -> None:
     if not PAIRS.is_dir():
         sys.exit(f"needs {PAIRS} (PATHODESK_SHARED_DATA_DIR)")
-    rows = list(csv.DictReader((PAIRS / "pairs.csv").open()))
+    rows = read_pairs(PAIRS)
     print(
         "| pair (target ← source) | landmarks | before | ours median | ours max | elastix median"
         " | elastix max | affine floor | ours s | elastix s | our error estimate px |"
@@ -134,14 +134,10 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     ours_medians, elastix_medians, floors, ours_seconds = [], [], [], []
     robustness: list[str] = []
-    for row in rows:
-        fixed, moving = rgb(PAIRS / row["target_image"]), rgb(PAIRS / row["source_image"])
-        fixed_points, moving_points = (
-            read_points(PAIRS / row["target_landmarks"]),
-            read_points(PAIRS / row["source_landmarks"]),
-        )
-        count = min(len(fixed_points), len(moving_points))
-        fixed_points, moving_points = fixed_points[:count], moving_points[:count]
+    for pair in rows:
+        fixed, moving = rgb(pair.target_image), rgb(pair.source_image)
+        fixed_points, moving_points = pair.target_points, pair.source_points
+        count, name = len(fixed_points), pair.name
         shape = fixed.shape[:2]
         started = time.perf_counter()
         ours = register(fixed, moving)
@@ -152,7 +148,6 @@ def main() -> None:
         elastix_time = time.perf_counter() - started
         floor = float(np.median(scored(landmark_floor(moving_points, fixed_points), fixed_points, shape)))
         before = float(np.median(scored(moving_points, fixed_points, shape)))
-        name = f"{Path(row['target_image']).stem} ← {Path(row['source_image']).stem}"
         print(
             f"| {name} | {count} | {before:.4f} | {np.median(ours_tre):.4f} | {ours_tre.max():.4f}"
             f" | {np.median(elastix_tre):.4f} | {elastix_tre.max():.4f} | {floor:.4f} | {ours_time:.2f}"

@@ -6,14 +6,14 @@ against a lung lesion is refused."""
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from pathodesk.registration import RegistrationFailed, read_points, register, relative_tre
+from pathodesk.registration import RegistrationFailed, register, relative_tre
+from pathodesk.registration.landmarks import read_pairs
 
 pytestmark = [pytest.mark.shared, pytest.mark.slow]
 
@@ -22,21 +22,13 @@ def rgb(path: Path) -> np.ndarray:
     return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
 
 
-def pairs(root: Path) -> list[dict[str, str]]:
-    return list(csv.DictReader((root / "pairs.csv").open()))
-
-
 def test_every_pair_is_registered_near_or_below_the_landmark_affine_floor(shared_data: Path) -> None:
     root = shared_data / "anhir-cima-landmarks"
     below = 0
-    for row in pairs(root):
-        fixed, moving = rgb(root / row["target_image"]), rgb(root / row["source_image"])
-        fixed_points, moving_points = (
-            read_points(root / row["target_landmarks"]),
-            read_points(root / row["source_landmarks"]),
-        )
-        count = min(len(fixed_points), len(moving_points))
-        fixed_points, moving_points = fixed_points[:count], moving_points[:count]
+    for pair in read_pairs(root):
+        fixed, moving = rgb(pair.target_image), rgb(pair.source_image)
+        fixed_points, moving_points = pair.target_points, pair.source_points
+        count = len(fixed_points)
         result = register(fixed, moving)
         ours = float(
             np.median(
@@ -47,7 +39,7 @@ def test_every_pair_is_registered_near_or_below_the_landmark_affine_floor(shared
         solution, *_ = np.linalg.lstsq(design, fixed_points, rcond=None)
         floor = float(np.median(relative_tre(design @ solution, fixed_points, fixed.shape[:2])))
         before = float(np.median(relative_tre(moving_points, fixed_points, fixed.shape[:2])))
-        assert ours < 1.2 * floor < before, (row["source_image"], ours, floor)
+        assert ours < 1.2 * floor < before, (pair.name, ours, floor)
         below += ours < floor
     assert below >= 5, below
 
@@ -56,25 +48,20 @@ def test_a_kidney_section_with_a_fifth_cut_away_is_registered_as_well(shared_dat
     """The kidney pair (H&E ← pan-cytokeratin) is the hardest for the low level: the two
     stains share little but the outline, and cutting a fifth away removes part of it."""
     root = shared_data / "anhir-cima-landmarks"
-    row = next(row for row in pairs(root) if "kidney" in row["source_image"].lower())
-    fixed, moving = rgb(root / row["target_image"]), rgb(root / row["source_image"])
-    fixed_points, moving_points = (
-        read_points(root / row["target_landmarks"]),
-        read_points(root / row["source_landmarks"]),
-    )
-    count = min(len(fixed_points), len(moving_points))
+    pair = next(pair for pair in read_pairs(root) if "kidney" in pair.name.lower())
+    fixed, moving = rgb(pair.target_image), rgb(pair.source_image)
     cut = int(0.2 * moving.shape[1])
-    kept = moving_points[:count, 0] >= cut
+    kept = pair.source_points[:, 0] >= cut
     result = register(fixed, np.ascontiguousarray(moving[:, cut:]))
-    carried = result.transform.moving_to_fixed(moving_points[:count][kept] - (cut, 0))
-    error = float(np.median(relative_tre(carried, fixed_points[:count][kept], fixed.shape[:2])))
+    carried = result.transform.moving_to_fixed(pair.source_points[kept] - (cut, 0))
+    error = float(np.median(relative_tre(carried, pair.target_points[kept], fixed.shape[:2])))
     assert error < 0.004, error  # whole section 0.0021; a wrong orientation is 0.1 or more
 
 
 def test_a_kidney_section_and_a_lung_lesion_are_refused(shared_data: Path) -> None:
     root = shared_data / "anhir-cima-landmarks"
-    rows = pairs(root)
-    kidney = next(row for row in rows if "kidney" in row["source_image"].lower())
-    lung = next(row for row in rows if "lesion-3" in row["source_image"].lower())
+    pairs = read_pairs(root)
+    kidney = next(pair for pair in pairs if "kidney" in pair.name.lower())
+    lung = next(pair for pair in pairs if "les3" in pair.name.lower())
     with pytest.raises(RegistrationFailed, match="do not look alike"):
-        register(rgb(root / kidney["source_image"]), rgb(root / lung["source_image"]))
+        register(rgb(kidney.source_image), rgb(lung.source_image))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -48,3 +49,36 @@ def relative_tre(warped: np.ndarray, target: np.ndarray, target_shape: tuple[int
     count = min(len(warped), len(target))
     errors = np.linalg.norm(warped[:count] - target[:count], axis=1)
     return errors / float(np.hypot(*target_shape))
+
+
+@dataclass(frozen=True)
+class LandmarkPair:
+    """One pair of an ANHIR ``pairs.csv``: the target (fixed) and source (moving) images and
+    their first min(n) landmarks, as ANHIR scores them."""
+
+    name: str
+    target_image: Path
+    source_image: Path
+    target_points: np.ndarray
+    source_points: np.ndarray
+
+
+def read_pairs(root: Path) -> list[LandmarkPair]:
+    pairs = []
+    with (root / "pairs.csv").open(newline="") as listing:
+        for row in csv.DictReader(listing):
+            target, source = (
+                read_points(root / row["target_landmarks"]),
+                read_points(root / row["source_landmarks"]),
+            )
+            count = min(len(target), len(source))
+            pairs.append(
+                LandmarkPair(
+                    f"{Path(row['target_image']).stem} ← {Path(row['source_image']).stem}",
+                    root / row["target_image"],
+                    root / row["source_image"],
+                    target[:count],
+                    source[:count],
+                )
+            )
+    return pairs

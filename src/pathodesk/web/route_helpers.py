@@ -1,6 +1,6 @@
 """What several route modules share: the one rule that authorises a slide (used fresh from
 the database by record routes, and through a short-lived cache by tiles and images),
-cached image responses, and forgetting a deleted slide.
+cached image responses, forgetting a deleted slide, and starting a queued job.
 
 Unauthorised and missing slides answer the same 404, so ids leak nothing.
 """
@@ -23,6 +23,14 @@ from pathodesk.web.state import IMMUTABLE, AppState, Principal, SlideHandle
 def _authorise_slide(user: Principal, viewer_ids: frozenset[int], slide_id: int) -> None:
     if not may_see(user, viewer_ids):
         raise NotFoundError("slide %(slide_id)s does not exist", slide_id=slide_id)
+
+
+def start_queued(session: Session, state: AppState) -> None:
+    """Commit what queued a job (the job and its audit entry) and wake the in-process
+    workers: a worker only sees a job once it is committed."""
+    session.commit()
+    if state.workers is not None:
+        state.workers.wake()
 
 
 def visible_exam(session: Session, user: Principal, exam_id: int) -> Exam:

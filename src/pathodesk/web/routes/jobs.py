@@ -22,7 +22,7 @@ from pathodesk.storage import existing_analysis_folder
 from pathodesk.web.access import visible_slides
 from pathodesk.web.deps import CurrentUser, DbSession, RecordId, StateDep
 from pathodesk.web.i18n import RequestLocale, translate
-from pathodesk.web.route_helpers import cached_image_response, visible_slide
+from pathodesk.web.route_helpers import cached_image_response, start_queued, visible_slide
 from pathodesk.web.state import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["analysis"])
@@ -124,9 +124,7 @@ def analyze(
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
     job = queue.submit(session, kind.job.name, slide.id, params, user_id=user.user_id, priority=body.priority)
     record_by(session, user, "analyze", "slide", slide.id, job_id=job.id)
-    session.commit()
-    if state.workers is not None:
-        state.workers.wake()
+    start_queued(session, state)
     return to_public(job, locale)
 
 
@@ -166,9 +164,7 @@ def retry_job(
 ) -> JobPublic:
     job = queue.retry(session, _visible_job(session, user, job_id))
     record_by(session, user, "retry", "job", job.id)
-    session.commit()
-    if state.workers is not None:
-        state.workers.wake()
+    start_queued(session, state)
     return to_public(job, locale)
 
 

@@ -24,7 +24,7 @@ from pathodesk.registration import Transform
 from pathodesk.web.access import may_see_exam
 from pathodesk.web.deps import CurrentUser, DbSession, IdValue, RecordId, StateDep
 from pathodesk.web.i18n import RequestLocale
-from pathodesk.web.route_helpers import cached_image_response, slide_handle, visible_exam
+from pathodesk.web.route_helpers import cached_image_response, slide_handle, start_queued, visible_exam
 from pathodesk.web.routes.dzi import render_tile, tile_etag, tile_key, tiler_for
 from pathodesk.web.routes.jobs import JobPublic, to_public
 from pathodesk.web.state import IMMUTABLE, AppState, Principal
@@ -212,19 +212,25 @@ def register_group(
         session, "register", group.reference_slide_id, {"group_id": group.id}, user_id=user.user_id
     )
     record_by(session, user, "register", "section_group", group.id, job_id=job.id)
-    session.commit()
-    if state.workers is not None:
-        state.workers.wake()
+    start_queued(session, state)
     return to_public(job, locale)
+
+
+def _member(session: DbSession, user: Principal, group_id: int, slide_id: int) -> tuple[SectionGroup, Slide]:
+    """A group the caller may see and one of its slides (404 otherwise)."""
+    group = _group(session, user, group_id)
+    slide = session.get(Slide, slide_id)
+    if slide is None or slide_id not in {m.slide_id for m in group.members}:
+        raise NotFoundError("slide %(slide_id)s is not in this group", slide_id=slide_id)
+    return group, slide
 
 
 def _member_transform(
     session: DbSession, user: Principal, group_id: int, slide_id: int
 ) -> tuple[SectionGroup, Slide, SlideTransform]:
-    group = _group(session, user, group_id)
+    group, slide = _member(session, user, group_id, slide_id)
     row = newest_transform(session, slide_id, group.reference_slide_id)
-    slide = session.get(Slide, slide_id)
-    if row is None or slide is None or slide_id not in {m.slide_id for m in group.members}:
+    if row is None:
         raise NotFoundError("slide %(slide_id)s has no registration in this group", slide_id=slide_id)
     return group, slide, row
 
@@ -275,11 +281,8 @@ def _normalization_pair(
     detached: a tile must not hold a database connection while it is computed (a viewer
     asks for dozens at once)."""
     with state.db.session() as session:
-        group = _group(session, user, group_id)
-        slide = session.get(Slide, slide_id)
-        reference = session.get(Slide, group.reference_slide_id)
-        if slide is None or reference is None or slide_id not in {m.slide_id for m in group.members}:
-            raise NotFoundError("slide %(slide_id)s is not in this group", slide_id=slide_id)
+        group, slide = _member(session, user, group_id, slide_id)
+        reference = session.get_one(Slide, group.reference_slide_id)
         session.expunge(slide)
         session.expunge(reference)
         return reference, slide

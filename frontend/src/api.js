@@ -46,3 +46,16 @@ export function showError(element, message) {
   element.textContent = message;
   element.hidden = !message;
 }
+
+const JOB_POLL_MS = 500;
+const JOB_ENDED = ["succeeded", "failed", "cancelled"];
+
+// Follow a job until it ends, telling onProgress(job) at each poll (a bar, a percentage).
+export async function untilJobEnds(job, onProgress = () => {}) {
+  while (!JOB_ENDED.includes(job.state)) {
+    onProgress(job);
+    await new Promise((resolve) => setTimeout(resolve, JOB_POLL_MS));
+    job = await api(`/api/v1/jobs/${job.id}`);
+  }
+  return job;
+}

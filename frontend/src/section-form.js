@@ -1,9 +1,8 @@
 // Serial sections on the exam page (SPEC D1): build a group from the exam's slides with their
 // stains and a reference, and register it (a job whose percentage is shown as it runs).
-import { api } from "./api.js";
+import { api, untilJobEnds } from "./api.js";
 import { t, term } from "./i18n.js";
 
-const POLL_MS = 700;
 const form = document.getElementById("section-group-form");
 
 if (form) {
@@ -45,12 +44,10 @@ for (const button of document.querySelectorAll("[data-register-group]")) {
     bar.hidden = false;
     try {
       let job = await api(`/api/v1/section-groups/${button.dataset.registerGroup}/register`, { method: "POST" });
-      while (!["succeeded", "failed", "cancelled"].includes(job.state)) {
-        bar.value = job.progress;
-        status.textContent = `${term("job", job.state)} ${Math.round(job.progress * 100)} %`;
-        await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-        job = await api(`/api/v1/jobs/${job.id}`);
-      }
+      job = await untilJobEnds(job, (running) => {
+        bar.value = running.progress;
+        status.textContent = `${term("job", running.state)} ${Math.round(running.progress * 100)} %`;
+      });
       if (job.state === "succeeded") location.reload();
       else status.textContent = `${term("job", job.state)}: ${job.error || ""}`;
     } catch (problem) {

@@ -4,6 +4,7 @@
 import OpenSeadragon from "openseadragon";
 import "./page.js";
 import { api } from "./api.js";
+import "./lesion-class.js";
 
 const root = document.getElementById("section-viewers");
 const groupId = root.dataset.groupId;

@@ -158,6 +158,18 @@ def registered_section(w: World) -> dict[str, Any]:
         return {"group_id": group_id, "slide_id": other}
 
 
+def classifiable_section(w: World) -> dict[str, Any]:
+    """A registered group, and an active fusion model of its exam's type reading its stains."""
+    from tests.support.fusion import install_untrained_fusion_model
+
+    params = registered_section(w)
+    if not hasattr(w, "_fusion_model"):
+        w._fusion_model = install_untrained_fusion_model(  # type: ignore[attr-defined]
+            w.settings, w.db, "lung", ["lung_n", "lung_aca"], ["H&E", "Ki67"]
+        )
+    return {"group_id": params["group_id"]}
+
+
 def fresh_slide(w: World) -> dict[str, Any]:
     return {"slide_id": w.slide()}
 
@@ -306,6 +318,9 @@ EXPECTATIONS: dict[tuple[str, str], Case] = {
     ),
     ("DELETE", "/api/v1/section-groups/{group_id}"): Case((401, GONE, 404, GONE), params=section_group),
     ("POST", "/api/v1/section-groups/{group_id}/register"): Case((401, 202, 404, 202), params=section_group),
+    ("POST", "/api/v1/section-groups/{group_id}/classify"): Case(
+        (401, 202, 404, 202), params=classifiable_section
+    ),
     ("GET", "/api/v1/section-groups/{group_id}/slides/{slide_id}/transform"): Case(
         (401, OK, 404, OK), params=registered_section
     ),

@@ -21,6 +21,7 @@ from pathodesk.analysis.schemas import (
     TileAnalysisParams,
     TileAnalysisResult,
 )
+from pathodesk.analysis.section_classify import run_section_classification
 from pathodesk.analysis.section_job import run_section_registration
 from pathodesk.jobs.kinds import JobKind
 
@@ -63,4 +64,8 @@ ANALYSIS_KINDS: dict[str, AnalysisKind] = {
 def job_kinds() -> list[JobKind]:
     """Every job kind the workers run: analyses and the registration of section groups
     (super-resolution and storage moves join here)."""
-    return [*(kind.job for kind in ANALYSIS_KINDS.values()), JobKind("register", run_section_registration)]
+    return [
+        *(kind.job for kind in ANALYSIS_KINDS.values()),
+        JobKind("register", run_section_registration),
+        JobKind("classify-sections", run_section_classification),
+    ]

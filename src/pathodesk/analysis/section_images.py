@@ -14,6 +14,7 @@ from PIL import Image
 from pathodesk.config import Settings
 from pathodesk.db.models import Slide
 from pathodesk.registration import Transform
+from pathodesk.registration.region import Window, aligned_window, mapped_box
 from pathodesk.slides import open_slide
 from pathodesk.slides.base import thumbnail
 from pathodesk.stain import StainNormalizer, normalizer
@@ -72,6 +73,26 @@ def read_window(
     finally:
         reader.close()
     return np.asarray(Image.fromarray(region).resize(size, Image.Resampling.LANCZOS))
+
+
+def aligned_to_reference(
+    settings: Settings,
+    slide: Slide,
+    transform: Transform,
+    box: tuple[float, float, float, float],
+    downsample: float,
+    shape: tuple[int, int],
+) -> np.ndarray | None:
+    """``slide``'s tissue under a box of the reference (level-0 px, ``transform`` reference →
+    slide), read at ``downsample`` of the slide's level 0 and resampled into the (H, W) pixels
+    of the reference's window; None when the box falls outside the slide."""
+    moving_box = mapped_box(transform, box, 0.1, (slide.width, slide.height))
+    if moving_box[2] <= moving_box[0] or moving_box[3] <= moving_box[1]:
+        return None
+    moving = read_window(settings, slide, moving_box, downsample)
+    moving_window = Window((moving_box[0], moving_box[1]), moving.shape[1] / (moving_box[2] - moving_box[0]))
+    fixed_window = Window((box[0], box[1]), shape[1] / (box[2] - box[0]))
+    return aligned_window(transform, moving, fixed_window, moving_window, shape)
 
 
 def overlay_png(settings: Settings, reference: Slide, slide: Slide, transform: Transform) -> bytes:

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
-from pathodesk.analysis.section_images import read_window
+from pathodesk.analysis.section_images import aligned_to_reference, read_window
 from pathodesk.config import Settings
 from pathodesk.db.models import Slide
 from pathodesk.registration import RegistrationFailed, Transform
-from pathodesk.registration.region import Window, aligned_window, refine_region, with_region
+from pathodesk.registration.region import Window, refine_region, with_region
 
 REGION_SIDE = 1536  # longest side of the lesion's window, px
 MARGIN = 0.25  # around the lesion's bounds, of their size, each side (the detail fades out there)
@@ -64,19 +62,9 @@ def refine_lesion(
     shape = fixed.shape[:2]
     fixed_window = Window((x0, y0), shape[1] / (x1 - x0))
 
-    corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
-    edges = np.concatenate(
-        [np.linspace(a, b, 16) for a, b in zip(corners, np.roll(corners, -1, axis=0), strict=True)]
-    )
-    moved = transform.fixed_to_moving(edges)
-    moving_box = grown((*moved.min(axis=0), *moved.max(axis=0)), 0.1, (slide.width, slide.height))
-    if moving_box[2] <= moving_box[0] or moving_box[3] <= moving_box[1]:
+    aligned = aligned_to_reference(settings, slide, transform, box, downsample * moving_per_fixed, shape)
+    if aligned is None:
         return None
-    moving_downsample = downsample * moving_per_fixed
-    moving = read_window(settings, slide, moving_box, moving_downsample)
-    moving_window = Window((moving_box[0], moving_box[1]), moving.shape[1] / (moving_box[2] - moving_box[0]))
-
-    aligned = aligned_window(transform, moving, fixed_window, moving_window, shape)
     try:
         region = refine_region(fixed, aligned)
     except RegistrationFailed:  # e.g. no tissue in the other section's window

@@ -7,11 +7,22 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from pathodesk.cli import accounts, analysis, dataset, ingest, models, qc, registration, samples, server
+from pathodesk.cli import (
+    accounts,
+    analysis,
+    dataset,
+    ingest,
+    models,
+    qc,
+    registration,
+    samples,
+    sections,
+    server,
+)
 from pathodesk.errors import PathoDeskError
 
 # the order of ``pathodesk --help``
-COMMAND_GROUPS = (server, accounts, ingest, qc, dataset, models, analysis, registration, samples)
+COMMAND_GROUPS = (server, accounts, ingest, qc, dataset, models, analysis, registration, sections, samples)
 
 
 def build_parser() -> argparse.ArgumentParser:

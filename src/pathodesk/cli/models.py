@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from pathodesk.ml.train import TrainConfig, TrainResult
 
 
+DEFAULT_LR = 1e-4
+
+
 def _parse_split(text: str) -> tuple[float, ...]:
     try:
         parts = [float(p) for p in text.split(":")]
@@ -61,6 +64,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from pathodesk.ml.data import read_groups, scan_class_folders
     from pathodesk.ml.train import TrainConfig, train, train_until
 
+    if args.role == "fusion":
+        return _train_fusion(args)
     if args.annotated:
         from pathodesk.ml.slide_tiles import annotated_slide_tiles
 
@@ -131,6 +136,54 @@ def cmd_train(args: argparse.Namespace) -> int:
             )
             row = _model_row(model)
     emit(args, {**row, "card": result.card}, _describe(row))
+    return 0
+
+
+def _train_fusion(args: argparse.Namespace) -> int:
+    """D4–D6: a multi-stain classifier from ``--data``'s lesions.csv, split 6:2:2 by group."""
+    from pathodesk.ml import registry
+    from pathodesk.ml.data import group_split
+    from pathodesk.ml.fusion_data import read_lesions
+    from pathodesk.ml.fusion_train import FusionConfig, save_fusion_run, train_fusion
+
+    if args.data is None or not (args.data / "lesions.csv").is_file():
+        raise PathoDeskError("train --role fusion needs --data DIR with a lesions.csv (group,label,<stains>)")
+    lesions = read_lesions(args.data / "lesions.csv", args.patch_px, args.downsample)
+    split = args.split if len(args.split) == 3 else (0.6, 0.2, 0.2)
+    train_part, validation, test = group_split(lesions.stacks, split, args.seed)
+    splits = {"train": train_part, "validation": validation, "test": test}
+    config = FusionConfig(
+        stains=tuple(lesions.stains),
+        methods=tuple(None if stain in args.no_colour else args.colour for stain in lesions.stains),
+        patch_px=args.patch_px,
+        microns_per_px=args.microns_per_px,
+        backbone=args.backbone,
+        epochs=args.epochs,
+        lr=args.lr if args.lr != DEFAULT_LR else 1e-3,
+        patience=args.patience,
+        seed=args.seed,
+        max_steps_per_epoch=args.max_steps,
+    )
+    run = train_fusion(splits, lesions.labels, config, progress=not args.json)
+    settings = settings_of(args)
+    db = open_database(settings)
+    settings.models_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".run-", dir=settings.models_dir) as folder:
+        card = save_fusion_run(
+            run,
+            splits,
+            lesions.labels,
+            config,
+            Path(folder),
+            disease_type=args.disease_type,
+            data_description=f"{args.data.name}: {len(lesions.stacks)} patches of {lesions.stains}",
+        )
+        with db.session() as session:
+            model = registry.register(
+                session, settings, Path(folder), args.disease_type, role="fusion", activate=args.activate
+            )
+            row = _model_row(model)
+    emit(args, {**row, "card": card}, _describe(row))
     return 0
 
 
@@ -228,7 +281,7 @@ def register(add: AddCommand) -> None:
     )
     command.add_argument("--steps", type=int, default=4000, help="training steps of a --role coarse model")
     command.add_argument("--epochs", type=int, default=100)
-    command.add_argument("--lr", type=float, default=1e-4)
+    command.add_argument("--lr", type=float, default=DEFAULT_LR, help="1e-4 (B6); 1e-3 for --role fusion")
     command.add_argument("--lr-step-epochs", type=int, default=10)
     command.add_argument("--batch-size", type=int, default=32)
     command.add_argument("--patience", type=int, default=10)
@@ -248,6 +301,23 @@ def register(add: AddCommand) -> None:
     command.add_argument(
         "--role", choices=MODEL_ROLES, default="tile", help="what the model does (default tile)"
     )
+    fusion = command.add_argument_group(
+        "--role fusion (a multi-stain lesion classifier; --data holds lesions.csv)"
+    )
+    fusion.add_argument("--patch-px", type=int, default=28, help="patch edge (D4: 28)")
+    fusion.add_argument("--downsample", type=float, default=1.0, help="shrink the images by this first")
+    fusion.add_argument("--microns-per-px", type=float, default=None, help="of the patches, to match slides")
+    fusion.add_argument(
+        "--colour", default="macenko", choices=("macenko", "vahadane"), help="per-stain normalization"
+    )
+    fusion.add_argument(
+        "--no-colour",
+        action="append",
+        default=[],
+        metavar="STAIN",
+        help="a stain left as it is (fluorescence)",
+    )
+    fusion.add_argument("--backbone", default=None, help="a timm name per stain instead of the seed's branch")
     command.add_argument(
         "--activate", action="store_true", help="make it the active model of its type and role"
     )

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import numpy as np
 from PIL import Image
@@ -94,19 +95,34 @@ def scan_class_folders(root: Path, groups: dict[str, str] | None = None) -> Labe
     return found
 
 
-def group_split(samples: Sequence[Sample], fractions: Sequence[float], seed: int = 0) -> list[list[Sample]]:
+class Grouped(Protocol):
+    """Anything with a class and a group: tiles (``Sample``) or stacks of stains."""
+
+    @property
+    def label(self) -> int: ...
+
+    @property
+    def group(self) -> str: ...
+
+
+GroupedItem = TypeVar("GroupedItem", bound=Grouped)
+
+
+def group_split(
+    samples: Sequence[GroupedItem], fractions: Sequence[float], seed: int = 0
+) -> list[list[GroupedItem]]:
     """Split by group, per class, so each split has about ``fractions`` of every class and no
     group is in two splits (B3: 8:2; D5: 6:2:2). A group takes its majority class."""
     if abs(sum(fractions) - 1.0) > 1e-6:
         raise DataError("split fractions must add up to 1, got %(value)s", value=list(fractions))
-    by_group: dict[str, list[Sample]] = defaultdict(list)
+    by_group: dict[str, list[GroupedItem]] = defaultdict(list)
     for sample in samples:
         by_group[sample.group].append(sample)
     by_class: dict[int, list[str]] = defaultdict(list)
     for group, members in by_group.items():
         by_class[Counter(s.label for s in members).most_common(1)[0][0]].append(group)
     rng = random.Random(seed)  # noqa: S311 - reproducible splits, not secrets
-    splits: list[list[Sample]] = [[] for _ in fractions]
+    splits: list[list[GroupedItem]] = [[] for _ in fractions]
     for label in sorted(by_class):
         groups = sorted(by_class[label])
         rng.shuffle(groups)

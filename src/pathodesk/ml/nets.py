@@ -89,15 +89,19 @@ class ShortcutConcatNet(nn.Module):
 
 
 def build_model(arch: str, num_classes: int) -> nn.Module:
-    """``shortcut-concat`` (B5), the cascade's networks (``cascade_nets``) or any timm name,
+    """``shortcut-concat`` (B5), the cascade's networks (``cascade_nets``), the multi-stain
+    fusion network (``fusion_nets``) or any timm name,
     randomly initialised: no pretrained weights can be downloaded here, and none are needed
     to reproduce a model."""
     if arch == SEED_ARCH:
         return ShortcutConcatNet(num_classes)
     from pathodesk.ml.cascade_nets import cascade_model
+    from pathodesk.ml.fusion_nets import fusion_model
 
     if (cascade := cascade_model(arch, num_classes)) is not None:
         return cascade
+    if (fusion := fusion_model(arch, num_classes)) is not None:
+        return fusion
     import timm
 
     return timm.create_model(arch, pretrained=False, num_classes=num_classes)

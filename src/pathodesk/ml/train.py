@@ -15,8 +15,10 @@ import os
 import platform
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -80,7 +82,15 @@ class TrainResult:
     card: dict[str, object]
 
 
-def _predict(model: nn.Module, batches: Batches) -> tuple[np.ndarray, np.ndarray, float]:
+class BatchSource(Protocol):
+    """Batches of (inputs, labels), any number of times, with a known count."""
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]: ...
+
+    def __len__(self) -> int: ...
+
+
+def predict(model: nn.Module, batches: BatchSource) -> tuple[np.ndarray, np.ndarray, float]:
     """Labels, predictions and mean loss over ``batches``, in inference mode."""
     model.eval()
     losses, truth, predicted = [], [], []
@@ -128,10 +138,21 @@ def train(
             f"backbone started from {Path(config.init_from).parent.name}: {taken} tensors",
         ]
     model = model.to(memory_format=torch.channels_last)
-    history, best_epoch = _fit(model, bank, splits, normalization, data.labels, config, progress)
+    train_batches = Batches(
+        bank,
+        balance_by_augmentation(splits.train, config.seed),
+        normalization,
+        config.batch_size,
+        train=True,
+        seed=config.seed,
+        random_orientation=config.random_orientation,
+        stain_jitter=config.stain_jitter,
+    )
+    val_batches = Batches(bank, splits.validation, normalization, 64, False)
+    history, best_epoch = fit(model, train_batches, val_batches, data.labels, config, progress)
     test_metrics: dict[str, object] | None = None
     if splits.test:
-        truth, predicted, _ = _predict(model, Batches(bank, splits.test, normalization, 64, False))
+        truth, predicted, _ = predict(model, Batches(bank, splits.test, normalization, 64, False))
         test_metrics = classification_metrics(truth, predicted, data.labels)
     seconds = time.perf_counter() - started
     _write_pictures_and_logs(out_dir, history, best_epoch, splits, data.labels, test_metrics)
@@ -150,29 +171,20 @@ def _decode(splits: Splits, image_px: int, progress: bool) -> ImageBank:
         return ImageBank(every, image_px, lambda done, _total: bar.update(done - bar.n))
 
 
-def _fit(
+def fit(
     model: nn.Module,
-    bank: ImageBank,
-    splits: Splits,
-    normalization: Normalization,
+    train_batches: BatchSource,
+    val_batches: BatchSource,
     labels: list[str],
     config: TrainConfig,
     progress: bool,
+    optimizer: torch.optim.Optimizer | None = None,
 ) -> tuple[list[dict[str, float]], int]:
-    """Epochs of SGD with a step schedule (B6) until ``epochs`` or ``patience`` runs out;
-    leaves ``model`` at its best validation epoch. Returns the history and that epoch."""
-    train_batches = Batches(
-        bank,
-        balance_by_augmentation(splits.train, config.seed),
-        normalization,
-        config.batch_size,
-        train=True,
-        seed=config.seed,
-        random_orientation=config.random_orientation,
-        stain_jitter=config.stain_jitter,
-    )
-    val_batches = Batches(bank, splits.validation, normalization, 64, False)
-    optimizer = torch.optim.SGD(
+    """Epochs with a step schedule (B6: SGD unless another ``optimizer`` is given) until
+    ``epochs`` or ``patience`` runs out; leaves ``model`` at its best validation epoch.
+    Returns the history and that epoch. Any batches of (inputs, labels) will do: tiles, or
+    the stacks of stains of a fusion model."""
+    optimizer = optimizer or torch.optim.SGD(
         model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
     )
     schedule = torch.optim.lr_scheduler.StepLR(optimizer, config.lr_step_epochs, config.lr_gamma)
@@ -181,7 +193,7 @@ def _fit(
     for epoch in range(1, config.epochs + 1):
         train_loss, train_accuracy = _train_epoch(model, train_batches, optimizer, epoch, config, progress)
         schedule.step()
-        truth, predicted, val_loss = _predict(model, val_batches)
+        truth, predicted, val_loss = predict(model, val_batches)
         val = classification_metrics(truth, predicted, labels)
         row = {
             "epoch": epoch,
@@ -210,7 +222,7 @@ def _fit(
 
 def _train_epoch(
     model: nn.Module,
-    batches: Batches,
+    batches: BatchSource,
     optimizer: torch.optim.Optimizer,
     epoch: int,
     config: TrainConfig,
@@ -344,7 +356,7 @@ def evaluate(loaded: LoadedModel, data: LabelledSet, progress: bool = True) -> d
     samples = [Sample(s.path, remap[s.label], s.group, s.region) for s in data.samples]
     with tqdm(total=len(samples), desc="decoding", disable=not progress) as bar:
         bank = ImageBank(samples, loaded.image_px, lambda done, _total: bar.update(done - bar.n))
-    truth, predicted, _ = _predict(loaded.model, Batches(bank, samples, loaded.normalization, 64, False))
+    truth, predicted, _ = predict(loaded.model, Batches(bank, samples, loaded.normalization, 64, False))
     return classification_metrics(truth, predicted, loaded.labels)
 
 

@@ -52,6 +52,27 @@ def pixel_grid(shape: tuple[int, int], step: float = 1.0) -> np.ndarray:
     return np.column_stack([xs.ravel(), ys.ravel()]).astype(np.float64)
 
 
+def mapped_box(
+    transform: Transform, box: tuple[float, float, float, float], grow: float, bounds: tuple[int, int]
+) -> tuple[float, float, float, float]:
+    """Bounds of a fixed-image box carried into the moving image (its edges sampled, since
+    the field bends them), grown by ``grow`` of their size each side, clipped to ``bounds``."""
+    x0, y0, x1, y1 = box
+    corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+    edges = np.concatenate(
+        [np.linspace(a, b, 16) for a, b in zip(corners, np.roll(corners, -1, axis=0), strict=True)]
+    )
+    moved = transform.fixed_to_moving(edges)
+    (left, top), (right, bottom) = moved.min(axis=0), moved.max(axis=0)
+    margin_x, margin_y = grow * (right - left), grow * (bottom - top)
+    return (
+        max(0.0, float(left - margin_x)),
+        max(0.0, float(top - margin_y)),
+        min(float(bounds[0]), float(right + margin_x)),
+        min(float(bounds[1]), float(bottom + margin_y)),
+    )
+
+
 def aligned_window(
     transform: Transform,
     moving_rgb: np.ndarray,

@@ -123,3 +123,15 @@ def normalizer(method: str) -> StainNormalizer:
             "Unknown normalization method %(method)s (macenko, vahadane or reinhard).", method=method
         )
     return StainNormalizer(method, _method=METHODS[method])
+
+
+def with_reference(method: str, stains: np.ndarray, max_amounts: np.ndarray) -> StainNormalizer:
+    """A normalizer whose reference was fitted before and stored as numbers (a model file)."""
+    fitted = normalizer(method)
+    spec = METHODS[method]
+    if spec is None:
+        raise ValidationFailedError("A %(method)s reference is not stored as stain vectors.", method=method)
+    fitted.reference = StainFit(
+        np.asarray(stains, np.float64), np.asarray(max_amounts, np.float64), spec.amounts
+    )
+    return fitted

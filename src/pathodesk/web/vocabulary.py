@@ -59,6 +59,10 @@ TERMS: dict[str, dict[str, str]] = {
         "BN": N_("benign thyroid tissue"),
         "FTC": N_("follicular thyroid carcinoma"),
         "PTC": N_("papillary thyroid carcinoma"),
+        "her2_0": N_("HER2 0"),
+        "her2_1": N_("HER2 1+"),
+        "her2_2": N_("HER2 2+"),
+        "her2_3": N_("HER2 3+"),
     },
     # the cascade's coarse grades (ml.grades; SPEC C1)
     "grade": {"benign": N_("benign"), "suspicious": N_("suspicious"), "malignant": N_("malignant")},
@@ -92,6 +96,8 @@ TERMS: dict[str, dict[str, str]] = {
         "import": N_("imported"),
         "export": N_("exported"),
         "analyze": N_("analysis started"),
+        "register": N_("registration started"),
+        "classify": N_("classification started"),
         "cancel": N_("cancelled"),
         "retry": N_("retried"),
         "activate": N_("made active"),
@@ -125,6 +131,7 @@ TERMS: dict[str, dict[str, str]] = {
         "user": N_("user"),
         "disease_type": N_("disease type"),
         "model": N_("model"),
+        "section_group": N_("group of serial sections"),
     },
 }
 

@@ -211,7 +211,17 @@ def section_group_page(group_id: RecordId, request: Request, user: PageUser, ses
     group = read_group(group_id, user, session)
     exam = session.get(Exam, group.exam_id)
     slides = {member.slide_id: visible_slide(session, user, member.slide_id) for member in group.slides}
-    context = {"user": user, "group": group, "exam": exam, "slides": slides}
+    assert exam is not None
+    fusion = active_model(session, exam.disease_type, "fusion")
+    stains = fusion.card.get("stains", []) if fusion is not None else []
+    context = {
+        "user": user,
+        "group": group,
+        "exam": exam,
+        "slides": slides,
+        "fusion": fusion,
+        "fusion_stains": stains,
+    }
     return templates.TemplateResponse(request, "section_group.html", context)
 
 

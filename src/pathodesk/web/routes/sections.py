@@ -14,12 +14,14 @@ from PIL import Image
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 
+from pathodesk.analysis.section_classify import model_sections
 from pathodesk.analysis.section_images import fitted_normalizer, overlay_png, transform_grid
 from pathodesk.analysis.sections import newest_transform
 from pathodesk.audit import record_by
 from pathodesk.db.models import Exam, SectionGroup, SectionMember, Slide, SlideTransform, utcnow
 from pathodesk.errors import ConflictError, NotFoundError, ValidationFailedError
 from pathodesk.jobs import queue
+from pathodesk.ml import registry
 from pathodesk.registration import Transform
 from pathodesk.web.access import may_see_exam
 from pathodesk.web.deps import CurrentUser, DbSession, IdValue, RecordId, StateDep
@@ -212,6 +214,34 @@ def register_group(
         session, "register", group.reference_slide_id, {"group_id": group.id}, user_id=user.user_id
     )
     record_by(session, user, "register", "section_group", group.id, job_id=job.id)
+    start_queued(session, state)
+    return to_public(job, locale)
+
+
+class ClassifyRequest(BaseModel):
+    annotation_id: IdValue | None = None  # one outline of the reference; default every one
+
+
+@router.post("/section-groups/{group_id}/classify", status_code=202)
+def classify_group(
+    group_id: RecordId,
+    user: CurrentUser,
+    session: DbSession,
+    state: StateDep,
+    locale: RequestLocale,
+    body: ClassifyRequest | None = None,
+) -> JobPublic:
+    """Classifies the lesion drawn on the reference from every stain with the exam type's
+    active fusion model (a job): its class, probabilities and per-stain weights."""
+    group = _group(session, user, group_id)
+    model = registry.model_for_slide_type(session, group.exam.disease_type, "fusion")  # said now, not later
+    stains = model.card.get("stains")
+    model_sections(session, group, [str(stain) for stain in stains] if isinstance(stains, list) else [])
+    params: dict[str, object] = {"group_id": group.id}
+    if body is not None and body.annotation_id is not None:
+        params["annotation_id"] = body.annotation_id
+    job = queue.submit(session, "classify-sections", group.reference_slide_id, params, user_id=user.user_id)
+    record_by(session, user, "classify", "section_group", group.id, job_id=job.id)
     start_queued(session, state)
     return to_public(job, locale)
 

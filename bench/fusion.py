@@ -1,0 +1,321 @@
+"""The multi-stain classifier against the best single stain (SPEC D4–D6; issue 16, item 4).
+
+Two data sets of registered stains, each split 6:2:2 by patient (or, where there are too few
+patients, by region) several times with the patients rotated through the test part; on
+every split the fused network and one network per single stain — the same branch, the same
+patches, the same epochs, the same seed — trained on train, its epoch chosen on
+validation, scored once on test:
+
+- BCI (``bci-mist-he-ihc-her2``): 12 breast-cancer pairs of H&E and HER2 IHC, HER2 score
+  0 / 1+ / 2+ / 3+ of the slide each came from (a weak label every patch inherits); a pair
+  is a patient. The patch resolution (28 px at 1/2 or 1/4 of the scan) is chosen on the
+  validation part of the first split, never on test.
+- DeepLIIF (``deepliif-ki67-ihc-mpif``): every nucleus of the two six-panel images, Ki67
+  positive or negative by the multiplex-IF Ki67 panel (the label, never an input); inputs
+  Ki67 IHC, its hematoxylin channel, DAPI and LAP2β. Only two patients exist, so the 6:2:2
+  splits are by 128-px region and say nothing across patients; a leave-one-patient-out
+  round (train and validate on one image, test on the other) is reported beside them.
+
+Per model: accuracy, balanced accuracy, per-class F1 on the test patches, a 95 % interval
+of the balanced accuracy by bootstrap over the test patients (or regions) — with two or
+three test patients it is wide, and it says so — then mean ± spread over the splits, and the
+fused network's SE stain weights per true class. The last line is API.md's result line:
+fused balanced accuracy over the best single stain's (mean over the splits, BCI).
+
+    .venv/bin/python bench/fusion.py [--splits 3] [--epochs 12]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import statistics
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+from scipy import ndimage
+from sklearn.metrics import balanced_accuracy_score
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import result_line
+from pathodesk.ml.data import group_split
+from pathodesk.ml.fusion_data import StainStack, grid_stacks, stacks_at
+from pathodesk.ml.fusion_train import FusionConfig, FusionRun, train_fusion
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = Path(os.environ.get("PATHODESK_SHARED_DATA_DIR", ROOT.parent / "shared" / "data"))
+BOOTSTRAP = 1000
+REGION_PX = 128
+
+
+@dataclass
+class Dataset:
+    name: str
+    stains: tuple[str, ...]
+    methods: tuple[str | None, ...]
+    labels: list[str]
+    stacks: list[StainStack]
+    patients: int
+    split_unit: str
+
+
+def rgb(path: Path) -> np.ndarray:
+    return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+
+
+def bci(downsample: int) -> Dataset:
+    root = SHARED_DATA / "bci-mist-he-ihc-her2"
+    rows = [row for row in csv.DictReader((root / "pairs.csv").open()) if row["dataset"] == "BCI"]
+    stacks: list[StainStack] = []
+    for row in rows:
+        images = [rgb(root / row[column]) for column in ("he_path", "ihc_path")]
+        size = (images[0].shape[1] // downsample, images[0].shape[0] // downsample)
+        small = [cv2.resize(image, size, interpolation=cv2.INTER_AREA) for image in images]
+        stacks += grid_stacks(small, int(row["her2_index"]), row["pair_id"], 28)
+    return Dataset(
+        f"BCI HER2 (1/{downsample} of the scan)",
+        ("H&E", "HER2 IHC"),
+        ("macenko", "macenko"),
+        ["her2_0", "her2_1", "her2_2", "her2_3"],
+        stacks,
+        len(rows),
+        "pair (patient)",
+    )
+
+
+def nuclei(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centres (x, y) and labels (1 positive, 0 negative) of the mask's red and blue nuclei."""
+    centres, labels = [], []
+    for label, channel in ((1, 0), (0, 2)):
+        others = [c for c in (0, 1, 2) if c != channel]
+        region = (mask[..., channel] > 128) & (mask[..., others] < 100).all(axis=2)
+        parts, count = ndimage.label(region, structure=np.ones((3, 3)))
+        sizes = np.bincount(parts.ravel())[1:]
+        for index, (y, x) in enumerate(ndimage.center_of_mass(region, parts, range(1, count + 1))):
+            if sizes[index] >= 50:  # specks of the mask's drawing are not cells
+                centres.append((x, y))
+                labels.append(label)
+    return np.asarray(centres, np.float64), np.asarray(labels)
+
+
+def deepliif() -> Dataset:
+    root = SHARED_DATA / "deepliif-ki67-ihc-mpif" / "six_panel"
+    stacks: list[StainStack] = []
+    names = sorted(path.stem for path in root.glob("*.png"))
+    for name in names:
+        panels = np.split(rgb(root / f"{name}.png"), 6, axis=1)
+        inputs = [panels[0], panels[1], panels[2], panels[3]]  # IHC, hematoxylin, DAPI, LAP2β
+        centres, labels = nuclei(panels[5])
+        for (x, y), label in zip(centres, labels, strict=True):
+            group = f"{name}/r{int(y) // REGION_PX}c{int(x) // REGION_PX}"
+            stacks += stacks_at(inputs, np.array([[x, y]]), [int(label)], group, 28)
+    return Dataset(
+        "DeepLIIF Ki67 (full resolution)",
+        ("Ki67 IHC", "hematoxylin", "DAPI", "LAP2β"),
+        ("macenko", None, None, None),
+        ["ki67_negative", "ki67_positive"],
+        stacks,
+        len(names),
+        f"{REGION_PX}-px region",
+    )
+
+
+def only(stacks: list[StainStack], stains: tuple[int, ...]) -> list[StainStack]:
+    return [StainStack(stack.windows[list(stains)], stack.label, stack.group) for stack in stacks]
+
+
+def interval(run: FusionRun, test: list[StainStack], seed: int) -> tuple[float, float]:
+    """95 % bootstrap interval of the balanced accuracy, test patients resampled."""
+    assert run.test_probabilities is not None
+    truth = np.array([stack.label for stack in test])
+    predicted = run.test_probabilities.argmax(1)
+    groups = np.array([stack.group for stack in test])
+    names = np.unique(groups)
+    members = {name: np.flatnonzero(groups == name) for name in names}
+    rng = np.random.default_rng(seed)
+    scores = []
+    for _ in range(BOOTSTRAP):
+        chosen = np.concatenate([members[name] for name in rng.choice(names, len(names))])
+        if len(np.unique(truth[chosen])) > 1:
+            scores.append(balanced_accuracy_score(truth[chosen], predicted[chosen]))
+    if not scores:
+        return float("nan"), float("nan")
+    low, high = np.percentile(scores, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def evaluate(
+    data: Dataset,
+    config: FusionConfig,
+    splits: list[dict[str, list[StainStack]]],
+    backbone: str | None = None,
+) -> dict[str, list[dict[str, object]]]:
+    """Every model on every split: the fused one first, then each stain alone, then (with a
+    ``backbone``) the fused one over that timm backbone per stain instead of the seed's branch."""
+    everything = tuple(range(len(data.stains)))
+    models: dict[str, tuple[tuple[int, ...], str | None]] = {"fused (SE)": (everything, None)}
+    models |= {f"{stain} only": ((index,), None) for index, stain in enumerate(data.stains)}
+    if backbone:
+        models[f"fused (SE), {backbone} branches"] = (everything, backbone)
+    results: dict[str, list[dict[str, object]]] = {name: [] for name in models}
+    for number, split in enumerate(splits):
+        for name, (stains, branch) in models.items():
+            chosen = {part: only(stacks, stains) for part, stacks in split.items()}
+            run = train_fusion(
+                chosen,
+                data.labels,
+                replace(
+                    config,
+                    stains=tuple(data.stains[i] for i in stains),
+                    methods=tuple(data.methods[i] for i in stains),
+                    backbone=branch,
+                ),
+            )
+            assert run.test is not None and run.test_weights is not None
+            low, high = interval(run, chosen["test"], number)
+            truth = np.array([stack.label for stack in chosen["test"]])
+            weights = {
+                data.labels[label]: run.test_weights[truth == label].mean(axis=0).round(3).tolist()
+                for label in np.unique(truth)
+            }
+            results[name].append(
+                {
+                    **run.test,
+                    "interval": (low, high),
+                    "weights": weights,
+                    "test_groups": len({s.group for s in chosen["test"]}),
+                }
+            )
+            print(
+                f"  split {number + 1} {name}: balanced accuracy {run.test['balanced_accuracy']:.3f}"
+                f" [{low:.2f}, {high:.2f}] accuracy {run.test['accuracy']:.3f}"
+                f" (best epoch {run.best_epoch}, {run.seconds:.0f} s)",
+                flush=True,
+            )
+    return results
+
+
+def table(data: Dataset, results: dict[str, list[dict[str, object]]]) -> None:
+    print(
+        f"\n{data.name}: {len(data.stacks)} patches of {data.patients} patients, split by {data.split_unit}\n"
+    )
+    f1_heads = " | ".join(f"F1 {label}" for label in data.labels)
+    print(f"| model | balanced accuracy (mean ± sd) | accuracy | {f1_heads} | 95 % intervals per split |")
+    print("|---|---|---|" + "---|" * len(data.labels) + "---|")
+    for name, rows in results.items():
+        balanced = [float(row["balanced_accuracy"]) for row in rows]  # type: ignore[arg-type]
+        accuracy = [float(row["accuracy"]) for row in rows]  # type: ignore[arg-type]
+        f1 = " | ".join(
+            f"{statistics.mean(float(row['per_class_f1'][label]) for row in rows):.2f}"  # type: ignore[index]
+            for label in data.labels
+        )
+        intervals = ", ".join(f"[{row['interval'][0]:.2f}, {row['interval'][1]:.2f}]" for row in rows)  # type: ignore[index]
+        spread = statistics.stdev(balanced) if len(balanced) > 1 else 0.0
+        mean = f"{statistics.mean(balanced):.3f} ± {spread:.3f}"
+        print(f"| {name} | {mean} | {statistics.mean(accuracy):.3f} | {f1} | {intervals} |")
+    fused = next(iter(results.values()))
+    print("\nSE stain weights of the fused network (mean over the test patches of each true class")
+    print("and over the splits):\n")
+    print("| true class | " + " | ".join(data.stains) + " |")
+    print("|---|" + "---|" * len(data.stains))
+    for label in data.labels:
+        rows = [row["weights"][label] for row in fused if label in row["weights"]]  # type: ignore[operator,index]
+        if rows:
+            print(f"| {label} | " + " | ".join(f"{v:.3f}" for v in np.mean(rows, axis=0)) + " |")
+
+
+def by_patient_splits(data: Dataset, count: int) -> list[dict[str, list[StainStack]]]:
+    splits = []
+    for seed in range(count):
+        train, validation, test = group_split(data.stacks, (0.6, 0.2, 0.2), seed)
+        splits.append({"train": train, "validation": validation, "test": test})
+    return splits
+
+
+def leave_one_patient_out(data: Dataset) -> list[dict[str, list[StainStack]]]:
+    """Train and validate on one image's regions (4:1), test on the other image."""
+    patients = sorted({stack.group.split("/")[0] for stack in data.stacks})
+    splits = []
+    for held_out in patients:
+        rest = [s for s in data.stacks if not s.group.startswith(held_out + "/")]
+        train, validation = group_split(rest, (0.8, 0.2), 0)
+        splits.append(
+            {
+                "train": train,
+                "validation": validation,
+                "test": [s for s in data.stacks if s.group.startswith(held_out + "/")],
+            }
+        )
+    return splits
+
+
+def chosen_downsample(config: FusionConfig, options: tuple[int, ...]) -> int:
+    """The BCI patch resolution: the fused network's validation balanced accuracy on the
+    first split (test never looked at)."""
+    scores = {}
+    for downsample in options:
+        data = bci(downsample)
+        split = by_patient_splits(data, 1)[0]
+        run = train_fusion(
+            split | {"test": []}, data.labels, replace(config, stains=data.stains, methods=data.methods)
+        )
+        scores[downsample] = run.history[run.best_epoch - 1]["val_balanced_accuracy"]
+        print(
+            f"  1/{downsample} of the scan: validation balanced accuracy {scores[downsample]:.3f}", flush=True
+        )
+    return max(scores, key=lambda d: scores[d])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--splits", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--backbone", default="resnet10t", help="timm branches compared on BCI ('' for none)")
+    args = parser.parse_args()
+    if not SHARED_DATA.is_dir():
+        sys.exit(f"needs {SHARED_DATA} (PATHODESK_SHARED_DATA_DIR)")
+    config = FusionConfig(stains=(), methods=(), epochs=args.epochs, patience=4)
+
+    print("BCI: choosing the patch resolution on validation")
+    downsample = chosen_downsample(config, (2, 4))
+    data = bci(downsample)
+    results = evaluate(data, config, by_patient_splits(data, args.splits), backbone=args.backbone)
+    table(data, results)
+    fused = statistics.mean(float(row["balanced_accuracy"]) for row in results["fused (SE)"])  # type: ignore[arg-type]
+    singles = {
+        name: statistics.mean(float(row["balanced_accuracy"]) for row in rows)  # type: ignore[arg-type]
+        for name, rows in results.items()
+        if name.endswith(" only")
+    }
+    best_single = max(singles, key=lambda name: singles[name])
+
+    cells = deepliif()
+    print(f"\nDeepLIIF: {len(cells.stacks)} nuclei")
+    table(cells, evaluate(cells, config, by_patient_splits(cells, args.splits)))
+    print("\nDeepLIIF, leave one patient out (test = the other image):")
+    table(
+        replace(cells, split_unit="patient (train on one image, test on the other)"),
+        evaluate(cells, config, leave_one_patient_out(cells)),
+    )
+
+    print(
+        result_line(
+            "fusion",
+            fused,
+            singles[best_single],
+            "balanced accuracy",
+            f"{best_single} (same branch, patches, split and epochs)",
+            dataset="BCI",
+            splits=args.splits,
+            patients=data.patients,
+            downsample=downsample,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -8,8 +8,8 @@ validation, scored once on test:
 
 - BCI (``bci-mist-he-ihc-her2``): 12 breast-cancer pairs of H&E and HER2 IHC, HER2 score
   0 / 1+ / 2+ / 3+ of the slide each came from (a weak label every patch inherits); a pair
-  is a patient. The patch resolution (28 px at 1/2 or 1/4 of the scan) is chosen on the
-  validation part of the first split, never on test.
+  is a patient; at most 120 patches a pair, evenly drawn. The patch resolution (28 px at 1/2
+  or 1/4 of the scan) is chosen on the validation part of the first split, never on test.
 - DeepLIIF (``deepliif-ki67-ihc-mpif``): every nucleus of the two six-panel images, Ki67
   positive or negative by the multiplex-IF Ki67 panel (the label, never an input); inputs
   Ki67 IHC, its hematoxylin channel, DAPI and LAP2β. Only two patients exist, so the 6:2:2
@@ -50,6 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("PATHODESK_SHARED_DATA_DIR", ROOT.parent / "shared" / "data"))
 BOOTSTRAP = 1000
 REGION_PX = 128
+PATCHES_PER_PAIR = 120  # evenly drawn: a pair's patches share its one label, more add little but time
 
 
 @dataclass
@@ -75,7 +76,8 @@ def bci(downsample: int) -> Dataset:
         images = [rgb(root / row[column]) for column in ("he_path", "ihc_path")]
         size = (images[0].shape[1] // downsample, images[0].shape[0] // downsample)
         small = [cv2.resize(image, size, interpolation=cv2.INTER_AREA) for image in images]
-        stacks += grid_stacks(small, int(row["her2_index"]), row["pair_id"], 28)
+        pair = grid_stacks(small, int(row["her2_index"]), row["pair_id"], 28)
+        stacks += pair[:: max(1, len(pair) // PATCHES_PER_PAIR)][:PATCHES_PER_PAIR]
     return Dataset(
         f"BCI HER2 (1/{downsample} of the scan)",
         ("H&E", "HER2 IHC"),
@@ -273,12 +275,12 @@ def chosen_downsample(config: FusionConfig, options: tuple[int, ...]) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--splits", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--backbone", default="resnet10t", help="timm branches compared on BCI ('' for none)")
     args = parser.parse_args()
     if not SHARED_DATA.is_dir():
         sys.exit(f"needs {SHARED_DATA} (PATHODESK_SHARED_DATA_DIR)")
-    config = FusionConfig(stains=(), methods=(), epochs=args.epochs, patience=4)
+    config = FusionConfig(stains=(), methods=(), epochs=args.epochs, patience=3)
 
     print("BCI: choosing the patch resolution on validation")
     downsample = chosen_downsample(config, (2, 4))

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -86,7 +85,6 @@ def run_section_classification(context: JobContext) -> dict[str, object]:
         sections = model_sections(session, group, fusion.stains)
         for section in sections:
             session.expunge(section.slide)
-        reference_first = sorted(range(len(sections)), key=lambda i: sections[i].transform is not None)
         query = select(Annotation).where(
             Annotation.slide_id == group.reference_slide_id,
             Annotation.deleted.is_(False),
@@ -102,17 +100,16 @@ def run_section_classification(context: JobContext) -> dict[str, object]:
         model_row = {"id": row.id, "version": row.version, "arch": row.arch}
     if not lesions:
         raise ValidationFailedError("Draw the lesion on the reference section first.")
-    ordered = [sections[i] for i in reference_first]
     results: list[dict[str, object]] = []
     for index, (lesion_id, name, geometry) in enumerate(lesions):
         context.report(0.05 + 0.9 * index / len(lesions), CLASSIFYING)
-        stacks, _ = lesion_stacks(context.settings, ordered, geometry, fusion.patch_px, fusion.microns_per_px)
+        stacks, _ = lesion_stacks(
+            context.settings, sections, geometry, fusion.patch_px, fusion.microns_per_px
+        )
         if not stacks:
             results.append({"annotation_id": lesion_id, "name": name, "patches": 0})
             continue
-        back = np.argsort(reference_first)  # stains back in the model's order
-        in_model_order = [type(s)(s.windows[back], s.label, s.group) for s in stacks]
-        recoloured = fusion.normalization.recoloured(in_model_order)
+        recoloured = fusion.normalization.recoloured(stacks)
         probabilities, weights = stain_weights(
             fusion.model, fusion.normalization.tensor(centre_patches(recoloured, fusion.patch_px))
         )

@@ -53,10 +53,10 @@ def lesion_stacks(
     patch_px: int,
     microns_per_px: float | None,
 ) -> tuple[list[StainStack], np.ndarray]:
-    """Stacks (stains in the order of ``sections``, the reference first) of patches every
-    ``patch_px`` inside the lesion where the reference shows tissue, and their centres in
-    reference level-0 px."""
-    reference = sections[0].slide
+    """Stacks (stains in the order of ``sections``; the reference is the one without a
+    transform) of patches every ``patch_px`` inside the lesion where the reference shows
+    tissue, and their centres in reference level-0 px."""
+    reference = next(section.slide for section in sections if section.transform is None)
     downsample = patch_downsample(reference, microns_per_px)
     outline = shape(geometry)
     margin = window_px(patch_px) * downsample
@@ -67,11 +67,13 @@ def lesion_stacks(
         min(reference.width, x1 + margin),
         min(reference.height, y1 + margin),
     )
-    images = [read_window(settings, reference, box, downsample)]
-    shape_px = images[0].shape[:2]
-    scale = shape_px[1] / (box[2] - box[0])  # window px per level-0 px
-    for section in sections[1:]:
-        assert section.transform is not None
+    reference_image = read_window(settings, reference, box, downsample)
+    shape_px = reference_image.shape[:2]
+    images = []
+    for section in sections:
+        if section.transform is None:
+            images.append(reference_image)
+            continue
         ratio = (reference.mpp / section.slide.mpp) if reference.mpp and section.slide.mpp else 1.0
         aligned = aligned_to_reference(
             settings, section.slide, section.transform, box, downsample * ratio, shape_px
@@ -81,13 +83,14 @@ def lesion_stacks(
                 "The lesion lies outside the %(slide)s section.", slide=section.slide.slide_number
             )
         images.append(aligned)
+    scale = shape_px[1] / (box[2] - box[0])  # window px per level-0 px
     half = patch_px // 2
     centres = [
         (x, y)
         for y in range(half, shape_px[0] - half + 1, patch_px)
         for x in range(half, shape_px[1] - half + 1, patch_px)
         if outline.contains(Point(box[0] + x / scale, box[1] + y / scale))
-        and tissue_share(images[0][y - half : y + half, x - half : x + half]) >= MIN_TISSUE
+        and tissue_share(reference_image[y - half : y + half, x - half : x + half]) >= MIN_TISSUE
     ]
     chosen = np.asarray(centres, np.float64).reshape(-1, 2)[:: max(1, len(centres) // MAX_PATCHES)]
     stacks = stacks_at(images, chosen, [UNLABELLED] * len(chosen), "lesion", patch_px)

@@ -6,6 +6,9 @@ every split the fused network and one network per single stain — the same bran
 patches, the same epochs, the same seed — trained on train, its epoch chosen on
 validation, scored once on test:
 
+Each patient (or region) is in the test part of exactly one of five splits, so the pooled
+test predictions cover every patient once.
+
 - BCI (``bci-mist-he-ihc-her2``): 12 breast-cancer pairs of H&E and HER2 IHC, HER2 score
   0 / 1+ / 2+ / 3+ of the slide each came from (a weak label every patch inherits); a pair
   is a patient; at most 120 patches a pair, evenly drawn. The patch resolution (28 px at 1/2
@@ -38,13 +41,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 from scipy import ndimage
-from sklearn.metrics import balanced_accuracy_score
+from sklearn.metrics import balanced_accuracy_score, f1_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import result_line
-from pathodesk.ml.data import group_split
+from pathodesk.ml.data import group_split, rotated_group_splits
 from pathodesk.ml.fusion_data import StainStack, grid_stacks, stacks_at
-from pathodesk.ml.fusion_train import FusionConfig, FusionRun, train_fusion
+from pathodesk.ml.fusion_train import FusionConfig, train_fusion
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("PATHODESK_SHARED_DATA_DIR", ROOT.parent / "shared" / "data"))
@@ -81,7 +84,7 @@ def bci(downsample: int) -> Dataset:
     return Dataset(
         f"BCI HER2 (1/{downsample} of the scan)",
         ("H&E", "HER2 IHC"),
-        ("macenko", "macenko"),
+        ("macenko", "macenko-vectors"),
         ["her2_0", "her2_1", "her2_2", "her2_3"],
         stacks,
         len(rows),
@@ -118,7 +121,7 @@ def deepliif() -> Dataset:
     return Dataset(
         "DeepLIIF Ki67 (full resolution)",
         ("Ki67 IHC", "hematoxylin", "DAPI", "LAP2β"),
-        ("macenko", None, None, None),
+        ("macenko-vectors", None, None, None),
         ["ki67_negative", "ki67_positive"],
         stacks,
         len(names),
@@ -130,20 +133,39 @@ def only(stacks: list[StainStack], stains: tuple[int, ...]) -> list[StainStack]:
     return [StainStack(stack.windows[list(stains)], stack.label, stack.group) for stack in stacks]
 
 
-def interval(run: FusionRun, test: list[StainStack], seed: int) -> tuple[float, float]:
+@dataclass
+class Scored:
+    """One model on one split's test part."""
+
+    truth: np.ndarray
+    predicted: np.ndarray
+    clusters: np.ndarray  # "split:patient" of each patch: the unit the bootstrap resamples
+    weights: np.ndarray  # (patches, stains) SE weights
+
+    @property
+    def balanced(self) -> float:
+        return float(balanced_accuracy_score(self.truth, self.predicted))
+
+
+def pooled(rows: list[Scored]) -> Scored:
+    return Scored(
+        *(
+            np.concatenate([getattr(row, name) for row in rows])
+            for name in ("truth", "predicted", "clusters", "weights")
+        )
+    )
+
+
+def interval(scored: Scored, seed: int = 0) -> tuple[float, float]:
     """95 % bootstrap interval of the balanced accuracy, test patients resampled."""
-    assert run.test_probabilities is not None
-    truth = np.array([stack.label for stack in test])
-    predicted = run.test_probabilities.argmax(1)
-    groups = np.array([stack.group for stack in test])
-    names = np.unique(groups)
-    members = {name: np.flatnonzero(groups == name) for name in names}
+    names = np.unique(scored.clusters)
+    members = {name: np.flatnonzero(scored.clusters == name) for name in names}
     rng = np.random.default_rng(seed)
     scores = []
     for _ in range(BOOTSTRAP):
         chosen = np.concatenate([members[name] for name in rng.choice(names, len(names))])
-        if len(np.unique(truth[chosen])) > 1:
-            scores.append(balanced_accuracy_score(truth[chosen], predicted[chosen]))
+        if len(np.unique(scored.truth[chosen])) > 1:
+            scores.append(balanced_accuracy_score(scored.truth[chosen], scored.predicted[chosen]))
     if not scores:
         return float("nan"), float("nan")
     low, high = np.percentile(scores, [2.5, 97.5])
@@ -155,7 +177,7 @@ def evaluate(
     config: FusionConfig,
     splits: list[dict[str, list[StainStack]]],
     backbone: str | None = None,
-) -> dict[str, list[dict[str, object]]]:
+) -> dict[str, list[Scored]]:
     """Every model on every split: the fused one first, then each stain alone, then (with a
     ``backbone``) the fused one over that timm backbone per stain instead of the seed's branch."""
     everything = tuple(range(len(data.stains)))
@@ -163,7 +185,7 @@ def evaluate(
     models |= {f"{stain} only": ((index,), None) for index, stain in enumerate(data.stains)}
     if backbone:
         models[f"fused (SE), {backbone} branches"] = (everything, backbone)
-    results: dict[str, list[dict[str, object]]] = {name: [] for name in models}
+    results: dict[str, list[Scored]] = {name: [] for name in models}
     for number, split in enumerate(splits):
         for name, (stains, branch) in models.items():
             chosen = {part: only(stacks, stains) for part, stacks in split.items()}
@@ -177,65 +199,73 @@ def evaluate(
                     backbone=branch,
                 ),
             )
-            assert run.test is not None and run.test_weights is not None
-            low, high = interval(run, chosen["test"], number)
-            truth = np.array([stack.label for stack in chosen["test"]])
-            weights = {
-                data.labels[label]: run.test_weights[truth == label].mean(axis=0).round(3).tolist()
-                for label in np.unique(truth)
-            }
-            results[name].append(
-                {
-                    **run.test,
-                    "interval": (low, high),
-                    "weights": weights,
-                    "test_groups": len({s.group for s in chosen["test"]}),
-                }
+            assert run.test_probabilities is not None and run.test_weights is not None
+            scored = Scored(
+                np.array([stack.label for stack in chosen["test"]]),
+                run.test_probabilities.argmax(1),
+                np.array([f"{number}:{stack.group}" for stack in chosen["test"]]),
+                run.test_weights,
             )
+            results[name].append(scored)
             print(
-                f"  split {number + 1} {name}: balanced accuracy {run.test['balanced_accuracy']:.3f}"
-                f" [{low:.2f}, {high:.2f}] accuracy {run.test['accuracy']:.3f}"
+                f"  split {number + 1} {name}: balanced accuracy {scored.balanced:.3f},"
+                f" {len(np.unique(scored.clusters))} test {data.split_unit}s"
                 f" (best epoch {run.best_epoch}, {run.seconds:.0f} s)",
                 flush=True,
             )
     return results
 
 
-def table(data: Dataset, results: dict[str, list[dict[str, object]]]) -> None:
+def table(data: Dataset, results: dict[str, list[Scored]]) -> dict[str, float]:
+    """The comparison table; returns each model's pooled balanced accuracy."""
+    first = pooled(next(iter(results.values())))
+    tested = len(np.unique(first.clusters))
     print(
-        f"\n{data.name}: {len(data.stacks)} patches of {data.patients} patients, split by {data.split_unit}\n"
+        f"\n{data.name}: {len(data.stacks)} patches of {data.patients} patients, split by {data.split_unit};"
+        f" test predictions of all splits pooled ({tested} test {data.split_unit}s in all)\n"
     )
     f1_heads = " | ".join(f"F1 {label}" for label in data.labels)
-    print(f"| model | balanced accuracy (mean ± sd) | accuracy | {f1_heads} | 95 % intervals per split |")
-    print("|---|---|---|" + "---|" * len(data.labels) + "---|")
+    print(f"| model | balanced accuracy, pooled [95 % CI] | per split, mean ± sd | accuracy | {f1_heads} |")
+    print("|---|---|---|---|" + "---|" * len(data.labels))
+    scores = {}
     for name, rows in results.items():
-        balanced = [float(row["balanced_accuracy"]) for row in rows]  # type: ignore[arg-type]
-        accuracy = [float(row["accuracy"]) for row in rows]  # type: ignore[arg-type]
-        f1 = " | ".join(
-            f"{statistics.mean(float(row['per_class_f1'][label]) for row in rows):.2f}"  # type: ignore[index]
-            for label in data.labels
+        everything = pooled(rows)
+        low, high = interval(everything)
+        per_split = [row.balanced for row in rows]
+        spread = statistics.stdev(per_split) if len(per_split) > 1 else 0.0
+        f1 = f1_score(
+            everything.truth,
+            everything.predicted,
+            labels=range(len(data.labels)),
+            average=None,
+            zero_division=0,
         )
-        intervals = ", ".join(f"[{row['interval'][0]:.2f}, {row['interval'][1]:.2f}]" for row in rows)  # type: ignore[index]
-        spread = statistics.stdev(balanced) if len(balanced) > 1 else 0.0
-        mean = f"{statistics.mean(balanced):.3f} ± {spread:.3f}"
-        print(f"| {name} | {mean} | {statistics.mean(accuracy):.3f} | {f1} | {intervals} |")
-    fused = next(iter(results.values()))
-    print("\nSE stain weights of the fused network (mean over the test patches of each true class")
-    print("and over the splits):\n")
-    print("| true class | " + " | ".join(data.stains) + " |")
-    print("|---|" + "---|" * len(data.stains))
-    for label in data.labels:
-        rows = [row["weights"][label] for row in fused if label in row["weights"]]  # type: ignore[operator,index]
-        if rows:
-            print(f"| {label} | " + " | ".join(f"{v:.3f}" for v in np.mean(rows, axis=0)) + " |")
+        accuracy = float(np.mean(everything.truth == everything.predicted))
+        scores[name] = everything.balanced
+        cells = [
+            f"{everything.balanced:.3f} [{low:.2f}, {high:.2f}]",
+            f"{statistics.mean(per_split):.3f} ± {spread:.3f}",
+            f"{accuracy:.3f}",
+            *(f"{value:.2f}" for value in f1),
+        ]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    print("\nSE stain weights of the fused network, mean over the pooled test patches of each true class:\n")
+    print("| true class | patches | " + " | ".join(data.stains) + " |")
+    print("|---|---|" + "---|" * len(data.stains))
+    for index, label in enumerate(data.labels):
+        mine = first.truth == index
+        if mine.any():
+            weights = first.weights[mine].mean(axis=0)
+            print(f"| {label} | {int(mine.sum())} | " + " | ".join(f"{v:.3f}" for v in weights) + " |")
+    return scores
 
 
 def by_patient_splits(data: Dataset, count: int) -> list[dict[str, list[StainStack]]]:
-    splits = []
-    for seed in range(count):
-        train, validation, test = group_split(data.stacks, (0.6, 0.2, 0.2), seed)
-        splits.append({"train": train, "validation": validation, "test": test})
-    return splits
+    """Every patient (region) in the test part of exactly one split (6:2:2 with five)."""
+    return [
+        {"train": train, "validation": validation, "test": test}
+        for train, validation, test in rotated_group_splits(data.stacks, count)
+    ]
 
 
 def leave_one_patient_out(data: Dataset) -> list[dict[str, list[StainStack]]]:
@@ -261,7 +291,7 @@ def chosen_downsample(config: FusionConfig, options: tuple[int, ...]) -> int:
     scores = {}
     for downsample in options:
         data = bci(downsample)
-        split = by_patient_splits(data, 1)[0]
+        split = by_patient_splits(data, 5)[0]
         run = train_fusion(
             split | {"test": []}, data.labels, replace(config, stains=data.stains, methods=data.methods)
         )
@@ -274,8 +304,8 @@ def chosen_downsample(config: FusionConfig, options: tuple[int, ...]) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--splits", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--splits", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--backbone", default="resnet10t", help="timm branches compared on BCI ('' for none)")
     args = parser.parse_args()
     if not SHARED_DATA.is_dir():
@@ -285,14 +315,8 @@ def main() -> None:
     print("BCI: choosing the patch resolution on validation")
     downsample = chosen_downsample(config, (2, 4))
     data = bci(downsample)
-    results = evaluate(data, config, by_patient_splits(data, args.splits), backbone=args.backbone)
-    table(data, results)
-    fused = statistics.mean(float(row["balanced_accuracy"]) for row in results["fused (SE)"])  # type: ignore[arg-type]
-    singles = {
-        name: statistics.mean(float(row["balanced_accuracy"]) for row in rows)  # type: ignore[arg-type]
-        for name, rows in results.items()
-        if name.endswith(" only")
-    }
+    scores = table(data, evaluate(data, config, by_patient_splits(data, args.splits), backbone=args.backbone))
+    singles = {name: score for name, score in scores.items() if name.endswith(" only")}
     best_single = max(singles, key=lambda name: singles[name])
 
     cells = deepliif()
@@ -300,14 +324,14 @@ def main() -> None:
     table(cells, evaluate(cells, config, by_patient_splits(cells, args.splits)))
     print("\nDeepLIIF, leave one patient out (test = the other image):")
     table(
-        replace(cells, split_unit="patient (train on one image, test on the other)"),
+        replace(cells, split_unit="patient"),
         evaluate(cells, config, leave_one_patient_out(cells)),
     )
 
     print(
         result_line(
             "fusion",
-            fused,
+            scores["fused (SE)"],
             singles[best_single],
             "balanced accuracy",
             f"{best_single} (same branch, patches, split and epochs)",

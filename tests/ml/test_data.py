@@ -19,6 +19,7 @@ from pathodesk.ml.data import (
     balance_by_augmentation,
     group_split,
     read_groups,
+    rotated_group_splits,
     scan_class_folders,
 )
 from pathodesk.ml.pipeline import Batches, ImageBank
@@ -45,6 +46,27 @@ def test_group_split_never_puts_a_group_in_two_splits(
     owners = Counter(group for part in splits for group in {s.group for s in part})
     assert max(owners.values()) == 1
     assert group_split(samples, fractions, seed) == splits  # reproducible
+
+
+@settings(max_examples=40, deadline=None)
+@given(groups=st.lists(st.tuples(st.integers(0, 3), st.integers(1, 6)), min_size=5, max_size=40))
+def test_rotated_splits_test_every_group_exactly_once(groups: list[tuple[int, int]]) -> None:
+    samples = [
+        Sample(Path(f"g{g}/{i}.png"), label, f"g{g}")
+        for g, (label, size) in enumerate(groups)
+        for i in range(size)
+    ]
+    splits = rotated_group_splits(samples, 5)
+    tested = Counter(group for _, _, test in splits for group in {s.group for s in test})
+    assert set(tested) == {s.group for s in samples} and set(tested.values()) == {1}
+    for parts in splits:
+        assert sorted(s.path for part in parts for s in part) == sorted(s.path for s in samples)
+        owners = Counter(group for part in parts for group in {s.group for s in part})
+        assert max(owners.values()) == 1  # D5: no patient in two parts of one split
+    per_class = Counter(label for label, _ in groups)
+    for label, count in per_class.items():
+        if count >= 5:  # a class with five or more groups has one in every test part
+            assert all(any(s.label == label for s in test) for _, _, test in splits)
 
 
 def test_split_fractions_hold_per_class_with_many_groups() -> None:

@@ -16,6 +16,7 @@ from pathodesk.errors import ValidationFailedError
 from pathodesk.ml.data import group_split
 from pathodesk.ml.fusion_data import (
     ROTATIONS,
+    StainNormalization,
     StainStack,
     augmented,
     cut,
@@ -142,3 +143,34 @@ def test_lesions_csv_is_read_and_bad_ones_are_refused(tmp_path: Path) -> None:
     (tmp_path / "header.csv").write_text("patient,class,H&E\n")
     with pytest.raises(ValidationFailedError, match="group,label"):
         read_lesions(tmp_path / "header.csv", PATCH)
+
+
+def test_an_ihc_stain_keeps_its_amount_when_recoloured() -> None:
+    """Two patients' DAB-like stain, one faint and one strong: recoloured with the stain's
+    vectors only (``-vectors``), the strong one stays darker — the amount is the finding —
+    while a full normalization would bring both to the reference's amount."""
+    rng = np.random.default_rng(3)
+    brown = np.array([0.27, 0.57, 0.78])  # DAB optical density per channel, per unit amount
+    blue = np.array([0.65, 0.70, 0.29])  # hematoxylin
+
+    def patient(name: str, dab: float) -> list[StainStack]:
+        amounts = np.stack([rng.gamma(2, 0.15, (84, 84)), dab * rng.gamma(2, 0.3, (84, 84))], axis=-1)
+        density = amounts @ np.stack([blue, brown])
+        rgb = np.clip(255 * 10 ** (-density), 0, 255).astype(np.uint8)
+        return grid_stacks([rgb], 0, name, PATCH, min_tissue=0.0)
+
+    stacks = patient("faint", 0.3) + patient("strong", 1.5)
+
+    def darkness(method: str) -> tuple[float, float]:
+        normalization = StainNormalization.fit(stacks, [method], PATCH)
+        recoloured = normalization.recoloured(stacks)
+        means = {
+            name: np.mean([255 - s.windows.mean() for s in recoloured if s.group == name])
+            for name in ("faint", "strong")
+        }
+        return means["faint"], means["strong"]
+
+    faint, strong = darkness("macenko-vectors")
+    assert strong > faint + 15, (faint, strong)
+    faint_full, strong_full = darkness("macenko")
+    assert abs(strong_full - faint_full) < (strong - faint) / 2, (faint_full, strong_full)

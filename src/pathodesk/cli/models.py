@@ -143,7 +143,7 @@ def _train_fusion(args: argparse.Namespace) -> int:
     """D4–D6: a multi-stain classifier from ``--data``'s lesions.csv, split 6:2:2 by group."""
     from pathodesk.ml import registry
     from pathodesk.ml.data import group_split
-    from pathodesk.ml.fusion_data import read_lesions
+    from pathodesk.ml.fusion_data import VECTORS_ONLY, read_lesions
     from pathodesk.ml.fusion_train import FusionConfig, save_fusion_run, train_fusion
 
     if args.data is None or not (args.data / "lesions.csv").is_file():
@@ -154,7 +154,12 @@ def _train_fusion(args: argparse.Namespace) -> int:
     splits = {"train": train_part, "validation": validation, "test": test}
     config = FusionConfig(
         stains=tuple(lesions.stains),
-        methods=tuple(None if stain in args.no_colour else args.colour for stain in lesions.stains),
+        methods=tuple(
+            None
+            if stain in args.no_colour
+            else args.colour + (VECTORS_ONLY if stain in args.keep_amounts else "")
+            for stain in lesions.stains
+        ),
         patch_px=args.patch_px,
         microns_per_px=args.microns_per_px,
         backbone=args.backbone,
@@ -316,6 +321,13 @@ def register(add: AddCommand) -> None:
         default=[],
         metavar="STAIN",
         help="a stain left as it is (fluorescence)",
+    )
+    fusion.add_argument(
+        "--keep-amounts",
+        action="append",
+        default=[],
+        metavar="STAIN",
+        help="recolour only, keep the stain's amounts (IHC: the amount is the finding)",
     )
     fusion.add_argument("--backbone", default=None, help="a timm name per stain instead of the seed's branch")
     command.add_argument(

@@ -137,6 +137,35 @@ def group_split(
     return splits
 
 
+def rotated_group_splits(
+    samples: Sequence[GroupedItem], folds: int = 5
+) -> list[tuple[list[GroupedItem], list[GroupedItem], list[GroupedItem]]]:
+    """``folds`` train/validation/test splits (6:2:2 with five folds, D5) in which every group
+    is in the test part exactly once: each class's groups (by their majority class, in name
+    order) are dealt round the folds; split k tests fold k, validates on fold k + 1, trains
+    on the rest. For small data: a single split of a dozen patients tests two or three."""
+    by_group: dict[str, list[GroupedItem]] = defaultdict(list)
+    for sample in samples:
+        by_group[sample.group].append(sample)
+    fold_of: dict[str, int] = {}
+    by_class: dict[int, list[str]] = defaultdict(list)
+    for group, members in sorted(by_group.items()):
+        by_class[Counter(s.label for s in members).most_common(1)[0][0]].append(group)
+    dealt = 0
+    for label in sorted(by_class):
+        for group in by_class[label]:
+            fold_of[group] = dealt % folds
+            dealt += 1
+    splits = []
+    for k in range(folds):
+        parts: tuple[list[GroupedItem], list[GroupedItem], list[GroupedItem]] = ([], [], [])
+        for group, members in by_group.items():
+            place = 2 if fold_of[group] == k else 1 if fold_of[group] == (k + 1) % folds else 0
+            parts[place].extend(members)
+        splits.append(parts)
+    return splits
+
+
 def groups_of(samples: Sequence[Sample]) -> set[str]:
     return {sample.group for sample in samples}
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -23,6 +23,7 @@ import torch
 
 from pathodesk.errors import ValidationFailedError
 from pathodesk.stain import StainNormalizer, normalizer
+from pathodesk.stain.normalizer import StainFit
 from pathodesk.stain.optical import TISSUE_DENSITY, to_density
 
 ROTATIONS = (60, 90, 180, 270)  # D4, the seed's set: with one random crop, five samples a patch
@@ -117,6 +118,20 @@ def centre_patches(stacks: Sequence[StainStack], patch_px: int) -> np.ndarray:
     return np.stack([cut(stack.windows, 0, (0, 0), patch_px) for stack in stacks])
 
 
+VECTORS_ONLY = "-vectors"  # "macenko-vectors": the reference's stain colours, the slide's own amounts
+
+
+def colour_method(method: str | None) -> tuple[str | None, bool]:
+    """(normalizer method, keep the slide's stain amounts) of a per-stain colour setting.
+
+    An IHC stain's amount is the finding itself (HER2 0 has little DAB, 3+ much), so it is
+    recoloured with the reference's stain vectors but keeps its own amounts; H&E is also
+    rescaled so each stain's 99th percentile matches the reference (D3)."""
+    if method is None:
+        return None, False
+    return method.removesuffix(VECTORS_ONLY), method.endswith(VECTORS_ONLY)
+
+
 @dataclass
 class StainNormalization:
     """Per stain (D3): the reference colours every slide of that stain is brought to (a
@@ -126,6 +141,7 @@ class StainNormalization:
     normalizers: list[StainNormalizer | None]
     mean: np.ndarray  # (stains, 3) of [0, 1] values, after colour normalization
     std: np.ndarray
+    keep_amounts: list[bool] | None = None  # per stain: recolour only, amounts as scanned
 
     @classmethod
     def fit(
@@ -135,14 +151,16 @@ class StainNormalization:
         from every training patient."""
         if not stacks:
             raise ValidationFailedError("No training patches to fit the stain normalization on.")
+        settings = [colour_method(method) for method in methods]
         fitted = [
-            None if method is None else normalizer(method).fit(mosaic_of([s.windows[index] for s in stacks]))
-            for index, method in enumerate(methods)
+            None if base is None else normalizer(base).fit(mosaic_of([s.windows[index] for s in stacks]))
+            for index, (base, _) in enumerate(settings)
         ]
-        partial = cls(fitted, np.zeros((len(methods), 3)), np.ones((len(methods), 3)))
+        keep = [kept for _, kept in settings]
+        partial = cls(fitted, np.zeros((len(methods), 3)), np.ones((len(methods), 3)), keep)
         sample = centre_patches(partial.recoloured(stacks[:: max(1, len(stacks) // 2000)]), patch_px)
         values = sample.astype(np.float64) / 255.0
-        return cls(fitted, values.mean(axis=(0, 2, 3)), values.std(axis=(0, 2, 3)) + 1e-6)
+        return cls(fitted, values.mean(axis=(0, 2, 3)), values.std(axis=(0, 2, 3)) + 1e-6, keep)
 
     def recoloured(self, stacks: Sequence[StainStack]) -> list[StainStack]:
         """Every stack in its stains' reference colours, each patient's stain fitted once
@@ -165,6 +183,9 @@ class StainNormalization:
                     source.fit_source(strip)
                 except ValidationFailedError:  # too little stain to separate (a pale IHC): as scanned
                     continue
+                if self.keep_amounts and self.keep_amounts[stain]:
+                    assert isinstance(source.source, StainFit) and isinstance(fitted.reference, StainFit)
+                    source.source = replace(source.source, max_amounts=fitted.reference.max_amounts)
                 windows[members, stain] = source.transform(strip).reshape(column.shape)
         return [StainStack(windows[i], stack.label, stack.group) for i, stack in enumerate(stacks)]
 

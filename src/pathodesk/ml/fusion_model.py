@@ -70,6 +70,7 @@ def save_fusion_model(
             "mean": normalization.mean.ravel().tolist(),
             "std": normalization.std.ravel().tolist(),
             "colour_references": [reference_of(fitted) for fitted in normalization.normalizers],
+            "keep_amounts": list(normalization.keep_amounts or [False] * len(stains)),
             "image_px": patch_px,
             "microns_per_px": microns_per_px,
             "state_dict": {k: v.contiguous() for k, v in model.state_dict().items()},
@@ -92,6 +93,7 @@ def load_fusion_model(path: Path) -> FusionModel:
         [normalizer_of(reference) for reference in saved["colour_references"]],
         np.asarray(saved["mean"], np.float64).reshape(count, 3),
         np.asarray(saved["std"], np.float64).reshape(count, 3),
+        [bool(kept) for kept in saved.get("keep_amounts", [False] * count)],
     )
     mpp = saved.get("microns_per_px")
     return FusionModel(

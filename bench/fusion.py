@@ -222,7 +222,7 @@ def table(data: Dataset, results: dict[str, list[Scored]]) -> dict[str, float]:
     tested = len(np.unique(first.clusters))
     print(
         f"\n{data.name}: {len(data.stacks)} patches of {data.patients} patients, split by {data.split_unit};"
-        f" test predictions of all splits pooled ({tested} test {data.split_unit}s in all)\n"
+        f" test predictions of all splits pooled ({tested} clusters resampled by the bootstrap)\n"
     )
     f1_heads = " | ".join(f"F1 {label}" for label in data.labels)
     print(f"| model | balanced accuracy, pooled [95 % CI] | per split, mean ± sd | accuracy | {f1_heads} |")
@@ -324,7 +324,7 @@ def main() -> None:
     table(cells, evaluate(cells, config, by_patient_splits(cells, args.splits)))
     print("\nDeepLIIF, leave one patient out (test = the other image):")
     table(
-        replace(cells, split_unit="patient"),
+        replace(cells, split_unit="patient (intervals over its 128-px regions)"),
         evaluate(cells, config, leave_one_patient_out(cells)),
     )
 

@@ -47,6 +47,7 @@ UNIVERSAL = {"PathoDesk", "px", "µm", "µm/px", "mm", "ASAP", "XML", "GeoJSON",
 UNIVERSAL |= {"Ctrl", "Shift", "Alt", "Del", "zip", "SVS", "NDPI", "MRXS", "TIFF", "OME-TIFF", "DICOM", "PNG"}
 UNIVERSAL |= {"JPEG", "rrggbb"}  # and a colour's notation
 UNIVERSAL |= {"English"}  # the switch names each language in its own words
+UNIVERSAL |= {"HER2"}  # a gene and its protein are named alike in Chinese reports
 WORD = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]*[A-Za-z0-9]|[A-Za-z]{2,}")
 
 

@@ -203,6 +203,9 @@ def save_fusion_run(
         return {
             "patches": len(stacks),
             "groups": len({s.group for s in stacks}),
+            "patients": len(
+                {s.group for s in stacks}
+            ),  # a group is a patient (pair, slide) unless the data says finer
             "per_class": {label: int(count) for label, count in zip(labels, counts, strict=True)},
         }
 

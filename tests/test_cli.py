@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from pathodesk.config import Settings
 from pathodesk.db.models import Slide, User
 from pathodesk.db.session import Database
@@ -93,3 +95,44 @@ def test_ingest_shows_a_progress_bar(settings: Settings, samples: dict[str, Path
     assert result.returncode == 0, result.stderr
     assert "100%" in result.stderr and "ingest" in result.stderr
     assert "-> slide 1" in result.stdout
+
+
+def test_low_resolution_ingest_super_resolution_and_the_storage_report(
+    settings: Settings, samples: dict[str, Path], tmp_path: Path
+) -> None:
+    """E1: ``ingest --store-downsample 8`` keeps 1/64 of the pixels; ``storage report`` says
+    how much that saves; ``superres`` enlarges any image with the active model (E6)."""
+    from PIL import Image
+
+    from tests.support.accounts import make_accounts
+    from tests.support.superres import random_generator, register_generator
+
+    make_accounts(settings)
+    register_generator(settings, random_generator(), tmp_path / "run")
+    result = run(
+        settings, "ingest", str(samples["svs"]), "--disease-type", "lung", "--store-downsample", "8", "--json"
+    )
+    assert result.returncode == 0, result.stderr
+    db = Database(settings.resolved_database_url())
+    with db.session() as session:
+        slide = session.query(Slide).one()
+        assert (slide.store_downsample, slide.resolution_state.value, slide.width) == (8, "low", 2220)
+        assert (
+            slide.stored_bytes is not None and slide.stored_bytes < slide.byte_size / 5
+        )  # the label and macro images weigh most here
+    report = run(settings, "storage", "report", "--json")
+    assert report.returncode == 0, report.stderr
+    numbers = json.loads(report.stdout)
+    assert numbers["tiers"]["recent"]["low_resolution_files"] == 1 and numbers["saved_fraction"] > 0.8
+    assert "saved" in run(settings, "storage", "report").stdout
+
+    image = tmp_path / "small.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (21, 30, 3), dtype=np.uint8)).save(image)
+    out = tmp_path / "out" / "big.png"
+    enlarged = run(settings, "superres", str(image), "--scale", "8", "--out", str(out), "--json")
+    assert enlarged.returncode == 0, enlarged.stderr
+    assert json.loads(enlarged.stdout)["size"] == [240, 168] and Image.open(out).size == (240, 168)
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a picture")
+    refused = run(settings, "superres", str(broken), "--scale", "8", "--out", str(out))
+    assert refused.returncode == 2 and "not a readable image" in refused.stderr

@@ -6,6 +6,7 @@ import { startAnalysisPanel } from "./analysis-panel.js";
 import { overlayToggler } from "./overlays.js";
 import { startViewTools } from "./view-tools.js";
 import { startPanel } from "./panel.js";
+import { startSuperResolutionView } from "./superres-view.js";
 import { t } from "./i18n.js";
 
 const container = document.getElementById("viewer");
@@ -98,6 +99,7 @@ for (const toggle of document.querySelectorAll("input.overlay-toggle")) {
 }
 
 startViewTools(viewer, mpp);
+startSuperResolutionView(viewer, slideId, Number(container.dataset.storeDownsample) || 1);
 startPanel();
 
 // Annotation editor, list and review (issue 4).

@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     dzi_jpeg_quality: int = 80
     tile_cache_bytes: int = 256 * 1024**2
     readers_per_slide: int = 4
+    # E4/E8: generated (super-resolved) tiles kept on fast local disk, least recently used
+    # dropped first; a path of its own can put it on a faster disk than the data directory
+    temporary_store_dir: Path | None = None
+    temporary_store_bytes: int = 2 * 1024**3
     job_workers: int = 1  # background analyses at once; one more slot is kept for interactive work
     job_stale_seconds: float = 15.0  # a running job without a heartbeat this long is requeued
 
@@ -70,6 +74,10 @@ class Settings(BaseSettings):
     @property
     def cache_dir(self) -> Path:
         return self.data_dir / "cache"
+
+    @property
+    def temporary_dir(self) -> Path:
+        return self.temporary_store_dir or self.data_dir / "temporary"
 
     def resolved_database_url(self) -> str:
         if self.database_url:

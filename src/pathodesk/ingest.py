@@ -16,20 +16,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pathodesk.config import Settings
-from pathodesk.db.models import Exam, Slide
-from pathodesk.errors import ConflictError, NotFoundError, UnsupportedSlideError
+from pathodesk.db.models import Exam, ResolutionState, Slide
+from pathodesk.errors import ConflictError, NotFoundError, UnsupportedSlideError, ValidationFailedError
 from pathodesk.qc.at_ingest import qc_at_ingest
 from pathodesk.slides import open_slide
 from pathodesk.slides.backends import supported_suffixes
 from pathodesk.slides.base import SlideInfo
+from pathodesk.slides.downsampled import DownsampledReader
 from pathodesk.slides.overview import with_overview_levels
+from pathodesk.slides.pyramid import write_pyramid
 from pathodesk.slides.sanity import check_declared_size, check_tiles_present
-from pathodesk.storage import slide_location, store_slide_file
+from pathodesk.storage import STORE_DOWNSAMPLES, slide_location, store_slide_file
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,8 @@ def _next_slide_number(session: Session, exam_id: int) -> str:
     return str(number)
 
 
+KEPT_ASSOCIATED = ("label", "macro")  # E1: what a low-resolution slide keeps beside its pyramid
+
 # what a slide row records of its file: the same for every row that shares the file
 FILE_FACTS = (
     "path",
@@ -124,6 +129,9 @@ FILE_FACTS = (
     "qc_passed",
     "qc_report",
     "associated_images",
+    "resolution_state",
+    "store_downsample",
+    "stored_bytes",
 )
 
 
@@ -160,9 +168,17 @@ def _checked_slide(
     return info, qc_passed, qc_report
 
 
-def _validated(settings: Settings, staged: StagedFile) -> tuple[StagedFile, dict[str, Any]]:
+def _validated(
+    settings: Settings, staged: StagedFile, store_downsample: int = 1
+) -> tuple[StagedFile, dict[str, Any]]:
     """The staged file under its final suffix, checked; returns it and the facts its slide row
-    records. A refused file is removed here (the caller knows only its staged name)."""
+    records. A refused file is removed here (the caller knows only its staged name). With a
+    ``store_downsample`` above 1 the returned file is the reduced pyramid to keep (E1), made
+    after QC has seen the scan, and the scan itself is removed."""
+    if store_downsample not in STORE_DOWNSAMPLES:
+        raise ValidationFailedError(
+            "store downsample must be one of %(value)s", value=", ".join(map(str, STORE_DOWNSAMPLES))
+        )
     suffix = _suffix(staged.original_name)
     # OpenSlide recognises some formats by extension, so validate under the final name.
     probe = staged.path.with_name(staged.path.stem + suffix)
@@ -170,10 +186,11 @@ def _validated(settings: Settings, staged: StagedFile) -> tuple[StagedFile, dict
     staged = StagedFile(probe, staged.sha256, staged.byte_size, staged.original_name)
     try:
         info, qc_passed, qc_report = _checked_slide(settings, staged)
+        kept = _reduced(staged, store_downsample) if store_downsample > 1 else staged
     except BaseException:
         probe.unlink(missing_ok=True)  # the caller only knows the name it staged
         raise
-    return staged, {
+    facts: dict[str, Any] = {
         "path": slide_location(staged.sha256, suffix),
         "sha256": staged.sha256,
         "byte_size": staged.byte_size,
@@ -188,6 +205,38 @@ def _validated(settings: Settings, staged: StagedFile) -> tuple[StagedFile, dict
         "qc_report": qc_report,
         "associated_images": sorted(info.associated_images),
     }
+    if kept is not staged:
+        probe.unlink()  # E1: the scan is not kept
+        facts |= {
+            "path": slide_location(staged.sha256, f"-low{store_downsample}.tif"),
+            "resolution_state": ResolutionState.low,
+            "store_downsample": store_downsample,
+            "stored_bytes": kept.byte_size,
+            "associated_images": sorted(set(info.associated_images) & set(KEPT_ASSOCIATED)),
+        }
+    return kept, facts
+
+
+def _reduced(staged: StagedFile, factor: int) -> StagedFile:
+    """E1: the scan written as a pyramid at 1/``factor`` of its linear resolution, its own
+    description saying so (and how large the scan was), beside the staged scan."""
+    target = staged.path.with_name(staged.path.stem + f"-low{factor}.tif")
+    reader = open_slide(staged.path)
+    try:
+        width, height = reader.info.dimensions
+        write_pyramid(
+            DownsampledReader(reader, factor),
+            target,
+            describe={"stored_downsample": str(factor), "scan_size": f"{width}x{height}"},
+            associated={  # the label and macro images stay; a thumbnail is made from the pyramid
+                name: np.asarray(reader.associated_image(name).convert("RGB"))
+                for name in reader.info.associated_images
+                if name in KEPT_ASSOCIATED
+            },
+        )
+    finally:
+        reader.close()
+    return StagedFile(target, staged.sha256, target.stat().st_size, staged.original_name)
 
 
 def ingest_staged(
@@ -200,6 +249,7 @@ def ingest_staged(
     slide_number: str | None = None,
     before_commit: Callable[[Slide], None] | None = None,
     may_reuse: Callable[[Slide], bool] = lambda _slide: True,
+    store_downsample: int = 1,
 ) -> IngestResult:
     """Validate, store and record; the staged file is always consumed.
 
@@ -207,6 +257,7 @@ def ingest_staged(
     slide (a duplicate); stored only in cases the caller cannot see, they become a new slide
     sharing the stored file, and nothing tells the caller that they exist (issue 20, H).
     ``before_commit`` runs inside the transaction that creates the slide (the audit entry).
+    ``store_downsample`` > 1 keeps only a pyramid at that fraction of the scan (E1).
     """
     try:
         same_bytes = list(
@@ -220,7 +271,7 @@ def ingest_staged(
         if same_bytes:
             facts = {name: getattr(same_bytes[0], name) for name in FILE_FACTS}
         else:
-            staged, facts = _validated(settings, staged)
+            staged, facts = _validated(settings, staged, store_downsample)
         slide = Slide(
             exam_id=exam_id,
             slide_number=slide_number or _next_slide_number(session, exam_id),

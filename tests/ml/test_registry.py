@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from pathodesk.config import Settings
@@ -97,6 +97,28 @@ def test_one_active_model_per_type_and_role(db: Database, settings: Settings, ru
         )
 
 
+def test_super_resolution_models_of_both_scales_are_active_side_by_side(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    """E6: one active generator per type and scale; the database refuses two of one scale."""
+    from pathodesk.ml.registry import active_model
+    from tests.support.superres import random_generator, register_generator
+
+    for name, scale in (("x4", 4), ("x8", 8), ("x8-again", 8)):
+        register_generator(settings, random_generator(scale), tmp_path / name, disease_type="qa")
+    with db.session() as session:
+        x4, x8 = (active_model(session, "qa", "superres", scale) for scale in (4, 8))
+        assert x4 is not None and x8 is not None
+        assert (x4.variant, x8.variant, x8.version) == ("x4", "x8", 3)  # the newest ×8 took over
+        assert active_model(session, "qa", "superres") is None  # a scale must be named
+    with db.session() as session, pytest.raises(IntegrityError):
+        session.execute(
+            update(TrainedModel)
+            .where(TrainedModel.role == "superres", TrainedModel.variant == "x8")
+            .values(active=True)
+        )
+
+
 def test_registration_checks_labels_and_files(
     db: Database, settings: Settings, run_dir: Path, tmp_path: Path
 ) -> None:
@@ -137,7 +159,7 @@ def test_shipped_models_are_registered_once_and_activated(
 
 
 def test_the_real_shipped_models_are_active_in_a_new_data_directory(settings: Settings) -> None:
-    from pathodesk.ml.registry import SHIPPED_DIR
+    from pathodesk.ml.registry import SHIPPED_DIR, active_model, load_superres
     from pathodesk.ml.shipped import install_shipped_models
 
     url = settings.resolved_database_url()
@@ -145,11 +167,29 @@ def test_the_real_shipped_models_are_active_in_a_new_data_directory(settings: Se
     database = Database(url)
     install_shipped_models(database, settings)
     shipped = sorted(p.name for p in SHIPPED_DIR.glob("*") if (p / "model.pt").is_file())
-    assert shipped == ["lung", "lung-coarse", "lung-fine", "thyroid", "thyroid-coarse", "thyroid-fine"]
+    superres = [name for name in shipped if name.startswith("superres-")]
+    assert [name for name in shipped if name not in superres] == [
+        "lung",
+        "lung-coarse",
+        "lung-fine",
+        "thyroid",
+        "thyroid-coarse",
+        "thyroid-fine",
+    ]
+    assert superres == ["superres-x4", "superres-x4-l1", "superres-x8", "superres-x8-l1"]
     roles = {"": "tile", "coarse": "coarse", "fine": "fine"}
     with database.session() as session:
         for folder in shipped:
+            if folder in superres:
+                continue
             disease_type, _, role = folder.partition("-")
             model = model_for_slide_type(session, disease_type, roles[role])
             assert model.source == "shipped" and model.metrics is not None
             assert load(settings, model).labels == model.labels
+        # E6: a generator of each scale for every type, the GAN one active (its folder sorts first)
+        for disease_type in session.scalars(select(DiseaseType.name)):
+            for scale in (4, 8):
+                generator = active_model(session, disease_type, "superres", scale)
+                assert generator is not None and generator.source == "shipped"
+                assert generator.card["training"]["recipe"] == "gan"
+                assert load_superres(settings, generator).scale == scale

@@ -359,6 +359,7 @@ EXPECTATIONS: dict[tuple[str, str], Case] = {
         json=lambda w: {"display_name": "Unclassified"},
     ),
     ("GET", "/api/v1/audit"): Case((401, 403, 403, OK), query={"action": "create"}),
+    ("GET", "/api/v1/storage/report"): Case((401, 403, 403, OK)),
     ("GET", "/dzi/{slide_id}.dzi"): Case((401, OK, 404, OK), params=shared_slide),
     ("GET", "/dzi/{slide_id}_files/{level}/{col}_{row}.jpeg"): Case(
         (401, OK, 404, OK), params=lambda w: {**shared_slide(w), "level": 11, "col": 0, "row": 0}

@@ -18,11 +18,26 @@ from pathodesk.cli import (
     samples,
     sections,
     server,
+    storage,
+    superres,
 )
 from pathodesk.errors import PathoDeskError
 
 # the order of ``pathodesk --help``
-COMMAND_GROUPS = (server, accounts, ingest, qc, dataset, models, analysis, registration, sections, samples)
+COMMAND_GROUPS = (
+    server,
+    accounts,
+    ingest,
+    qc,
+    dataset,
+    models,
+    analysis,
+    registration,
+    sections,
+    superres,
+    storage,
+    samples,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -48,3 +48,14 @@ def emit(args: argparse.Namespace, data: object, text: str) -> None:
 def progress_bar(args: argparse.Namespace, desc: str, unit: str = "it", total: int = 0) -> tqdm[Any]:
     """A bar on standard error, silent under ``--json`` (standard output stays one document)."""
     return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, disable=getattr(args, "json", False))
+
+
+def save_png(path: Path, pixels: Any) -> None:
+    """An RGB array as a PNG at ``path``, whole or not at all: a crash never leaves half a
+    picture under the asked name."""
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    Image.fromarray(pixels).save(partial, format="PNG")
+    partial.replace(path)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from pathodesk.cli.common import AddCommand, emit, open_database, settings_of
 from pathodesk.cli.dataset import slide_and_geojson
+from pathodesk.cli.registered import describe, model_row, register_run
 from pathodesk.db.models import MODEL_ROLES, TrainedModel
 from pathodesk.errors import PathoDeskError
 
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
 
 
 DEFAULT_LR = 1e-4
+DEFAULT_EPOCHS = 100
+SUPERRES_EPOCHS = 16
 
 
 def _parse_split(text: str) -> tuple[float, ...]:
@@ -32,38 +35,18 @@ def _parse_split(text: str) -> tuple[float, ...]:
     return tuple(p / sum(parts) for p in parts)
 
 
-def _model_row(model: TrainedModel) -> dict[str, object]:
-    metrics = model.metrics or {}
-    return {
-        "disease_type": model.disease_type,
-        "role": model.role,
-        "version": model.version,
-        "arch": model.arch,
-        "labels": model.labels,
-        "active": model.active,
-        "source": model.source,
-        "test_accuracy": metrics.get("accuracy"),
-        "test_balanced_accuracy": metrics.get("balanced_accuracy"),
-        "created_at": model.created_at.isoformat(),
-    }
-
-
-def _describe(row: dict[str, object]) -> str:
-    accuracy = row.get("test_accuracy")
-    return (
-        f"{row['disease_type']} {row['role']} v{row['version']} ({row['arch']})"
-        f"{' ACTIVE' if row['active'] else ''}"
-        f"  test accuracy {accuracy if accuracy is not None else '—'}"
-        f"  balanced {row.get('test_balanced_accuracy', '—')}  [{row['source']}]"
-    )
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     from pathodesk.db.models import DiseaseType
     from pathodesk.ml import registry
     from pathodesk.ml.data import read_groups, scan_class_folders
     from pathodesk.ml.train import TrainConfig, train, train_until
 
+    if args.role == "superres":
+        from pathodesk.cli.superres import train_superres_command
+
+        args.epochs = args.epochs or SUPERRES_EPOCHS
+        return train_superres_command(args)
+    args.epochs = args.epochs or DEFAULT_EPOCHS
     if args.role == "fusion":
         return _train_fusion(args)
     if args.annotated:
@@ -134,14 +117,13 @@ def cmd_train(args: argparse.Namespace) -> int:
             model = registry.register(
                 session, settings, Path(run), args.disease_type, role=args.role, activate=args.activate
             )
-            row = _model_row(model)
-    emit(args, {**row, "card": result.card}, _describe(row))
+            row = model_row(model)
+    emit(args, {**row, "card": result.card}, describe(row))
     return 0
 
 
 def _train_fusion(args: argparse.Namespace) -> int:
     """D4–D6: a multi-stain classifier from ``--data``'s lesions.csv, split 6:2:2 by group."""
-    from pathodesk.ml import registry
     from pathodesk.ml.data import group_split
     from pathodesk.ml.fusion_data import VECTORS_ONLY, read_lesions
     from pathodesk.ml.fusion_train import FusionConfig, save_fusion_run, train_fusion
@@ -170,26 +152,19 @@ def _train_fusion(args: argparse.Namespace) -> int:
         max_steps_per_epoch=args.max_steps,
     )
     run = train_fusion(splits, lesions.labels, config, progress=not args.json)
-    settings = settings_of(args)
-    db = open_database(settings)
-    settings.models_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".run-", dir=settings.models_dir) as folder:
-        card = save_fusion_run(
+    return register_run(
+        args,
+        "fusion",
+        lambda folder: save_fusion_run(
             run,
             splits,
             lesions.labels,
             config,
-            Path(folder),
+            folder,
             disease_type=args.disease_type,
             data_description=f"{args.data.name}: {len(lesions.stacks)} patches of {lesions.stains}",
-        )
-        with db.session() as session:
-            model = registry.register(
-                session, settings, Path(folder), args.disease_type, role="fusion", activate=args.activate
-            )
-            row = _model_row(model)
-    emit(args, {**row, "card": card}, _describe(row))
-    return 0
+        ),
+    )
 
 
 def _train_coarse(
@@ -234,15 +209,15 @@ def cmd_models(args: argparse.Namespace) -> int:
             )
             if args.disease_type:
                 query = query.where(TrainedModel.disease_type == args.disease_type)
-            rows = [_model_row(m) for m in session.scalars(query)]
-            emit(args, rows, "\n".join(_describe(r) for r in rows) or "no models")
+            rows = [model_row(m) for m in session.scalars(query)]
+            emit(args, rows, "\n".join(describe(r) for r in rows) or "no models")
             return 0
         if not args.disease_type:
             raise PathoDeskError(f"models {args.action} needs --disease-type")
         model = registry.find_version(session, args.disease_type, args.version, role=args.role)
         if args.action == "activate":
             registry.set_active(session, model)
-            emit(args, _model_row(model), _describe(_model_row(model)))
+            emit(args, model_row(model), describe(model_row(model)))
             return 0
         if not args.data:
             raise PathoDeskError("models evaluate needs --data DIR (one sub-folder per class)")
@@ -285,7 +260,12 @@ def register(add: AddCommand) -> None:
         "--init-from", type=Path, default=None, help="model.pt whose backbone starts this one"
     )
     command.add_argument("--steps", type=int, default=4000, help="training steps of a --role coarse model")
-    command.add_argument("--epochs", type=int, default=100)
+    command.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help=f"default {DEFAULT_EPOCHS}; {SUPERRES_EPOCHS} for --role superres",
+    )
     command.add_argument("--lr", type=float, default=DEFAULT_LR, help="1e-4 (B6); 1e-3 for --role fusion")
     command.add_argument("--lr-step-epochs", type=int, default=10)
     command.add_argument("--batch-size", type=int, default=32)
@@ -330,6 +310,15 @@ def register(add: AddCommand) -> None:
         help="recolour only, keep the stain's amounts (IHC: the amount is the finding)",
     )
     fusion.add_argument("--backbone", default=None, help="a timm name per stain instead of the seed's branch")
+    superres = command.add_argument_group(
+        "--role superres (a generator; --data holds high-resolution images)"
+    )
+    superres.add_argument("--scale", type=int, choices=(4, 8), default=4)
+    superres.add_argument(
+        "--recipe", choices=("l1", "gan"), default="gan", help="gan: L1 first, then perceptual + adversarial"
+    )
+    superres.add_argument("--width", type=int, default=48, help="feature maps of the generator's body")
+    superres.add_argument("--blocks", type=int, default=6, help="residual blocks of the generator's body")
     command.add_argument(
         "--activate", action="store_true", help="make it the active model of its type and role"
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pathodesk.cli.common import AddCommand, emit
+from pathodesk.cli.common import AddCommand, emit, save_png
 from pathodesk.errors import ValidationFailedError
 
 REGISTRATION_SIDE = 2048  # the larger section is registered on a thumbnail this size (longest side)
@@ -105,8 +105,6 @@ def cmd_register(args: argparse.Namespace) -> int:
 
 
 def cmd_normalize(args: argparse.Namespace) -> int:
-    from PIL import Image
-
     from pathodesk.stain import normalizer
 
     image, _ = read_section(args.image, NORMALIZE_SIDE)
@@ -114,10 +112,7 @@ def cmd_normalize(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     out = normalizer(args.method).fit(reference).transform(image)
     seconds = time.perf_counter() - started
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    partial = args.out.with_name(f".{args.out.name}.partial")
-    Image.fromarray(out).save(partial, format="PNG")
-    partial.replace(args.out)  # a crash never leaves half a picture under the asked name
+    save_png(args.out, out)
     emit(
         args,
         {

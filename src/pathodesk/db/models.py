@@ -253,6 +253,10 @@ class Slide(Base):
     resolution_state: Mapped[ResolutionState] = mapped_column(
         Enum(ResolutionState, native_enum=False, length=8), default=ResolutionState.high
     )
+    # E1: kept at 1/store_downsample of the scan's linear resolution (1: as scanned); the
+    # row's width, height and mpp stay the scan's, and stored_bytes is what is kept
+    store_downsample: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    stored_bytes: Mapped[int | None] = mapped_column(BigInteger)
     storage_tier: Mapped[StorageTier] = mapped_column(
         Enum(StorageTier, native_enum=False, length=16), default=StorageTier.recent
     )
@@ -285,15 +289,17 @@ class Slide(Base):
 
 
 class TrainedModel(Base):
-    """A model in the registry (A3): versioned per disease type, one active per type and role."""
+    """A model in the registry (A3): versioned per disease type, one active per type, role and
+    variant (the scale of a super-resolution model, E6; "" for every other role)."""
 
     __tablename__ = "models"
     __table_args__ = (
         UniqueConstraint("disease_type", "version", name="uq_model_version_per_type"),
         Index(
-            "uq_one_active_model_per_type_role",
+            "uq_one_active_model_per_type_role_variant",
             "disease_type",
             "role",
+            "variant",
             unique=True,
             sqlite_where=text("active"),
             postgresql_where=text("active"),
@@ -306,6 +312,7 @@ class TrainedModel(Base):
     )
     version: Mapped[int] = mapped_column(Integer)
     role: Mapped[str] = mapped_column(String(16), default="tile")  # one of MODEL_ROLES
+    variant: Mapped[str] = mapped_column(String(16), default="", server_default="")  # "x4", "x8": superres
     arch: Mapped[str] = mapped_column(String(128))
     labels: Mapped[list[str]] = mapped_column(JSON)
     metrics: Mapped[dict[str, object] | None] = mapped_column(JSON)  # the test split, scored once

@@ -27,9 +27,12 @@ from pathodesk.db.models import MODEL_ROLES, DiseaseType, TrainedModel
 from pathodesk.errors import NotFoundError, ValidationFailedError
 from pathodesk.ml.grades import disease_scale
 from pathodesk.ml.model_file import MODEL_FILE, RUN_FILES, LoadedModel, load_model, read_card
+from pathodesk.ml.superres_model import LoadedSuperRes, load_superres_model
+from pathodesk.ml.superres_nets import superres_scale
 from pathodesk.storage import file_sha256
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "shipped_models"
+EVERY_TYPE = "*"  # a shipped card's disease type meaning: register it for every type
 WEAK_BELOW = 0.8  # balanced accuracy on the test split under which a model is flagged as weak
 
 
@@ -97,6 +100,7 @@ def register(
         disease_type=disease_type,
         version=version,
         role=role,
+        variant=scale_variant(superres_scale(str(card.get("arch", "")))),
         arch=str(card.get("arch", "unknown")),
         labels=labels,
         metrics=card.get("test"),
@@ -108,18 +112,24 @@ def register(
     )
     session.add(model)
     session.flush()
-    if activate or active_model(session, disease_type, role) is None:
+    if activate or active_model(session, disease_type, role, superres_scale(model.arch)) is None:
         set_active(session, model)
     return model
 
 
+def scale_variant(scale: int | None) -> str:
+    """Super-resolution models of different scales are active side by side (E6: ×4 and ×8)."""
+    return "" if scale is None else f"x{scale}"
+
+
 def set_active(session: Session, model: TrainedModel) -> None:
-    """Make ``model`` the one its disease type's slides are sent to for its role."""
+    """Make ``model`` the one its disease type's slides are sent to for its role (and scale)."""
     session.execute(
         update(TrainedModel)
         .where(
             TrainedModel.disease_type == model.disease_type,
             TrainedModel.role == model.role,
+            TrainedModel.variant == model.variant,
             TrainedModel.id != model.id,
         )
         .values(active=False)
@@ -129,10 +139,15 @@ def set_active(session: Session, model: TrainedModel) -> None:
     session.flush()
 
 
-def active_model(session: Session, disease_type: str, role: str = "tile") -> TrainedModel | None:
+def active_model(
+    session: Session, disease_type: str, role: str = "tile", scale: int | None = None
+) -> TrainedModel | None:
     return session.scalar(
         select(TrainedModel).where(
-            TrainedModel.disease_type == disease_type, TrainedModel.role == role, TrainedModel.active
+            TrainedModel.disease_type == disease_type,
+            TrainedModel.role == role,
+            TrainedModel.active,
+            TrainedModel.variant == scale_variant(scale),
         )
     )
 
@@ -174,11 +189,25 @@ def load(settings: Settings, model: TrainedModel) -> LoadedModel:
     return _load_cached(str(model_path(settings, model) / MODEL_FILE), model.sha256)
 
 
-@lru_cache(maxsize=4)
-def _load_cached(path: str, sha256: str) -> LoadedModel:
+def load_superres(settings: Settings, model: TrainedModel) -> LoadedSuperRes:
+    """A registered super-resolution generator, cached and checked the same way."""
+    return _load_superres_cached(str(model_path(settings, model) / MODEL_FILE), model.sha256)
+
+
+def _verified(path: str, sha256: str) -> Path:
     if file_sha256(Path(path)) != sha256:
         raise ValidationFailedError("model file does not match its registered checksum")
-    return load_model(Path(path))
+    return Path(path)
+
+
+@lru_cache(maxsize=4)
+def _load_cached(path: str, sha256: str) -> LoadedModel:
+    return load_model(_verified(path, sha256))
+
+
+@lru_cache(maxsize=4)
+def _load_superres_cached(path: str, sha256: str) -> LoadedSuperRes:
+    return load_superres_model(_verified(path, sha256))
 
 
 def ensure_shipped_models(session: Session, settings: Settings, shipped_dir: Path = SHIPPED_DIR) -> int:
@@ -186,16 +215,20 @@ def ensure_shipped_models(session: Session, settings: Settings, shipped_dir: Pat
     added = 0
     for run_dir in sorted(p for p in shipped_dir.glob("*") if (p / MODEL_FILE).is_file()):
         card = read_card(run_dir)
-        disease_type = str(card.get("disease_type") or run_dir.name)
-        if session.get(DiseaseType, disease_type) is None:
-            continue  # an admin removed the type: nothing to attach the model to
+        named = str(card.get("disease_type") or run_dir.name)
+        # "*": a model for every type (super-resolution learns tissue, not a disease)
+        every = named == EVERY_TYPE
+        types = session.scalars(select(DiseaseType.name)).all() if every else [named]
         sha = file_sha256(run_dir / MODEL_FILE)
-        known = session.scalar(
-            select(TrainedModel.id).where(
-                TrainedModel.disease_type == disease_type, TrainedModel.sha256 == sha
+        for disease_type in types:
+            if session.get(DiseaseType, disease_type) is None:
+                continue  # an admin removed the type: nothing to attach the model to
+            known = session.scalar(
+                select(TrainedModel.id).where(
+                    TrainedModel.disease_type == disease_type, TrainedModel.sha256 == sha
+                )
             )
-        )
-        if known is None:
-            register(session, settings, run_dir, disease_type, source="shipped")
-            added += 1
+            if known is None:
+                register(session, settings, run_dir, disease_type, source="shipped")
+                added += 1
     return added

@@ -59,8 +59,13 @@ def write_pyramid(
     mpp: float | None = None,
     objective_power: float | None = None,
     progress: Progress | None = None,
+    describe: dict[str, str] | None = None,
+    associated: dict[str, np.ndarray] | None = None,
 ) -> Path:
-    """Write ``source`` as a pyramid; the file appears only when complete (atomic rename)."""
+    """Write ``source`` as a pyramid; the file appears only when complete (atomic rename).
+    ``describe`` adds facts to the description, read back as ``pathodesk.<key>`` properties
+    (low-resolution storage: the stored downsample and the scan's size). ``associated``
+    images (label, macro) follow the pyramid as pages of their own, described by name."""
     if tile % 16:
         raise ValueError("TIFF tile size must be a multiple of 16")
     width, height = source.info.dimensions
@@ -76,7 +81,9 @@ def write_pyramid(
 
     mpp = mpp if mpp is not None else source.info.mpp_x
     objective_power = objective_power if objective_power is not None else source.info.objective_power
-    description = json.dumps({"mpp": mpp, "objective_power": objective_power, "tile": tile})
+    description = json.dumps(
+        {"mpp": mpp, "objective_power": objective_power, "tile": tile, **(describe or {})}
+    )
     temporary = destination.with_name(destination.name + ".part")
     resolution = (10_000 / mpp, 10_000 / mpp) if mpp else None
     try:
@@ -95,6 +102,16 @@ def write_pyramid(
                     description=description if k == 0 else None,
                     resolution=resolution,
                     resolutionunit="CENTIMETER" if resolution else None,
+                    metadata=None,
+                )
+            for name, image in (associated or {}).items():
+                writer.write(
+                    np.ascontiguousarray(image[..., :3]),
+                    photometric="rgb",
+                    compression="jpeg",
+                    compressionargs={"level": quality},
+                    description=name,
+                    software=PYRAMID_SOFTWARE,
                     metadata=None,
                 )
         os.replace(temporary, destination)

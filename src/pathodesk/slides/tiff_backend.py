@@ -232,6 +232,8 @@ class TiffSlideReader:
         }
         if first.is_tiled:
             properties["tiff.tile_size"] = f"{first.tilewidth}x{first.tilelength}"
+        described = self._pyramid_description() or {}
+        properties |= {f"pathodesk.{k}": str(v) for k, v in described.items() if isinstance(v, str)}
         return properties
 
     def _associated_pages(self) -> dict[str, tifffile.TiffPage]:

@@ -3,6 +3,7 @@ so storage tiers and low-resolution storage plug in here and nowhere else."""
 
 from pathodesk.storage.checksum import file_sha256
 from pathodesk.storage.files import (
+    STORE_DOWNSAMPLES,
     analysis_folder,
     discard_slide_files,
     existing_analysis_folder,
@@ -12,6 +13,7 @@ from pathodesk.storage.files import (
 )
 
 __all__ = [
+    "STORE_DOWNSAMPLES",
     "analysis_folder",
     "discard_slide_files",
     "existing_analysis_folder",

@@ -14,6 +14,8 @@ from typing import Protocol
 
 from pathodesk.config import Settings
 
+STORE_DOWNSAMPLES = (1, 2, 4, 8)  # E1: a slide kept at 1/N of its scan's resolution; 8 keeps 1/64
+
 
 class StoredSlide(Protocol):
     """What storage needs of a slide row (``db.models.Slide`` has it)."""

@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from pathodesk import __version__
 from pathodesk.analysis.kinds import job_kinds
+from pathodesk.analysis.superres_service import SuperResolution
 from pathodesk.config import Settings, get_settings
 from pathodesk.db.session import Database, migrate
 from pathodesk.ingest import discard_abandoned_staging
@@ -19,9 +20,23 @@ from pathodesk.jobs.worker import WorkerPool
 from pathodesk.ml.shipped import install_shipped_models
 from pathodesk.slides.pool import ReaderPool
 from pathodesk.slides.tilecache import TileCache
+from pathodesk.storage.temporary import TemporaryStore
 from pathodesk.web.headers import SecurityHeaders
 from pathodesk.web.problems import install_problem_handlers
-from pathodesk.web.routes import admin, auth, dzi, jobs, models, pages, qc, records, sections, slides, users
+from pathodesk.web.routes import (
+    admin,
+    auth,
+    dzi,
+    jobs,
+    models,
+    pages,
+    qc,
+    records,
+    sections,
+    slides,
+    storage,
+    users,
+)
 from pathodesk.web.routes import annotations as annotation_routes
 from pathodesk.web.state import AppState
 from pathodesk.web.tile_fast_path import TileFastPath
@@ -40,6 +55,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         readers=ReaderPool(per_slide=settings.readers_per_slide),
         tiles=TileCache(settings.tile_cache_bytes),
     )
+    state.superres = SuperResolution(settings, state.db)
+    state.generated = TemporaryStore(settings.temporary_dir / "tiles", settings.temporary_store_bytes)
     install_shipped_models(state.db, settings)
     discard_abandoned_staging(settings)
 
@@ -70,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         qc,
         models,
         admin,
+        storage,
         dzi,
         pages,
     ):

@@ -64,6 +64,8 @@ def slide_handle(state: AppState, user: Principal, slide_id: int) -> SlideHandle
                 path=slide_file(state.settings, slide),
                 sha256=slide.sha256,
                 viewer_ids=exam_viewers(slide.exam),
+                disease_type=slide.exam.disease_type,
+                store_downsample=slide.store_downsample,
             )
         state.slide_handles.put(slide_id, handle)
     _authorise_slide(user, handle.viewer_ids, slide_id)

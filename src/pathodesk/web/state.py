@@ -40,7 +40,9 @@ class Principal:
 
 
 if TYPE_CHECKING:
+    from pathodesk.analysis.superres_service import SuperResolution
     from pathodesk.jobs.worker import WorkerPool
+    from pathodesk.storage.temporary import TemporaryStore
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ class SlideHandle:
     path: Path
     sha256: str
     viewer_ids: frozenset[int]  # experts who may see it besides administrators
+    disease_type: str = ""  # picks the super-resolution models of a low-resolution slide
+    store_downsample: int = 1  # E1: >1 when only a reduced pyramid is kept (tiles are generated)
 
 
 class TtlCache(Generic[K, V]):
@@ -95,3 +99,5 @@ class AppState:
     # Deep Zoom tilers per slide checksum: geometry is computed once per file.
     tilers: dict[str, DeepZoomTiler] = field(default_factory=dict)
     workers: WorkerPool | None = None  # background jobs (issue 7); None in tools that run none
+    superres: SuperResolution | None = None  # E8: enlarges low-resolution slides (None: bicubic)
+    generated: TemporaryStore | None = None  # E8: generated tiles on fast disk, across restarts

@@ -64,6 +64,8 @@ class TileFastPath:
         handle = state.slide_handles.get(slide_id)
         if principal is None or handle is None or not may_see(principal, handle.viewer_ids):
             return False
+        if handle.store_downsample > 1:
+            return False  # generated tiles (E8): their key names the generators; the route knows them
         tiler = state.tilers.get(handle.sha256)
         if tiler is None:
             return False

@@ -27,7 +27,7 @@ from pathodesk.web.access import may_see_exam
 from pathodesk.web.deps import CurrentUser, DbSession, IdValue, RecordId, StateDep
 from pathodesk.web.i18n import RequestLocale
 from pathodesk.web.route_helpers import cached_image_response, slide_handle, start_queued, visible_exam
-from pathodesk.web.routes.dzi import render_tile, tile_etag, tile_key, tiler_for
+from pathodesk.web.routes.dzi import pixels_variant, render_tile, tile_etag, tile_key, tiler_for
 from pathodesk.web.routes.jobs import JobPublic, to_public
 from pathodesk.web.state import IMMUTABLE, AppState, Principal
 
@@ -348,14 +348,15 @@ async def normalized_tile(
     reference, slide = await anyio.to_thread.run_sync(_normalization_pair, state, user, group_id, slide_id)
     handle = slide_handle(state, user, slide_id)
     tiler = tiler_for(state, handle)
-    etag = f'"norm-{reference.sha256[:16]}-{tile_etag(handle, tiler, level, col, row)[1:]}'
+    variant = pixels_variant(state, handle, "generated")
+    etag = f'"norm-{reference.sha256[:16]}-{tile_etag(handle, tiler, level, col, row, variant)[1:]}'
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers={"ETag": etag, "Cache-Control": IMMUTABLE})
     tiler.geometry.tile_bounds(level, col, row)  # 404 before any work for a tile that cannot exist
 
     def produce() -> bytes:
         fitted = fitted_normalizer(state.settings, reference, slide)
-        key = tile_key(handle, tiler, level, col, row)
+        key = tile_key(handle, tiler, level, col, row, variant)
         raw = state.tiles.get(key) or render_tile(state, handle, tiler, level, col, row)
         pixels = np.asarray(Image.open(io.BytesIO(raw)).convert("RGB"))
         buffer = io.BytesIO()

@@ -18,7 +18,7 @@ from pathodesk.db.models import MAX_ID, Exam, Slide
 from pathodesk.errors import ConflictError, NotFoundError, ValidationFailedError
 from pathodesk.ingest import ingest_staged
 from pathodesk.slides import thumbnail
-from pathodesk.storage import slide_file
+from pathodesk.storage import STORE_DOWNSAMPLES, slide_file
 from pathodesk.web.access import may_see_exam
 from pathodesk.web.deps import CurrentUser, DbSession, RecordId, StateDep
 from pathodesk.web.route_helpers import cached_image_response, forget_slide, slide_handle, visible_slide
@@ -43,9 +43,11 @@ class SlidePublic(BaseModel):
     description: str | None
     original_filename: str
     resolution_state: str
+    store_downsample: int = 1  # E1: kept at 1/N of the scan; finer levels are generated (E8)
     storage_tier: str
     sha256: str
     byte_size: int
+    stored_bytes: int | None = None  # what is kept, when it is not the scan itself
     format: str
     vendor: str | None
     width: int
@@ -92,6 +94,8 @@ def to_detail(state: AppState, slide: Slide, duplicate: bool = False) -> SlideDe
     detail = SlideDetail(**to_public(slide).model_dump(), duplicate=duplicate, qc_report=slide.qc_report)
     with state.readers.reader(slide_file(state.settings, slide)) as reader:
         info = reader.info
+        if slide.store_downsample > 1 and state.superres is not None:  # E8: the scan's levels
+            info = state.superres.reader(reader, slide.exam.disease_type, stored_pixels=True).info
     detail.levels = [
         LevelPublic(width=w, height=h, downsample=d)
         for (w, h), d in zip(info.level_dimensions, info.level_downsamples, strict=True)
@@ -130,6 +134,11 @@ def list_slides(
                             "file": {"type": "string", "format": "binary"},
                             "exam_id": {"type": "integer"},
                             "slide_number": {"type": "string"},
+                            "store_downsample": {
+                                "type": "integer",
+                                "enum": list(STORE_DOWNSAMPLES),
+                                "description": "keep only a pyramid at 1/N of the scan (E1); 8 keeps 1/64",
+                            },
                         },
                     }
                 }
@@ -155,6 +164,12 @@ async def upload_slide(
     except ValidationError:
         staged.path.unlink(missing_ok=True)
         raise ValidationFailedError("slide_number must be 1 to 64 characters") from None
+    store_downsample = fields.get("store_downsample") or "1"
+    if store_downsample not in {str(d) for d in STORE_DOWNSAMPLES}:
+        staged.path.unlink(missing_ok=True)
+        raise ValidationFailedError(
+            "store_downsample must be one of %(value)s", value=", ".join(map(str, STORE_DOWNSAMPLES))
+        )
 
     def store() -> SlideDetail:
         with state.db.session() as session:
@@ -173,6 +188,7 @@ async def upload_slide(
                     session, user, "create", "slide", slide.id, exam_id=exam_id, sha256=slide.sha256
                 ),
                 may_reuse=lambda slide: may_see_exam(user, slide.exam),
+                store_downsample=int(store_downsample),
             )
             return to_detail(state, result.slide, duplicate=result.duplicate)
 

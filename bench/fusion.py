@@ -25,7 +25,7 @@ three test patients it is wide, and it says so — then mean ± spread over the 
 fused network's SE stain weights per true class. The last line is API.md's result line:
 fused balanced accuracy over the best single stain's (mean over the splits, BCI).
 
-    .venv/bin/python bench/fusion.py [--splits 3] [--epochs 12]
+    .venv/bin/python bench/fusion.py [--splits 3] [--epochs 12] [--datasets bci deepliif]
 """
 
 from __future__ import annotations
@@ -302,43 +302,57 @@ def chosen_downsample(config: FusionConfig, options: tuple[int, ...]) -> int:
     return max(scores, key=lambda d: scores[d])
 
 
+def best_single(scores: dict[str, float]) -> str:
+    singles = {name: score for name, score in scores.items() if name.endswith(" only")}
+    return max(singles, key=lambda name: singles[name])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--splits", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--backbone", default="resnet10t", help="timm branches compared on BCI ('' for none)")
+    parser.add_argument("--datasets", nargs="+", choices=("bci", "deepliif"), default=["bci", "deepliif"])
     args = parser.parse_args()
     if not SHARED_DATA.is_dir():
         sys.exit(f"needs {SHARED_DATA} (PATHODESK_SHARED_DATA_DIR)")
     config = FusionConfig(stains=(), methods=(), epochs=args.epochs, patience=3)
+    print(f"stain dropout in training: {config.stain_dropout}")
+    results = []  # (data set, its scores, facts for the result line)
 
-    print("BCI: choosing the patch resolution on validation")
-    downsample = chosen_downsample(config, (2, 4))
-    data = bci(downsample)
-    scores = table(data, evaluate(data, config, by_patient_splits(data, args.splits), backbone=args.backbone))
-    singles = {name: score for name, score in scores.items() if name.endswith(" only")}
-    best_single = max(singles, key=lambda name: singles[name])
+    if "bci" in args.datasets:
+        print("BCI: choosing the patch resolution on validation")
+        downsample = chosen_downsample(config, (2, 4))
+        data = bci(downsample)
+        scores = table(
+            data, evaluate(data, config, by_patient_splits(data, args.splits), backbone=args.backbone)
+        )
+        results.append(("BCI", scores, {"patients": data.patients, "downsample": downsample}))
 
-    cells = deepliif()
-    print(f"\nDeepLIIF: {len(cells.stacks)} nuclei")
-    table(cells, evaluate(cells, config, by_patient_splits(cells, args.splits)))
-    print("\nDeepLIIF, leave one patient out (test = the other image):")
-    table(
-        replace(cells, split_unit="patient (intervals over its 128-px regions)"),
-        evaluate(cells, config, leave_one_patient_out(cells)),
-    )
+    if "deepliif" in args.datasets:
+        cells = deepliif()
+        print(f"\nDeepLIIF: {len(cells.stacks)} nuclei")
+        scores = table(cells, evaluate(cells, config, by_patient_splits(cells, args.splits)))
+        results.append(("DeepLIIF", scores, {"patients": cells.patients, "split_by": cells.split_unit}))
+        print("\nDeepLIIF, leave one patient out (test = the other image):")
+        table(
+            replace(cells, split_unit="patient (intervals over its 128-px regions)"),
+            evaluate(cells, config, leave_one_patient_out(cells)),
+        )
 
+    dataset, scores, facts = results[0]  # API.md's line: BCI when it ran
+    single = best_single(scores)
     print(
         result_line(
             "fusion",
             scores["fused (SE)"],
-            singles[best_single],
+            scores[single],
             "balanced accuracy",
-            f"{best_single} (same branch, patches, split and epochs)",
-            dataset="BCI",
+            f"{single} (same branch, patches, split and epochs)",
+            dataset=dataset,
             splits=args.splits,
-            patients=data.patients,
-            downsample=downsample,
+            stain_dropout=config.stain_dropout,
+            **facts,
         )
     )
 

@@ -174,3 +174,17 @@ def test_an_ihc_stain_keeps_its_amount_when_recoloured() -> None:
     assert strong > faint + 15, (faint, strong)
     faint_full, strong_full = darkness("macenko")
     assert abs(strong_full - faint_full) < (strong - faint) / 2, (faint_full, strong_full)
+
+
+def test_stain_dropout_silences_stains_in_training_only() -> None:
+    """Modality dropout: some stains of a sample silenced in training, never all; none in use."""
+    torch.manual_seed(0)
+    net = StainFusionNet(3, 2, dropout=0.0, stain_dropout=0.5)
+    features = torch.ones(400, 3, 8)
+    kept = net._kept_stains(features)[..., 0]
+    assert kept.shape == (400, 3) and bool((kept.sum(dim=1) >= 1).all())  # never every stain
+    assert 0.3 < float(1 - kept.mean()) < 0.5  # about half silenced, less the rescued ones
+    stacks = torch.rand(4, 3, 3, PATCH, PATCH)
+    net.eval()
+    with torch.no_grad():
+        assert torch.equal(net(stacks), net(stacks))  # in use: nothing random

@@ -94,7 +94,12 @@ class StainFusionNet(nn.Module):
     the latest forward pass (what the product shows: which stain the model leaned on)."""
 
     def __init__(
-        self, stains: int, num_classes: int, backbone: str | None = None, dropout: float = 0.5
+        self,
+        stains: int,
+        num_classes: int,
+        backbone: str | None = None,
+        dropout: float = 0.5,
+        stain_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         self.branches = nn.ModuleList(
@@ -102,14 +107,26 @@ class StainFusionNet(nn.Module):
         )
         self.excitation = StainExcitation(stains)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(stains * FEATURES, num_classes))
+        self.stain_dropout = stain_dropout
         self.last_weights: torch.Tensor | None = None
 
     def forward(self, stacks: torch.Tensor) -> torch.Tensor:
         features = torch.stack(
             [branch(stacks[:, index]) for index, branch in enumerate(self.branches)], dim=1
         )
+        if self.training and self.stain_dropout > 0 and features.shape[1] > 1:
+            features = features * self._kept_stains(features)
         weighted, self.last_weights = self.excitation(features)
         return self.head(weighted.flatten(1))
+
+    def _kept_stains(self, features: torch.Tensor) -> torch.Tensor:
+        """Stain dropout (modality dropout): in training, each stain of a sample is silenced
+        with probability ``stain_dropout`` (never all of them), so no branch can lean on the
+        others and each learns what its stain shows alone. (batch, stains, 1) of 0 / 1."""
+        keep = torch.rand(features.shape[:2], device=features.device) >= self.stain_dropout
+        silent = ~keep.any(dim=1)
+        keep[silent, torch.randint(features.shape[1], (int(silent.sum()),))] = True
+        return keep.unsqueeze(2).to(features.dtype)
 
 
 def fusion_model(arch: str, num_classes: int) -> nn.Module | None:

@@ -15,6 +15,8 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from pathodesk.config import Settings
+from pathodesk.slides import open_slide
+from pathodesk.slides.pyramid import write_pyramid
 from pathodesk.web.app import create_app
 from tests.support.accounts import Accounts
 from tests.support.http import login
@@ -66,6 +68,28 @@ def test_analysis_job_outlines_a_real_slide_with_heatmaps(
         login(client, "expert-b")
         assert client.get(f"/api/v1/jobs/{job['id']}").status_code == 404
         assert client.post(f"/api/v1/slides/{slide_id}/analyze", json={}).status_code == 404
+
+
+def test_a_low_resolution_slide_is_analysed_in_its_scans_coordinates(
+    settings: Settings, accounts: Accounts, samples: dict[str, Path], tmp_path: Path
+) -> None:
+    """E1/E8: a slide kept at 1/8 is read at the model's resolution through its enlargement,
+    so its tiles cover the scan as the full-resolution copy's do."""
+    full = ingest_slide(settings, samples["svs"], accounts.exam_a_id, accounts.expert_a_id)
+    reader = open_slide(samples["svs"])
+    copy = write_pyramid(reader, tmp_path / "cmu-copy.tif", mpp=0.499)  # the same pixels, other bytes
+    reader.close()
+    low = ingest_slide(settings, copy, accounts.exam_a_id, accounts.expert_a_id, store_downsample=8)
+    results = {}
+    with TestClient(create_app(settings)) as client:
+        login(client, "expert-a")
+        for slide_id in (full, low):
+            response = client.post(f"/api/v1/slides/{slide_id}/analyze", json={"outline": "tiles"})
+            job = wait_for(finished(client, response.json()["id"]))
+            assert job["state"] == "succeeded", job
+            results[slide_id] = job["result"]
+    assert results[low]["tile_px"] == results[full]["tile_px"]  # the same scan pixels a tile
+    assert abs(results[low]["tiles"] - results[full]["tiles"]) <= 0.2 * results[full]["tiles"]
 
 
 def test_queued_jobs_cancel_and_retry(

@@ -21,11 +21,15 @@ def blurred_copy(svs: Path, destination: Path) -> Path:
     return write_pyramid(RasterSlideReader.from_array(pixels), destination, mpp=0.499)
 
 
-def ingest_slide(settings: Settings, path: Path, exam_id: int, user_id: int) -> int:
+def ingest_slide(
+    settings: Settings, path: Path, exam_id: int, user_id: int, store_downsample: int = 1
+) -> int:
     db = Database(settings.resolved_database_url())
     try:
         with db.session() as session:
             staged = stage_copy(settings, path)
-            return ingest_staged(session, settings, staged, exam_id=exam_id, user_id=user_id).slide.id
+            return ingest_staged(
+                session, settings, staged, exam_id=exam_id, user_id=user_id, store_downsample=store_downsample
+            ).slide.id
     finally:
         db.dispose()

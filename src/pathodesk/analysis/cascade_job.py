@@ -12,6 +12,7 @@ from pathodesk.analysis.cascade import CascadeOutcome, CascadeSettings, cascade_
 from pathodesk.analysis.job import CLASSIFYING, disease_params, model_mpp
 from pathodesk.analysis.results import ANALYSIS_PROPERTY, model_name, replace_outlines
 from pathodesk.analysis.schemas import CascadeAnalysisResult
+from pathodesk.analysis.superres_service import SuperResolution
 from pathodesk.annotations import store
 from pathodesk.annotations.geometry import to_geojson
 from pathodesk.config import Settings
@@ -22,7 +23,7 @@ from pathodesk.jobs.context import JobContext
 from pathodesk.ml import registry
 from pathodesk.ml.grades import GradeScale, disease_scale
 from pathodesk.ml.model_file import LoadedModel
-from pathodesk.slides import open_slide
+from pathodesk.slides.superresolved import open_scan
 from pathodesk.storage import slide_file
 
 
@@ -162,7 +163,7 @@ def run_cascade_analysis(context: JobContext) -> dict[str, object]:
             coarse.id,
         )
     context.report(0.02, N_("looking at low power"))
-    reader = open_slide(path)
+    reader = open_scan(path, SuperResolution(settings, context.db).enlarger(disease_type))
     try:
         outcome = cascade_slide(
             reader,

@@ -9,12 +9,13 @@ from pathodesk.analysis.params import AnalysisParams, params_from_record
 from pathodesk.analysis.results import save_analysis
 from pathodesk.analysis.run import analyze_slide
 from pathodesk.analysis.schemas import TileAnalysisResult
+from pathodesk.analysis.superres_service import SuperResolution
 from pathodesk.db.models import DiseaseType, Slide, TrainedModel
 from pathodesk.errors import NotFoundError
 from pathodesk.i18n import N_
 from pathodesk.jobs.context import JobContext
 from pathodesk.ml import registry
-from pathodesk.slides import open_slide
+from pathodesk.slides.superresolved import open_scan
 from pathodesk.storage import slide_file
 
 CLASSIFYING = N_("classifying tiles")  # followed by "done/total"; see web.i18n.translate
@@ -49,8 +50,9 @@ def run_tile_analysis(context: JobContext) -> dict[str, object]:
         loaded = registry.load(settings, model)
         params = disease_params(session.get(DiseaseType, slide.exam.disease_type), loaded.labels)
         path, mpp_of_model = slide_file(settings, slide), model_mpp(model)
+        disease_type = slide.exam.disease_type
     context.report(0.02, N_("finding tissue"))
-    reader = open_slide(path)
+    reader = open_scan(path, SuperResolution(settings, context.db).enlarger(disease_type))
     try:
         outcome = analyze_slide(
             reader,

@@ -15,8 +15,8 @@ from pathodesk.config import Settings
 from pathodesk.db.models import Slide
 from pathodesk.registration import Transform
 from pathodesk.registration.region import Window, aligned_window, mapped_box
-from pathodesk.slides import open_slide
 from pathodesk.slides.base import thumbnail
+from pathodesk.slides.superresolved import open_scan
 from pathodesk.stain import StainNormalizer, normalizer
 from pathodesk.storage import slide_file
 
@@ -46,7 +46,7 @@ OVERLAY_SIDE = 1536
 
 def read_thumbnail(settings: Settings, slide: Slide, side: int) -> tuple[np.ndarray, float]:
     """RGB of the whole slide, at most ``side`` px on its long side, and its px per level-0 px."""
-    reader = open_slide(slide_file(settings, slide))
+    reader = open_scan(slide_file(settings, slide))  # a low-resolution one enlarged as stored
     try:
         image = np.asarray(thumbnail(reader, side).convert("RGB"))
         return image, image.shape[1] / reader.info.dimensions[0]
@@ -61,7 +61,7 @@ def read_window(
     outside the slide), read from the nearest finer pyramid level."""
     x0, y0, x1, y1 = box
     size = (max(1, round((x1 - x0) / downsample)), max(1, round((y1 - y0) / downsample)))
-    reader = open_slide(slide_file(settings, slide))
+    reader = open_scan(slide_file(settings, slide))  # a low-resolution one enlarged as stored
     try:
         level = reader.info.best_level_for_downsample(downsample)
         level_downsample = reader.info.level_downsamples[level]

@@ -18,12 +18,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image
 
 from pathodesk.slides.base import Size, SlideInfo, SlideReader
+from pathodesk.slides.open import open_slide
 
 STORED_DOWNSAMPLE = "pathodesk.stored_downsample"  # property: the file is 1/N of its scan
 SCAN_SIZE = "pathodesk.scan_size"  # property: "W×H" of the scan at full resolution
@@ -115,3 +117,10 @@ class SuperResolvedReader:
 
     def close(self) -> None:
         self.stored.close()
+
+
+def open_scan(path: Path, enlarge: Enlarge = bicubic_enlarge) -> SlideReader:
+    """A slide file in its scan's coordinates, whatever resolution it is stored at: what
+    analyses and registration read, so their outlines land where they would on the scan."""
+    reader = open_slide(path)
+    return SuperResolvedReader(reader, enlarge) if stored_downsample(reader.info) > 1 else reader

@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state.workers.start()
         yield
         state.workers.stop()
+        state.prefetch.stop()
         state.readers.close()
         state.db.dispose()
 

@@ -13,6 +13,7 @@ from pathodesk.db.session import Database
 from pathodesk.slides.deepzoom import DeepZoomTiler
 from pathodesk.slides.pool import ReaderPool
 from pathodesk.slides.tilecache import TileCache
+from pathodesk.web.prefetch import Prefetcher
 from pathodesk.web.throttle import LoginThrottle
 
 LOOKUP_TTL_SECONDS = 5.0
@@ -101,3 +102,4 @@ class AppState:
     workers: WorkerPool | None = None  # background jobs (issue 7); None in tools that run none
     superres: SuperResolution | None = None  # E8: enlarges low-resolution slides (None: bicubic)
     generated: TemporaryStore | None = None  # E8: generated tiles on fast disk, across restarts
+    prefetch: Prefetcher = field(default_factory=Prefetcher)  # E8: neighbours of viewed generated tiles

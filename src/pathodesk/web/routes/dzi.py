@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Literal
 
 import anyio
@@ -81,6 +82,36 @@ def pixels_variant(state: AppState, handle: SlideHandle, pixels: Pixels) -> str:
     return state.superres.tag(handle.disease_type)
 
 
+def generated_tile(
+    state: AppState, handle: SlideHandle, tiler: DeepZoomTiler, level: int, col: int, row: int
+) -> bytes:
+    """A super-resolved tile (E8): from memory, else the temporary store, else made now and
+    kept in both."""
+    assert state.generated is not None
+    key = tile_key(handle, tiler, level, col, row, pixels_variant(state, handle, "generated"))
+    body = state.tiles.get(key) or state.generated.get(key)
+    if body is None:
+        body = render_tile(state, handle, tiler, level, col, row)
+        state.generated.put(key, body)
+    state.tiles.put(key, body)
+    return body
+
+
+def prefetch_neighbours(
+    state: AppState, handle: SlideHandle, tiler: DeepZoomTiler, level: int, col: int, row: int
+) -> None:
+    """The eight tiles around a generated one, made in the background (E8 prefetch)."""
+    columns, rows = tiler.geometry.tile_grid(level)
+    variant = pixels_variant(state, handle, "generated")
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            c, r = col + dx, row + dy
+            if (dx or dy) and 0 <= c < columns and 0 <= r < rows:
+                key = tile_key(handle, tiler, level, c, r, variant)
+                if state.tiles.get(key) is None:
+                    state.prefetch.schedule(key, partial(generated_tile, state, handle, tiler, level, c, r))
+
+
 def is_generated(handle: SlideHandle, tiler: DeepZoomTiler, level: int) -> bool:
     """A Deep Zoom level finer than the stored pyramid (E8)."""
     return tiler.geometry.downsample(level) < handle.store_downsample
@@ -137,11 +168,11 @@ async def tile(
     body = state.tiles.get(key)
     if body is None:
         geometry.tile_bounds(level, col, row)  # 404 before any work for a tile that cannot exist
-        on_disk = state.generated is not None and is_generated(handle, tiler, level)
-        body = await anyio.to_thread.run_sync(state.generated.get, key) if on_disk else None  # type: ignore[union-attr]
-        if body is None:
+        if state.generated is not None and is_generated(handle, tiler, level) and pixels == "generated":
+            with state.prefetch.interactive():  # E7: what a viewer waits for goes first
+                body = await anyio.to_thread.run_sync(generated_tile, state, handle, tiler, level, col, row)
+            prefetch_neighbours(state, handle, tiler, level, col, row)
+        else:
             body = await anyio.to_thread.run_sync(render_tile, state, handle, tiler, level, col, row, pixels)
-            if on_disk:
-                await anyio.to_thread.run_sync(state.generated.put, key, body)  # type: ignore[union-attr]
-        state.tiles.put(key, body)
+            state.tiles.put(key, body)
     return Response(body, media_type="image/jpeg", headers=headers)

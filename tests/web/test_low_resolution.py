@@ -101,12 +101,17 @@ def test_a_low_resolution_slide_is_read_at_full_magnification(
     assert error.mean() <= 1.2 * jpeg_error  # JPEG's own error, nothing more
     assert error[250:262].mean() <= 1.5 * error.mean()  # and no worse where the tiles meet
 
+    assert app_client.get("/admin/storage").status_code == 403  # an expert sees no storage page
     login(app_client, "admin")
     report = app_client.get("/api/v1/storage/report").json()
     assert report["tiers"]["recent"]["low_resolution_files"] == 1
     assert report["tiers"]["recent"]["bytes"] == slide["stored_bytes"]
     assert report["scan_bytes"] == slide["byte_size"] and report["saved_fraction"] > 0.8
     assert report["temporary"]["bytes"] > 0
+    page = app_client.get("/admin/storage")
+    assert page.status_code == 200
+    assert "saved by keeping slides at low resolution" in page.text and 'data-tier="recent"' in page.text
+    assert " MB" in page.text or " kB" in page.text  # sizes as people read them
 
 
 def _row(settings: Settings, slide_id: int):  # type: ignore[no-untyped-def]

@@ -14,6 +14,7 @@ from typing import Annotated
 
 from babel.dates import format_datetime
 from babel.numbers import format_decimal
+from babel.units import format_unit
 from fastapi import Depends, Request, Response
 from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
@@ -103,6 +104,20 @@ def format_number(context: Context, value: float | int | None, digits: int = 3) 
 
 
 @pass_context
+def format_bytes(context: Context, value: int | None) -> str:
+    """A size in the reader's language with the short units every hospital reads (kB, MB, GB)."""
+    if value is None:
+        return "—"
+    units = ("digital-byte", "digital-kilobyte", "digital-megabyte", "digital-gigabyte", "digital-terabyte")
+    amount, unit = float(value), 0
+    while amount >= 1000 and unit < len(units) - 1:
+        amount, unit = amount / 1000, unit + 1
+    return format_unit(
+        amount, units[unit], length="short", format="#,##0.#", locale=babel_locale(_locale_of(context))
+    )
+
+
+@pass_context
 def format_time(context: Context, value: datetime | None) -> Markup:
     """A ``<time>`` the browser shows in the reader's own time zone; UTC text until then."""
     if value is None:
@@ -133,4 +148,4 @@ def page_context(request: Request) -> dict[str, object]:
 def install(environment: Environment) -> None:
     """Bind ``_``, ``term`` and the number and time filters into a Jinja environment."""
     environment.globals.update(_=template_gettext, term=template_term)
-    environment.filters.update(number=format_number, localtime=format_time)
+    environment.filters.update(number=format_number, localtime=format_time, bytes=format_bytes)

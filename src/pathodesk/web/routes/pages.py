@@ -14,6 +14,7 @@ from pathodesk.db.models import DiseaseType, Exam, Patient, Role, User
 from pathodesk.errors import NotFoundError
 from pathodesk.i18n import supported
 from pathodesk.ml.registry import active_model, is_weak
+from pathodesk.storage.report import storage_report
 from pathodesk.web.access import may_see_exam, may_see_patient, visible_exams
 from pathodesk.web.deps import AdminPageUser, DbSession, PageUser, RecordId, StateDep
 from pathodesk.web.i18n import remember_locale
@@ -156,6 +157,14 @@ def disease_types_page(request: Request, user: AdminPageUser, session: DbSession
     return templates.TemplateResponse(
         request, "admin_disease_types.html", {"user": user, "disease_types": disease_types}
     )
+
+
+@router.get("/admin/storage", response_class=HTMLResponse)
+def storage_page(request: Request, user: AdminPageUser, session: DbSession, state: StateDep) -> Response:
+    """E1/E4: what is kept per tier against what the scans would take."""
+    temporary = state.generated.size_bytes() if state.generated is not None else 0
+    report = storage_report(session, temporary)
+    return templates.TemplateResponse(request, "admin_storage.html", {"user": user, "report": report})
 
 
 @router.get("/models", response_class=HTMLResponse)

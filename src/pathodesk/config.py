@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     temporary_store_bytes: int = 2 * 1024**3
     job_workers: int = 1  # background analyses at once; one more slot is kept for interactive work
     job_stale_seconds: float = 15.0  # a running job without a heartbeat this long is requeued
+    # E7: batch work (analyses, prefetching) gives way while a viewer waits for a generated
+    # tile; off, everything is first come, first served (the baseline of bench/superres.py)
+    interactive_priority: bool = True
 
     session_hours: float = 12.0  # absolute lifetime of a login
     session_idle_minutes: float = 30.0  # a session unused this long ends

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 
+from pathodesk.jobs.priority import InteractiveGate
 from pathodesk.web.prefetch import Prefetcher
 
 
@@ -20,10 +21,11 @@ def _until(condition, seconds: float = 5.0) -> bool:  # type: ignore[no-untyped-
 
 
 def test_prefetch_waits_for_the_viewer_and_takes_the_newest_first() -> None:
-    prefetcher = Prefetcher(limit=3)
+    gate = InteractiveGate()
+    prefetcher = Prefetcher(limit=3, gate=gate)
     done: list[int] = []
     release = threading.Event()
-    with prefetcher.interactive():  # a tile a viewer waits for is being made
+    with gate.interactive():  # a tile a viewer waits for is being made
         for index in range(5):
             prefetcher.schedule(("tile", index), lambda index=index: done.append(index))
         time.sleep(0.2)
@@ -42,3 +44,32 @@ def test_prefetch_waits_for_the_viewer_and_takes_the_newest_first() -> None:
     prefetcher.schedule(("late",), lambda: done.append(101))
     time.sleep(0.1)
     assert 101 not in done
+
+
+def test_a_batch_job_gives_way_between_batches_while_a_viewer_waits() -> None:
+    """E7 preemption: the job's between-batches check waits while interactive work runs, and
+    goes on as soon as it ends (or after at most the cap; off, first come first served)."""
+    gate = InteractiveGate()
+    order: list[str] = []
+    started = threading.Event()
+
+    def viewer() -> None:
+        with gate.interactive():
+            started.set()
+            time.sleep(0.3)
+            order.append("viewer's tile")
+
+    thread = threading.Thread(target=viewer)
+    thread.start()
+    started.wait()
+    waited = gate.wait_until_idle()
+    order.append("next batch")
+    thread.join()
+    assert order == ["viewer's tile", "next batch"] and 0.2 < waited < 1.0
+    with gate.interactive():
+        assert gate.wait_until_idle(timeout=0.2) < 0.4  # never stalled for good
+        stop = threading.Event()
+        stop.set()
+        assert gate.wait_until_idle(stop=stop) < 0.1  # a cancelled job does not wait
+        gate.enabled = False
+        assert not gate.busy() and gate.wait_until_idle() < 0.1  # first come, first served

@@ -9,6 +9,7 @@ from typing import Any
 
 from pathodesk.config import Settings
 from pathodesk.db.session import Database
+from pathodesk.jobs.priority import INTERACTIVE
 
 
 @dataclass
@@ -29,4 +30,7 @@ class JobContext:
         self.message = message
 
     def should_stop(self) -> bool:
+        """Asked between batches: also where a batch job gives way while a viewer waits for
+        something being made for it (E7: interactive work first)."""
+        INTERACTIVE.wait_until_idle(stop=self.stop)
         return self.stop.is_set()

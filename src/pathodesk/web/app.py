@@ -16,6 +16,7 @@ from pathodesk.analysis.superres_service import SuperResolution
 from pathodesk.config import Settings, get_settings
 from pathodesk.db.session import Database, migrate
 from pathodesk.ingest import discard_abandoned_staging
+from pathodesk.jobs.priority import INTERACTIVE
 from pathodesk.jobs.worker import WorkerPool
 from pathodesk.ml.shipped import install_shipped_models
 from pathodesk.slides.pool import ReaderPool
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         readers=ReaderPool(per_slide=settings.readers_per_slide),
         tiles=TileCache(settings.tile_cache_bytes),
     )
+    INTERACTIVE.enabled = settings.interactive_priority
     state.superres = SuperResolution(settings, state.db)
     state.generated = TemporaryStore(settings.temporary_dir / "tiles", settings.temporary_store_bytes)
     install_shipped_models(state.db, settings)

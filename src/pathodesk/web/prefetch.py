@@ -2,9 +2,10 @@
 
 When the viewer asks for a super-resolved tile, the tiles around it are likely next (a pan
 or a zoom continues). ``Prefetcher`` makes them in one background thread, newest first;
-while any tile a viewer is waiting for is being made (``interactive()``), it holds back,
-so prefetching never delays what is on screen (E7: the viewer's requests come first). Work
-the viewer has moved away from is dropped, not done: the queue keeps the latest ``limit``.
+while any tile a viewer is waiting for is being made (the ``InteractiveGate``), it holds
+back, so prefetching never delays what is on screen (E7: the viewer's requests come first).
+Work the viewer has moved away from is dropped, not done: the queue keeps the latest
+``limit``.
 """
 
 from __future__ import annotations
@@ -12,32 +13,21 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Hashable
+
+from pathodesk.jobs.priority import INTERACTIVE, InteractiveGate
 
 Produce = Callable[[], object]
 log = logging.getLogger(__name__)
 
 
 class Prefetcher:
-    def __init__(self, limit: int = 64) -> None:
-        self.limit = limit
+    def __init__(self, limit: int = 64, gate: InteractiveGate = INTERACTIVE) -> None:
+        self.limit, self.gate = limit, gate
         self._queue: OrderedDict[Hashable, Produce] = OrderedDict()
-        self._waiting = 0  # tiles a viewer is waiting for, being made now
         self._condition = threading.Condition()
         self._thread: threading.Thread | None = None
         self._stopped = False
-
-    @contextmanager
-    def interactive(self) -> Iterator[None]:
-        with self._condition:
-            self._waiting += 1
-        try:
-            yield
-        finally:
-            with self._condition:
-                self._waiting -= 1
-                self._condition.notify_all()
 
     def schedule(self, key: Hashable, produce: Produce) -> None:
         """Make ``produce()`` soon, unless it is queued already; newest first."""
@@ -65,11 +55,14 @@ class Prefetcher:
 
     def _run(self) -> None:
         while True:
+            self.gate.wait_until_idle()
             with self._condition:
-                while not self._stopped and (not self._queue or self._waiting):
+                while not self._stopped and not self._queue:
                     self._condition.wait()
                 if self._stopped:
                     return
+                if self.gate.busy():
+                    continue  # a viewer started waiting meanwhile
                 _, produce = self._queue.popitem(last=True)
             try:
                 produce()

@@ -21,6 +21,7 @@ from typing import Literal
 import anyio
 from fastapi import APIRouter, Query, Request, Response
 
+from pathodesk.jobs.priority import INTERACTIVE
 from pathodesk.slides.base import NativeTileSource, SlideReader
 from pathodesk.slides.deepzoom import DeepZoomTiler
 from pathodesk.slides.overview import OverviewLevels
@@ -169,7 +170,7 @@ async def tile(
     if body is None:
         geometry.tile_bounds(level, col, row)  # 404 before any work for a tile that cannot exist
         if state.generated is not None and is_generated(handle, tiler, level) and pixels == "generated":
-            with state.prefetch.interactive():  # E7: what a viewer waits for goes first
+            with INTERACTIVE.interactive():  # E7: what a viewer waits for goes first
                 body = await anyio.to_thread.run_sync(generated_tile, state, handle, tiler, level, col, row)
             prefetch_neighbours(state, handle, tiler, level, col, row)
         else:

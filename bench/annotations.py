@@ -31,7 +31,7 @@ import httpx
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
 from tests.support.browser import submit_login
 from tests.support.http import login, upload_slide
 from tests.support.server import free_port, serve

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
 from tests.support.server import free_port, serve, wait_until_up
 
 from _common import ROOT, percentile, result_line

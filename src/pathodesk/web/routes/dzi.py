@@ -33,6 +33,8 @@ router = APIRouter(tags=["deepzoom"])
 
 
 Pixels = Literal["generated", "stored"]
+# on a generated tile the route serves: "made" for this request, or "kept" (made before: prefetch)
+GENERATED_HEADER = "X-PathoDesk-Generated"
 
 
 @contextmanager
@@ -85,17 +87,18 @@ def pixels_variant(state: AppState, handle: SlideHandle, pixels: Pixels) -> str:
 
 def generated_tile(
     state: AppState, handle: SlideHandle, tiler: DeepZoomTiler, level: int, col: int, row: int
-) -> bytes:
+) -> tuple[bytes, bool]:
     """A super-resolved tile (E8): from memory, else the temporary store, else made now and
-    kept in both."""
+    kept in both; and whether it was made now."""
     assert state.generated is not None
     key = tile_key(handle, tiler, level, col, row, pixels_variant(state, handle, "generated"))
     body = state.tiles.get(key) or state.generated.get(key)
+    made = body is None
     if body is None:
         body = render_tile(state, handle, tiler, level, col, row)
         state.generated.put(key, body)
     state.tiles.put(key, body)
-    return body
+    return body, made
 
 
 def prefetch_neighbours(
@@ -171,7 +174,10 @@ async def tile(
         geometry.tile_bounds(level, col, row)  # 404 before any work for a tile that cannot exist
         if state.generated is not None and is_generated(handle, tiler, level) and pixels == "generated":
             with INTERACTIVE.interactive():  # E7: what a viewer waits for goes first
-                body = await anyio.to_thread.run_sync(generated_tile, state, handle, tiler, level, col, row)
+                body, made = await anyio.to_thread.run_sync(
+                    generated_tile, state, handle, tiler, level, col, row
+                )
+            headers[GENERATED_HEADER] = "made" if made else "kept"
             prefetch_neighbours(state, handle, tiler, level, col, row)
         else:
             body = await anyio.to_thread.run_sync(render_tile, state, handle, tiler, level, col, row, pixels)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import sys
 from dataclasses import replace
@@ -22,9 +23,18 @@ import cv2
 import numpy as np
 
 from pathodesk.ml.data import group_split
-from pathodesk.ml.superres_data import HighResImage
+from pathodesk.ml.model_file import CARD_FILE, MODEL_FILE
+from pathodesk.ml.superres_data import HighResImage, bicubic, cropped_to_multiple, degrade
 from pathodesk.ml.superres_losses import TissueFeatures
-from pathodesk.ml.superres_train import SuperResConfig, SuperResRun, save_superres_run, train_superres
+from pathodesk.ml.superres_model import load_superres_model, super_resolve
+from pathodesk.ml.superres_nets import SuperResolutionNet
+from pathodesk.ml.superres_train import (
+    SuperResConfig,
+    SuperResRun,
+    evaluate,
+    save_superres_run,
+    train_superres,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("PATHODESK_SHARED_DATA_DIR", ROOT.parent / "shared" / "data"))
@@ -46,6 +56,62 @@ def patient_splits(images: list[HighResImage]) -> dict[str, list[HighResImage]]:
     return {"train": train, "validation": validation, "test": test}
 
 
+def test_scores(model: SuperResolutionNet, images: list[HighResImage], scale: int) -> dict[str, object]:
+    """The test patients, scored once after training (never used to choose anything)."""
+    real = [cropped_to_multiple(image.pixels, scale) for image in images]
+    ours, bicubic_ = evaluate(model, real, scale, None), evaluate(None, real, scale, None)
+    return {
+        "count": len(images),
+        "psnr": round(ours.psnr, 2),
+        "ssim": round(ours.ssim, 3),
+        "bicubic_psnr": round(bicubic_.psnr, 2),
+        "bicubic_ssim": round(bicubic_.ssim, 3),
+    }
+
+
+def examples_picture(
+    images: list[HighResImage], scale: int, models: dict[str, SuperResolutionNet], path: Path
+) -> None:
+    """Crops of validation tiles, real | bicubic | each model: the model page's picture."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    side = 192
+    figure, axes = plt.subplots(
+        len(images), 2 + len(models), figsize=(2.2 * (2 + len(models)), 2.2 * len(images))
+    )
+    for row, image in enumerate(images):
+        real = cropped_to_multiple(image.pixels, scale)
+        top = (real.shape[0] - side) // 2
+        window = np.s_[top : top + side, top : top + side]
+        low = degrade(real, scale)
+        columns = {"real 40x": real, f"bicubic x{scale}": bicubic(low, scale)}
+        columns |= {name: super_resolve(model, low) for name, model in models.items()}
+        for column, (title, picture) in enumerate(columns.items()):
+            axis = axes[row, column]
+            axis.imshow(picture[window])
+            axis.set_axis_off()
+            if row == 0:
+                axis.set_title(title, fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path, dpi=60)
+    plt.close(figure)
+
+
+def score(scale: int, folders: dict[str, Path], splits: dict[str, list[HighResImage]]) -> None:
+    """Test scores into each card, and the example crops beside them."""
+    models = {recipe: load_superres_model(folder / MODEL_FILE).model for recipe, folder in folders.items()}
+    for recipe, folder in folders.items():
+        card = json.loads((folder / CARD_FILE).read_text())
+        card["test"] = test_scores(models[recipe], splits["test"], scale)
+        (folder / CARD_FILE).write_text(json.dumps(card, indent=2))
+        print(f"x{scale} {recipe} test: {card['test']}", flush=True)
+        named = {f"{name} x{scale}": model for name, model in models.items()}
+        examples_picture(splits["validation"][:3], scale, named, folder / "examples.png")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scales", type=int, nargs="+", default=[4, 8])
@@ -53,6 +119,9 @@ def main() -> None:
     parser.add_argument("--l1-epochs", type=int, default=16)
     parser.add_argument("--gan-epochs", type=int, default=8)
     parser.add_argument("--steps", type=int, default=80, help="steps per epoch")
+    parser.add_argument(
+        "--score-only", action="store_true", help="score the shipped models again, no training"
+    )
     args = parser.parse_args()
     root = SHARED_DATA / SOURCE
     if not root.is_dir():
@@ -62,6 +131,10 @@ def main() -> None:
     described = ", ".join(f"{name} {len(images)} patients" for name, images in splits.items())
     print(f"{SOURCE}: {described}", flush=True)
     for scale in args.scales:
+        folders = {"L1": args.out / f"superres-x{scale}-l1", "GAN": args.out / f"superres-x{scale}"}
+        if args.score_only:
+            score(scale, folders, splits)
+            continue
         base = SuperResConfig(scale=scale, steps_per_epoch=args.steps)
         l1_config = replace(base, recipe="l1", epochs=args.l1_epochs, lr=4e-4)
         l1 = train_superres(splits["train"], splits["validation"], l1_config, features, progress=True)
@@ -71,6 +144,7 @@ def main() -> None:
             splits["train"], splits["validation"], gan_config, features, start=l1.model, progress=True
         )
         save(gan, gan_config, args.out / f"superres-x{scale}", splits, described)
+        score(scale, folders, splits)
 
 
 def save(

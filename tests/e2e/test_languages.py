@@ -49,6 +49,7 @@ UNIVERSAL |= {"JPEG", "rrggbb"}  # and a colour's notation
 UNIVERSAL |= {"English"}  # the switch names each language in its own words
 UNIVERSAL |= {"HER2"}  # a gene and its protein are named alike in Chinese reports
 UNIVERSAL |= {"B", "kB", "MB", "GB", "TB"}  # sizes, as Chinese pages write them too
+UNIVERSAL |= {"PSNR", "SSIM", "dB"}  # image-quality measures keep their names
 WORD = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]*[A-Za-z0-9]|[A-Za-z]{2,}")
 
 

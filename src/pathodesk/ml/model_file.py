@@ -22,7 +22,7 @@ from pathodesk.ml.pipeline import Normalization
 
 MODEL_FILE = "model.pt"
 CARD_FILE = "card.json"
-PICTURES = ("curves.png", "confusion.png")
+PICTURES = ("curves.png", "confusion.png", "examples.png")  # examples: super-resolution crops
 RUN_FILES = (MODEL_FILE, CARD_FILE, "log.csv", "splits.csv", *PICTURES)
 
 

@@ -36,9 +36,14 @@ EVERY_TYPE = "*"  # a shipped card's disease type meaning: register it for every
 WEAK_BELOW = 0.8  # balanced accuracy on the test split under which a model is flagged as weak
 
 
-def is_weak(metrics: dict[str, Any] | None) -> bool:
-    """Flag a model people should not lean on: never scored, or balanced accuracy below 0.8."""
-    value = (metrics or {}).get("balanced_accuracy")
+def is_weak(metrics: dict[str, Any] | None, role: str = "tile") -> bool:
+    """Flag a model people should not lean on: never scored, or balanced accuracy below 0.8;
+    a super-resolution model, one whose test PSNR does not beat bicubic enlargement."""
+    metrics = metrics or {}
+    if role == "superres":
+        psnr, bicubic = metrics.get("psnr"), metrics.get("bicubic_psnr")
+        return not (isinstance(psnr, int | float) and isinstance(bicubic, int | float)) or psnr <= bicubic
+    value = metrics.get("balanced_accuracy")
     return not isinstance(value, int | float) or value < WEAK_BELOW
 
 

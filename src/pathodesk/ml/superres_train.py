@@ -270,7 +270,7 @@ def save_superres_run(
         }
         | {"grouped_by": "no patient in two splits"},
         "training": {
-            **{k: v for k, v in asdict(config).items() if k != "threads"},
+            **asdict(config),
             "epochs_run": len(run.history),
             "best_epoch": run.best_epoch,
             "seconds": round(run.seconds, 1),

@@ -51,7 +51,7 @@ def to_public(settings: Settings, model: TrainedModel) -> ModelPublic:
         created_at=model.created_at,
         metrics=model.metrics,
         card=model.card,
-        weak=is_weak(model.metrics),
+        weak=is_weak(model.metrics, model.role),
         pictures={
             name.removesuffix(".png"): f"/api/v1/models/{model.id}/{name}"
             for name in PICTURES

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pathodesk.config import Settings
-from pathodesk.db.models import Exam, ResolutionState, Slide
+from pathodesk.db.models import DiseaseType, Exam, ResolutionState, Slide
 from pathodesk.errors import ConflictError, NotFoundError, UnsupportedSlideError, ValidationFailedError
 from pathodesk.qc.at_ingest import qc_at_ingest
 from pathodesk.slides import open_slide
@@ -249,7 +249,7 @@ def ingest_staged(
     slide_number: str | None = None,
     before_commit: Callable[[Slide], None] | None = None,
     may_reuse: Callable[[Slide], bool] = lambda _slide: True,
-    store_downsample: int = 1,
+    store_downsample: int | None = None,
 ) -> IngestResult:
     """Validate, store and record; the staged file is always consumed.
 
@@ -257,7 +257,8 @@ def ingest_staged(
     slide (a duplicate); stored only in cases the caller cannot see, they become a new slide
     sharing the stored file, and nothing tells the caller that they exist (issue 20, H).
     ``before_commit`` runs inside the transaction that creates the slide (the audit entry).
-    ``store_downsample`` > 1 keeps only a pyramid at that fraction of the scan (E1).
+    ``store_downsample`` > 1 keeps only a pyramid at that fraction of the scan (E1); None:
+    as the exam's disease type says.
     """
     try:
         same_bytes = list(
@@ -266,8 +267,12 @@ def ingest_staged(
         reusable = next((slide for slide in same_bytes if may_reuse(slide)), None)
         if reusable is not None:
             return IngestResult(reusable, duplicate=True)
-        if session.get(Exam, exam_id) is None:
+        exam = session.get(Exam, exam_id)
+        if exam is None:
             raise NotFoundError("exam %(exam_id)s does not exist", exam_id=exam_id)
+        if store_downsample is None:
+            kind = session.get(DiseaseType, exam.disease_type)
+            store_downsample = kind.store_downsample if kind is not None else 1
         if same_bytes:
             facts = {name: getattr(same_bytes[0], name) for name in FILE_FACTS}
         else:

@@ -22,7 +22,7 @@ def blurred_copy(svs: Path, destination: Path) -> Path:
 
 
 def ingest_slide(
-    settings: Settings, path: Path, exam_id: int, user_id: int, store_downsample: int = 1
+    settings: Settings, path: Path, exam_id: int, user_id: int, store_downsample: int | None = None
 ) -> int:
     db = Database(settings.resolved_database_url())
     try:

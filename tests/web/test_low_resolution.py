@@ -123,3 +123,28 @@ def _row(settings: Settings, slide_id: int):  # type: ignore[no-untyped-def]
         session.expunge(slide)
     db.dispose()
     return slide
+
+
+def test_a_disease_type_can_keep_its_slides_at_low_resolution(
+    app_client: TestClient, accounts: Accounts, samples: dict[str, Path], tmp_path: Path
+) -> None:
+    """E1 as a setting: the type's default applies unless the upload says otherwise."""
+    login(app_client, "admin")
+    changed = app_client.patch("/api/v1/disease-types/lung", json={"store_downsample": 8})
+    assert changed.status_code == 200 and changed.json()["store_downsample"] == 8
+    assert app_client.patch("/api/v1/disease-types/lung", json={"store_downsample": 3}).status_code == 422
+    login(app_client, "expert-a")
+    by_type = app_client.post(
+        "/api/v1/slides",
+        files={"file": ("cmu.svs", samples["svs"].read_bytes())},
+        data={"exam_id": str(accounts.exam_a_id)},
+    ).json()
+    assert (by_type["store_downsample"], by_type["resolution_state"]) == (8, "low")
+    copy = tmp_path / "copy.svs"
+    copy.write_bytes(samples["svs"].read_bytes() + b"\0")  # other bytes, the same slide
+    as_scanned = app_client.post(
+        "/api/v1/slides",
+        files={"file": ("copy.svs", copy.read_bytes())},
+        data={"exam_id": str(accounts.exam_a_id), "store_downsample": "1"},
+    ).json()
+    assert (as_scanned["store_downsample"], as_scanned["resolution_state"]) == (1, "high")

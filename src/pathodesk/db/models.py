@@ -161,6 +161,8 @@ class DiseaseType(Base):
     # The cascade's grade scale (C1; ml.grades): {"coarse": [{"name", "bethesda"}...], "fine":
     # {label: grade}}; None: the shipped default for the type's name, else benign/malignant.
     grading: Mapped[dict[str, object] | None] = mapped_column(JSON(none_as_null=True))
+    # E1: the type's slides are kept at 1/store_downsample of their scan unless said otherwise
+    store_downsample: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class ExamAssignment(Base):

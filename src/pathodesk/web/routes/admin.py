@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -66,6 +66,7 @@ class DiseaseTypeUpdate(BaseModel):
     active: bool | None = None
     analysis_params: AnalysisParamsBody | None = None
     grading: GradingBody | None = None
+    store_downsample: Literal[1, 2, 4, 8] | None = None  # E1: how its slides are kept by default
 
 
 class DiseaseTypePublic(BaseModel):
@@ -75,6 +76,7 @@ class DiseaseTypePublic(BaseModel):
     active: bool
     analysis_params: AnalysisParamsBody  # the stored ones, or those derived from the labels
     grading: GradingBody  # the stored scale, the shipped default, or benign/malignant
+    store_downsample: int = 1
 
 
 def to_public(disease_type: DiseaseType) -> DiseaseTypePublic:
@@ -91,6 +93,7 @@ def to_public(disease_type: DiseaseType) -> DiseaseTypePublic:
                 disease_type.name, disease_type.grading, names, params.background_labels
             ).as_record()
         ),
+        store_downsample=disease_type.store_downsample,
     )
 
 

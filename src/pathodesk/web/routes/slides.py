@@ -137,7 +137,8 @@ def list_slides(
                             "store_downsample": {
                                 "type": "integer",
                                 "enum": list(STORE_DOWNSAMPLES),
-                                "description": "keep only a pyramid at 1/N of the scan (E1); 8 keeps 1/64",
+                                "description": "keep only a pyramid at 1/N of the scan (E1); 8 keeps 1/64;"
+                                " absent: the disease type's default",
                             },
                         },
                     }
@@ -164,8 +165,8 @@ async def upload_slide(
     except ValidationError:
         staged.path.unlink(missing_ok=True)
         raise ValidationFailedError("slide_number must be 1 to 64 characters") from None
-    store_downsample = fields.get("store_downsample") or "1"
-    if store_downsample not in {str(d) for d in STORE_DOWNSAMPLES}:
+    store_downsample = fields.get("store_downsample") or None  # None: as the disease type says
+    if store_downsample is not None and store_downsample not in {str(d) for d in STORE_DOWNSAMPLES}:
         staged.path.unlink(missing_ok=True)
         raise ValidationFailedError(
             "store_downsample must be one of %(value)s", value=", ".join(map(str, STORE_DOWNSAMPLES))
@@ -188,7 +189,7 @@ async def upload_slide(
                     session, user, "create", "slide", slide.id, exam_id=exam_id, sha256=slide.sha256
                 ),
                 may_reuse=lambda slide: may_see_exam(user, slide.exam),
-                store_downsample=int(store_downsample),
+                store_downsample=int(store_downsample) if store_downsample else None,
             )
             return to_detail(state, result.slide, duplicate=result.duplicate)
 

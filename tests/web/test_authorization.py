@@ -302,6 +302,8 @@ EXPECTATIONS: dict[tuple[str, str], Case] = {
     ("POST", "/api/v1/slides/{slide_id}/analyze"): Case(
         (401, 202, 404, 202), params=shared_slide, json=lambda w: {}
     ),
+    # the shared slide is kept at full resolution: nothing to generate (422), said only to who may see it
+    ("POST", "/api/v1/slides/{slide_id}/pregenerate"): Case((401, 422, 404, 422), params=shared_slide),
     ("GET", "/api/v1/slides/{slide_id}/analysis"): Case((401, 404, 404, 404), params=shared_slide),
     ("GET", "/api/v1/slides/{slide_id}/heatmaps/{name}"): Case(
         (401, 404, 404, 404), params=lambda w: {**shared_slide(w), "name": "lung_aca.png"}

@@ -7,6 +7,7 @@ saving."""
 from __future__ import annotations
 
 import io
+import shutil
 import time
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from pathodesk.slides.superresolved import SuperResolvedReader
 from pathodesk.storage import slide_file
 from tests.support.accounts import Accounts
 from tests.support.http import login
+from tests.support.jobs import finished, wait_for
 from tests.support.superres import random_generator, register_generator
 
 
@@ -148,3 +150,36 @@ def test_a_disease_type_can_keep_its_slides_at_low_resolution(
         data={"exam_id": str(accounts.exam_a_id), "store_downsample": "1"},
     ).json()
     assert (as_scanned["store_downsample"], as_scanned["resolution_state"]) == (1, "high")
+
+
+def test_a_low_resolution_slide_is_generated_whole_in_advance(
+    app_client: TestClient, accounts: Accounts, samples: dict[str, Path], settings: Settings, tmp_path: Path
+) -> None:
+    """E7/E8 high-resolution mode: a job writes the whole generated pyramid into the temporary
+    store; the viewer then serves those pixels, the same as generated on the fly."""
+    register_generator(settings, random_generator(), tmp_path / "run")
+    login(app_client, "expert-a")
+    slide = app_client.post(
+        "/api/v1/slides",
+        files={"file": ("cmu.svs", samples["svs"].read_bytes())},
+        data={"exam_id": str(accounts.exam_a_id), "store_downsample": "8"},
+    ).json()
+    on_the_fly = _tile(app_client, slide["id"], 12, 2, 6)
+    response = app_client.post(f"/api/v1/slides/{slide['id']}/pregenerate")
+    assert response.status_code == 202, response.text
+    job = wait_for(finished(app_client, response.json()["id"]), timeout=300)
+    assert job["state"] == "succeeded", job
+    whole = settings.temporary_dir / "slides" / job["result"]["path"]
+    reader = open_slide(whole)
+    assert reader.info.dimensions == (slide["width"], slide["height"])  # the scan's size, generated
+    reader.close()
+    state = app_client.app.state.pathodesk
+    state.tiles.discard_prefix(slide["sha256"])  # forget the tiles seen
+    shutil.rmtree(settings.temporary_dir / "tiles")
+
+    def no_generating(disease_type: str) -> None:
+        raise AssertionError("generated again instead of read from the whole pyramid")
+
+    state.superres.enlarger = no_generating
+    from_whole = _tile(app_client, slide["id"], 12, 2, 6)
+    assert np.abs(from_whole - on_the_fly).mean() < 5  # the same pixels, up to JPEG twice (90 %, then 80 %)

@@ -23,6 +23,7 @@ from pathodesk.analysis.schemas import (
 )
 from pathodesk.analysis.section_classify import run_section_classification
 from pathodesk.analysis.section_job import run_section_registration
+from pathodesk.analysis.superres_pregenerate import run_pregeneration
 from pathodesk.jobs.kinds import JobKind
 
 
@@ -68,4 +69,5 @@ def job_kinds() -> list[JobKind]:
         *(kind.job for kind in ANALYSIS_KINDS.values()),
         JobKind("register", run_section_registration),
         JobKind("classify-sections", run_section_classification),
+        JobKind("pregenerate", run_pregeneration),
     ]

@@ -50,7 +50,7 @@ class TemporaryStore:
         if len(body) > self.max_bytes:
             return
         path = self._path(key)
-        path.parent.mkdir(exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)  # the store may have been emptied by hand
         partial = path.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}{PARTIAL}")
         partial.write_bytes(body)
         with self._lock:

@@ -96,6 +96,7 @@ TERMS: dict[str, dict[str, str]] = {
         "import": N_("imported"),
         "export": N_("exported"),
         "analyze": N_("analysis started"),
+        "pregenerate": N_("full-resolution slide generated in advance"),
         "register": N_("registration started"),
         "classify": N_("classification started"),
         "cancel": N_("cancelled"),

@@ -21,6 +21,7 @@ from typing import Literal
 import anyio
 from fastapi import APIRouter, Query, Request, Response
 
+from pathodesk.analysis.superres_pregenerate import pregenerated_path
 from pathodesk.jobs.priority import INTERACTIVE
 from pathodesk.slides.base import NativeTileSource, SlideReader
 from pathodesk.slides.deepzoom import DeepZoomTiler
@@ -39,7 +40,14 @@ GENERATED_HEADER = "X-PathoDesk-Generated"
 
 @contextmanager
 def viewing(state: AppState, handle: SlideHandle, pixels: Pixels = "generated") -> Iterator[SlideReader]:
-    """The slide as the viewer sees it: a low-resolution one at its scan's size (E8)."""
+    """The slide as the viewer sees it: a low-resolution one at its scan's size (E8), from
+    its pyramid generated in advance where there is one by the active generators (E7)."""
+    if handle.store_downsample > 1 and pixels == "generated" and state.superres is not None:
+        whole = pregenerated_path(state.settings, handle.sha256, state.superres.tag(handle.disease_type))
+        if whole.is_file():
+            with state.readers.reader(whole) as reader:
+                yield reader
+            return
     with state.readers.reader(handle.path) as reader:
         if handle.store_downsample > 1 and state.superres is not None:
             yield state.superres.reader(reader, handle.disease_type, stored_pixels=pixels == "stored")

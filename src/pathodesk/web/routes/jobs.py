@@ -128,6 +128,23 @@ def analyze(
     return to_public(job, locale)
 
 
+@router.post("/slides/{slide_id}/pregenerate", status_code=202)
+def pregenerate(
+    slide_id: RecordId, user: CurrentUser, session: DbSession, state: StateDep, locale: RequestLocale
+) -> JobPublic:
+    """High-resolution mode (E7, E8): generate a slide kept at low resolution whole, in
+    advance, so a reading station reads it like a scanned slide; poll the job."""
+    slide = visible_slide(session, user, slide_id)
+    if slide.store_downsample == 1:
+        raise ValidationFailedError(
+            "slide %(slide_id)s is kept at full resolution already", slide_id=slide.id
+        )
+    job = queue.submit(session, "pregenerate", slide.id, {}, user_id=user.user_id)
+    record_by(session, user, "pregenerate", "slide", slide.id, job_id=job.id)
+    start_queued(session, state)
+    return to_public(job, locale)
+
+
 @router.get("/jobs")
 def list_jobs(
     user: CurrentUser,

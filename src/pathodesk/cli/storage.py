@@ -19,12 +19,10 @@ def _size(value: object) -> str:
 
 def cmd_storage_report(args: argparse.Namespace) -> int:
     from pathodesk.storage.report import storage_report
-    from pathodesk.storage.temporary import TemporaryStore
 
     settings = settings_of(args)
-    temporary = TemporaryStore(settings.temporary_dir / "tiles", settings.temporary_store_bytes)
     with open_database(settings).session() as session:
-        report = storage_report(session, temporary.size_bytes())
+        report = storage_report(session, settings)
     lines = []
     for name, tier in report["tiers"].items():  # type: ignore[attr-defined]
         lines.append(

@@ -7,13 +7,19 @@ from __future__ import annotations
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from pathodesk.config import Settings
 from pathodesk.db.models import ResolutionState, Slide, StorageTier
 
 # API.md's names for the permanent tiers
 TIER_NAMES = {StorageTier.recent: "recent", StorageTier.middle: "middle", StorageTier.long_term: "long"}
 
 
-def storage_report(session: Session, temporary_bytes: int) -> dict[str, object]:
+def temporary_bytes(settings: Settings) -> int:
+    """What the temporary fast store holds: generated tiles and slides generated whole."""
+    return sum(path.stat().st_size for path in settings.temporary_dir.rglob("*") if path.is_file())
+
+
+def storage_report(session: Session, settings: Settings) -> dict[str, object]:
     """Slides sharing one file (the same scan in two cases) count once for bytes."""
     files = (
         select(
@@ -54,7 +60,7 @@ def storage_report(session: Session, temporary_bytes: int) -> dict[str, object]:
     scan_total = sum(int(t["scan_bytes"]) for t in tiers.values())  # type: ignore[call-overload]
     return {
         "tiers": tiers,
-        "temporary": {"bytes": temporary_bytes},
+        "temporary": {"bytes": temporary_bytes(settings)},
         "mirror": {"configured": False},
         "bytes": kept_total,
         "scan_bytes": scan_total,

@@ -162,8 +162,7 @@ def disease_types_page(request: Request, user: AdminPageUser, session: DbSession
 @router.get("/admin/storage", response_class=HTMLResponse)
 def storage_page(request: Request, user: AdminPageUser, session: DbSession, state: StateDep) -> Response:
     """E1/E4: what is kept per tier against what the scans would take."""
-    temporary = state.generated.size_bytes() if state.generated is not None else 0
-    report = storage_report(session, temporary)
+    report = storage_report(session, state.settings)
     return templates.TemplateResponse(request, "admin_storage.html", {"user": user, "report": report})
 
 

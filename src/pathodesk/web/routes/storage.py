@@ -13,5 +13,4 @@ router = APIRouter(prefix="/api/v1", tags=["storage"])
 
 @router.get("/storage/report")
 def report(_admin: AdminUser, session: DbSession, state: StateDep) -> dict[str, object]:
-    temporary = state.generated.size_bytes() if state.generated is not None else 0
-    return storage_report(session, temporary)
+    return storage_report(session, state.settings)

@@ -27,11 +27,21 @@ def test_models_page_shows_metrics_curves_and_switches_the_active_model(
     expert = logged_in_page(browser, live_server, "expert-a")
     expert.goto(f"{live_server.url}/models")
     ready(expert)
-    expect(expert.locator(".model-card")).to_have_count(7)
-    # grouped by role: the cascade's two stages (issue 14) and the tile classifiers
+    # 7 classifiers and, for each of the 4 types, super-resolution ×4 and ×8 (GAN and L1)
+    expect(expert.locator(".model-card")).to_have_count(7 + 16)
+    # grouped by role: the cascade's two stages (issue 14), super-resolution, the tile classifiers
     expect(expert.locator(".model-role > h2")).to_have_text(
-        ["Cascade: low-resolution graders", "Cascade: high-resolution graders", "Tile classifiers"]
+        [
+            "Cascade: low-resolution graders",
+            "Cascade: high-resolution graders",
+            "Super-resolution",
+            "Tile classifiers",
+        ]
     )
+    generators = expert.locator('.model-role[data-role="superres"] .model-card[data-disease-type="lung"]')
+    expect(generators).to_have_count(4)
+    expect(generators.locator("table.superres-metrics").first).to_contain_text("bicubic → this model")
+    expect(generators.locator(".weak-model")).to_have_count(0)  # each beats bicubic on its test patients
     expect(expert.locator('.model-role[data-role="tile"] .model-card')).to_have_count(3)
     coarse = expert.locator('.model-role[data-role="coarse"] .model-card[data-disease-type="lung"]')
     expect(coarse.locator("table.coarse-metrics")).to_contain_text("lesion tiles found")
@@ -47,7 +57,9 @@ def test_models_page_shows_metrics_curves_and_switches_the_active_model(
     page = logged_in_page(browser, live_server, "admin")
     page.goto(f"{live_server.url}/models")
     ready(page)
-    lung_v1 = page.locator('.model-card[data-disease-type="lung"]', has_text="v1")
+    lung_v1 = page.locator(
+        '.model-role[data-role="tile"] .model-card[data-disease-type="lung"]', has_text="v1"
+    )
     expect(lung_v1).to_contain_text("active")
     expect(lung_v1.locator("table.metrics")).to_contain_text("balanced accuracy")
     thyroid = page.locator('.model-role[data-role="tile"] .model-card[data-disease-type="thyroid"]')
@@ -55,7 +67,7 @@ def test_models_page_shows_metrics_curves_and_switches_the_active_model(
     expect(thyroid.locator(".weak-model")).to_have_text("weak")  # balanced accuracy 0.61: flagged
     expect(thyroid.locator(".warning")).to_contain_text("need an expert's full review")
     expect(lung_v1.locator(".weak-model")).to_have_count(0)
-    # seven cards: most pictures are below the fold and lazy
+    # many cards: most pictures are below the fold and lazy
     page.evaluate("() => { for (const image of document.images) image.loading = 'eager'; }")
     page.wait_for_function("() => [...document.images].every(i => i.complete && i.naturalWidth > 400)")
     page.screenshot(path=str(ARTIFACTS / "models-page.png"), full_page=True)

@@ -193,3 +193,5 @@ def test_the_real_shipped_models_are_active_in_a_new_data_directory(settings: Se
                 assert generator is not None and generator.source == "shipped"
                 assert generator.card["training"]["recipe"] == "gan"
                 assert load_superres(settings, generator).scale == scale
+        generators = session.scalars(select(TrainedModel).where(TrainedModel.role == "superres")).all()
+        assert len({m.directory for m in generators}) == 4  # one copy each, whatever the number of types

@@ -57,9 +57,11 @@ def register(
     user_id: int | None = None,
     activate: bool = False,
     role: str | None = None,
+    shared_directory: str | None = None,
 ) -> TrainedModel:
     """Copy a training run into the registry as the next version of ``disease_type``, in
-    ``role`` (default: the card's, else ``tile``)."""
+    ``role`` (default: the card's, else ``tile``). ``shared_directory``: the run is in the
+    registry already (a shipped model for every type): its files are used, not copied."""
     card = read_card(run_dir)
     role = role or str(card.get("role") or "tile")
     if role not in MODEL_ROLES:
@@ -87,20 +89,10 @@ def register(
         )
         or 0
     ) + 1
-    # a unique folder per registration: a concurrent one that took the same version number
-    # fails on the unique constraint without touching these files
-    relative = Path(disease_type) / f"v{version}-{uuid.uuid4().hex[:8]}"
+    relative = (
+        Path(shared_directory) if shared_directory else _copy_run(settings, run_dir, disease_type, version)
+    )
     final = settings.models_dir / relative
-    final.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=final.parent))
-    try:
-        for name in RUN_FILES:
-            if (run_dir / name).is_file():
-                shutil.copy2(run_dir / name, staging / name)
-        staging.rename(final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     model = TrainedModel(
         disease_type=disease_type,
         version=version,
@@ -125,6 +117,25 @@ def register(
 def scale_variant(scale: int | None) -> str:
     """Super-resolution models of different scales are active side by side (E6: ×4 and ×8)."""
     return "" if scale is None else f"x{scale}"
+
+
+def _copy_run(settings: Settings, run_dir: Path, disease_type: str, version: int) -> Path:
+    """The run's files in a folder of their own under the registry, complete or not at all."""
+    # a unique folder per registration: a concurrent one that took the same version number
+    # fails on the unique constraint without touching these files
+    relative = Path(disease_type) / f"v{version}-{uuid.uuid4().hex[:8]}"
+    final = settings.models_dir / relative
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=final.parent))
+    try:
+        for name in RUN_FILES:
+            if (run_dir / name).is_file():
+                shutil.copy2(run_dir / name, staging / name)
+        staging.rename(final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return relative
 
 
 def set_active(session: Session, model: TrainedModel) -> None:
@@ -225,6 +236,8 @@ def ensure_shipped_models(session: Session, settings: Settings, shipped_dir: Pat
         every = named == EVERY_TYPE
         types = session.scalars(select(DiseaseType.name)).all() if every else [named]
         sha = file_sha256(run_dir / MODEL_FILE)
+        # one copy of the files, whatever number of types share it
+        shared = session.scalar(select(TrainedModel.directory).where(TrainedModel.sha256 == sha).limit(1))
         for disease_type in types:
             if session.get(DiseaseType, disease_type) is None:
                 continue  # an admin removed the type: nothing to attach the model to
@@ -234,6 +247,9 @@ def ensure_shipped_models(session: Session, settings: Settings, shipped_dir: Pat
                 )
             )
             if known is None:
-                register(session, settings, run_dir, disease_type, source="shipped")
+                model = register(
+                    session, settings, run_dir, disease_type, source="shipped", shared_directory=shared
+                )
+                shared = shared or model.directory
                 added += 1
     return added

@@ -24,6 +24,7 @@ import numpy as np
 
 from pathodesk.ml.data import group_split
 from pathodesk.ml.model_file import CARD_FILE, MODEL_FILE
+from pathodesk.ml.registry import GENERAL_TYPE
 from pathodesk.ml.superres_data import HighResImage, bicubic, cropped_to_multiple, degrade
 from pathodesk.ml.superres_losses import TissueFeatures
 from pathodesk.ml.superres_model import load_superres_model, super_resolve
@@ -159,7 +160,7 @@ def save(
         {name: splits[name] for name in ("train", "validation")},
         config,
         folder,
-        disease_type="*",
+        disease_type=GENERAL_TYPE,  # the general generators: every type without its own
         data_description=f"{SOURCE}: native 40x H&E tiles, {described}",
         notes=[
             "perceptual loss: stem and first three stages of the shipped lung tile classifier"

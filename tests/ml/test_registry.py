@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from pathodesk.config import Settings
@@ -159,6 +159,7 @@ def test_shipped_models_are_registered_once_and_activated(
 
 
 def test_the_real_shipped_models_are_active_in_a_new_data_directory(settings: Settings) -> None:
+    from pathodesk.analysis.superres_service import SuperResolution
     from pathodesk.ml.registry import SHIPPED_DIR, active_model, load_superres
     from pathodesk.ml.shipped import install_shipped_models
 
@@ -186,12 +187,12 @@ def test_the_real_shipped_models_are_active_in_a_new_data_directory(settings: Se
             model = model_for_slide_type(session, disease_type, roles[role])
             assert model.source == "shipped" and model.metrics is not None
             assert load(settings, model).labels == model.labels
-        # E6: a generator of each scale for every type, the GAN one active (its folder sorts first)
-        for disease_type in session.scalars(select(DiseaseType.name)):
-            for scale in (4, 8):
-                generator = active_model(session, disease_type, "superres", scale)
-                assert generator is not None and generator.source == "shipped"
-                assert generator.card["training"]["recipe"] == "gan"
-                assert load_superres(settings, generator).scale == scale
-        generators = session.scalars(select(TrainedModel).where(TrainedModel.role == "superres")).all()
-        assert len({m.directory for m in generators}) == 4  # one copy each, whatever the number of types
+        # E6: the general generators of each scale (type "unclassified"), the GAN one active
+        for scale in (4, 8):
+            generator = active_model(session, "unclassified", "superres", scale)
+            assert generator is not None and generator.source == "shipped"
+            assert generator.card["training"]["recipe"] == "gan"
+            assert load_superres(settings, generator).scale == scale
+            assert active_model(session, "lung", "superres", scale) is None
+    tag = SuperResolution(settings, database).tag("lung")  # a type without its own: the general ones
+    assert tag.startswith("x4:") and ",x8:" in tag

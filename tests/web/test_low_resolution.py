@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
@@ -25,15 +24,6 @@ from tests.support.accounts import Accounts
 from tests.support.http import login
 from tests.support.jobs import finished, wait_for
 from tests.support.superres import random_generator, register_generator
-
-
-def _until(condition, seconds: float = 30.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def _tile(client: TestClient, slide_id: int, level: int, col: int, row: int, query: str = "") -> np.ndarray:
@@ -85,7 +75,7 @@ def test_a_low_resolution_slide_is_read_at_full_magnification(
     assert np.abs(generated - stored).mean() > 1  # the model's pixels, not the stored ones
     kept = settings.temporary_dir / "tiles"
     # kept on disk, with its eight neighbours made in the background (prefetch)
-    assert _until(lambda: sum(1 for _ in kept.glob("*/*")) >= 9), sum(1 for _ in kept.glob("*/*"))
+    wait_for(lambda: sum(1 for _ in kept.glob("*/*")) >= 9)
     prefetched = app_client.get(f"/dzi/{slide['id']}_files/{finest}/4_5.jpeg")
     assert prefetched.status_code == 200
 

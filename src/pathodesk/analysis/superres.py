@@ -9,12 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pathodesk.db.models import TrainedModel
 from pathodesk.errors import NotFoundError
-from pathodesk.ml.registry import active_model, scale_variant
+from pathodesk.ml.registry import GENERAL_TYPE, active_model
 from pathodesk.ml.superres_model import super_resolve
 from pathodesk.ml.superres_nets import SuperResolutionNet
 
@@ -51,21 +50,10 @@ def super_resolve_tiled(
 
 
 def superres_model_record(session: Session, scale: int, disease_type: str | None = None) -> TrainedModel:
-    """The active super-resolution model of ``scale`` for ``disease_type``; without a type,
-    the most recently registered active one of that scale (any type)."""
-    if disease_type is not None:
-        model = active_model(session, disease_type, "superres", scale)
-    else:
-        model = session.scalar(
-            select(TrainedModel)
-            .where(
-                TrainedModel.role == "superres",
-                TrainedModel.active,
-                TrainedModel.variant == scale_variant(scale),
-            )
-            .order_by(TrainedModel.id.desc())
-            .limit(1)
-        )
+    """The active super-resolution model of ``scale`` for ``disease_type``, else the general
+    one (the type "unclassified": what the CLI uses without a type)."""
+    model = active_model(session, disease_type, "superres", scale) if disease_type else None
+    model = model or active_model(session, GENERAL_TYPE, "superres", scale)
     if model is None:
         raise NotFoundError("no active super-resolution model of scale %(scale)s: train one", scale=scale)
     return model

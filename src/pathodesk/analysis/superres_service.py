@@ -1,7 +1,9 @@
 """Reading low-resolution slides at full magnification (SPEC E8): which generator enlarges a
 slide's pixels, and the slide readers that use it.
 
-A slide's disease type picks its active super-resolution models (one per scale, E6). A
+A slide's disease type picks its active super-resolution models (one per scale, E6); a type
+without its own uses the general ones (registered under "unclassified": the shipped
+generators learnt tissue of eight organs, not one disease). A
 ×8 level uses the ×8 model, ×4 the ×4 model, ×2 the ×4 model's output reduced by half; a
 missing scale falls back to the other one, and with none the pixels are enlarged by bicubic
 interpolation (and the viewer is told, through ``tag``, that nothing is generated).
@@ -17,7 +19,7 @@ import numpy as np
 
 from pathodesk.config import Settings
 from pathodesk.db.session import Database
-from pathodesk.ml.registry import active_model, load_superres
+from pathodesk.ml.registry import GENERAL_TYPE, active_model, load_superres
 from pathodesk.ml.superres_model import super_resolve
 from pathodesk.ml.superres_nets import SUPERRES_SCALES, SuperResolutionNet
 from pathodesk.slides.base import SlideReader
@@ -69,7 +71,9 @@ class SuperResolution:
         tags = []
         with self.db.session() as session:
             for scale in SUPERRES_SCALES:
-                record = active_model(session, disease_type, "superres", scale)
+                record = active_model(session, disease_type, "superres", scale) or active_model(
+                    session, GENERAL_TYPE, "superres", scale
+                )  # a type without its own generator of this scale uses the general one
                 if record is not None:
                     models[scale] = load_superres(self.settings, record).model
                     tags.append(f"x{scale}:{record.sha256[:12]}")

@@ -127,7 +127,9 @@ def register(add: AddCommand) -> None:
     command.add_argument("--scale", type=int, choices=(4, 8), required=True)
     command.add_argument("--out", type=Path, required=True, help="output PNG")
     command.add_argument(
-        "--disease-type", default=None, help="whose active model (default: the latest active of that scale)"
+        "--disease-type",
+        default=None,
+        help="whose active model (default: the general one, type unclassified)",
     )
     command.add_argument("--json", action="store_true")
     command.set_defaults(handler=cmd_superres)

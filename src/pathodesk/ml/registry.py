@@ -32,7 +32,7 @@ from pathodesk.ml.superres_nets import superres_scale
 from pathodesk.storage import file_sha256
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "shipped_models"
-EVERY_TYPE = "*"  # a shipped card's disease type meaning: register it for every type
+GENERAL_TYPE = "unclassified"  # a super-resolution model here enlarges every type without its own
 WEAK_BELOW = 0.8  # balanced accuracy on the test split under which a model is flagged as weak
 
 
@@ -57,11 +57,9 @@ def register(
     user_id: int | None = None,
     activate: bool = False,
     role: str | None = None,
-    shared_directory: str | None = None,
 ) -> TrainedModel:
     """Copy a training run into the registry as the next version of ``disease_type``, in
-    ``role`` (default: the card's, else ``tile``). ``shared_directory``: the run is in the
-    registry already (a shipped model for every type): its files are used, not copied."""
+    ``role`` (default: the card's, else ``tile``)."""
     card = read_card(run_dir)
     role = role or str(card.get("role") or "tile")
     if role not in MODEL_ROLES:
@@ -89,9 +87,7 @@ def register(
         )
         or 0
     ) + 1
-    relative = (
-        Path(shared_directory) if shared_directory else _copy_run(settings, run_dir, disease_type, version)
-    )
+    relative = _copy_run(settings, run_dir, disease_type, version)
     final = settings.models_dir / relative
     model = TrainedModel(
         disease_type=disease_type,
@@ -231,25 +227,16 @@ def ensure_shipped_models(session: Session, settings: Settings, shipped_dir: Pat
     added = 0
     for run_dir in sorted(p for p in shipped_dir.glob("*") if (p / MODEL_FILE).is_file()):
         card = read_card(run_dir)
-        named = str(card.get("disease_type") or run_dir.name)
-        # "*": a model for every type (super-resolution learns tissue, not a disease)
-        every = named == EVERY_TYPE
-        types = session.scalars(select(DiseaseType.name)).all() if every else [named]
+        disease_type = str(card.get("disease_type") or run_dir.name)
+        if session.get(DiseaseType, disease_type) is None:
+            continue  # an admin removed the type: nothing to attach the model to
         sha = file_sha256(run_dir / MODEL_FILE)
-        # one copy of the files, whatever number of types share it
-        shared = session.scalar(select(TrainedModel.directory).where(TrainedModel.sha256 == sha).limit(1))
-        for disease_type in types:
-            if session.get(DiseaseType, disease_type) is None:
-                continue  # an admin removed the type: nothing to attach the model to
-            known = session.scalar(
-                select(TrainedModel.id).where(
-                    TrainedModel.disease_type == disease_type, TrainedModel.sha256 == sha
-                )
+        known = session.scalar(
+            select(TrainedModel.id).where(
+                TrainedModel.disease_type == disease_type, TrainedModel.sha256 == sha
             )
-            if known is None:
-                model = register(
-                    session, settings, run_dir, disease_type, source="shipped", shared_directory=shared
-                )
-                shared = shared or model.directory
-                added += 1
+        )
+        if known is None:
+            register(session, settings, run_dir, disease_type, source="shipped")
+            added += 1
     return added

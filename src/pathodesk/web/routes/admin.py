@@ -93,7 +93,7 @@ def to_public(disease_type: DiseaseType) -> DiseaseTypePublic:
                 disease_type.name, disease_type.grading, names, params.background_labels
             ).as_record()
         ),
-        store_downsample=disease_type.store_downsample,
+        store_downsample=disease_type.store_downsample or 1,  # a new row has its default at insert
     )
 
 

@@ -5,8 +5,28 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class MediumSettings(BaseModel):
+    """Where a storage tier, the mirror or a reading station keeps files (SPEC E4, E5): a local
+    directory or ``s3://bucket/prefix``, with the figures the storage page compares."""
+
+    url: str
+    cost_per_gb_month: float = 0.0  # in the hospital's currency
+    read_mb_per_s: float = 0.0
+    latency_ms: float = 0.0
+    name: str | None = None  # what people call it (a reading station's room)
+
+
+# E4: what each permanent tier stands for when settings name only its place: fast local disk,
+# a NAS, an archive; figures of typical media, for the storage page's comparisons
+DEFAULT_TIER_FIGURES = {
+    "recent": {"cost_per_gb_month": 0.10, "read_mb_per_s": 500.0, "latency_ms": 0.1},
+    "middle": {"cost_per_gb_month": 0.03, "read_mb_per_s": 150.0, "latency_ms": 5.0},
+    "long_term": {"cost_per_gb_month": 0.004, "read_mb_per_s": 50.0, "latency_ms": 50.0},
+}
 
 
 class Settings(BaseSettings):
@@ -36,6 +56,25 @@ class Settings(BaseSettings):
     # dropped first; a path of its own can put it on a faster disk than the data directory
     temporary_store_dir: Path | None = None
     temporary_store_bytes: int = 2 * 1024**3
+    # E4: the permanent tiers (recent, middle, long_term; JSON, e.g. PATHODESK_TIERS=
+    # '{"middle": {"url": "/mnt/nas/pathodesk"}, "long_term": {"url": "s3://archive/slides"}}'),
+    # the mirror of all three, and the reading stations cases are sent to (E5 distribute)
+    tiers: dict[str, MediumSettings] = Field(default_factory=dict)
+    mirror: MediumSettings | None = None
+    stations: dict[str, MediumSettings] = Field(default_factory=dict)
+    s3_endpoint_url: str | None = None  # an S3-compatible store other than AWS
+    s3_region: str = "us-east-1"
+    # E4 placement: in hospital -> recent (and this many days after discharge); examined within
+    # long_term_after_days -> middle; older -> long_term
+    recent_days_after_discharge: int = Field(default=0, ge=0)
+    # an exam with no admission (an outpatient biopsy, a consultation) counts as in hospital
+    # this long after it was registered: its slides are read in the next days
+    outpatient_recent_days: int = Field(default=14, ge=0)
+    long_term_after_days: int = Field(default=365, ge=1)
+    # a moved file's old copy is deleted this long after the switch, so a reader that looked the
+    # slide up just before still finds it (the server caches a slide's place for 5 s)
+    move_grace_seconds: float = Field(default=10.0, ge=0.0)
+    retrieved_cache_bytes: int = 20 * 1024**3  # local copies of slides read from object storage
     job_workers: int = 1  # background analyses at once; one more slot is kept for interactive work
     job_stale_seconds: float = 15.0  # a running job without a heartbeat this long is requeued
     # E7: batch work (analyses, prefetching) gives way while a viewer waits for a generated
@@ -81,6 +120,16 @@ class Settings(BaseSettings):
     @property
     def temporary_dir(self) -> Path:
         return self.temporary_store_dir or self.data_dir / "temporary"
+
+    def tier_medium(self, tier: str) -> MediumSettings:
+        """A permanent tier's medium: as configured, else a folder in the data directory (the
+        recent tier is where slides have always been kept)."""
+        folders = {"recent": self.slides_dir, "middle": self.data_dir / "tiers" / "middle"}
+        default = MediumSettings(
+            url=str(folders.get(tier, self.data_dir / "tiers" / "long-term")), **DEFAULT_TIER_FIGURES[tier]
+        )
+        given = self.tiers.get(tier)
+        return default.model_copy(update=given.model_dump(exclude_unset=True)) if given else default
 
     def resolved_database_url(self) -> str:
         if self.database_url:

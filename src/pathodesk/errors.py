@@ -59,3 +59,16 @@ class PermissionDeniedError(PathoDeskError):
 
 class Cancelled(Exception):
     """Work stopped because someone asked it to (a cancelled job): not a failure."""
+
+
+class StorageUnavailableError(PathoDeskError):
+    """A storage tier, the mirror or a reading station could not be reached or refused the bytes:
+    nothing was changed, and the work can be retried later (SPEC E4, E5)."""
+
+    status = 503
+    title = N_("Storage unavailable")
+
+
+class StorageFullError(StorageUnavailableError):
+    status = 507
+    title = N_("Storage full")

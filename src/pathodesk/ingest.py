@@ -32,7 +32,9 @@ from pathodesk.slides.downsampled import DownsampledReader
 from pathodesk.slides.overview import with_overview_levels
 from pathodesk.slides.pyramid import write_pyramid
 from pathodesk.slides.sanity import check_declared_size, check_tiles_present
-from pathodesk.storage import STORE_DOWNSAMPLES, slide_location, store_slide_file
+from pathodesk.storage import STORE_DOWNSAMPLES, file_sha256, slide_location, store_slide_file
+from pathodesk.storage.files import discard_stored_file
+from pathodesk.storage.policy import tier_for_patient
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,8 @@ FILE_FACTS = (
     "resolution_state",
     "store_downsample",
     "stored_bytes",
+    "stored_sha256",
+    "storage_tier",
 )
 
 
@@ -193,6 +197,7 @@ def _validated(
     facts: dict[str, Any] = {
         "path": slide_location(staged.sha256, suffix),
         "sha256": staged.sha256,
+        "stored_sha256": staged.sha256,
         "byte_size": staged.byte_size,
         "format": info.format,
         "vendor": info.vendor,
@@ -212,6 +217,7 @@ def _validated(
             "resolution_state": ResolutionState.low,
             "store_downsample": store_downsample,
             "stored_bytes": kept.byte_size,
+            "stored_sha256": file_sha256(kept.path),
             "associated_images": sorted(set(info.associated_images) & set(KEPT_ASSOCIATED)),
         }
     return kept, facts
@@ -277,6 +283,7 @@ def ingest_staged(
             facts = {name: getattr(same_bytes[0], name) for name in FILE_FACTS}
         else:
             staged, facts = _validated(settings, staged, store_downsample)
+            facts["storage_tier"] = tier_for_patient(session, settings, exam.patient_id)  # E5 save
         slide = Slide(
             exam_id=exam_id,
             slide_number=slide_number or _next_slide_number(session, exam_id),
@@ -291,11 +298,11 @@ def ingest_staged(
         if same_bytes:
             session.commit()  # the file is stored already, and shared: never removed here
             return IngestResult(slide, duplicate=False)
-        final = store_slide_file(settings, staged.path, slide.path)
+        store_slide_file(settings, staged.path, slide.path, slide.storage_tier)
         try:
             session.commit()
         except BaseException:
-            final.unlink(missing_ok=True)
+            discard_stored_file(settings, slide.path, slide.storage_tier)
             raise
         return IngestResult(slide, duplicate=False)
     except IntegrityError as exc:

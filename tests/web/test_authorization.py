@@ -362,6 +362,12 @@ EXPECTATIONS: dict[tuple[str, str], Case] = {
     ),
     ("GET", "/api/v1/audit"): Case((401, 403, 403, OK), query={"action": "create"}),
     ("GET", "/api/v1/storage/report"): Case((401, 403, 403, OK)),
+    ("POST", "/api/v1/storage/apply-policy"): Case((401, 403, 403, OK), json=lambda w: {"dry_run": True}),
+    ("POST", "/api/v1/storage/scrub"): Case((401, 403, 403, 202)),
+    ("GET", "/api/v1/storage/stations"): Case((401, OK, OK, OK)),
+    ("PUT", "/api/v1/exams/{exam_id}/station"): Case(
+        (401, OK, 404, OK), params=exam, json=lambda w: {"station": None}
+    ),
     ("GET", "/dzi/{slide_id}.dzi"): Case((401, OK, 404, OK), params=shared_slide),
     ("GET", "/dzi/{slide_id}_files/{level}/{col}_{row}.jpeg"): Case(
         (401, OK, 404, OK), params=lambda w: {**shared_slide(w), "level": 11, "col": 0, "row": 0}

@@ -64,7 +64,7 @@ ANALYSIS_KINDS: dict[str, AnalysisKind] = {
 
 def job_kinds() -> list[JobKind]:
     """Every job kind the workers run: analyses and the registration of section groups
-    (super-resolution and storage moves join here)."""
+    (the storage life cycle adds its own in ``lifecycle.kinds``)."""
     return [
         *(kind.job for kind in ANALYSIS_KINDS.values()),
         JobKind("register", run_section_registration),

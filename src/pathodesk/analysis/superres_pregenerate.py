@@ -11,11 +11,13 @@ a new one, and the viewer serves generated levels from it while it matches.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from pathodesk.analysis.superres_service import SuperResolution
 from pathodesk.config import Settings
 from pathodesk.db.models import Slide
+from pathodesk.db.session import Database
 from pathodesk.errors import Cancelled, NotFoundError, ValidationFailedError
 from pathodesk.i18n import N_
 from pathodesk.jobs.context import JobContext
@@ -23,6 +25,7 @@ from pathodesk.slides import open_slide
 from pathodesk.slides.pyramid import write_pyramid
 from pathodesk.slides.superresolved import SuperResolvedReader, stored_downsample
 from pathodesk.storage import slide_file
+from pathodesk.storage.temporary import generated_slides_dir
 
 FULL_ALREADY = N_("slide %(slide_id)s is kept at full resolution already")
 
@@ -30,15 +33,29 @@ FULL_ALREADY = N_("slide %(slide_id)s is kept at full resolution already")
 def pregenerated_path(settings: Settings, sha256: str, tag: str) -> Path:
     """Where the whole generated pyramid of a slide (checksum) by generators ``tag`` lives."""
     safe = "".join(c if c.isalnum() else "-" for c in tag)
-    return settings.temporary_dir / "slides" / f"{sha256}-{safe}.tif"
+    return generated_slides_dir(settings) / f"{sha256}-{safe}.tif"
 
 
 def run_pregeneration(context: JobContext) -> dict[str, object]:
-    settings = context.settings
-    with context.db.session() as session:
-        slide = session.get(Slide, context.slide_id)
+    def progress(fraction: float) -> None:
+        if context.should_stop():  # also where it gives way to a waiting viewer (E7)
+            raise Cancelled
+        context.report(fraction, N_("generating the full-resolution slide"))
+
+    assert context.slide_id is not None
+    target, tag = generate_full_resolution(context.settings, context.db, context.slide_id, progress)
+    return {"path": target.name, "bytes": target.stat().st_size, "generators": tag}
+
+
+def generate_full_resolution(
+    settings: Settings, db: Database, slide_id: int, progress: Callable[[float], None]
+) -> tuple[Path, str]:
+    """The slide's whole generated pyramid (made now unless there already) and the tag of the
+    generators that made it; ``progress`` gets the fraction done and may raise to stop."""
+    with db.session() as session:
+        slide = session.get(Slide, slide_id)
         if slide is None:
-            raise NotFoundError("slide %(slide_id)s no longer exists", slide_id=context.slide_id)
+            raise NotFoundError("slide %(slide_id)s no longer exists", slide_id=slide_id)
         if slide.store_downsample == 1:
             raise ValidationFailedError(
                 "slide %(slide_id)s is kept at full resolution already", slide_id=slide.id
@@ -49,28 +66,25 @@ def run_pregeneration(context: JobContext) -> dict[str, object]:
             slide.exam.disease_type,
             slide.mpp,
         )
-    service = SuperResolution(settings, context.db)
+    service = SuperResolution(settings, db)
     tag = service.tag(disease_type)
     target = pregenerated_path(settings, sha256, tag)
     if target.is_file():
-        return {"path": target.name, "bytes": target.stat().st_size, "generators": tag}
+        return target, tag
     target.parent.mkdir(parents=True, exist_ok=True)
-    context.report(0.01, N_("generating the full-resolution slide"))
-
-    def progress(done: int, total: int) -> None:
-        if context.should_stop():  # also where it gives way to a waiting viewer (E7)
-            raise Cancelled
-        context.report(0.01 + 0.98 * done / max(1, total), N_("generating the full-resolution slide"))
-
+    progress(0.01)
     stored = open_slide(path)
     try:
         if stored_downsample(stored.info) == 1:
             raise ValidationFailedError(
-                "the stored file of slide %(slide_id)s is not reduced", slide_id=context.slide_id
+                "the stored file of slide %(slide_id)s is not reduced", slide_id=slide_id
             )
         write_pyramid(
-            SuperResolvedReader(stored, service.enlarger(disease_type)), target, mpp=mpp, progress=progress
+            SuperResolvedReader(stored, service.enlarger(disease_type)),
+            target,
+            mpp=mpp,
+            progress=lambda done, total: progress(0.01 + 0.98 * done / max(1, total)),
         )
     finally:
         stored.close()
-    return {"path": target.name, "bytes": target.stat().st_size, "generators": tag}
+    return target, tag

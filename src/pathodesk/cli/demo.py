@@ -16,7 +16,6 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from pathodesk.analysis.kinds import job_kinds
 from pathodesk.analysis.mosaic import split_images, write_mosaic
 from pathodesk.annotations.review import submit_review
 from pathodesk.cli.common import open_database
@@ -26,6 +25,7 @@ from pathodesk.db.models import DiseaseType, Job, JobState, Slide, SlideStatus, 
 from pathodesk.db.session import Database
 from pathodesk.jobs import queue
 from pathodesk.jobs.worker import WorkerPool
+from pathodesk.lifecycle.kinds import all_job_kinds
 from pathodesk.ml.registry import SHIPPED_DIR
 from pathodesk.sampledata import ensure_samples, shared_slides
 
@@ -104,7 +104,7 @@ def _analyse(db: Database, settings: Settings, slide_ids: list[int], owner_id: i
             queue.submit(session, "analyze", slide_id, {"outline": "tiles"}, user_id=owner_id).id
             for slide_id in slide_ids
         ]
-    pool = WorkerPool(db, settings, job_kinds())
+    pool = WorkerPool(db, settings, all_job_kinds())
     pool.start()
     try:
         deadline = time.monotonic() + ANALYSIS_WAIT_S

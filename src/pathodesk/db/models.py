@@ -232,6 +232,8 @@ class Exam(Base):
     clinical_notes: Mapped[str | None] = mapped_column(Text)
     admitted_on: Mapped[date | None] = mapped_column(Date)
     discharged_on: Mapped[date | None] = mapped_column(Date)
+    # E5 distribute: the reading station (a key of Settings.stations) the case is read at
+    reading_station: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
 
@@ -259,6 +261,9 @@ class Slide(Base):
     # row's width, height and mpp stay the scan's, and stored_bytes is what is kept
     store_downsample: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     stored_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    # the checksum of the file as kept (a reduced pyramid's own); None before 0023 for a
+    # low-resolution slide (taken from the file the first time it is moved or scrubbed)
+    stored_sha256: Mapped[str | None] = mapped_column(String(64))
     storage_tier: Mapped[StorageTier] = mapped_column(
         Enum(StorageTier, native_enum=False, length=16), default=StorageTier.recent
     )
@@ -447,6 +452,53 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class MoveState(enum.StrEnum):
+    """A file's move between tiers (SPEC E5), step by step; ``switched`` is written in the same
+    transaction that points the slides at the destination."""
+
+    planned = "planned"
+    copying = "copying"
+    copied = "copied"  # whole at the destination and its checksum verified
+    switched = "switched"
+    done = "done"
+    failed = "failed"
+
+
+class StorageMove(Base):
+    """One stored file moving from one tier to another; survives the process that moves it, so
+    a restart finishes or rolls back what a crash interrupted."""
+
+    __tablename__ = "storage_moves"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[str] = mapped_column(String(1024), index=True)
+    source: Mapped[StorageTier] = mapped_column(Enum(StorageTier, native_enum=False, length=16))
+    destination: Mapped[StorageTier] = mapped_column(Enum(StorageTier, native_enum=False, length=16))
+    sha256: Mapped[str | None] = mapped_column(String(64))  # of the file as kept
+    byte_size: Mapped[int | None] = mapped_column(BigInteger)
+    state: Mapped[MoveState] = mapped_column(Enum(MoveState, native_enum=False, length=16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class MirrorScrub(Base):
+    """One pass over every stored file comparing the primary and the mirror with the recorded
+    checksum (SPEC E4), and what it repaired."""
+
+    __tablename__ = "mirror_scrubs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    files: Mapped[int] = mapped_column(Integer, default=0)
+    mismatches: Mapped[int] = mapped_column(Integer, default=0)  # copies not matching their checksum
+    repaired: Mapped[int] = mapped_column(Integer, default=0)
+    unrepairable: Mapped[int] = mapped_column(Integer, default=0)  # no good copy left anywhere
+    details: Mapped[list[dict[str, object]] | None] = mapped_column(JSON(none_as_null=True))
 
 
 class SectionGroup(Base):

@@ -25,6 +25,9 @@ ERROR_CLASSES = (
     "PermissionDeniedError",
     "TooManyAttemptsError",
     "RegistrationFailed",
+    "StorageUnavailableError",
+    "StorageFullError",
+    "CorruptCopyError",
 )
 PYTHON_KEYWORDS: dict[str, None] = {"_": None, "N_": None, "gettext": None} | dict.fromkeys(ERROR_CLASSES)
 

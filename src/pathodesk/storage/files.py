@@ -1,8 +1,8 @@
 """The one way to find, store and discard a slide's file and the files derived from it.
 
-Today every slide lives in the local ``slides_dir`` (the "recent" tier, full resolution);
-``Slide.storage_tier`` and ``Slide.resolution_state`` say so. Tiers (E4) and low-resolution
-storage (E1) change these functions, not their callers.
+A slide's row says which permanent tier keeps its file (``storage_tier``, E4) and where on it
+(``path``, the same on every tier); tiers, moves and low-resolution storage (E1) change these
+functions, not their callers.
 """
 
 from __future__ import annotations
@@ -13,6 +13,14 @@ from pathlib import Path
 from typing import Protocol
 
 from pathodesk.config import Settings
+from pathodesk.db.models import StorageTier
+from pathodesk.storage.tiers import (
+    PERMANENT_TIERS,
+    forget_retrieved,
+    local_file,
+    mirror_backend,
+    tier_backend,
+)
 
 STORE_DOWNSAMPLES = (1, 2, 4, 8)  # E1: a slide kept at 1/N of its scan's resolution; 8 keeps 1/64
 
@@ -23,11 +31,19 @@ class StoredSlide(Protocol):
     id: int
     path: str
     sha256: str
+    storage_tier: StorageTier
 
 
 def slide_file(settings: Settings, slide: StoredSlide) -> Path:
-    """The local path a reader opens for ``slide``."""
-    return settings.slides_dir / slide.path
+    """The local path a reader opens for ``slide`` (E5 retrieve: fetched first from a tier in
+    object storage). A file that a move has just switched to another tier is found there."""
+    recorded = StorageTier(slide.storage_tier)
+    for tier in (recorded, *(tier for tier in PERMANENT_TIERS if tier != recorded)):
+        found = local_file(settings, tier, slide.path)
+        if found is not None:
+            return found
+    # nowhere: the path the caller's reader will report as missing
+    return tier_backend(settings, recorded).local_path(slide.path) or settings.cache_dir / slide.path
 
 
 def slide_location(sha256: str, suffix: str) -> str:
@@ -36,13 +52,30 @@ def slide_location(sha256: str, suffix: str) -> str:
     return str(Path(sha256[:2]) / f"{sha256}{suffix}")
 
 
-def store_slide_file(settings: Settings, staged: Path, location: str) -> Path:
-    """Move a validated staged file to ``location`` (an atomic rename within the data
-    directory); returns the stored path, for the caller to remove if its commit fails."""
-    final = settings.slides_dir / location
-    final.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(staged, final)
-    return final
+def store_slide_file(settings: Settings, staged: Path, location: str, tier: StorageTier) -> None:
+    """Put a validated staged file at ``location`` on ``tier`` (E5 save): a rename when the
+    tier is a folder on the same disk, else a copy written whole or not at all. The caller
+    removes it with ``discard_stored_file`` if its commit fails."""
+    backend = tier_backend(settings, tier)
+    final = backend.local_path(location)
+    if final is not None:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(staged, final)
+            return
+        except OSError:
+            pass  # another file system: copied below
+    with staged.open("rb") as source:
+        backend.write(source, location, staged.stat().st_size)
+
+
+def discard_stored_file(settings: Settings, location: str, tier: StorageTier) -> None:
+    """A kept file, from its tier, the mirror and the local copies of object storage."""
+    tier_backend(settings, tier).delete(location)
+    mirror = mirror_backend(settings)
+    if mirror is not None:
+        mirror.delete(location)
+    forget_retrieved(settings, location)
 
 
 def analysis_folder(settings: Settings, slide: StoredSlide) -> Path:
@@ -63,6 +96,6 @@ def discard_slide_files(settings: Settings, slide: StoredSlide, keep_file: bool 
     shutil.rmtree(settings.analysis_dir / f"slide-{slide.id}", ignore_errors=True)
     if keep_file:
         return
-    slide_file(settings, slide).unlink(missing_ok=True)
+    discard_stored_file(settings, slide.path, StorageTier(slide.storage_tier))
     shutil.rmtree(settings.qc_dir / slide.sha256, ignore_errors=True)
     shutil.rmtree(settings.analysis_dir / slide.sha256, ignore_errors=True)

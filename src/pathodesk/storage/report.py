@@ -1,14 +1,16 @@
 """What storage holds (SPEC E1, E4; API.md ``storage report``): per tier, how many slides and
 how many bytes are kept, against the bytes their scans would take at full resolution —
-the saving low-resolution storage buys — plus the temporary fast store."""
+the saving low-resolution storage buys — with each tier's medium and figures; the temporary
+fast store; the mirror's last scrub; moves planned, under way and failed."""
 
 from __future__ import annotations
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from pathodesk.config import Settings
-from pathodesk.db.models import ResolutionState, Slide, StorageTier
+from pathodesk.config import MediumSettings, Settings
+from pathodesk.db.models import MirrorScrub, MoveState, ResolutionState, Slide, StorageMove, StorageTier
+from pathodesk.storage.tiers import RETRIEVAL_SECONDS
 
 # API.md's names for the permanent tiers
 TIER_NAMES = {StorageTier.recent: "recent", StorageTier.middle: "middle", StorageTier.long_term: "long"}
@@ -56,13 +58,72 @@ def storage_report(session: Session, settings: Settings) -> dict[str, object]:
             "scan_bytes": int(scan or 0),
             "low_resolution_files": int(low or 0),
         }
+    for tier, name in TIER_NAMES.items():
+        tiers[name] |= _medium(settings.tier_medium(tier.value), int(tiers[name]["bytes"]))  # type: ignore[call-overload]
+        tiers[name]["last_retrieval_seconds"] = RETRIEVAL_SECONDS.get(tier.value)
     kept_total = sum(int(t["bytes"]) for t in tiers.values())  # type: ignore[call-overload]
     scan_total = sum(int(t["scan_bytes"]) for t in tiers.values())  # type: ignore[call-overload]
     return {
         "tiers": tiers,
-        "temporary": {"bytes": temporary_bytes(settings)},
-        "mirror": {"configured": False},
+        "temporary": {"bytes": temporary_bytes(settings), "max_bytes": settings.temporary_store_bytes},
+        "mirror": _mirror(session, settings),
+        "moves": _moves(session),
         "bytes": kept_total,
         "scan_bytes": scan_total,
         "saved_fraction": round(1 - kept_total / scan_total, 4) if scan_total else 0.0,
+    }
+
+
+def _medium(medium: MediumSettings, kept_bytes: int) -> dict[str, object]:
+    return {
+        "url": medium.url,
+        "cost_per_gb_month": medium.cost_per_gb_month,
+        "monthly_cost": round(kept_bytes / 1024**3 * medium.cost_per_gb_month, 2),
+        "read_mb_per_s": medium.read_mb_per_s,
+        "latency_ms": medium.latency_ms,
+    }
+
+
+def _mirror(session: Session, settings: Settings) -> dict[str, object]:
+    if settings.mirror is None:
+        return {"configured": False}
+    scrub = session.scalar(select(MirrorScrub).order_by(MirrorScrub.id.desc()).limit(1))
+    last = None
+    if scrub is not None:
+        last = {
+            "finished_at": scrub.finished_at.isoformat() if scrub.finished_at else None,
+            "files": scrub.files,
+            "mismatches": scrub.mismatches,
+            "repaired": scrub.repaired,
+            "unrepairable": scrub.unrepairable,
+        }
+    return {"configured": True, "url": settings.mirror.url, "last_scrub": last}
+
+
+def _moves(session: Session) -> dict[str, object]:
+    counts = dict(session.execute(select(StorageMove.state, func.count()).group_by(StorageMove.state)).all())
+    failed = session.execute(
+        select(
+            StorageMove.id,
+            StorageMove.source,
+            StorageMove.destination,
+            StorageMove.attempts,
+            StorageMove.error,
+        )
+        .where(StorageMove.state == MoveState.failed)
+        .order_by(StorageMove.id.desc())
+        .limit(20)
+    ).all()
+    return {
+        **{state.value: int(counts.get(state, 0)) for state in MoveState},
+        "recent_failures": [
+            {
+                "id": i,
+                "from": TIER_NAMES[StorageTier(a)],
+                "to": TIER_NAMES[StorageTier(b)],
+                "attempts": n,
+                "error": e,
+            }
+            for i, a, b, n, e in failed
+        ],
     }

@@ -2,7 +2,9 @@
 local disk, capped in bytes, least recently used dropped first, and still there after a
 restart.
 
-One file per entry, named by the SHA-256 of its key, in 256 sub-folders. A write goes to a
+One file per entry, named by the SHA-256 of its key, in a folder per slide file (the key's
+first part, its checksum), so a discharged patient's images can be dropped at once (E5
+schedule). A write goes to a
 temporary name and is renamed into place, so a crash leaves either the whole entry or none
 (stray temporaries are removed at start). Recency is the file's modification time, touched
 on every read; the byte count is taken from the disk at start and kept in memory after.
@@ -12,12 +14,38 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import threading
 import uuid
 from collections.abc import Hashable
 from pathlib import Path
 
+from pathodesk.config import Settings
+
 PARTIAL = ".partial"
+
+
+def generated_tiles_dir(settings: Settings) -> Path:
+    return settings.temporary_dir / "tiles"
+
+
+def generated_slides_dir(settings: Settings) -> Path:
+    """Slides generated whole at full resolution (high-resolution mode, E8)."""
+    return settings.temporary_dir / "slides"
+
+
+def drop_generated(settings: Settings, sha256: str) -> int:
+    """Every generated image of one slide file, tiles and whole slides; the bytes freed."""
+    freed = 0
+    folder = generated_tiles_dir(settings) / sha256
+    for path in [*folder.glob("*"), *generated_slides_dir(settings).glob(f"{sha256}-*")]:
+        try:
+            freed += path.stat().st_size
+        except FileNotFoundError:
+            continue
+        path.unlink(missing_ok=True)
+    shutil.rmtree(folder, ignore_errors=True)
+    return freed
 
 
 class TemporaryStore:
@@ -35,7 +63,9 @@ class TemporaryStore:
 
     def _path(self, key: Hashable) -> Path:
         digest = hashlib.sha256(repr(key).encode()).hexdigest()
-        return self.root / digest[:2] / digest
+        first = str(key[0]) if isinstance(key, tuple) and key else ""
+        group = first if first.isalnum() else digest[:2]
+        return self.root / group / digest
 
     def get(self, key: Hashable) -> bytes | None:
         path = self._path(key)
@@ -64,10 +94,12 @@ class TemporaryStore:
         return self._bytes
 
     def _evict(self) -> None:
-        """Oldest first, down to 90 % of the cap (so the next writes do not evict one by one)."""
+        """Oldest first, down to 90 % of the cap (so the next writes do not evict one by one);
+        the count is taken afresh from the disk, which other processes also empty."""
         with self._lock:
             if self._bytes <= self.max_bytes:
                 return
+            self._bytes = 0
             entries = []
             for path in self.root.glob("*/*"):
                 if not path.name.endswith(PARTIAL):
@@ -76,6 +108,7 @@ class TemporaryStore:
                     except FileNotFoundError:
                         continue
                     entries.append((stat.st_mtime, stat.st_size, path))
+                    self._bytes += stat.st_size
             entries.sort()
             target = int(self.max_bytes * 0.9)
             for _, size, path in entries:

@@ -11,17 +11,17 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from pathodesk import __version__
-from pathodesk.analysis.kinds import job_kinds
 from pathodesk.analysis.superres_service import SuperResolution
 from pathodesk.config import Settings, get_settings
 from pathodesk.db.session import Database, migrate
 from pathodesk.ingest import discard_abandoned_staging
 from pathodesk.jobs.priority import INTERACTIVE
 from pathodesk.jobs.worker import WorkerPool
+from pathodesk.lifecycle.kinds import all_job_kinds
 from pathodesk.ml.shipped import install_shipped_models
 from pathodesk.slides.pool import ReaderPool
 from pathodesk.slides.tilecache import TileCache
-from pathodesk.storage.temporary import TemporaryStore
+from pathodesk.storage.temporary import TemporaryStore, generated_tiles_dir
 from pathodesk.web.headers import SecurityHeaders
 from pathodesk.web.problems import install_problem_handlers
 from pathodesk.web.routes import (
@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     INTERACTIVE.enabled = settings.interactive_priority
     state.superres = SuperResolution(settings, state.db)
-    state.generated = TemporaryStore(settings.temporary_dir / "tiles", settings.temporary_store_bytes)
+    state.generated = TemporaryStore(generated_tiles_dir(settings), settings.temporary_store_bytes)
     install_shipped_models(state.db, settings)
     discard_abandoned_staging(settings)
 
@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # frozen, they stay out of the full collections that would otherwise pause tiles.
         gc.collect()
         gc.freeze()
-        state.workers = WorkerPool(state.db, settings, job_kinds())
+        state.workers = WorkerPool(state.db, settings, all_job_kinds())
         state.workers.start()
         yield
         state.workers.stop()

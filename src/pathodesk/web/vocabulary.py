@@ -97,6 +97,9 @@ TERMS: dict[str, dict[str, str]] = {
         "export": N_("exported"),
         "analyze": N_("analysis started"),
         "pregenerate": N_("full-resolution slide generated in advance"),
+        "apply-policy": N_("storage policy applied"),
+        "scrub": N_("mirror checked"),
+        "assign-station": N_("reading station chosen"),
         "register": N_("registration started"),
         "classify": N_("classification started"),
         "cancel": N_("cancelled"),
@@ -122,6 +125,8 @@ TERMS: dict[str, dict[str, str]] = {
         "kind": N_("kind"),
         "disease_type": N_("disease type"),
         "role": N_("role"),
+        "planned": N_("moves planned"),
+        "station": N_("reading station"),
     },
     "record_type": {
         "patient": N_("patient"),
@@ -133,6 +138,7 @@ TERMS: dict[str, dict[str, str]] = {
         "disease_type": N_("disease type"),
         "model": N_("model"),
         "section_group": N_("group of serial sections"),
+        "storage": N_("storage"),
     },
 }
 

@@ -22,7 +22,7 @@ from pathodesk.storage import existing_analysis_folder
 from pathodesk.web.access import visible_slides
 from pathodesk.web.deps import CurrentUser, DbSession, RecordId, StateDep
 from pathodesk.web.i18n import RequestLocale, translate
-from pathodesk.web.route_helpers import cached_image_response, start_queued, visible_slide
+from pathodesk.web.route_helpers import cached_image_response, start_queued, visible_exam, visible_slide
 from pathodesk.web.state import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["analysis"])
@@ -66,18 +66,22 @@ def to_public(job: Job, locale: str) -> JobPublic:
 
 
 def _visible_job(session: DbSession, user: Principal, job_id: int) -> Job:
-    """A job is seen through its slide, as the slide is seen (issue 20, E): starting a job
-    grants nothing once the caller may no longer see the slide; jobs without a slide are
-    administrators' business."""
+    """A job is seen through its slide (or its case: sending a case to a reading station), as
+    the slide is seen (issue 20, E): starting a job grants nothing once the caller may no
+    longer see the slide; jobs of neither are administrators' business."""
     job = session.get(Job, job_id)
     if job is None:
         raise NotFoundError("job %(job_id)s does not exist", job_id=job_id)
-    if job.slide_id is None:
+    exam_id = (job.params or {}).get("exam_id")
+    if job.slide_id is None and (user.is_admin or exam_id is None):
         if not user.is_admin:
             raise NotFoundError("job %(job_id)s does not exist", job_id=job_id)
         return job
     try:
-        visible_slide(session, user, job.slide_id)
+        if job.slide_id is not None:
+            visible_slide(session, user, job.slide_id)
+        else:
+            visible_exam(session, user, int(str(exam_id)))
     except NotFoundError:
         raise NotFoundError("job %(job_id)s does not exist", job_id=job_id) from None
     return job

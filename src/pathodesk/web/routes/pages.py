@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -13,6 +14,8 @@ from pathodesk.analysis.results import read_summary
 from pathodesk.db.models import DiseaseType, Exam, Patient, Role, User
 from pathodesk.errors import NotFoundError
 from pathodesk.i18n import supported
+from pathodesk.lifecycle.distribute import stations
+from pathodesk.lifecycle.schedule import apply_policy
 from pathodesk.ml.registry import active_model, is_weak
 from pathodesk.storage.report import storage_report
 from pathodesk.web.access import may_see_exam, may_see_patient, visible_exams
@@ -116,7 +119,9 @@ def patient_page(patient_id: RecordId, request: Request, user: PageUser, session
 
 
 @router.get("/exams/{exam_id}", response_class=HTMLResponse)
-def exam_page(exam_id: RecordId, request: Request, user: PageUser, session: DbSession) -> Response:
+def exam_page(
+    exam_id: RecordId, request: Request, user: PageUser, session: DbSession, state: StateDep
+) -> Response:
     exam = session.get(Exam, exam_id)
     if exam is None or not may_see_exam(user, exam):
         raise NotFoundError("exam %(exam_id)s does not exist", exam_id=exam_id)
@@ -131,6 +136,7 @@ def exam_page(exam_id: RecordId, request: Request, user: PageUser, session: DbSe
         "disease_types": _disease_types(session),
         "experts": experts,
         "experts_by_id": everyone,
+        "stations": stations(session, state.settings),
     }
     return templates.TemplateResponse(request, "exam.html", context)
 
@@ -161,9 +167,20 @@ def disease_types_page(request: Request, user: AdminPageUser, session: DbSession
 
 @router.get("/admin/storage", response_class=HTMLResponse)
 def storage_page(request: Request, user: AdminPageUser, session: DbSession, state: StateDep) -> Response:
-    """E1/E4: what is kept per tier against what the scans would take."""
+    """E1, E4, E5: what is kept per tier against what the scans would take, what the placement
+    policy would move (a dry run: one query), the mirror's last check, the reading stations."""
     report = storage_report(session, state.settings)
-    return templates.TemplateResponse(request, "admin_storage.html", {"user": user, "report": report})
+    scrub = report["mirror"].get("last_scrub")  # type: ignore[attr-defined]
+    scrubbed = scrub["finished_at"] if scrub else None
+    context = {
+        "user": user,
+        "report": report,
+        "plan": apply_policy(state.db, state.settings, dry_run=True),
+        "stations": stations(session, state.settings),
+        "long_term_days": state.settings.long_term_after_days,
+        "scrub_time": datetime.fromisoformat(scrubbed) if scrubbed else None,
+    }
+    return templates.TemplateResponse(request, "admin_storage.html", context)
 
 
 @router.get("/models", response_class=HTMLResponse)

@@ -21,6 +21,7 @@ from pathodesk.db.models import DiseaseType, Exam, ExamAssignment, Patient, Role
 from pathodesk.db.search import contains
 from pathodesk.errors import ConflictError, NotFoundError, ValidationFailedError
 from pathodesk.i18n import N_
+from pathodesk.lifecycle.schedule import drop_if_discharged
 from pathodesk.web.access import may_see_exam, may_see_patient, visible_exams, visible_patients
 from pathodesk.web.deps import AdminUser, CurrentUser, DbSession, IdValue, RecordId, SearchQuery, StateDep
 from pathodesk.web.route_helpers import forget_slide, visible_exam
@@ -227,7 +228,9 @@ def read_exam(exam_id: RecordId, user: CurrentUser, session: DbSession) -> ExamP
 
 
 @router.patch("/exams/{exam_id}")
-def update_exam(exam_id: RecordId, body: ExamUpdate, user: CurrentUser, session: DbSession) -> ExamPublic:
+def update_exam(
+    exam_id: RecordId, body: ExamUpdate, user: CurrentUser, session: DbSession, state: StateDep
+) -> ExamPublic:
     exam = visible_exam(session, user, exam_id)
     changes = body.model_dump(exclude_unset=True)
     if changes.get("disease_type"):
@@ -237,6 +240,8 @@ def update_exam(exam_id: RecordId, body: ExamUpdate, user: CurrentUser, session:
         raise ValidationFailedError("discharged_on is before admitted_on")
     _flush(session, N_("you already registered an exam with that pathology ID"))
     record_by(session, user, "update", "exam", exam.id, fields=sorted(changes))
+    if changes.get("discharged_on"):
+        drop_if_discharged(session, state.settings, exam.patient_id)  # E5: generated images go
     return exam_public(exam)
 
 

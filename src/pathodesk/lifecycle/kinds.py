@@ -1,0 +1,17 @@
+"""Every job kind the workers run: the analyses' and the storage life cycle's."""
+
+from __future__ import annotations
+
+from pathodesk.analysis.kinds import job_kinds
+from pathodesk.jobs.kinds import JobKind
+from pathodesk.lifecycle.distribute import DISTRIBUTE_JOB, run_distribution
+from pathodesk.lifecycle.schedule import SCRUB_JOB, STORAGE_JOB, run_scrub_job, run_storage_job
+
+
+def all_job_kinds() -> list[JobKind]:
+    return [
+        *job_kinds(),
+        JobKind(STORAGE_JOB, run_storage_job),
+        JobKind(SCRUB_JOB, run_scrub_job),
+        JobKind(DISTRIBUTE_JOB, run_distribution),
+    ]

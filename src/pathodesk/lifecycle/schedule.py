@@ -1,0 +1,141 @@
+"""E5 schedule: the placement policy applied (moves planned, a discharged patient's generated
+images dropped) and the planned moves carried out as the lowest-priority background job,
+only while nothing else waits: a viewer waiting for a tile pauses it between files, and
+queued analyses take its place (it queues itself again behind them).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pathodesk.config import Settings
+from pathodesk.db.models import Job, JobState
+from pathodesk.db.session import Database
+from pathodesk.i18n import N_
+from pathodesk.jobs import queue
+from pathodesk.jobs.context import JobContext
+from pathodesk.jobs.priority import INTERACTIVE
+from pathodesk.storage.mirror import scrub, sync_mirror
+from pathodesk.storage.moves import claim, pending_moves, plan_moves, recover, run_move
+from pathodesk.storage.policy import discharged_files, misplaced
+from pathodesk.storage.report import TIER_NAMES
+from pathodesk.storage.temporary import drop_generated
+
+STORAGE_JOB = "storage"
+SCRUB_JOB = "mirror-scrub"
+STORAGE_PRIORITY = -100  # below every other job: moves run when the system is idle
+
+
+def apply_policy(
+    db: Database, settings: Settings, dry_run: bool = False, today: date | None = None
+) -> dict[str, object]:
+    """Plan a move for every misplaced file and drop discharged patients' generated images;
+    with ``dry_run`` only say what would happen."""
+    with db.session() as session:
+        placements = misplaced(session, settings, today)
+        discharged = discharged_files(session, settings, today)
+        planned = placements if dry_run else plan_moves(session, placements)
+        if not dry_run:
+            session.commit()
+    routes = Counter(f"{TIER_NAMES[p.current]}->{TIER_NAMES[p.target]}" for p in placements)
+    dropped = 0 if dry_run else sum(drop_generated(settings, sha256) for sha256 in discharged)
+    return {
+        "dry_run": dry_run,
+        "misplaced_files": len(placements),
+        "planned_moves": len(planned),
+        "bytes_to_move": sum(p.byte_size for p in placements),
+        "routes": dict(sorted(routes.items())),
+        "discharged_slide_files": len(discharged),
+        "generated_bytes_dropped": dropped,
+    }
+
+
+def run_moves(
+    db: Database,
+    settings: Settings,
+    pause: Callable[[], bool] = lambda: False,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, int]:
+    """Every pending move, oldest first; stops early when ``pause`` says other work waits."""
+    recovered = recover(db, settings)
+    with db.session() as session:
+        pending = pending_moves(session)
+    outcome = Counter({"done": 0, "failed": 0})
+    for count, move_id in enumerate(pending, start=1):
+        if pause():
+            outcome["paused"] = len(pending) - count + 1
+            break
+        if claim(db, move_id):
+            outcome[run_move(db, settings, move_id).value] += 1
+        if progress is not None:
+            progress(count, len(pending))
+    outcome["recovered"] = recovered
+    if not outcome["paused"]:
+        outcome.update({f"mirror_{key}": value for key, value in sync_mirror(db, settings).items()})
+    return dict(outcome)
+
+
+def other_work_waiting(db: Database) -> bool:
+    with db.session() as session:
+        waiting = session.scalar(
+            select(Job.id).where(Job.state == JobState.queued, Job.kind != STORAGE_JOB).limit(1)
+        )
+    return waiting is not None
+
+
+def submit_storage_job(session: Session, kind: str = STORAGE_JOB, user_id: int | None = None) -> int:
+    """One job of each storage kind at a time: the queued or running one, else a new one."""
+    existing = session.scalar(
+        select(Job.id).where(Job.kind == kind, Job.state.in_((JobState.queued, JobState.running))).limit(1)
+    )
+    if existing is not None:
+        return existing
+    return queue.submit(session, kind, None, {}, user_id=user_id, priority=STORAGE_PRIORITY).id
+
+
+def drop_if_discharged(session: Session, settings: Settings, patient_id: int) -> int:
+    """A patient just discharged loses their generated images at once (E5 schedule)."""
+    return sum(
+        drop_generated(settings, sha256)
+        for sha256 in discharged_files(session, settings, patient_id=patient_id)
+    )
+
+
+def run_storage_job(context: JobContext) -> dict[str, object]:
+    db = context.db
+
+    def pause() -> bool:
+        if INTERACTIVE.busy():
+            context.should_stop()  # gives way while a viewer waits
+        return context.stop.is_set() or other_work_waiting(db)
+
+    def progress(done: int, total: int) -> None:
+        context.report(done / max(1, total), N_("moving slides between storage tiers"))
+
+    outcome = run_moves(db, context.settings, pause, progress)
+    if outcome.get("paused") and not context.stop.is_set():
+        with db.session() as session:  # behind the work that is waiting, not in its way
+            queue.submit(session, STORAGE_JOB, None, {}, user_id=context.user_id, priority=STORAGE_PRIORITY)
+            session.commit()
+    return {key: value for key, value in outcome.items()}
+
+
+def run_scrub_job(context: JobContext) -> dict[str, object]:
+    def progress(done: int, total: int) -> None:
+        context.should_stop()  # gives way while a viewer waits
+        context.report(done / max(1, total), N_("checking the mirror"))
+
+    copied = sync_mirror(context.db, context.settings)
+    record = scrub(context.db, context.settings, progress)
+    return {
+        "copied_to_mirror": copied["copied"],
+        "files": record.files,
+        "mismatches": record.mismatches,
+        "repaired": record.repaired,
+        "unrepairable": record.unrepairable,
+    }

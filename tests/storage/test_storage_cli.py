@@ -1,0 +1,91 @@
+"""``pathodesk storage`` (API.md; issue 18, item 4): apply-policy with and without --dry-run,
+scrub with a mirror, organize into a folder and a zip, and the report that shows it all."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from pathodesk.config import Settings
+from pathodesk.db.models import StorageTier
+from pathodesk.storage import file_sha256
+from tests.storage.library import Library, days_ago
+
+
+def run(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pathodesk.cli", *args[:2], "--data-dir", str(settings.data_dir), *args[2:]],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=os.environ | {"PATHODESK_MOVE_GRACE_SECONDS": "0"} | env,
+    )
+
+
+def test_apply_policy_scrub_and_report(settings: Settings, tmp_path: Path) -> None:
+    library = Library.open(settings)
+    exam = library.exam(admitted=days_ago(5))
+    slides = [library.slide(exam), library.slide(exam)]
+    library.discharge(exam, days_ago(2))
+
+    preview = run(settings, "storage", "apply-policy", "--dry-run", "--json")
+    assert preview.returncode == 0, preview.stderr
+    assert json.loads(preview.stdout)["routes"] == {"recent->middle": 2}
+    assert library.tiers_of(slides) == [StorageTier.recent] * 2
+
+    applied = run(settings, "storage", "apply-policy")
+    assert applied.returncode == 0, applied.stderr
+    assert "2 file(s) on the wrong tier" in applied.stdout and "moved 2, failed 0" in applied.stdout
+    assert library.tiers_of(slides) == [StorageTier.middle] * 2
+
+    mirror = json.dumps({"url": str(tmp_path / "mirror")})
+    scrubbed = run(settings, "storage", "scrub", "--json", PATHODESK_MIRROR=mirror)
+    assert scrubbed.returncode == 0, scrubbed.stderr
+    result = json.loads(scrubbed.stdout)
+    assert (result["copied_to_mirror"], result["files"], result["mismatches"]) == (2, 2, 0)
+
+    report = json.loads(run(settings, "storage", "report", "--json", PATHODESK_MIRROR=mirror).stdout)
+    assert report["tiers"]["middle"]["slides"] == 2 and report["tiers"]["recent"]["slides"] == 0
+    assert report["tiers"]["middle"]["read_mb_per_s"] == 150.0
+    assert report["moves"]["done"] == 2 and report["moves"]["failed"] == 0
+    assert report["mirror"]["configured"] and report["mirror"]["last_scrub"]["files"] == 2
+    text = run(settings, "storage", "report", PATHODESK_MIRROR=mirror).stdout
+    assert "0 damaged cop(ies)" in text and "moves     0 planned, 0 failed" in text
+
+
+def test_organize_gathers_one_patients_images_with_a_manifest(settings: Settings, tmp_path: Path) -> None:
+    library = Library.open(settings)
+    earlier = library.slide(library.exam(admitted=days_ago(400), discharged=days_ago(390), patient="ORG-1"))
+    second = library.exam(admitted=days_ago(3), patient="ORG-1")  # readmitted
+    kept = [earlier, library.slide(second), library.slide(second)]
+    library.slide(library.exam(admitted=days_ago(3), patient="SOMEONE-ELSE"))
+    assert library.tiers_of(kept) == [StorageTier.long_term, StorageTier.recent, StorageTier.recent]
+
+    folder = tmp_path / "out" / "ORG-1"
+    done = run(settings, "storage", "organize", "--patient", "ORG-1", "--out", str(folder))
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads((folder / "manifest.json").read_text())
+    files = [slide for exam in manifest["exams"] for slide in exam["slides"]]
+    assert len(files) == 3 and {slide["tier"] for slide in files} == {"long", "recent"}
+    for slide in files:
+        assert file_sha256(folder / slide["file"]) == slide["sha256"]
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        ["manifest.json", *{f["file"].split("/")[0] for f in files}]
+    )
+
+    archive = tmp_path / "ORG-1.zip"
+    assert run(settings, "storage", "organize", "--patient", "ORG-1", "--out", str(archive)).returncode == 0
+    with zipfile.ZipFile(archive) as opened:
+        assert sorted(opened.namelist()) == sorted(["manifest.json", *(f["file"] for f in files)])
+    assert not list(tmp_path.glob(".*partial")), "nothing half-written left behind"
+
+    again = run(settings, "storage", "organize", "--patient", "ORG-1", "--out", str(folder))
+    assert again.returncode != 0 and "exists already" in again.stderr
+    unknown = run(settings, "storage", "organize", "--patient", "NOBODY", "--out", str(tmp_path / "x"))
+    assert unknown.returncode != 0 and "patient NOBODY does not exist" in unknown.stderr
+    assert "Traceback" not in unknown.stderr

@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     # a moved file's old copy is deleted this long after the switch, so a reader that looked the
     # slide up just before still finds it (the server caches a slide's place for 5 s)
     move_grace_seconds: float = Field(default=10.0, ge=0.0)
+    # E5 schedule: the server applies the policy at this local hour each night (None: never;
+    # `pathodesk storage apply-policy` from cron instead) and checks the mirror this often
+    storage_policy_hour: int | None = Field(default=2, ge=0, le=23)
+    scrub_every_days: int = Field(default=7, ge=1)
     retrieved_cache_bytes: int = 20 * 1024**3  # local copies of slides read from object storage
     job_workers: int = 1  # background analyses at once; one more slot is kept for interactive work
     job_stale_seconds: float = 15.0  # a running job without a heartbeat this long is requeued

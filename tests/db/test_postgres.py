@@ -144,3 +144,35 @@ def test_model_registry_keeps_one_active_model_per_type_on_postgresql(
     with pytest.raises(IntegrityError), db.session() as session:
         session.execute(update(TrainedModel).where(TrainedModel.disease_type == "lung").values(active=True))
     db.dispose()
+
+
+def test_storage_life_cycle_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
+    """Issue 18: the placement query, a move and a crash recovery on PostgreSQL, in a database
+    of its own (the other tests' slides live in other data directories)."""
+    from datetime import timedelta
+
+    from pathodesk.db.models import StorageTier
+    from pathodesk.lifecycle.schedule import apply_policy, run_moves
+    from pathodesk.storage.moves import recover
+    from tests.storage.library import Library, days_ago
+    from tests.storage.test_faults import mover
+
+    admin = Database(postgres_url).engine.execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text("CREATE DATABASE pathodesk_storage"))
+    url = postgres_url.replace("/pathodesk?", "/pathodesk_storage?")
+    settings = Settings(data_dir=tmp_path / "data", database_url=url, move_grace_seconds=0.0)
+    settings.ensure_dirs()
+    library = Library.open(settings)
+    exam = library.exam(admitted=days_ago(3))
+    slides = [library.slide(exam), library.slide(exam)]
+    library.discharge(exam, days_ago(1))
+    assert apply_policy(library.db, settings)["routes"] == {"recent->middle": 2}
+    with library.db.session() as session:
+        first_move = session.execute(text("SELECT min(id) FROM storage_moves")).scalar_one()
+    assert mover(library, first_move, "verified") == -9  # killed before the switch
+    assert recover(library.db, settings, stale_after=timedelta(0)) == 1
+    assert library.assert_one_good_copy(slides[0]) == StorageTier.recent
+    assert run_moves(library.db, settings)["done"] == 2
+    assert [library.assert_one_good_copy(slide_id) for slide_id in slides] == [StorageTier.middle] * 2
+    library.db.dispose()

@@ -54,6 +54,7 @@ def mover(library: Library, move_id: int, kill_at: str, *extra: str, wrap: list[
         "PATHODESK_TIERS": json.dumps({k: v.model_dump() for k, v in library.settings.tiers.items()}),
         "PATHODESK_S3_ENDPOINT_URL": library.settings.s3_endpoint_url or "",
         "PYTHONPATH": str(ROOT),
+        "PATHODESK_DATABASE_URL": library.settings.database_url or "",
     }
     command = [
         sys.executable,

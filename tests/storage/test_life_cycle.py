@@ -157,3 +157,34 @@ def test_a_tier_on_another_disk_is_copied_not_renamed(library: Library, tmp_path
     kept = nas / library.row(slide_id).path
     assert kept.is_file() and file_sha256(kept) == library.row(slide_id).stored_sha256
     assert library.settings.tier_medium("middle").read_mb_per_s == 150.0  # figures default per tier
+
+
+def test_the_night_plans_the_moves_and_a_mirror_check_when_due(library: Library, tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from pathodesk.config import MediumSettings
+    from pathodesk.db.models import Job
+    from pathodesk.lifecycle.nightly import run_night, seconds_until
+    from pathodesk.storage.mirror import scrub
+
+    beijing = timezone(timedelta(hours=8))
+    assert seconds_until(datetime(2026, 11, 26, 1, 30, tzinfo=beijing), 2) == 30 * 60
+    assert seconds_until(datetime(2026, 11, 26, 2, 0, tzinfo=beijing), 2) == 24 * 3600  # just ran: tomorrow
+
+    library.settings.mirror = MediumSettings(url=str(tmp_path / "mirror"))
+    exam = library.exam(admitted=days_ago(3))
+    library.slide(exam)
+    library.discharge(exam, days_ago(1))
+    night = run_night(library.db, library.settings)
+    assert night["planned_moves"] == 1 and "scrub_job_id" in night, "never checked: due"
+    again = run_night(library.db, library.settings)
+    assert (again["job_id"], again["scrub_job_id"]) == (night["job_id"], night["scrub_job_id"]), "queued once"
+    with library.db.session() as session:
+        assert {job.kind for job in session.query(Job)} == {"storage", "mirror-scrub"}
+        for job in session.query(Job):
+            session.delete(job)
+        session.commit()
+    scrub(library.db, library.settings)
+    assert "scrub_job_id" not in run_night(library.db, library.settings), "checked today: not due"
+    later = datetime.now(UTC) + timedelta(days=8)
+    assert "scrub_job_id" in run_night(library.db, library.settings, now=later)

@@ -18,6 +18,7 @@ from pathodesk.ingest import discard_abandoned_staging
 from pathodesk.jobs.priority import INTERACTIVE
 from pathodesk.jobs.worker import WorkerPool
 from pathodesk.lifecycle.kinds import all_job_kinds
+from pathodesk.lifecycle.nightly import NightlySchedule
 from pathodesk.ml.shipped import install_shipped_models
 from pathodesk.slides.pool import ReaderPool
 from pathodesk.slides.tilecache import TileCache
@@ -70,7 +71,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gc.freeze()
         state.workers = WorkerPool(state.db, settings, all_job_kinds())
         state.workers.start()
+        nightly = NightlySchedule(state.db, settings, state.workers.wake)
+        nightly.start()
         yield
+        nightly.stop()
         state.workers.stop()
         state.prefetch.stop()
         state.readers.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -79,6 +80,11 @@ class Settings(BaseSettings):
     storage_policy_hour: int | None = Field(default=2, ge=0, le=23)
     scrub_every_days: int = Field(default=7, ge=1)
     retrieved_cache_bytes: int = 20 * 1024**3  # local copies of slides read from object storage
+    # where jobs run (issue 19): "local", threads in the server (the embedded default), or
+    # "celery", worker processes on any machine (`pathodesk worker`) fed through a broker
+    job_backend: Literal["local", "celery"] = "local"
+    broker_url: str | None = None  # e.g. redis://host:6379/0
+    job_redispatch_seconds: float = 30.0  # a queued job not taken this long is sent again
     job_workers: int = 1  # background analyses at once; one more slot is kept for interactive work
     job_stale_seconds: float = 15.0  # a running job without a heartbeat this long is requeued
     # E7: batch work (analyses, prefetching) gives way while a viewer waits for a generated

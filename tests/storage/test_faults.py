@@ -188,3 +188,29 @@ def test_a_full_disk_fails_the_move_cleanly_and_keeps_the_source(library: Librar
     assert list(full.iterdir()) == [], "nothing half-written (the tmpfs is gone; its mount point stays empty)"
     assert run_moves(library.db, library.settings)["done"] == 1, "retried later, on a disk with room"
     assert library.assert_one_good_copy(slide_id) == MIDDLE
+
+
+@pytest.mark.parametrize("step", ["copied", "switched"])
+def test_a_restarted_server_finishes_or_rolls_back_what_a_crash_left(library: Library, step: str) -> None:
+    """No one runs a command: the server's start queues the storage job, which waits until the
+    dead mover's heartbeat is stale, then rolls back (before the switch) or finishes (after)."""
+    from fastapi.testclient import TestClient
+
+    from pathodesk.db.models import Job, JobState
+    from pathodesk.web.app import create_app
+    from tests.support.jobs import wait_for
+
+    library.settings.job_stale_seconds = 1.0
+    slide_id, move_id = planned_move(library)
+    assert mover(library, move_id, step) == -9
+
+    def storage_job_done() -> bool:
+        with library.db.session() as session:
+            jobs = session.query(Job).filter(Job.kind == "storage").all()
+            return bool(jobs) and all(job.state == JobState.succeeded for job in jobs)
+
+    with TestClient(create_app(library.settings)):
+        wait_for(storage_job_done, timeout=60)
+    assert library.assert_one_good_copy(slide_id) == MIDDLE, "rolled back and moved again, or finished"
+    with library.db.session() as session:
+        assert session.get(StorageMove, move_id).state == MoveState.done  # type: ignore[union-attr]

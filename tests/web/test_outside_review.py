@@ -315,13 +315,17 @@ def test_an_import_with_too_many_outlines_is_refused_quickly(
     assert app_client.get(f"/api/v1/slides/{slide_id}/annotations").json()["annotations"] == []
 
 
-def test_a_login_that_waited_in_vain_for_a_check_is_not_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_login_that_waited_in_vain_for_a_check_is_not_a_failure(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings
+) -> None:
     """B: only checked passwords count; a busy server (no check slot) is not a wrong guess,
     and a success forgives the attempts of its account at its address."""
+    from pathodesk.db.session import Database, migrate
     from pathodesk.web import throttle
 
     monkeypatch.setattr(throttle, "WAIT_FOR_A_CHECK_SECONDS", 0.01)
-    guard = throttle.LoginThrottle()
+    migrate(settings.resolved_database_url())
+    guard = throttle.LoginThrottle(Database(settings.resolved_database_url()))
     held = [guard._checks.acquire() for _ in range(throttle.MAX_CONCURRENT_CHECKS)]
     for _ in range(throttle.PER_ACCOUNT_AND_CLIENT + 2):
         with pytest.raises(throttle.TooManyAttemptsError, match="at once"), guard.attempt("a", "10.0.0.1"):

@@ -20,12 +20,14 @@ from pathodesk.cli import (
     server,
     storage,
     superres,
+    worker,
 )
 from pathodesk.errors import PathoDeskError
 
 # the order of ``pathodesk --help``
 COMMAND_GROUPS = (
     server,
+    worker,
     accounts,
     ingest,
     qc,

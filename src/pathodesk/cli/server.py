@@ -13,12 +13,27 @@ DEMO_PASSWORD_DEFAULT = "pathodesk-demo-1"  # noqa: S105 - printed demo account,
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    """One process, or ``--workers N`` processes sharing the port (issue 19): they share nothing
+    but the database, the broker and storage, so each builds its app from the environment."""
     import uvicorn
 
     from pathodesk.web.app import create_app
 
-    app = create_app(settings_of(args))
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    settings = settings_of(args)
+    processes = getattr(args, "workers", 1)
+    if processes > 1:
+        os.environ["PATHODESK_DATA_DIR"] = str(settings.data_dir)
+        uvicorn.run(
+            "pathodesk.web.app:app_from_environment",
+            factory=True,
+            workers=processes,
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+            access_log=False,
+        )
+        return 0
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning", access_log=False)
     return 0
 
 
@@ -51,3 +66,5 @@ def register(add: AddCommand) -> None:
         command.add_argument("--host", default="127.0.0.1")
         command.add_argument("--port", type=int, default=8000)
         command.set_defaults(handler=handler)
+        if name == "serve":
+            command.add_argument("--workers", type=int, default=1, help="server processes sharing the port")

@@ -448,10 +448,24 @@ class Job(Base):
     cancel_requested: Mapped[bool] = mapped_column(default=False)
     worker: Mapped[str | None] = mapped_column(String(64))
     heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Celery backend: when the queued job was last sent to the broker (None: not yet, or again)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class LoginFailure(Base):
+    """A login attempt counted against its keys (account and address, hashed) for a minute, in
+    the database so that every server process counts the same ones (SPEC A12, issue 19)."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class MoveState(enum.StrEnum):

@@ -18,6 +18,7 @@ Handler = Callable[[JobContext], dict[str, object]]
 class JobKind:
     name: str
     handler: Handler
+    queue: str = "analysis"  # the Celery queue its jobs go to: interactive, analysis or storage
 
 
 def handlers(kinds: Iterable[JobKind]) -> dict[str, Handler]:

@@ -61,7 +61,32 @@ def requeue_stale(session: Session, stale_after: timedelta, now: datetime | None
             )
         else:
             job.state, job.worker, job.message = JobState.queued, None, "requeued after its worker stopped"
+            job.dispatched_at = None  # to be sent to a worker again at once
     return len(stale)
+
+
+def claim(session: Session, job_id: int, worker: str) -> Job | None:
+    """This queued job, now running for ``worker``; None when another worker has it (a message
+    delivered twice runs once) or it is no longer queued."""
+    now = utcnow()
+    claimed = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.state == JobState.queued)
+        .values(
+            state=JobState.running,
+            worker=worker,
+            heartbeat_at=now,
+            started_at=now,
+            attempts=Job.attempts + 1,
+            progress=0.0,
+            error=None,
+        )
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        return None
+    session.commit()
+    return session.get(Job, job_id, populate_existing=True)
 
 
 def claim_next(session: Session, worker: str, interactive_only: bool = False) -> Job | None:
@@ -69,24 +94,10 @@ def claim_next(session: Session, worker: str, interactive_only: bool = False) ->
     query = select(Job.id).where(Job.state == JobState.queued)
     if interactive_only:
         query = query.where(Job.interactive.is_(True))
-    for job_id in session.scalars(query.order_by(Job.priority.desc(), Job.id).limit(5)):
-        now = utcnow()
-        claimed = session.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.state == JobState.queued)
-            .values(
-                state=JobState.running,
-                worker=worker,
-                heartbeat_at=now,
-                started_at=now,
-                attempts=Job.attempts + 1,
-                progress=0.0,
-                error=None,
-            )
-        )
-        if claimed.rowcount == 1:  # type: ignore[attr-defined]
-            session.commit()
-            return session.get(Job, job_id, populate_existing=True)
+    for job_id in list(session.scalars(query.order_by(Job.priority.desc(), Job.id).limit(5))):
+        job = claim(session, job_id, worker)
+        if job is not None:
+            return job
     return None
 
 
@@ -146,5 +157,5 @@ def retry(session: Session, job: Job) -> Job:
             value=job.state.value,
         )
     job.state, job.cancel_requested, job.error, job.progress = JobState.queued, False, None, 0.0
-    job.worker, job.finished_at, job.attempts = None, None, 0
+    job.worker, job.finished_at, job.attempts, job.dispatched_at = None, None, 0, None
     return job

@@ -16,14 +16,15 @@ import time
 import uuid
 from collections.abc import Iterable
 from datetime import timedelta
+from typing import Protocol
 
 from pathodesk.config import Settings
-from pathodesk.db.models import JobState
+from pathodesk.db.models import Job, JobState
 from pathodesk.db.session import Database
 from pathodesk.errors import Cancelled
 from pathodesk.jobs import queue
 from pathodesk.jobs.context import JobContext
-from pathodesk.jobs.kinds import JobKind, handlers
+from pathodesk.jobs.kinds import Handler, JobKind, handlers
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,14 @@ def beat_interval(stale_seconds: float) -> float:
     limit, so a live job on a busy machine (a late thread, a locked database) keeps
     three beats of slack before another worker may take it as dead."""
     return min(queue.HEARTBEAT.total_seconds(), stale_seconds / 4)
+
+
+class Workers(Protocol):
+    """What runs the queued jobs of a server: its own threads, or a dispatcher to Celery."""
+
+    def start(self) -> None: ...
+    def wake(self) -> None: ...
+    def stop(self, timeout: float = 10.0) -> None: ...
 
 
 class WorkerPool:
@@ -76,58 +85,63 @@ class WorkerPool:
                     queue.requeue_stale(session, timedelta(seconds=self.settings.job_stale_seconds))
                 with self.db.session() as session:
                     job = queue.claim_next(session, worker, interactive_only)
-                    claimed = (
-                        None
-                        if job is None
-                        else JobContext(
-                            job.id, job.slide_id, dict(job.params), job.created_by_id, self.db, self.settings
-                        )
-                    )
+                    claimed = None if job is None else context_of(job, self.db, self.settings)
                     kind = job.kind if job else ""
                 if claimed is not None:
-                    self._run(worker, kind, claimed)
+                    run_claimed(self.db, self.settings, self.handlers, worker, kind, claimed)
                     continue
             except Exception:  # the loop must survive a database hiccup
                 log.exception("job worker %s: polling failed", worker)
             self._wake.wait(self.poll_seconds)
             self._wake.clear()
 
-    def _run(self, worker: str, kind: str, context: JobContext) -> None:
-        done = threading.Event()
-        ticker = threading.Thread(target=self._tick, args=(worker, context, done), daemon=True)
-        ticker.start()
-        state, result, error = JobState.failed, None, None
-        try:
-            handler = self.handlers.get(kind)
-            if handler is None:
-                raise ValueError(f"no handler for jobs of kind {kind!r}")
-            result = handler(context)
-            state = JobState.succeeded
-        except Cancelled:
-            state = JobState.cancelled
-        except Exception as exc:
-            log.warning("job %s (%s) failed: %s", context.job_id, kind, type(exc).__name__)
-            error = str(exc)[:2000] or type(exc).__name__
-        finally:
-            done.set()
-            ticker.join()
-        with self.db.session() as session:
-            queue.finish(session, context.job_id, worker, state, result=result, error=error)
 
-    def _tick(self, worker: str, context: JobContext, done: threading.Event) -> None:
-        """Progress reaches the database within ``PROGRESS_EVERY`` of changing, so a browser
-        watching the job sees it move; unchanged, only the heartbeat is written."""
-        written: tuple[float, str | None] | None = None
-        last_beat = time.monotonic()
-        every = beat_interval(self.settings.job_stale_seconds)
-        while not done.wait(min(PROGRESS_EVERY, every)):
-            now, state = time.monotonic(), (context.progress, context.message)
-            if state == written and now - last_beat < every:
-                continue
-            try:
-                with self.db.session() as session:
-                    if not queue.beat(session, context.job_id, worker, *state):
-                        context.stop.set()
-                written, last_beat = state, now
-            except Exception:
-                log.exception("job %s: heartbeat failed", context.job_id)
+def context_of(job: Job, db: Database, settings: Settings) -> JobContext:
+    return JobContext(job.id, job.slide_id, dict(job.params), job.created_by_id, db, settings)
+
+
+def run_claimed(
+    db: Database, settings: Settings, table: dict[str, Handler], worker: str, kind: str, context: JobContext
+) -> JobState:
+    """Run a job this worker claimed, with its ticker, and record how it ended: the same for the
+    server's threads and for Celery workers (``jobs.celery_backend``)."""
+    done = threading.Event()
+    ticker = threading.Thread(target=_tick, args=(db, settings, worker, context, done), daemon=True)
+    ticker.start()
+    state, result, error = JobState.failed, None, None
+    try:
+        handler = table.get(kind)
+        if handler is None:
+            raise ValueError(f"no handler for jobs of kind {kind!r}")
+        result = handler(context)
+        state = JobState.succeeded
+    except Cancelled:
+        state = JobState.cancelled
+    except Exception as exc:
+        log.warning("job %s (%s) failed: %s", context.job_id, kind, type(exc).__name__)
+        error = str(exc)[:2000] or type(exc).__name__
+    finally:
+        done.set()
+        ticker.join()
+    with db.session() as session:
+        queue.finish(session, context.job_id, worker, state, result=result, error=error)
+    return state
+
+
+def _tick(db: Database, settings: Settings, worker: str, context: JobContext, done: threading.Event) -> None:
+    """Progress reaches the database within ``PROGRESS_EVERY`` of changing, so a browser
+    watching the job sees it move; unchanged, only the heartbeat is written."""
+    written: tuple[float, str | None] | None = None
+    last_beat = time.monotonic()
+    every = beat_interval(settings.job_stale_seconds)
+    while not done.wait(min(PROGRESS_EVERY, every)):
+        now, state = time.monotonic(), (context.progress, context.message)
+        if state == written and now - last_beat < every:
+            continue
+        try:
+            with db.session() as session:
+                if not queue.beat(session, context.job_id, worker, *state):
+                    context.stop.set()
+            written, last_beat = state, now
+        except Exception:
+            log.exception("job %s: heartbeat failed", context.job_id)

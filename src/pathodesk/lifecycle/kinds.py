@@ -11,7 +11,7 @@ from pathodesk.lifecycle.schedule import SCRUB_JOB, STORAGE_JOB, run_scrub_job, 
 def all_job_kinds() -> list[JobKind]:
     return [
         *job_kinds(),
-        JobKind(STORAGE_JOB, run_storage_job),
-        JobKind(SCRUB_JOB, run_scrub_job),
-        JobKind(DISTRIBUTE_JOB, run_distribution),
+        JobKind(STORAGE_JOB, run_storage_job, queue="storage"),
+        JobKind(SCRUB_JOB, run_scrub_job, queue="storage"),
+        JobKind(DISTRIBUTE_JOB, run_distribution, queue="storage"),
     ]

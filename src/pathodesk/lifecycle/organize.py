@@ -49,8 +49,11 @@ def safe_name(name: str) -> str:
     return cleaned or "unnamed"
 
 
-def organize_patient(db: Database, settings: Settings, patient_id: int, out: Path) -> dict[str, object]:
-    """``out`` a folder (made; must not exist) or a ``.zip`` file; returns the manifest."""
+def organize_patient(
+    db: Database, settings: Settings, patient_id: int, out: Path, exam_ids: set[int] | None = None
+) -> dict[str, object]:
+    """``out`` a folder (made; must not exist) or a ``.zip`` file; returns the manifest. Only
+    the exams in ``exam_ids`` when given (those the asking user may see)."""
     if out.exists():
         raise ConflictError("%(path)s exists already: choose a new place", path=str(out))
     with db.session() as session:
@@ -59,12 +62,10 @@ def organize_patient(db: Database, settings: Settings, patient_id: int, out: Pat
         )
         if patient is None:
             raise NotFoundError("patient %(patient_id)s does not exist", patient_id=patient_id)
-        if not any(exam.slides for exam in patient.exams):
-            raise ValidationFailedError("patient %(code)s has no images", code=patient.patient_code)
         staging = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.partial")
         staging.mkdir(parents=True)
         try:
-            manifest = _gather(settings, patient, staging)
+            manifest = _gather(settings, patient, staging, exam_ids)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -79,9 +80,12 @@ def organize_patient(db: Database, settings: Settings, patient_id: int, out: Pat
     return manifest
 
 
-def _gather(settings: Settings, patient: Patient, folder: Path) -> dict[str, object]:
+def _gather(
+    settings: Settings, patient: Patient, folder: Path, exam_ids: set[int] | None
+) -> dict[str, object]:
     exams = []
-    for exam in sorted(patient.exams, key=lambda e: e.pathology_id):
+    chosen = [exam for exam in patient.exams if exam_ids is None or exam.id in exam_ids]
+    for exam in sorted(chosen, key=lambda e: e.pathology_id):
         slides = []
         for slide in sorted(exam.slides, key=lambda s: s.slide_number):
             slides.append(_copy_slide(settings, slide, folder / safe_name(exam.pathology_id)))

@@ -10,18 +10,18 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pathodesk.config import Settings
-from pathodesk.db.models import Job, JobState
+from pathodesk.db.models import Job, JobState, StorageMove
 from pathodesk.db.session import Database
 from pathodesk.i18n import N_
 from pathodesk.jobs import queue
 from pathodesk.jobs.context import JobContext
 from pathodesk.jobs.priority import INTERACTIVE
 from pathodesk.storage.mirror import scrub, sync_mirror
-from pathodesk.storage.moves import claim, pending_moves, plan_moves, recover, run_move
+from pathodesk.storage.moves import UNFINISHED, claim, pending_moves, plan_moves, recover, run_move
 from pathodesk.storage.policy import discharged_files, misplaced
 from pathodesk.storage.report import TIER_NAMES
 from pathodesk.storage.temporary import drop_generated
@@ -98,6 +98,21 @@ def submit_storage_job(session: Session, kind: str = STORAGE_JOB, user_id: int |
     return queue.submit(session, kind, None, {}, user_id=user_id, priority=STORAGE_PRIORITY).id
 
 
+def interrupted_moves(db: Database) -> int:
+    with db.session() as session:
+        return int(session.scalar(select(func.count()).where(StorageMove.state.in_(UNFINISHED))) or 0)
+
+
+def resume_interrupted(db: Database) -> int | None:
+    """At start: a storage job to finish or roll back the moves the last run left half done."""
+    if not interrupted_moves(db):
+        return None
+    with db.session() as session:
+        job_id = submit_storage_job(session)
+        session.commit()
+    return job_id
+
+
 def drop_if_discharged(session: Session, settings: Settings, patient_id: int) -> int:
     """A patient just discharged loses their generated images at once (E5 schedule)."""
     return sum(
@@ -118,6 +133,10 @@ def run_storage_job(context: JobContext) -> dict[str, object]:
         context.report(done / max(1, total), N_("moving slides between storage tiers"))
 
     outcome = run_moves(db, context.settings, pause, progress)
+    if not outcome.get("paused") and interrupted_moves(db):
+        # moves a crash left behind whose mover beat only moments ago: stale once this has passed
+        context.stop.wait(context.settings.job_stale_seconds + 1)
+        outcome = dict(Counter(outcome) + Counter(run_moves(db, context.settings, pause, progress)))
     if outcome.get("paused") and not context.stop.is_set():
         with db.session() as session:  # behind the work that is waiting, not in its way
             queue.submit(session, STORAGE_JOB, None, {}, user_id=context.user_id, priority=STORAGE_PRIORITY)

@@ -15,10 +15,12 @@ from pathodesk.analysis.superres_service import SuperResolution
 from pathodesk.config import Settings, get_settings
 from pathodesk.db.session import Database, migrate
 from pathodesk.ingest import discard_abandoned_staging
+from pathodesk.jobs.celery_backend import CeleryDispatcher
 from pathodesk.jobs.priority import INTERACTIVE
-from pathodesk.jobs.worker import WorkerPool
+from pathodesk.jobs.worker import WorkerPool, Workers
 from pathodesk.lifecycle.kinds import all_job_kinds
 from pathodesk.lifecycle.nightly import NightlySchedule
+from pathodesk.lifecycle.schedule import resume_interrupted
 from pathodesk.ml.shipped import install_shipped_models
 from pathodesk.slides.pool import ReaderPool
 from pathodesk.slides.tilecache import TileCache
@@ -69,13 +71,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # frozen, they stay out of the full collections that would otherwise pause tiles.
         gc.collect()
         gc.freeze()
-        state.workers = WorkerPool(state.db, settings, all_job_kinds())
-        state.workers.start()
-        nightly = NightlySchedule(state.db, settings, state.workers.wake)
+        workers: Workers = (
+            CeleryDispatcher(state.db, settings, all_job_kinds())
+            if settings.job_backend == "celery"
+            else WorkerPool(state.db, settings, all_job_kinds())
+        )
+        state.workers = workers
+        workers.start()
+        nightly = NightlySchedule(state.db, settings, workers.wake)
         nightly.start()
+        if resume_interrupted(state.db) is not None:  # moves a crash left half done (E5)
+            workers.wake()
         yield
         nightly.stop()
-        state.workers.stop()
+        workers.stop()
         state.prefetch.stop()
         state.readers.close()
         state.db.dispose()
@@ -103,3 +112,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(TileFastPath, state=state)
     app.add_middleware(SecurityHeaders)  # outermost: fast-path tiles get them too
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """For ``pathodesk serve --workers N``: each server process builds its own app from the
+    PATHODESK_* environment."""
+    return create_app(Settings())

@@ -13,10 +13,10 @@ from fastapi import Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pathodesk.db.models import Exam, Slide
+from pathodesk.db.models import Exam, Patient, Slide
 from pathodesk.errors import NotFoundError
 from pathodesk.storage import discard_slide_files, slide_file
-from pathodesk.web.access import exam_viewers, may_see, may_see_exam
+from pathodesk.web.access import exam_viewers, may_see, may_see_exam, may_see_patient
 from pathodesk.web.state import IMMUTABLE, AppState, Principal, SlideHandle
 
 
@@ -31,6 +31,14 @@ def start_queued(session: Session, state: AppState) -> None:
     session.commit()
     if state.workers is not None:
         state.workers.wake()
+
+
+def visible_patient(session: Session, user: Principal, patient_id: int) -> Patient:
+    """The patient's row, if this caller may see it."""
+    patient = session.get(Patient, patient_id)
+    if patient is None or not may_see_patient(user, patient):
+        raise NotFoundError("patient %(patient_id)s does not exist", patient_id=patient_id)
+    return patient
 
 
 def visible_exam(session: Session, user: Principal, exam_id: int) -> Exam:

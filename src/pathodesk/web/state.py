@@ -42,7 +42,7 @@ class Principal:
 
 if TYPE_CHECKING:
     from pathodesk.analysis.superres_service import SuperResolution
-    from pathodesk.jobs.worker import WorkerPool
+    from pathodesk.jobs.worker import Workers
     from pathodesk.storage.temporary import TemporaryStore
 
 
@@ -96,10 +96,13 @@ class AppState:
     tiles: TileCache
     principals: TtlCache[str, Principal] = field(default_factory=TtlCache)
     slide_handles: TtlCache[int, SlideHandle] = field(default_factory=TtlCache)
-    login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    login_throttle: LoginThrottle = field(init=False)  # counted in the database: across processes
     # Deep Zoom tilers per slide checksum: geometry is computed once per file.
     tilers: dict[str, DeepZoomTiler] = field(default_factory=dict)
-    workers: WorkerPool | None = None  # background jobs (issue 7); None in tools that run none
+    workers: Workers | None = None  # background jobs (issue 7); None in tools that run none
     superres: SuperResolution | None = None  # E8: enlarges low-resolution slides (None: bicubic)
     generated: TemporaryStore | None = None  # E8: generated tiles on fast disk, across restarts
     prefetch: Prefetcher = field(default_factory=Prefetcher)  # E8: neighbours of viewed generated tiles
+
+    def __post_init__(self) -> None:
+        self.login_throttle = LoginThrottle(self.db)

@@ -52,6 +52,7 @@ class JobPublic(BaseModel):
     attempts: int
     priority: int
     params: dict[str, object]
+    worker: str | None  # which worker (machine and process) runs or ran it
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

@@ -18,11 +18,11 @@ from pathodesk.lifecycle.distribute import stations
 from pathodesk.lifecycle.schedule import apply_policy
 from pathodesk.ml.registry import active_model, is_weak
 from pathodesk.storage.report import storage_report
-from pathodesk.web.access import may_see_exam, may_see_patient, visible_exams
+from pathodesk.web.access import may_see_exam, visible_exams
 from pathodesk.web.deps import AdminPageUser, DbSession, PageUser, RecordId, StateDep
 from pathodesk.web.i18n import remember_locale
 from pathodesk.web.redirects import safe_next
-from pathodesk.web.route_helpers import visible_slide
+from pathodesk.web.route_helpers import visible_patient, visible_slide
 from pathodesk.web.routes.admin import audit_log
 from pathodesk.web.routes.admin import to_public as to_public_disease_type
 from pathodesk.web.routes.models import list_models
@@ -110,9 +110,7 @@ def patients_page(request: Request, user: PageUser, session: DbSession, q: str |
 
 @router.get("/patients/{patient_id}", response_class=HTMLResponse)
 def patient_page(patient_id: RecordId, request: Request, user: PageUser, session: DbSession) -> Response:
-    patient = session.get(Patient, patient_id)
-    if patient is None or not may_see_patient(user, patient):
-        raise NotFoundError("patient %(patient_id)s does not exist", patient_id=patient_id)
+    patient = visible_patient(session, user, patient_id)
     exams = [e for e in patient.exams if may_see_exam(user, e)]
     context = {"user": user, "patient": patient, "exams": exams, "disease_types": _disease_types(session)}
     return templates.TemplateResponse(request, "patient.html", context)

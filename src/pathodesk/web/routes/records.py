@@ -22,9 +22,9 @@ from pathodesk.db.search import contains
 from pathodesk.errors import ConflictError, NotFoundError, ValidationFailedError
 from pathodesk.i18n import N_
 from pathodesk.lifecycle.schedule import drop_if_discharged
-from pathodesk.web.access import may_see_exam, may_see_patient, visible_exams, visible_patients
+from pathodesk.web.access import may_see_exam, visible_exams, visible_patients
 from pathodesk.web.deps import AdminUser, CurrentUser, DbSession, IdValue, RecordId, SearchQuery, StateDep
-from pathodesk.web.route_helpers import forget_slide, visible_exam
+from pathodesk.web.route_helpers import forget_slide, visible_exam, visible_patient
 from pathodesk.web.state import AppState, Principal
 
 router = APIRouter(prefix="/api/v1", tags=["records"])
@@ -119,13 +119,6 @@ def _flush(session: DbSession, message: str, **values: object) -> None:
         raise ConflictError(message, **values) from exc
 
 
-def _patient(session: DbSession, user: Principal, patient_id: RecordId) -> Patient:
-    patient = session.get(Patient, patient_id)
-    if patient is None or not may_see_patient(user, patient):
-        raise NotFoundError("patient %(patient_id)s does not exist", patient_id=patient_id)
-    return patient
-
-
 def _check_disease_type(session: DbSession, name: str) -> None:
     disease_type = session.get(DiseaseType, name)
     if disease_type is None or not disease_type.active:
@@ -155,14 +148,14 @@ def create_patient(body: PatientCreate, user: CurrentUser, session: DbSession) -
 
 @router.get("/patients/{patient_id}")
 def read_patient(patient_id: RecordId, user: CurrentUser, session: DbSession) -> PatientPublic:
-    return PatientPublic.model_validate(_patient(session, user, patient_id))
+    return PatientPublic.model_validate(visible_patient(session, user, patient_id))
 
 
 @router.patch("/patients/{patient_id}")
 def update_patient(
     patient_id: RecordId, body: PatientUpdate, user: CurrentUser, session: DbSession
 ) -> PatientPublic:
-    patient = _patient(session, user, patient_id)
+    patient = visible_patient(session, user, patient_id)
     fields = apply_changes(patient, body.model_dump(exclude_unset=True))
     _flush(session, N_("you already registered a patient with that ID"))
     record_by(session, user, "update", "patient", patient.id, fields=fields)
@@ -173,7 +166,7 @@ def update_patient(
 def delete_patient(
     patient_id: RecordId, user: CurrentUser, session: DbSession, state: StateDep, cascade: Cascade = False
 ) -> Response:
-    patient = _patient(session, user, patient_id)
+    patient = visible_patient(session, user, patient_id)
     hidden = [e for e in patient.exams if not may_see_exam(user, e)]
     if hidden:
         raise ConflictError("this patient has exams in cases you cannot see; ask an administrator")
@@ -212,7 +205,7 @@ def list_exams(
 
 @router.post("/exams", status_code=201)
 def create_exam(body: ExamCreate, user: CurrentUser, session: DbSession) -> ExamPublic:
-    _patient(session, user, body.patient_id)
+    visible_patient(session, user, body.patient_id)
     _check_disease_type(session, body.disease_type)
     exam = Exam(**body.model_dump(), created_by_id=user.user_id)
     session.add(exam)

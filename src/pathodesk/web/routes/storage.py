@@ -5,16 +5,23 @@ case assigns it a reading station, which gets its high-resolution images in adva
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+import shutil
+import tempfile
+from pathlib import Path
+
+from fastapi import APIRouter, BackgroundTasks, Response
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from pathodesk.audit import record_by
 from pathodesk.jobs import queue
 from pathodesk.lifecycle.distribute import DISTRIBUTE_JOB, DISTRIBUTE_PRIORITY, check_station, stations
+from pathodesk.lifecycle.organize import organize_patient, safe_name
 from pathodesk.lifecycle.schedule import SCRUB_JOB, apply_policy, submit_storage_job
 from pathodesk.storage.report import storage_report
+from pathodesk.web.access import may_see_exam
 from pathodesk.web.deps import AdminUser, CurrentUser, DbSession, RecordId, StateDep
-from pathodesk.web.route_helpers import start_queued, visible_exam
+from pathodesk.web.route_helpers import start_queued, visible_exam, visible_patient
 
 router = APIRouter(prefix="/api/v1", tags=["storage"])
 
@@ -57,6 +64,26 @@ def run_scrub(admin: AdminUser, session: DbSession, state: StateDep) -> dict[str
     record_by(session, admin, "scrub", "storage", None, job_id=job_id)
     start_queued(session, state)
     return {"job_id": job_id}
+
+
+@router.get("/patients/{patient_id}/archive")
+def patient_archive(
+    patient_id: RecordId, user: CurrentUser, session: DbSession, state: StateDep, cleanup: BackgroundTasks
+) -> FileResponse:
+    """E5 organize: every image of the patient the caller may see, in one zip with a manifest."""
+    patient = visible_patient(session, user, patient_id)
+    visible = {exam.id for exam in patient.exams if may_see_exam(user, exam)}
+    folder = Path(tempfile.mkdtemp(prefix="archive-", dir=state.settings.cache_dir))
+    out = folder / f"{safe_name(patient.patient_code)}.zip"
+    try:
+        organize_patient(state.db, state.settings, patient.id, out, visible)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    cleanup.add_task(shutil.rmtree, folder, ignore_errors=True)
+    record_by(session, user, "export", "patient", patient.id, count=len(visible))
+    session.commit()
+    return FileResponse(out, media_type="application/zip", filename=out.name)
 
 
 @router.get("/storage/stations")

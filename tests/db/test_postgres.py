@@ -11,7 +11,9 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,7 @@ from pathodesk.db.models import Exam, Role
 from pathodesk.db.session import Database, migrate
 from pathodesk.web.app import create_app
 from tests.support.http import PASSWORD, login
+from tests.support.jobs import wait_for
 from tests.support.server import free_port
 
 
@@ -36,58 +39,83 @@ def _as_postgres(*command: str) -> list[str]:
     return list(command)
 
 
+@dataclass
+class Cluster:
+    """A private PostgreSQL cluster in a temporary folder, reached over a Unix socket."""
+
+    bin_dir: Path
+    root: Path
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://pathodesk@/pathodesk?host={self.root / 'run'}&port={self.port}"
+
+    def pg_ctl(self, *args: str, check: bool = True) -> None:
+        subprocess.run(
+            _as_postgres(str(self.bin_dir / "pg_ctl"), "-D", str(self.root / "data"), *args),
+            check=check,
+            capture_output=True,
+        )
+
+    def start(self) -> None:
+        options = f"-k {self.root / 'run'} -p {self.port} -c listen_addresses=''"
+        self.pg_ctl("-w", "-l", str(self.root / "log"), "-o", options, "start")
+
+    def stop(self) -> None:
+        self.pg_ctl("-m", "immediate", "stop", check=False)
+
+
 @pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
+def postgres_cluster() -> Iterator[Cluster]:
     binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
     if not binaries:
         pytest.fail("PostgreSQL server binaries are missing: run `make setup` (installs Debian's postgresql)")
-    bin_dir = Path(binaries[-1])
     # Not under pytest's tmp_path: its parents are private to root, and the server runs as postgres.
-    root = Path(tempfile.mkdtemp(prefix="pathodesk-pg-"))
-    data, sockets = root / "data", root / "run"
-    sockets.mkdir()
+    cluster = Cluster(Path(binaries[-1]), Path(tempfile.mkdtemp(prefix="pathodesk-pg-")), free_port())
+    (cluster.root / "run").mkdir()
     if os.geteuid() == 0:
-        shutil.chown(root, "postgres")
-        shutil.chown(sockets, "postgres")
-    port = free_port()
+        shutil.chown(cluster.root, "postgres")
+        shutil.chown(cluster.root / "run", "postgres")
     subprocess.run(
         _as_postgres(
-            str(bin_dir / "initdb"), "-D", str(data), "-U", "pathodesk", "--auth=trust", "-E", "UTF8"
-        ),
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(
-        _as_postgres(
-            str(bin_dir / "pg_ctl"),
+            str(cluster.bin_dir / "initdb"),
             "-D",
-            str(data),
-            "-w",
-            "-l",
-            str(root / "log"),
-            "-o",
-            f"-k {sockets} -p {port} -c listen_addresses=''",
-            "start",
+            str(cluster.root / "data"),
+            "-U",
+            "pathodesk",
+            "--auth=trust",
+            "-E",
+            "UTF8",
         ),
         check=True,
         capture_output=True,
     )
+    cluster.start()
     try:
         subprocess.run(
             _as_postgres(
-                str(bin_dir / "createdb"), "-h", str(sockets), "-p", str(port), "-U", "pathodesk", "pathodesk"
+                str(cluster.bin_dir / "createdb"),
+                "-h",
+                str(cluster.root / "run"),
+                "-p",
+                str(cluster.port),
+                "-U",
+                "pathodesk",
+                "pathodesk",
             ),
             check=True,
             capture_output=True,
         )
-        yield f"postgresql+psycopg://pathodesk@/pathodesk?host={sockets}&port={port}"
+        yield cluster
     finally:
-        subprocess.run(
-            _as_postgres(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"),
-            check=False,
-            capture_output=True,
-        )
-        shutil.rmtree(root, ignore_errors=True)
+        cluster.stop()
+        shutil.rmtree(cluster.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def postgres_url(postgres_cluster: Cluster) -> str:
+    return postgres_cluster.url
 
 
 def test_migrations_and_foreign_keys_on_postgresql(postgres_url: str) -> None:
@@ -176,3 +204,31 @@ def test_storage_life_cycle_on_postgresql(postgres_url: str, tmp_path: Path) -> 
     assert run_moves(library.db, settings)["done"] == 2
     assert [library.assert_one_good_copy(slide_id) for slide_id in slides] == [StorageTier.middle] * 2
     library.db.dispose()
+
+
+def test_a_database_restart_answers_503_then_recovers_by_itself(
+    postgres_cluster: Cluster, tmp_path: Path
+) -> None:
+    """Issue 19: while PostgreSQL is down the API says so (503, problem details, Retry-After)
+    instead of failing obscurely, and it serves again once the database is back, with no restart."""
+    settings = Settings(data_dir=tmp_path / "data", database_url=postgres_cluster.url)
+    migrate(postgres_cluster.url)
+    db = Database(postgres_cluster.url)
+    with db.session() as session:
+        create_user(
+            session, account="pg-restart", name="R", password=PASSWORD, role=Role.expert, update_existing=True
+        )
+    db.dispose()
+    with TestClient(create_app(settings)) as client:
+        login(client, "pg-restart")
+        assert client.get("/api/v1/exams").status_code == 200
+        postgres_cluster.stop()
+        try:
+            time.sleep(5.5)  # past the few-second cache of the session
+            down = client.get("/api/v1/exams")
+            assert down.status_code == 503, down.text
+            assert down.headers["content-type"] == "application/problem+json"
+            assert int(down.headers["retry-after"]) > 0
+        finally:
+            postgres_cluster.start()
+        assert wait_for(lambda: client.get("/api/v1/exams").status_code == 200, timeout=30)

@@ -128,3 +128,37 @@ def test_discharge_drops_the_patients_generated_tiles(
     response = app_client.patch(f"/api/v1/exams/{accounts.exam_a_id}", json={"discharged_on": "2026-01-20"})
     assert response.status_code == 200
     assert store.get((sha256, 254, 1, 80, 9, 0, 0, "gen")) is None
+
+
+def test_a_patients_images_download_as_one_zip_of_what_the_user_may_see(
+    app_client: TestClient, accounts: Accounts, settings: Settings
+) -> None:
+    """E5 organize from the patient page: every image of the exams the caller may see, with a
+    manifest; another expert's exam of the same patient is not in it."""
+    import zipfile
+
+    from pathodesk.cases import get_or_create_exam
+
+    login(app_client, "expert-a")
+    _upload(app_client, accounts.exam_a_id, 31)
+    _upload(app_client, accounts.exam_a_id, 32)
+    with Database(settings.resolved_database_url()).session() as session:
+        exam = session.get(Exam, accounts.exam_a_id)
+        assert exam is not None
+        patient_id, code = exam.patient_id, exam.patient.patient_code
+        hidden = get_or_create_exam(
+            session, patient_code=code, pathology_id="HIDDEN-1", disease_type="lung", owner_id=None
+        )
+        hidden.patient_id = patient_id
+        session.commit()
+    page = app_client.get(f"/patients/{patient_id}")
+    assert f'href="/api/v1/patients/{patient_id}/archive"' in page.text
+
+    response = app_client.get(f"/api/v1/patients/{patient_id}/archive")
+    assert response.status_code == 200 and response.headers["content-type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    manifest = json.loads(archive.read("manifest.json"))
+    assert [exam["pathology_id"] for exam in manifest["exams"]] == [exam.pathology_id]
+    files = [slide["file"] for slide in manifest["exams"][0]["slides"]]
+    assert len(files) == 2 and sorted(archive.namelist()) == sorted(["manifest.json", *files])
+    assert not list(settings.cache_dir.glob("archive-*")), "the server keeps no copy"

@@ -7,6 +7,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pathodesk.errors import PathoDeskError
@@ -14,6 +15,8 @@ from pathodesk.i18n import DEFAULT_LOCALE, N_
 from pathodesk.web.deps import LoginRequired
 from pathodesk.web.i18n import request_locale, translate, translate_error
 from pathodesk.web.templating import templates
+
+DATABASE_RETRY_SECONDS = 5
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -118,4 +121,16 @@ def install_problem_handlers(app: FastAPI) -> None:
         response = answer(request, exc.status_code, title, detail)
         if exc.headers:
             response.headers.update(exc.headers)
+        return response
+
+    @app.exception_handler(OperationalError)
+    async def database_unavailable(request: Request, _exc: OperationalError) -> Response:
+        """The database is down or restarting (issue 19): say so and when to try again; the
+        engine's pre-ping replaces dead connections once it is back."""
+        title, detail = (
+            N_("Service unavailable"),
+            N_("the database cannot be reached; try again in a few seconds"),
+        )
+        response = answer(request, 503, title, detail)
+        response.headers["Retry-After"] = str(DATABASE_RETRY_SECONDS)
         return response

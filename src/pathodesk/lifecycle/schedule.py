@@ -6,6 +6,7 @@ queued analyses take its place (it queues itself again behind them).
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import date
@@ -14,14 +15,22 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pathodesk.config import Settings
-from pathodesk.db.models import Job, JobState, StorageMove
+from pathodesk.db.models import Job, JobState, MoveState, StorageMove
 from pathodesk.db.session import Database
 from pathodesk.i18n import N_
 from pathodesk.jobs import queue
 from pathodesk.jobs.context import JobContext
 from pathodesk.jobs.priority import INTERACTIVE
 from pathodesk.storage.mirror import scrub, sync_mirror
-from pathodesk.storage.moves import UNFINISHED, claim, pending_moves, plan_moves, recover, run_move
+from pathodesk.storage.moves import (
+    UNFINISHED,
+    claim,
+    finish_switched,
+    pending_moves,
+    plan_moves,
+    recover,
+    run_move,
+)
 from pathodesk.storage.policy import discharged_files, misplaced
 from pathodesk.storage.report import TIER_NAMES
 from pathodesk.storage.temporary import drop_generated
@@ -66,14 +75,25 @@ def run_moves(
     with db.session() as session:
         pending = pending_moves(session)
     outcome = Counter({"done": 0, "failed": 0})
+    switched: list[tuple[float, int]] = []  # (when, move): sources deleted once the grace is over
     for count, move_id in enumerate(pending, start=1):
         if pause():
             outcome["paused"] = len(pending) - count + 1
             break
         if claim(db, move_id):
-            outcome[run_move(db, settings, move_id).value] += 1
+            state = run_move(db, settings, move_id, defer_delete=True)
+            if state == MoveState.switched:
+                switched.append((time.monotonic(), move_id))
+            else:
+                outcome[state.value] += 1
+        due = [move for when, move in switched if time.monotonic() - when >= settings.move_grace_seconds]
+        outcome["done"] += finish_switched(db, settings, due)
+        switched = [(when, move) for when, move in switched if move not in due]
         if progress is not None:
             progress(count, len(pending))
+    if switched:  # the last ones: one wait for all of them
+        time.sleep(max(0.0, settings.move_grace_seconds - (time.monotonic() - switched[-1][0])))
+        outcome["done"] += finish_switched(db, settings, [move for _, move in switched])
     outcome["recovered"] = recovered
     if not outcome["paused"]:
         outcome.update({f"mirror_{key}": value for key, value in sync_mirror(db, settings).items()})

@@ -109,9 +109,13 @@ class _Heartbeat:
                 session.commit()
 
 
-def run_move(db: Database, settings: Settings, move_id: int, on_step: OnStep = _nothing) -> MoveState:
+def run_move(
+    db: Database, settings: Settings, move_id: int, on_step: OnStep = _nothing, defer_delete: bool = False
+) -> MoveState:
     """Carry out one claimed move; a failure leaves the source as the one copy and the move
-    ``failed`` with its reason (retried by the next run while attempts are left)."""
+    ``failed`` with its reason (retried by the next run while attempts are left). With
+    ``defer_delete`` it stops at ``switched``: the caller deletes the sources of many moves
+    after one grace period (``finish_switched``) instead of waiting it out file by file."""
     with db.session() as session:
         move = session.get(StorageMove, move_id)
         assert move is not None and move.state == MoveState.copying, "claim the move first"
@@ -145,12 +149,30 @@ def run_move(db: Database, settings: Settings, move_id: int, on_step: OnStep = _
     beat("switched")
     if not switched:  # every slide using the file was deleted meanwhile: nothing points here
         target.delete(path)
+    elif defer_delete:
+        return MoveState.switched
     else:
         time.sleep(settings.move_grace_seconds)
     source.delete(path)
     beat("deleted")
     _set_state(db, move_id, MoveState.done)
     return MoveState.done
+
+
+def finish_switched(db: Database, settings: Settings, move_ids: Sequence[int]) -> int:
+    """Delete the sources of switched moves (their grace period over) and mark them done."""
+    with db.session() as session:
+        moves = [
+            (move.id, move.path, move.source)
+            for move in session.scalars(
+                select(StorageMove).where(
+                    StorageMove.id.in_(move_ids), StorageMove.state == MoveState.switched
+                )
+            )
+        ]
+    for move_id, path, source_tier in moves:
+        _finish_switched(db, move_id, path, tier_backend(settings, source_tier))
+    return len(moves)
 
 
 def _copy_verified(

@@ -27,8 +27,6 @@ from pathodesk.slides.superresolved import SuperResolvedReader, stored_downsampl
 from pathodesk.storage import slide_file
 from pathodesk.storage.temporary import generated_slides_dir
 
-FULL_ALREADY = N_("slide %(slide_id)s is kept at full resolution already")
-
 
 def pregenerated_path(settings: Settings, sha256: str, tag: str) -> Path:
     """Where the whole generated pyramid of a slide (checksum) by generators ``tag`` lives."""

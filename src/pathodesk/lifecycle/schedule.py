@@ -161,7 +161,7 @@ def run_storage_job(context: JobContext) -> dict[str, object]:
         with db.session() as session:  # behind the work that is waiting, not in its way
             queue.submit(session, STORAGE_JOB, None, {}, user_id=context.user_id, priority=STORAGE_PRIORITY)
             session.commit()
-    return {key: value for key, value in outcome.items()}
+    return dict(outcome)
 
 
 def run_scrub_job(context: JobContext) -> dict[str, object]:

@@ -65,7 +65,7 @@ test: setup lint
 
 # Every benchmark, each printing its ratio against a named baseline (API.md). Some need
 # ../shared/data (PATHODESK_SHARED_DATA_DIR); they say so and stop when it is missing.
-BENCHES := tiles annotations analyze qc train cascade register stain fusion superres superres_quality storage
+BENCHES := tiles annotations analyze qc train cascade register stain fusion superres superres_quality storage priority
 bench: setup
 	@for b in $(BENCHES); do echo "== bench/$$b.py"; $(PY) bench/$$b.py || exit 1; done
 

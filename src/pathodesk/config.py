@@ -85,7 +85,16 @@ class Settings(BaseSettings):
     job_backend: Literal["local", "celery"] = "local"
     broker_url: str | None = None  # e.g. redis://host:6379/0
     job_redispatch_seconds: float = 30.0  # a queued job not taken this long is sent again
-    job_workers: int = 1  # background analyses at once; one more slot is kept for interactive work
+    job_workers: int = 1  # background analyses at once (threads of the local backend)
+    # local backend: threads kept for interactive jobs (a user waits for them, E7 reserved capacity)
+    interactive_workers: int = Field(default=1, ge=0)
+    # E7 preemption: an interactive job queued this long (its reserved workers are all busy)
+    # makes a running batch job give way at its next batch; the batch job resumes later
+    interactive_wait_seconds: float = Field(default=1.0, ge=0.0)
+    # E7 split, parallel, stitch: a whole-slide analysis of more tiles than this runs as parts
+    # of this many tiles that any worker may take (0: never split). Unset: 2048 with the
+    # celery backend, 0 with the local one (its threads share one machine's cores anyway)
+    analysis_part_tiles: int | None = Field(default=None, ge=0)
     job_stale_seconds: float = 15.0  # a running job without a heartbeat this long is requeued
     # E7: batch work (analyses, prefetching) gives way while a viewer waits for a generated
     # tile; off, everything is first come, first served (the baseline of bench/superres.py)
@@ -99,6 +108,12 @@ class Settings(BaseSettings):
     qc_sample_fraction: float = Field(default=1.0, ge=0.0, le=1.0)
 
     thumbnail_px: int = Field(default=512, ge=64, le=2048)
+
+    @property
+    def part_tiles(self) -> int:
+        if self.analysis_part_tiles is not None:
+            return self.analysis_part_tiles
+        return 2048 if self.job_backend == "celery" else 0
 
     @property
     def slides_dir(self) -> Path:

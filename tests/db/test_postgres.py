@@ -6,14 +6,8 @@ Unix socket, so the test needs no running service and touches nothing outside.
 
 from __future__ import annotations
 
-import glob
-import os
-import shutil
-import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -29,88 +23,16 @@ from pathodesk.db.session import Database, migrate
 from pathodesk.web.app import create_app
 from tests.support.http import PASSWORD, login
 from tests.support.jobs import wait_for
-from tests.support.server import free_port
-
-
-def _as_postgres(*command: str) -> list[str]:
-    """initdb refuses to run as root: drop to the postgres user when we are root."""
-    if os.geteuid() == 0:
-        return ["runuser", "-u", "postgres", "--", *command]
-    return list(command)
-
-
-@dataclass
-class Cluster:
-    """A private PostgreSQL cluster in a temporary folder, reached over a Unix socket."""
-
-    bin_dir: Path
-    root: Path
-    port: int
-
-    @property
-    def url(self) -> str:
-        return f"postgresql+psycopg://pathodesk@/pathodesk?host={self.root / 'run'}&port={self.port}"
-
-    def pg_ctl(self, *args: str, check: bool = True) -> None:
-        subprocess.run(
-            _as_postgres(str(self.bin_dir / "pg_ctl"), "-D", str(self.root / "data"), *args),
-            check=check,
-            capture_output=True,
-        )
-
-    def start(self) -> None:
-        options = f"-k {self.root / 'run'} -p {self.port} -c listen_addresses=''"
-        self.pg_ctl("-w", "-l", str(self.root / "log"), "-o", options, "start")
-
-    def stop(self) -> None:
-        self.pg_ctl("-m", "immediate", "stop", check=False)
+from tests.support.postgres import Cluster, private_cluster
 
 
 @pytest.fixture(scope="module")
 def postgres_cluster() -> Iterator[Cluster]:
-    binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
-    if not binaries:
-        pytest.fail("PostgreSQL server binaries are missing: run `make setup` (installs Debian's postgresql)")
-    # Not under pytest's tmp_path: its parents are private to root, and the server runs as postgres.
-    cluster = Cluster(Path(binaries[-1]), Path(tempfile.mkdtemp(prefix="pathodesk-pg-")), free_port())
-    (cluster.root / "run").mkdir()
-    if os.geteuid() == 0:
-        shutil.chown(cluster.root, "postgres")
-        shutil.chown(cluster.root / "run", "postgres")
-    subprocess.run(
-        _as_postgres(
-            str(cluster.bin_dir / "initdb"),
-            "-D",
-            str(cluster.root / "data"),
-            "-U",
-            "pathodesk",
-            "--auth=trust",
-            "-E",
-            "UTF8",
-        ),
-        check=True,
-        capture_output=True,
-    )
-    cluster.start()
     try:
-        subprocess.run(
-            _as_postgres(
-                str(cluster.bin_dir / "createdb"),
-                "-h",
-                str(cluster.root / "run"),
-                "-p",
-                str(cluster.port),
-                "-U",
-                "pathodesk",
-                "pathodesk",
-            ),
-            check=True,
-            capture_output=True,
-        )
-        yield cluster
-    finally:
-        cluster.stop()
-        shutil.rmtree(cluster.root, ignore_errors=True)
+        with private_cluster() as cluster:
+            yield cluster
+    except RuntimeError as missing:
+        pytest.fail(str(missing))
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +96,7 @@ def test_model_registry_keeps_one_active_model_per_type_on_postgresql(
     db.dispose()
 
 
-def test_storage_life_cycle_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
+def test_storage_life_cycle_on_postgresql(postgres_cluster: Cluster, tmp_path: Path) -> None:
     """Issue 18: the placement query, a move and a crash recovery on PostgreSQL, in a database
     of its own (the other tests' slides live in other data directories)."""
     from datetime import timedelta
@@ -185,10 +107,7 @@ def test_storage_life_cycle_on_postgresql(postgres_url: str, tmp_path: Path) -> 
     from tests.storage.library import Library, days_ago
     from tests.storage.test_faults import mover
 
-    admin = Database(postgres_url).engine.execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text("CREATE DATABASE pathodesk_storage"))
-    url = postgres_url.replace("/pathodesk?", "/pathodesk_storage?")
+    url = postgres_cluster.new_database("pathodesk_storage")
     settings = Settings(data_dir=tmp_path / "data", database_url=url, move_grace_seconds=0.0)
     settings.ensure_dirs()
     library = Library.open(settings)
@@ -232,3 +151,21 @@ def test_a_database_restart_answers_503_then_recovers_by_itself(
         finally:
             postgres_cluster.start()
         assert wait_for(lambda: client.get("/api/v1/exams").status_code == 200, timeout=30)
+
+
+def test_servers_started_together_migrate_one_after_the_other(postgres_cluster: Cluster) -> None:
+    """Issue 19: replicas and workers started at once on a new database all come up (the
+    first creates the schema under an advisory lock, the others find it current)."""
+    import subprocess
+    import sys
+
+    url = postgres_cluster.new_database("pathodesk_together")
+    code = "import sys; from pathodesk.db.session import migrate; migrate(sys.argv[1])"
+    starts = [subprocess.Popen([sys.executable, "-c", code, url], stderr=subprocess.PIPE) for _ in range(4)]
+    for process in starts:
+        _, errors = process.communicate(timeout=120)
+        assert process.returncode == 0, errors.decode()[-2000:]
+    db = Database(url)
+    with db.engine.connect() as connection:
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0025"
+    db.dispose()

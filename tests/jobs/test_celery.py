@@ -22,9 +22,11 @@ import pytest
 import redis
 
 from pathodesk.config import Settings
-from tests.support.accounts import Accounts
+from tests.support.accounts import Accounts, make_accounts
 from tests.support.http import login
-from tests.support.jobs import finished, wait_for
+from tests.support.jobs import analyse, finished, outcome, wait_for
+from tests.support.paths import SAMPLE_DIR
+from tests.support.postgres import Cluster, private_cluster
 from tests.support.server import free_port, serve
 from tests.support.slides import ingest_slide
 
@@ -73,8 +75,24 @@ def broker(tmp_path: Path) -> Iterator[Redis]:
     server.kill()
 
 
-def environment(broker: Redis) -> dict[str, str]:
-    return {
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[Cluster]:
+    with private_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def pg_settings(postgres: Cluster, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """A data directory whose records live in a PostgreSQL database of the test's own."""
+    url = postgres.new_database(f"celery_{request.node.name[5:40]}".lower())
+    settings = Settings(data_dir=tmp_path / "pg-data", database_url=url, sample_dir=SAMPLE_DIR)
+    settings.ensure_dirs()
+    return settings
+
+
+def environment(broker: Redis, settings: Settings | None = None) -> dict[str, str]:
+    database = {"PATHODESK_DATABASE_URL": settings.database_url} if settings and settings.database_url else {}
+    return database | {
         "PATHODESK_JOB_BACKEND": "celery",
         "PATHODESK_BROKER_URL": broker.url,
         "PATHODESK_JOB_STALE_SECONDS": "3",
@@ -82,7 +100,7 @@ def environment(broker: Redis) -> dict[str, str]:
     }
 
 
-def start_worker(settings: Settings, broker: Redis) -> subprocess.Popen[bytes]:
+def start_worker(settings: Settings, broker: Redis, **env: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [
             sys.executable,
@@ -94,7 +112,7 @@ def start_worker(settings: Settings, broker: Redis) -> subprocess.Popen[bytes]:
             "--concurrency",
             "1",
         ],
-        env=os.environ | environment(broker),
+        env=os.environ | environment(broker, settings) | env,
     )
 
 
@@ -104,11 +122,13 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def test_an_analysis_runs_on_a_celery_worker_and_survives_its_death(
-    settings: Settings, accounts: Accounts, samples: dict[str, Path], broker: Redis
+    pg_settings: Settings, samples: dict[str, Path], broker: Redis
 ) -> None:
+    """On PostgreSQL, as a deployment beyond one machine runs."""
+    settings, accounts = pg_settings, make_accounts(pg_settings)
     slide_id = ingest_slide(settings, samples["svs"], accounts.exam_a_id, accounts.expert_a_id)
     port = free_port()
-    server = serve(settings.data_dir, port, **environment(broker))
+    server = serve(settings.data_dir, port, **environment(broker, settings))
     worker = start_worker(settings, broker)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
@@ -159,5 +179,43 @@ def test_a_broker_restarted_without_its_messages_loses_no_job(
             assert done["attempts"] == 1
     finally:
         if worker is not None:
+            stop(worker)
+        stop(server)
+
+
+def test_an_analysis_split_over_two_workers_equals_one_run_and_interactive_work_goes_first(
+    pg_settings: Settings, samples: dict[str, Path], broker: Redis
+) -> None:
+    """E7 on Celery and PostgreSQL: parts of one analysis taken by both worker processes,
+    stitched into what one run gives; then, while both workers are busy with a long split
+    analysis, an interactive analysis asked later finishes first."""
+    settings, accounts = pg_settings, make_accounts(pg_settings)
+    slide_id = ingest_slide(settings, samples["svs"], accounts.exam_a_id, accounts.expert_a_id)
+    port = free_port()
+    server = serve(settings.data_dir, port, **environment(broker, settings))
+    workers = [start_worker(settings, broker, PATHODESK_ANALYSIS_PART_TILES="96") for _ in range(2)]
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            login(client, "expert-a")
+            split = analyse(client, slide_id, {"tile_px": 64})
+            assert split["result"]["parts"] >= 5
+            assert len(split["result"]["part_workers"]) == 2, split["result"]["part_workers"]
+            split_outcome = outcome(client, slide_id, split)
+
+            batch = client.post(f"/api/v1/slides/{slide_id}/analyze", json={"tile_px": 32}).json()
+            wait_for(lambda: client.get(f"/api/v1/jobs/{batch['id']}").json()["progress"] > 0.1, every=0.05)
+            interactive = analyse(client, slide_id, {"interactive": True})
+            batch_done = wait_for(finished(client, batch["id"]), timeout=300)
+            assert batch_done["state"] == "succeeded"
+            assert interactive["finished_at"] < batch_done["finished_at"]
+
+            for worker in workers:
+                stop(worker)
+            workers = [start_worker(settings, broker, PATHODESK_ANALYSIS_PART_TILES="0")]
+            whole = analyse(client, slide_id, {"tile_px": 64})
+            assert whole["result"]["parts"] == 1
+            assert outcome(client, slide_id, whole) == split_outcome
+    finally:
+        for worker in workers:
             stop(worker)
         stop(server)

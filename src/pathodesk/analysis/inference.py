@@ -179,7 +179,17 @@ def predict(model: torch.nn.Module, batch: torch.Tensor) -> np.ndarray:
 
 
 # torch's intra-op thread count at import (the process's setting), restored after each run
-_PROCESS_THREADS = torch.get_num_threads()
+_PROCESS_THREADS = _CORES = torch.get_num_threads()
+
+
+def share_cores(jobs_at_once: int) -> int:
+    """Model threads per job when a worker process runs several jobs at once (``pathodesk
+    worker --concurrency``), so that together they use each core once, not ``jobs_at_once``
+    times."""
+    global _PROCESS_THREADS
+    _PROCESS_THREADS = max(1, _CORES // max(1, jobs_at_once))
+    torch.set_num_threads(_PROCESS_THREADS)
+    return _PROCESS_THREADS
 
 
 @contextmanager
@@ -216,10 +226,13 @@ def classify_tiles(
     stride: int | None = None,
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Class probabilities per tile. Reader threads fill batches ahead of the model threads
-    (one batch per core), so that decoding the slide hides behind the network."""
-    probabilities = np.zeros((len(tiles), len(loaded.labels)), np.float32)
+    """Class probabilities per tile (written into ``out`` when given). Reader threads fill
+    batches ahead of the model threads (one batch per core), so that decoding the slide
+    hides behind the network. Batches are always ``batch_size`` tiles from the first, so a
+    run resumed or split at a multiple of it classifies exactly the same batches."""
+    probabilities = np.zeros((len(tiles), len(loaded.labels)), np.float32) if out is None else out
     model = inference_model(loaded)
 
     buffers = threading.local()  # one input batch per model thread, reused

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from pathodesk.analysis.cascade_job import run_cascade_analysis
-from pathodesk.analysis.job import run_tile_analysis
+from pathodesk.analysis.job import run_analysis_part, run_tile_analysis
+from pathodesk.analysis.parts import PART_KIND
 from pathodesk.analysis.schemas import (
     CascadeAnalysisParams,
     CascadeAnalysisResult,
@@ -70,4 +71,5 @@ def job_kinds() -> list[JobKind]:
         JobKind("register", run_section_registration),
         JobKind("classify-sections", run_section_classification),
         JobKind("pregenerate", run_pregeneration),
+        JobKind(PART_KIND, run_analysis_part),
     ]

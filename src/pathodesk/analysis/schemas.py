@@ -58,6 +58,8 @@ class TileAnalysisResult(BaseModel):
     labels: list[str]
     regions: list[RegionSummary]
     heatmaps: dict[str, str] = {}
+    parts: int = 1  # E7 split: how many parts the tiles were classified in
+    part_workers: list[str] = []  # the workers that ran them
 
 
 class CandidateSummary(BaseModel):

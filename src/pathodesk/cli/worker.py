@@ -15,6 +15,7 @@ from pathodesk.jobs.celery_backend import QUEUES
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from pathodesk.analysis.inference import share_cores
     from pathodesk.jobs.celery_backend import worker_app
     from pathodesk.lifecycle.kinds import all_job_kinds
 
@@ -29,7 +30,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     if not settings.broker_url:
         raise ValidationFailedError("set PATHODESK_BROKER_URL (e.g. redis://host:6379/0) to run a worker")
-    app = worker_app(settings, open_database(settings), all_job_kinds())
+    share_cores(args.concurrency)
+    app = worker_app(settings, open_database(settings), all_job_kinds(), queues)
     app.worker_main(
         [
             "worker",
@@ -55,5 +57,7 @@ def register(add: AddCommand) -> None:
     command.add_argument(
         "--queues", default=",".join(QUEUES), help="comma-separated: interactive,analysis,storage"
     )
-    command.add_argument("--concurrency", type=int, default=1, help="jobs at once in this process")
+    command.add_argument(
+        "--concurrency", type=int, default=1, help="jobs at once in this process (they share its cores)"
+    )
     command.set_defaults(handler=cmd_worker)

@@ -450,6 +450,11 @@ class Job(Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     # Celery backend: when the queued job was last sent to the broker (None: not yet, or again)
     dispatched_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # E7: what a job that gave way to interactive work had done, so it resumes there
+    checkpoint: Mapped[dict[str, object] | None] = mapped_column(JSON)
+    yields: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # a part of a split analysis (E7 split, parallel, stitch): the job that stitches it
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -9,7 +9,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -39,9 +39,26 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+MIGRATION_LOCK = 0x70617468  # a PostgreSQL advisory lock key ("path")
+
+
 def migrate(url: str) -> None:
-    """Bring the schema to the newest revision; safe to run at every start."""
-    command.upgrade(alembic_config(url), "head")
+    """Bring the schema to the newest revision; safe to run at every start. On PostgreSQL,
+    servers and workers started together upgrade one after the other (an advisory lock): the
+    first does the work, the others find the schema current."""
+    if not url.startswith("postgresql"):
+        command.upgrade(alembic_config(url), "head")
+        return
+    engine = make_engine(url)
+    try:
+        with engine.connect() as lock:
+            lock.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+            try:
+                command.upgrade(alembic_config(url), "head")
+            finally:
+                lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+    finally:
+        engine.dispose()
 
 
 class Database:

@@ -28,6 +28,7 @@ from pathodesk.config import Settings
 from pathodesk.db.models import Job, JobState, utcnow
 from pathodesk.db.session import Database
 from pathodesk.jobs import queue
+from pathodesk.jobs.context import JobContext
 from pathodesk.jobs.kinds import JobKind, handlers
 from pathodesk.jobs.worker import context_of, run_claimed
 
@@ -51,6 +52,8 @@ def celery_app(settings: Settings) -> Any:
         task_ignore_result=True,  # results live in the database
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
+        # a worker takes from its queues in the order named: interactive first (E7)
+        broker_transport_options={"queue_order_strategy": "priority"},
     )
     return app
 
@@ -106,7 +109,7 @@ class CeleryDispatcher:
                         Job.state == JobState.queued,
                         or_(Job.dispatched_at.is_(None), Job.dispatched_at < resend_before),
                     )
-                    .order_by(Job.priority.desc(), Job.id)
+                    .order_by(Job.interactive.desc(), Job.priority.desc(), Job.id)
                     .limit(200)
                 )
             )
@@ -117,20 +120,37 @@ class CeleryDispatcher:
         return len(waiting)
 
 
-def worker_app(settings: Settings, db: Database, kinds: Iterable[JobKind]) -> Any:
-    """The Celery application a ``pathodesk worker`` process runs, with its one task."""
+def worker_app(
+    settings: Settings, db: Database, kinds: Iterable[JobKind], queues: Iterable[str] = QUEUES
+) -> Any:
+    """The Celery application a ``pathodesk worker`` process runs, with its one task. A batch
+    job here gives way to a waiting interactive job only if this worker takes those."""
     app = celery_app(settings)
+    serves_interactive = "interactive" in set(queues)
     table = handlers(kinds)
     identity = f"celery-{socket.gethostname()}-{os.getpid()}"
 
+    def take(worker: str, job_id: int | None) -> tuple[str, JobContext] | None:
+        """The job ``job_id`` (None: the first waiting interactive job), claimed."""
+        with db.session() as session:
+            if job_id is None:
+                job = queue.claim_next(session, worker, interactive_only=True)
+            else:
+                job = queue.claim(session, job_id, worker)
+            if job is None:
+                return None  # for job_id: another worker has it, or it ended (a repeated message)
+            context = context_of(job, db, settings, worker)
+            context.serves_interactive = serves_interactive
+            return job.kind, context
+
     @app.task(name=RUN_JOB)
     def run_job(job_id: int) -> str:
+        """Interactive jobs waiting in the database first, whatever queue this message came
+        from (E7), then the job the message names."""
         worker = f"{identity}-{threading.get_ident() % 100000}"
-        with db.session() as session:
-            job = queue.claim(session, job_id, worker)
-            if job is None:
-                return "not queued"  # another worker has it, or it ended: a repeated message
-            context, kind = context_of(job, db, settings), job.kind
-        return run_claimed(db, settings, table, worker, kind, context).value
+        while serves_interactive and (waiting := take(worker, None)) is not None:
+            run_claimed(db, settings, table, worker, *waiting)
+        taken = take(worker, job_id)
+        return "not queued" if taken is None else run_claimed(db, settings, table, worker, *taken).value
 
     return app

@@ -78,7 +78,6 @@ def claim(session: Session, job_id: int, worker: str) -> Job | None:
             heartbeat_at=now,
             started_at=now,
             attempts=Job.attempts + 1,
-            progress=0.0,
             error=None,
         )
     )
@@ -90,15 +89,50 @@ def claim(session: Session, job_id: int, worker: str) -> Job | None:
 
 
 def claim_next(session: Session, worker: str, interactive_only: bool = False) -> Job | None:
-    """The highest-priority queued job, now running for ``worker``; None when the queue is empty."""
+    """The first queued job, now running for ``worker``: interactive ones first (E7), then by
+    priority (storage jobs have the lowest), then oldest; None when the queue is empty."""
     query = select(Job.id).where(Job.state == JobState.queued)
     if interactive_only:
         query = query.where(Job.interactive.is_(True))
-    for job_id in list(session.scalars(query.order_by(Job.priority.desc(), Job.id).limit(5))):
+    order = (Job.interactive.desc(), Job.priority.desc(), Job.id)
+    for job_id in list(session.scalars(query.order_by(*order).limit(5))):
         job = claim(session, job_id, worker)
         if job is not None:
             return job
     return None
+
+
+def interactive_waiting(session: Session, longer_than: timedelta) -> bool:
+    """Whether an interactive job has been queued longer than its reserved workers take to
+    start one: they are all busy, so batch work should give way (E7 preemption)."""
+    since = utcnow() - longer_than
+    waiting = select(Job.id).where(
+        Job.state == JobState.queued, Job.interactive.is_(True), Job.created_at <= since
+    )
+    return session.scalars(waiting.limit(1)).first() is not None
+
+
+def save_checkpoint(session: Session, job_id: int, worker: str, checkpoint: dict[str, object]) -> None:
+    session.execute(update(Job).where(Job.id == job_id, Job.worker == worker).values(checkpoint=checkpoint))
+    session.commit()
+
+
+def give_way(session: Session, job_id: int, worker: str, message: str) -> None:
+    """Back to the queue after yielding to interactive work (E7), its checkpoint and progress
+    kept; a yield is not an attempt (only crashes count towards ``MAX_ATTEMPTS``)."""
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.worker == worker, Job.state == JobState.running)
+        .values(
+            state=JobState.queued,
+            worker=None,
+            dispatched_at=None,
+            yields=Job.yields + 1,
+            attempts=Job.attempts - 1,
+            message=message,
+        )
+    )
+    session.commit()
 
 
 def beat(session: Session, job_id: int, worker: str, progress: float, message: str | None) -> bool:
@@ -134,6 +168,7 @@ def finish(
             error=error,
             finished_at=utcnow(),
             progress=1.0 if state == JobState.succeeded else Job.progress,
+            checkpoint=None,
         )
     )
     session.commit()
@@ -146,6 +181,8 @@ def cancel(session: Session, job: Job) -> Job:
     job.cancel_requested = True
     if job.state == JobState.queued:
         job.state, job.finished_at = JobState.cancelled, utcnow()
+    for part in session.scalars(select(Job).where(Job.parent_id == job.id, Job.state.not_in(FINISHED))):
+        cancel(session, part)  # the parts of a split analysis stop with it
     return job
 
 
@@ -158,4 +195,5 @@ def retry(session: Session, job: Job) -> Job:
         )
     job.state, job.cancel_requested, job.error, job.progress = JobState.queued, False, None, 0.0
     job.worker, job.finished_at, job.attempts, job.dispatched_at = None, None, 0, None
+    job.checkpoint = None
     return job

@@ -1,8 +1,8 @@
 """Worker threads in the server process (issue 7, item 3).
 
-``job_workers`` threads take any job, highest priority first; one more thread only takes
-interactive jobs, so a long batch of analyses never makes an interactive request (such as
-super-resolution of the region a pathologist is looking at) wait. While a handler runs, a
+``job_workers`` threads take any job, interactive ones first, then by priority;
+``interactive_workers`` more threads only take interactive jobs, so a long batch of analyses
+never makes a request a user waits for wait (E7 reserved capacity). While a handler runs, a
 ticker beats the job's heartbeat and picks up a cancel request.
 """
 
@@ -22,12 +22,14 @@ from pathodesk.config import Settings
 from pathodesk.db.models import Job, JobState
 from pathodesk.db.session import Database
 from pathodesk.errors import Cancelled
+from pathodesk.i18n import N_
 from pathodesk.jobs import queue
 from pathodesk.jobs.context import JobContext
 from pathodesk.jobs.kinds import Handler, JobKind, handlers
 
 log = logging.getLogger(__name__)
 
+GAVE_WAY = N_("paused for interactive work; resumes where it stopped")
 PROGRESS_EVERY = 0.5  # seconds between looks at a running job's progress
 
 
@@ -58,7 +60,7 @@ class WorkerPool:
         self._identity = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
     def start(self) -> None:
-        slots = [False] * max(0, self.settings.job_workers) + [True]
+        slots = [False] * max(0, self.settings.job_workers) + [True] * self.settings.interactive_workers
         for index, interactive_only in enumerate(slots):
             thread = threading.Thread(
                 target=self._loop,
@@ -85,7 +87,7 @@ class WorkerPool:
                     queue.requeue_stale(session, timedelta(seconds=self.settings.job_stale_seconds))
                 with self.db.session() as session:
                     job = queue.claim_next(session, worker, interactive_only)
-                    claimed = None if job is None else context_of(job, self.db, self.settings)
+                    claimed = None if job is None else context_of(job, self.db, self.settings, worker)
                     kind = job.kind if job else ""
                 if claimed is not None:
                     run_claimed(self.db, self.settings, self.handlers, worker, kind, claimed)
@@ -96,8 +98,18 @@ class WorkerPool:
             self._wake.clear()
 
 
-def context_of(job: Job, db: Database, settings: Settings) -> JobContext:
-    return JobContext(job.id, job.slide_id, dict(job.params), job.created_by_id, db, settings)
+def context_of(job: Job, db: Database, settings: Settings, worker: str) -> JobContext:
+    return JobContext(
+        job.id,
+        job.slide_id,
+        dict(job.params),
+        job.created_by_id,
+        db,
+        settings,
+        interactive=job.interactive,
+        worker=worker,
+        checkpoint=job.checkpoint,
+    )
 
 
 def run_claimed(
@@ -116,7 +128,7 @@ def run_claimed(
         result = handler(context)
         state = JobState.succeeded
     except Cancelled:
-        state = JobState.cancelled
+        state = JobState.queued if context.yielding else JobState.cancelled
     except Exception as exc:
         log.warning("job %s (%s) failed: %s", context.job_id, kind, type(exc).__name__)
         error = str(exc)[:2000] or type(exc).__name__
@@ -124,7 +136,10 @@ def run_claimed(
         done.set()
         ticker.join()
     with db.session() as session:
-        queue.finish(session, context.job_id, worker, state, result=result, error=error)
+        if state == JobState.queued:  # gave way to interactive work; resumes from its checkpoint
+            queue.give_way(session, context.job_id, worker, GAVE_WAY)
+        else:
+            queue.finish(session, context.job_id, worker, state, result=result, error=error)
     return state
 
 

@@ -37,6 +37,8 @@ class AnalyzeRequest(BaseModel):
     kind: Annotated[str, Field(max_length=32)] | None = None  # the earlier name of ``mode``
     model_id: Annotated[int, Field(ge=1, le=MAX_ID)] | None = None
     priority: Annotated[int, Field(ge=-10, le=10)] = 0
+    # the user waits for it: reserved workers, ahead of batch work, which gives way (E7)
+    interactive: bool = False
 
 
 class JobPublic(BaseModel):
@@ -51,8 +53,11 @@ class JobPublic(BaseModel):
     result: dict[str, object] | None
     attempts: int
     priority: int
+    interactive: bool
     params: dict[str, object]
     worker: str | None  # which worker (machine and process) runs or ran it
+    yields: int  # how often it gave way to interactive work (E7), resuming where it stopped
+    parent_id: int | None  # the analysis this job is a part of (E7 split, parallel, stitch)
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -122,12 +127,20 @@ def analyze(
     roles = kind.other_roles if body.model_id is not None else (kind.model_role, *kind.other_roles)
     for role in roles:  # a missing model is said now, not as a failed job later
         registry.model_for_slide_type(session, slide.exam.disease_type, role)
-    request = body.model_dump(exclude={"priority", "kind", "mode"}, exclude_none=True)
+    request = body.model_dump(exclude={"priority", "kind", "mode", "interactive"}, exclude_none=True)
     try:
         params = kind.params.model_validate(request).model_dump(exclude_none=True)
     except ValidationError as exc:  # the mode's own fields: answered like any body field
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
-    job = queue.submit(session, kind.job.name, slide.id, params, user_id=user.user_id, priority=body.priority)
+    job = queue.submit(
+        session,
+        kind.job.name,
+        slide.id,
+        params,
+        user_id=user.user_id,
+        priority=body.priority,
+        interactive=body.interactive,
+    )
     record_by(session, user, "analyze", "slide", slide.id, job_id=job.id)
     start_queued(session, state)
     return to_public(job, locale)
@@ -157,7 +170,7 @@ def list_jobs(
     locale: RequestLocale,
     slide_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> list[JobPublic]:
-    query = select(Job).order_by(Job.id.desc()).limit(200)
+    query = select(Job).where(Job.parent_id.is_(None)).order_by(Job.id.desc()).limit(200)  # parts: by id
     if slide_id is not None:
         visible_slide(session, user, slide_id)
         query = query.where(Job.slide_id == slide_id)

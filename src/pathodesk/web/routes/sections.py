@@ -240,7 +240,9 @@ def classify_group(
     params: dict[str, object] = {"group_id": group.id}
     if body is not None and body.annotation_id is not None:
         params["annotation_id"] = body.annotation_id
-    job = queue.submit(session, "classify-sections", group.reference_slide_id, params, user_id=user.user_id)
+    job = queue.submit(  # the pathologist waits beside the linked viewers (E7: interactive)
+        session, "classify-sections", group.reference_slide_id, params, user_id=user.user_id, interactive=True
+    )
     record_by(session, user, "classify", "section_group", group.id, job_id=job.id)
     start_queued(session, state)
     return to_public(job, locale)

@@ -42,7 +42,10 @@ from tests.support.server import free_port, serve
 from tests.support.slides import ingest_slide
 
 from _common import result_line
+from pathodesk.accounts import create_user
 from pathodesk.config import Settings
+from pathodesk.db.models import ExamAssignment, Role
+from pathodesk.db.session import Database
 from pathodesk.sampledata import ensure_samples
 from scaleout import start_redis
 
@@ -61,7 +64,30 @@ class SlideView:
 
 REPLICAS: list[str] = []
 SLIDES: list[SlideView] = []
-_next_replica = itertools.count()
+USERS = [1]  # how many reader accounts there are
+_next_user = itertools.count()
+
+
+def reader_account(number: int) -> str:
+    return f"reader-{number:03d}"
+
+
+def make_readers(settings: Settings, exam_id: int, users: int) -> None:
+    """One account per simulated pathologist (50 logins of one account at once would be
+    throttled as password guessing, rightly), each assigned the case."""
+    db = Database(settings.resolved_database_url())
+    with db.session() as session:
+        for number in range(users):
+            user = create_user(
+                session,
+                account=reader_account(number),
+                name=f"Reader {number}",
+                password=PASSWORD,
+                role=Role.expert,
+            )
+            session.add(ExamAssignment(exam_id=exam_id, user_id=user.id))
+    db.dispose()
+    USERS[0] = users
 
 
 def describe(base: str, slide_id: int) -> SlideView:
@@ -79,10 +105,11 @@ class Pathologist(HttpUser):
     host = "http://127.0.0.1"  # each user is given one replica in on_start
 
     def on_start(self) -> None:
-        self.base = REPLICAS[next(_next_replica) % len(REPLICAS)]
+        number = next(_next_user)
+        self.base = REPLICAS[number % len(REPLICAS)]
         response = self.client.post(
             f"{self.base}/api/v1/auth/login",
-            json={"account": "expert-a", "password": PASSWORD},
+            json={"account": reader_account(number % USERS[0]), "password": PASSWORD},
             name="log in",
         )
         self.client.headers["X-CSRF-Token"] = response.json()["csrf_token"]
@@ -145,7 +172,7 @@ class Analyst(Pathologist):
 def run_load(users: int, seconds: float) -> Environment:
     env = Environment(user_classes=[Pathologist, Analyst], events=events)
     runner = env.create_local_runner()
-    runner.start(users, spawn_rate=10)
+    runner.start(users, spawn_rate=5)  # a department's pathologists do not all log in at one second
     gevent.sleep(seconds)
     runner.quit()
     return env
@@ -163,6 +190,7 @@ def main() -> None:
         settings.ensure_dirs()
         accounts = make_accounts(settings)
         svs, pyramid = ensure_samples(SAMPLE_DIR)
+        make_readers(settings, accounts.exam_a_id, args.users)
         slide_ids = [
             ingest_slide(settings, path, accounts.exam_a_id, accounts.expert_a_id) for path in (svs, pyramid)
         ]

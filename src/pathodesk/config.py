@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     # of this many tiles that any worker may take (0: never split). Unset: 2048 with the
     # celery backend, 0 with the local one (its threads share one machine's cores anyway)
     analysis_part_tiles: int | None = Field(default=None, ge=0)
+    # the same for generating a low-resolution slide whole (E7, E8): parts of this many
+    # generated 256-px tiles. Unset: 256 with the celery backend, 0 with the local one
+    pregenerate_part_tiles: int | None = Field(default=None, ge=0)
     job_stale_seconds: float = 15.0  # a running job without a heartbeat this long is requeued
     # E7: batch work (analyses, prefetching) gives way while a viewer waits for a generated
     # tile; off, everything is first come, first served (the baseline of bench/superres.py)
@@ -114,6 +117,12 @@ class Settings(BaseSettings):
         if self.analysis_part_tiles is not None:
             return self.analysis_part_tiles
         return 2048 if self.job_backend == "celery" else 0
+
+    @property
+    def pregenerate_parts(self) -> int:
+        if self.pregenerate_part_tiles is not None:
+            return self.pregenerate_part_tiles
+        return 256 if self.job_backend == "celery" else 0
 
     @property
     def slides_dir(self) -> Path:

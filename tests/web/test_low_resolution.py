@@ -9,17 +9,21 @@ from __future__ import annotations
 import io
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from fastapi.testclient import TestClient
 from PIL import Image
+from sqlalchemy import func, select
 
 from pathodesk.analysis.superres_service import generator_enlarge
 from pathodesk.config import Settings
+from pathodesk.db.models import Job
 from pathodesk.db.session import Database
 from pathodesk.slides import open_slide
 from pathodesk.slides.superresolved import SuperResolvedReader
 from pathodesk.storage import slide_file
+from pathodesk.web.app import create_app
 from tests.support.accounts import Accounts
 from tests.support.http import login
 from tests.support.jobs import finished, wait_for
@@ -173,3 +177,40 @@ def test_a_low_resolution_slide_is_generated_whole_in_advance(
     state.superres.enlarger = no_generating
     from_whole = _tile(app_client, slide["id"], 12, 2, 6)
     assert np.abs(from_whole - on_the_fly).mean() < 5  # the same pixels, up to JPEG twice (90 %, then 80 %)
+
+
+def test_generating_a_slide_whole_in_parts_gives_the_same_file(
+    settings: Settings, accounts: Accounts, samples: dict[str, Path], tmp_path: Path
+) -> None:
+    """E7 split, parallel, stitch: the generated pyramid made as parts taken by two workers is
+    the file one job writes, byte for byte; the parts and their files are gone afterwards."""
+    register_generator(settings, random_generator(), tmp_path / "run")
+    settings.job_workers, settings.pregenerate_part_tiles = 2, 40
+    with TestClient(create_app(settings)) as client:
+        login(client, "expert-a")
+        slide = client.post(
+            "/api/v1/slides",
+            files={"file": ("cmu.svs", samples["svs"].read_bytes())},
+            data={"exam_id": str(accounts.exam_a_id), "store_downsample": "8"},
+        ).json()
+
+        def pregenerate() -> tuple[dict[str, Any], bytes]:
+            job = client.post(f"/api/v1/slides/{slide['id']}/pregenerate").json()
+            done = wait_for(finished(client, job["id"]), timeout=300)
+            assert done["state"] == "succeeded", done
+            whole = settings.temporary_dir / "slides" / str(done["result"]["path"])
+            content = whole.read_bytes()
+            whole.unlink()
+            return done, content
+
+        split, split_bytes = pregenerate()
+        assert split["result"]["parts"] == 4  # 152 tiles, parts of 40
+        assert sorted(p.name for p in (settings.temporary_dir / "slides").iterdir()) == []
+        settings.pregenerate_part_tiles = 0
+        _, single_bytes = pregenerate()
+    assert split_bytes == single_bytes
+    db = Database(settings.resolved_database_url())
+    with db.session() as session:
+        assert session.scalar(select(func.count()).where(Job.kind == "pregenerate-part")) == 0
+        assert session.scalar(select(func.count()).where(Job.parent_id == split["id"])) == 0
+    db.dispose()

@@ -24,7 +24,8 @@ from pathodesk.analysis.schemas import (
 )
 from pathodesk.analysis.section_classify import run_section_classification
 from pathodesk.analysis.section_job import run_section_registration
-from pathodesk.analysis.superres_pregenerate import run_pregeneration
+from pathodesk.analysis.superres_pregenerate import PART_KIND as PREGENERATE_PART
+from pathodesk.analysis.superres_pregenerate import run_pregeneration, run_pregeneration_part
 from pathodesk.jobs.kinds import JobKind
 
 
@@ -72,4 +73,5 @@ def job_kinds() -> list[JobKind]:
         JobKind("classify-sections", run_section_classification),
         JobKind("pregenerate", run_pregeneration),
         JobKind(PART_KIND, run_analysis_part),
+        JobKind(PREGENERATE_PART, run_pregeneration_part),
     ]

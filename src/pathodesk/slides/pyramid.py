@@ -31,23 +31,44 @@ def pyramid_dimensions(width: int, height: int, tile: int) -> list[tuple[int, in
     return dims
 
 
-def _level_tiles(
-    source: SlideReader, k: int, size: tuple[int, int], tile: int, on_tile: Callable[[], None]
-) -> Iterator[np.ndarray]:
+def level_tile(source: SlideReader, k: int, col: int, row: int, tile: int) -> np.ndarray:
+    """Tile (col, row) of pyramid level ``k`` (1/2**k), read from the source's nearest level."""
     scale = 2**k
     source_level = source.info.best_level_for_downsample(scale)
     source_downsample = source.info.level_downsamples[source_level]
+    read_px = max(1, round(tile * scale / source_downsample))
+    region = source.read_region((col * tile * scale, row * tile * scale), source_level, (read_px, read_px))
+    if read_px != tile:
+        region = cv2.resize(region, (tile, tile), interpolation=cv2.INTER_AREA)
+    return region
+
+
+def pyramid_tiles(width: int, height: int, tile: int) -> list[tuple[int, int, int]]:
+    """(level, col, row) of every tile of the pyramid, in the order it is written."""
+    return [
+        (k, col, row)
+        for k, (w, h) in enumerate(pyramid_dimensions(width, height, tile))
+        for row in range(math.ceil(h / tile))
+        for col in range(math.ceil(w / tile))
+    ]
+
+
+TileSource = Callable[[int, int, int], np.ndarray]  # (level, col, row) -> RGB tile
+
+
+def _level_tiles(
+    tiles: TileSource, k: int, size: tuple[int, int], tile: int, on_tile: Callable[[], None]
+) -> Iterator[np.ndarray]:
     columns, rows = math.ceil(size[0] / tile), math.ceil(size[1] / tile)
     for row in range(rows):
         for col in range(columns):
-            read_px = max(1, round(tile * scale / source_downsample))
-            region = source.read_region(
-                (col * tile * scale, row * tile * scale), source_level, (read_px, read_px)
-            )
-            if read_px != tile:
-                region = cv2.resize(region, (tile, tile), interpolation=cv2.INTER_AREA)
+            region = tiles(k, col, row)
             on_tile()
             yield region
+
+
+def _reading(source: SlideReader, tile: int) -> TileSource:
+    return lambda k, col, row: level_tile(source, k, col, row, tile)
 
 
 def write_pyramid(
@@ -61,11 +82,13 @@ def write_pyramid(
     progress: Progress | None = None,
     describe: dict[str, str] | None = None,
     associated: dict[str, np.ndarray] | None = None,
+    tiles: TileSource | None = None,
 ) -> Path:
     """Write ``source`` as a pyramid; the file appears only when complete (atomic rename).
     ``describe`` adds facts to the description, read back as ``pathodesk.<key>`` properties
     (low-resolution storage: the stored downsample and the scan's size). ``associated``
-    images (label, macro) follow the pyramid as pages of their own, described by name."""
+    images (label, macro) follow the pyramid as pages of their own, described by name.
+    ``tiles`` gives the tiles instead of ``source`` (made elsewhere: a split job's parts)."""
     if tile % 16:
         raise ValueError("TIFF tile size must be a multiple of 16")
     width, height = source.info.dimensions
@@ -90,7 +113,7 @@ def write_pyramid(
         with tifffile.TiffWriter(temporary, bigtiff=width * height > 2**31) as writer:
             for k, size in enumerate(levels):
                 writer.write(
-                    _level_tiles(source, k, size, tile, on_tile),
+                    _level_tiles(tiles or _reading(source, tile), k, size, tile, on_tile),
                     shape=(size[1], size[0], 3),
                     dtype=np.uint8,
                     tile=(tile, tile),

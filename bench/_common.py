@@ -13,6 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from pathodesk.config import Settings
+
 
 def percentile(values: list[float], fraction: float) -> float:
     if not values:
@@ -44,3 +46,15 @@ def result_line(
     }
     body.update(extra)
     return json.dumps(body)
+
+
+def one_slide_library(folder: str, sample: Path) -> tuple[Settings, int]:
+    """A data directory in ``folder`` with the test accounts and ``sample`` ingested for
+    expert A: its settings and the slide's id (what the server-starting benches share)."""
+    from tests.support.accounts import make_accounts
+    from tests.support.slides import ingest_slide
+
+    settings = Settings(data_dir=Path(folder) / "data")
+    settings.ensure_dirs()
+    accounts = make_accounts(settings)
+    return settings, ingest_slide(settings, sample, accounts.exam_a_id, accounts.expert_a_id)

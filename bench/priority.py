@@ -21,15 +21,12 @@ from pathlib import Path
 import httpx
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
-from tests.support.accounts import make_accounts
 from tests.support.http import login
 from tests.support.jobs import finished, wait_for
 from tests.support.paths import SAMPLE_DIR
 from tests.support.server import free_port, serve
-from tests.support.slides import ingest_slide
 
-from _common import result_line
-from pathodesk.config import Settings
+from _common import one_slide_library, result_line
 from pathodesk.sampledata import ensure_samples
 
 BATCH = {"tile_px": 32}  # the smallest tiles: the longest analysis of the sample slide (8,301 tiles)
@@ -79,11 +76,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=Path.home()) as tmp:
-        settings = Settings(data_dir=Path(tmp) / "data")
-        settings.ensure_dirs()
-        accounts = make_accounts(settings)
         _, pyramid = ensure_samples(SAMPLE_DIR)  # CMU-1-Small-Region at twice its size
-        slide_id = ingest_slide(settings, pyramid, accounts.exam_a_id, accounts.expert_a_id)
+        settings, slide_id = one_slide_library(tmp, pyramid)
         ours = measure(settings.data_dir, slide_id, True, args.rounds)
         theirs = measure(settings.data_dir, slide_id, False, args.rounds)
     for name, rows in (("preemption", ours), ("first come, first served", theirs)):

@@ -23,15 +23,12 @@ from pathlib import Path
 import httpx
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
-from tests.support.accounts import make_accounts
 from tests.support.http import login
 from tests.support.jobs import finished, wait_for
 from tests.support.paths import SAMPLE_DIR
 from tests.support.server import free_port, serve
-from tests.support.slides import ingest_slide
 
-from _common import result_line
-from pathodesk.config import Settings
+from _common import one_slide_library, result_line
 from pathodesk.sampledata import ensure_samples
 
 
@@ -74,11 +71,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=4)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=Path.home()) as tmp:
-        settings = Settings(data_dir=Path(tmp) / "data")
-        settings.ensure_dirs()
-        accounts = make_accounts(settings)
         svs, _ = ensure_samples(SAMPLE_DIR)
-        slide_id = ingest_slide(settings, svs, accounts.exam_a_id, accounts.expert_a_id)
+        settings, slide_id = one_slide_library(tmp, svs)
         broker, broker_url = start_redis(tmp)
         env = {"PATHODESK_JOB_BACKEND": "celery", "PATHODESK_BROKER_URL": broker_url}
         port = free_port()

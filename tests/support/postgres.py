@@ -39,12 +39,12 @@ class Cluster:
     def url(self) -> str:
         return f"postgresql+psycopg://pathodesk@/pathodesk?host={self.root / 'run'}&port={self.port}"
 
+    def tool(self, name: str, *args: str, check: bool = True) -> None:
+        """One of the server's programs (initdb, pg_ctl, createdb), as the postgres user."""
+        subprocess.run(_as_postgres(str(self.bin_dir / name), *args), check=check, capture_output=True)
+
     def pg_ctl(self, *args: str, check: bool = True) -> None:
-        subprocess.run(
-            _as_postgres(str(self.bin_dir / "pg_ctl"), "-D", str(self.root / "data"), *args),
-            check=check,
-            capture_output=True,
-        )
+        self.tool("pg_ctl", "-D", str(self.root / "data"), *args, check=check)
 
     def start(self) -> None:
         options = f"-k {self.root / 'run'} -p {self.port} -c listen_addresses=''"
@@ -75,36 +75,11 @@ def private_cluster() -> Iterator[Cluster]:
     if os.geteuid() == 0:
         shutil.chown(cluster.root, "postgres")
         shutil.chown(cluster.root / "run", "postgres")
-    subprocess.run(
-        _as_postgres(
-            str(cluster.bin_dir / "initdb"),
-            "-D",
-            str(cluster.root / "data"),
-            "-U",
-            "pathodesk",
-            "--auth=trust",
-            "-E",
-            "UTF8",
-        ),
-        check=True,
-        capture_output=True,
-    )
+    cluster.tool("initdb", "-D", str(cluster.root / "data"), "-U", "pathodesk", "--auth=trust", "-E", "UTF8")
     cluster.start()
     try:
-        subprocess.run(
-            _as_postgres(
-                str(cluster.bin_dir / "createdb"),
-                "-h",
-                str(cluster.root / "run"),
-                "-p",
-                str(cluster.port),
-                "-U",
-                "pathodesk",
-                "pathodesk",
-            ),
-            check=True,
-            capture_output=True,
-        )
+        run = str(cluster.root / "run")
+        cluster.tool("createdb", "-h", run, "-p", str(cluster.port), "-U", "pathodesk", "pathodesk")
         yield cluster
     finally:
         cluster.stop()

@@ -30,7 +30,7 @@ from pathodesk.db.session import Database
 from pathodesk.jobs import queue
 from pathodesk.jobs.context import JobContext
 from pathodesk.jobs.kinds import JobKind, handlers
-from pathodesk.jobs.worker import context_of, run_claimed
+from pathodesk.jobs.worker import run_claimed, take
 
 log = logging.getLogger(__name__)
 
@@ -130,27 +130,20 @@ def worker_app(
     table = handlers(kinds)
     identity = f"celery-{socket.gethostname()}-{os.getpid()}"
 
-    def take(worker: str, job_id: int | None) -> tuple[str, JobContext] | None:
-        """The job ``job_id`` (None: the first waiting interactive job), claimed."""
-        with db.session() as session:
-            if job_id is None:
-                job = queue.claim_next(session, worker, interactive_only=True)
-            else:
-                job = queue.claim(session, job_id, worker)
-            if job is None:
-                return None  # for job_id: another worker has it, or it ended (a repeated message)
-            context = context_of(job, db, settings, worker)
-            context.serves_interactive = serves_interactive
-            return job.kind, context
-
     @app.task(name=RUN_JOB)
     def run_job(job_id: int) -> str:
         """Interactive jobs waiting in the database first, whatever queue this message came
         from (E7), then the job the message names."""
         worker = f"{identity}-{threading.get_ident() % 100000}"
-        while serves_interactive and (waiting := take(worker, None)) is not None:
+
+        def claimed(job_id: int | None = None) -> tuple[str, JobContext] | None:
+            return take(
+                db, settings, worker, job_id, interactive_only=True, serves_interactive=serves_interactive
+            )
+
+        while serves_interactive and (waiting := claimed()) is not None:
             run_claimed(db, settings, table, worker, *waiting)
-        taken = take(worker, job_id)
+        taken = claimed(job_id)
         return "not queued" if taken is None else run_claimed(db, settings, table, worker, *taken).value
 
     return app

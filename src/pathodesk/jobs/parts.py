@@ -21,7 +21,7 @@ from pathodesk.errors import Cancelled
 from pathodesk.jobs import queue
 from pathodesk.jobs.context import JobContext
 from pathodesk.jobs.kinds import Handler
-from pathodesk.jobs.worker import context_of, run_claimed
+from pathodesk.jobs.worker import run_claimed, take
 
 WAIT_SECONDS = 0.2
 
@@ -69,17 +69,17 @@ def run_parts(
                 session.commit()
                 return results
             waiting = [row.id for row in states if row.state == JobState.queued]
-            claimed = next(
-                (taken for job_id in waiting if (taken := queue.claim(session, job_id, context.worker))), None
-            )
-            part = (
-                None if claimed is None else context_of(claimed, context.db, context.settings, context.worker)
-            )
+        part = next((claimed for job_id in waiting if (claimed := _take(context, job_id))), None)
         if part is None:
             time.sleep(WAIT_SECONDS)  # the parts left run on other workers
             continue
-        part.serves_interactive = context.serves_interactive
-        run_claimed(context.db, context.settings, {kind: run_part}, context.worker, kind, part)
+        run_claimed(context.db, context.settings, {kind: run_part}, context.worker, *part)
+
+
+def _take(context: JobContext, job_id: int) -> tuple[str, JobContext] | None:
+    """A part claimed by the worker running its parent, giving way as the parent would."""
+    worker, serves = context.worker, context.serves_interactive
+    return take(context.db, context.settings, worker, job_id, serves_interactive=serves)
 
 
 def _parts(context: JobContext, kind: str, params: Sequence[dict[str, Any]]) -> list[int]:

@@ -85,12 +85,9 @@ class WorkerPool:
             try:
                 with self.db.session() as session:
                     queue.requeue_stale(session, timedelta(seconds=self.settings.job_stale_seconds))
-                with self.db.session() as session:
-                    job = queue.claim_next(session, worker, interactive_only)
-                    claimed = None if job is None else context_of(job, self.db, self.settings, worker)
-                    kind = job.kind if job else ""
+                claimed = take(self.db, self.settings, worker, interactive_only=interactive_only)
                 if claimed is not None:
-                    run_claimed(self.db, self.settings, self.handlers, worker, kind, claimed)
+                    run_claimed(self.db, self.settings, self.handlers, worker, *claimed)
                     continue
             except Exception:  # the loop must survive a database hiccup
                 log.exception("job worker %s: polling failed", worker)
@@ -110,6 +107,30 @@ def context_of(job: Job, db: Database, settings: Settings, worker: str) -> JobCo
         worker=worker,
         checkpoint=job.checkpoint,
     )
+
+
+def take(
+    db: Database,
+    settings: Settings,
+    worker: str,
+    job_id: int | None = None,
+    *,
+    interactive_only: bool = False,
+    serves_interactive: bool = True,
+) -> tuple[str, JobContext] | None:
+    """A queued job claimed for ``worker`` — ``job_id``, else the first in queue order — as
+    its kind and context; None when the queue is empty or the job is no longer queued
+    (another worker has it, or it ended: a message delivered twice runs once)."""
+    with db.session() as session:
+        if job_id is None:
+            job = queue.claim_next(session, worker, interactive_only)
+        else:
+            job = queue.claim(session, job_id, worker)
+        if job is None:
+            return None
+        context = context_of(job, db, settings, worker)
+        context.serves_interactive = serves_interactive
+        return job.kind, context
 
 
 def run_claimed(

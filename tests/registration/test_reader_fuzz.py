@@ -6,7 +6,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pathodesk.errors import ValidationFailedError
@@ -15,13 +15,15 @@ from pathodesk.registration.landmarks import parse_points
 
 TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=300)
 CSV_LIKE = st.lists(
-    st.sampled_from([",", "\n", " ", "X", "Y", "1", "2.5", "-", "group", "label", "a.png", "\ufeff"]),
+    st.sampled_from([",", "\n", "\r", " ", "X", "Y", "1", "2.5", "-", "group", "label", "a.png", "\ufeff"]),
     max_size=60,
 ).map("".join)
 
 
 @settings(max_examples=150, deadline=None)
 @given(text=st.one_of(TEXT, CSV_LIKE))
+@example(text="\r0")  # a bare carriage return once crashed the CSV reader
+@example(text=" ,X,Y\r1,2,3\r")
 def test_any_points_file_is_read_or_refused_readably(text: str) -> None:
     try:
         points = parse_points(text)

@@ -15,7 +15,7 @@ from pathodesk.errors import ValidationFailedError
 
 def parse_points(text: str) -> np.ndarray:
     """(n, 2) float array of X, Y; a readable error for anything that is not ImageJ's CSV."""
-    rows = list(csv.reader(io.StringIO(text)))
+    rows = list(csv.reader(io.StringIO(text, newline="")))  # the csv module reads line ends itself
     if not rows or [cell.strip().upper() for cell in rows[0][-2:]] != ["X", "Y"]:
         raise ValidationFailedError("A points file needs the header ' ,X,Y' (index, column, row).")
     points: list[tuple[float, float]] = []

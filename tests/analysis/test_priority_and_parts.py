@@ -41,8 +41,8 @@ def test_a_batch_analysis_gives_way_to_an_interactive_one_and_resumes_where_it_s
     db = Database(settings.resolved_database_url())
     with TestClient(create_app(settings)) as client:
         login(client, "expert-a")
-        batch = client.post(f"/api/v1/slides/{slide_id}/analyze", json={"tile_px": 48}).json()
-        wait_for(lambda: client.get(f"/api/v1/jobs/{batch['id']}").json()["progress"] > 0.2, every=0.05)
+        batch = client.post(f"/api/v1/slides/{slide_id}/analyze", json={"tile_px": 32}).json()
+        wait_for(lambda: client.get(f"/api/v1/jobs/{batch['id']}").json()["progress"] > 0.1, every=0.05)
         analyse(client, slide_id, {"interactive": True})
         with db.session() as session:  # kept until the batch analysis ends
             checkpoint = session.scalars(select(Job.checkpoint).where(Job.id == batch["id"])).one()
@@ -55,7 +55,7 @@ def test_a_batch_analysis_gives_way_to_an_interactive_one_and_resumes_where_it_s
         assert checkpoint["tiles"] == done["result"]["tiles"]
         assert 0 < checkpoint["done"]["shape"][0] < checkpoint["tiles"], "it resumed where it stopped"
 
-        uninterrupted = analyse(client, slide_id, {"tile_px": 48})
+        uninterrupted = analyse(client, slide_id, {"tile_px": 32})
         assert uninterrupted["yields"] == 0
         assert outcome(client, slide_id, uninterrupted) == resumed
     db.dispose()

@@ -142,6 +142,63 @@ def test_round_trip_through_the_api_in_both_formats(app_client: TestClient, slid
             assert_same_outline(original["geometry"], copy["geometry"])
 
 
+def test_counted_cells_are_asap_dots_and_qupath_points() -> None:
+    """Issue 21: a counted cell goes out as ASAP's Dot / QuPath's Point (its centre), not as
+    a small polygon, and point sets and multi-points come in as one cell per point."""
+    disc = {"type": "Polygon", "coordinates": [[[110, 50], [100, 60], [90, 50], [100, 40], [110, 50]]]}
+    cells = [FileRegion("lung_aca", disc, shape="point"), FileRegion("lung_n", rectangle(0, 0, 5, 5))]
+    root = fromstring(asap_xml.write(cells, {}))
+    dot, square = root.findall("./Annotations/Annotation")
+    assert dot.get("Type") == "Dot" and square.get("Type") == "Polygon"
+    assert [(c.get("X"), c.get("Y")) for c in dot.iter("Coordinate")] == [("100", "50")]
+    features = json.loads(qupath_geojson.write(cells, {}))["features"]
+    assert features[0]["geometry"] == {"type": "Point", "coordinates": [100.0, 50.0]}
+    for module in (asap_xml, qupath_geojson):
+        back = read_annotation_file(module.write(cells, {})).regions
+        assert [(r.shape, r.geometry["type"]) for r in back] == [("point", "Point"), ("polygon", "Polygon")]
+    point_set = (
+        '<ASAP_Annotations><Annotations><Annotation Type="PointSet" PartOfGroup="lung_n">'
+        '<Coordinates><Coordinate Order="0" X="1" Y="2"/><Coordinate Order="1" X="3.5" Y="4"/>'
+        '</Coordinates></Annotation><Annotation Type="Ruler" PartOfGroup="None"><Coordinates>'
+        '<Coordinate Order="0" X="1" Y="2"/><Coordinate Order="1" X="9" Y="9"/></Coordinates>'
+        "</Annotation></Annotations></ASAP_Annotations>"
+    )
+    parsed = asap_xml.read(point_set.encode())
+    assert [r.geometry["coordinates"] for r in parsed.regions] == [[1.0, 2.0], [3.5, 4.0]]
+    assert parsed.skipped == 1  # the ruler
+    multi = {"type": "Feature", "geometry": {"type": "MultiPoint", "coordinates": [[5, 6], [7, 8]]}}
+    assert len(qupath_geojson.read(json.dumps(multi).encode()).regions) == 2
+    with pytest.raises(ValidationFailedError, match="point"):
+        qupath_geojson.read(json.dumps({**multi, "geometry": {"type": "Point", "coordinates": "x"}}).encode())
+
+
+def test_counted_cells_keep_their_place_and_size_through_the_api(
+    app_client: TestClient, slide_id: int
+) -> None:
+    """Dots imported become the viewer's counted-cell discs (3 µm radius at the slide's
+    0.499 µm/px) and go out again as dots at the same centres."""
+    login(app_client, "expert-a")
+    centres = [(400.25, 500.5), (1200.0, 2100.75)]
+    dots = "".join(
+        f'<Annotation Name="cell {i}" Type="Dot" PartOfGroup="lung_aca" Color="#d62728"><Coordinates>'
+        f'<Coordinate Order="0" X="{x}" Y="{y}"/></Coordinates></Annotation>'
+        for i, (x, y) in enumerate(centres)
+    )
+    body = f"<ASAP_Annotations><Annotations>{dots}</Annotations></ASAP_Annotations>"
+    imported = app_client.post(f"/api/v1/slides/{slide_id}/annotations/import", content=body)
+    assert imported.status_code == 201 and imported.json()["created"] == 2, imported.text
+    stored = app_client.get(f"/api/v1/slides/{slide_id}/annotations").json()["annotations"]
+    mpp = app_client.get(f"/api/v1/slides/{slide_id}").json()["mpp"]
+    for record, (x, y) in zip(stored, centres, strict=True):
+        disc = shape(record["geometry"])
+        assert record["shape"] == "point" and record["label"] == "lung_aca"
+        assert disc.centroid.distance(Point(x, y)) < 0.01
+        assert math.sqrt(disc.area / math.pi) == pytest.approx(3 / mpp, rel=0.01)
+    exported = read_annotation_file(app_client.get(f"/api/v1/slides/{slide_id}/annotations.xml").content)
+    assert [r.geometry["coordinates"] for r in exported.regions] == [list(c) for c in centres]
+    assert [r.name for r in exported.regions] == ["cell 0", "cell 1"]
+
+
 def test_import_with_unknown_classes_is_refused_whole(app_client: TestClient, slide_id: int) -> None:
     login(app_client, "expert-a")
     regions = [FileRegion("lung_aca", rectangle(0, 0, 10, 10)), FileRegion("Tumor", rectangle(20, 0, 10, 10))]

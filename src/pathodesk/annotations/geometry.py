@@ -25,6 +25,11 @@ LOD_TOLERANCES = (2.0, 8.0)  # level-0 px; the viewer asks for half a screen pix
 SLIVER_MAX_PX2 = 4.0
 SLIVER_SHARE = 0.02  # of the largest part
 Outline: TypeAlias = Polygon | MultiPolygon
+# A counted cell (the point tool, a file's dot) is stored as a disc of this radius, 64 vertices,
+# as the viewer draws it; files carry only its centre (ASAP Dot, GeoJSON Point).
+POINT_RADIUS_UM = 3.0
+POINT_RADIUS_PX = 6.0  # slides without a pixel size
+POINT_VERTICES = 64
 
 
 @dataclass(frozen=True)
@@ -130,3 +135,10 @@ def level_of_detail(outline: Outline, tolerance: float) -> dict[str, Any] | None
     if shapely.get_num_coordinates(lighter) >= 0.8 * shapely.get_num_coordinates(outline):
         return None
     return to_geojson(lighter, digits=2)
+
+
+def point_disc(x: float, y: float, mpp: float | None) -> Polygon:
+    """The stored form of a counted cell centred at (x, y) level-0 px."""
+    radius = POINT_RADIUS_UM / mpp if mpp else POINT_RADIUS_PX
+    angles = [2 * math.pi * i / POINT_VERTICES for i in range(POINT_VERTICES)]
+    return Polygon([(x + radius * math.cos(a), y + radius * math.sin(a)) for a in angles])

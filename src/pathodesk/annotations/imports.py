@@ -14,11 +14,11 @@ from dataclasses import dataclass, replace
 
 from shapely import affinity, make_valid
 from shapely.errors import GEOSException
-from shapely.geometry import shape
+from shapely.geometry import Point, shape
 from sqlalchemy.orm import Session
 
 from pathodesk.annotations.formats import read_annotation_file
-from pathodesk.annotations.geometry import SHAPES, to_geojson
+from pathodesk.annotations.geometry import SHAPES, point_disc, to_geojson
 from pathodesk.annotations.store import SOURCES, Draft, create_many, label_colours
 from pathodesk.db.models import Slide
 from pathodesk.errors import ValidationFailedError
@@ -31,7 +31,7 @@ MAX_IMPORT_REGIONS = 25_000
 class ImportResult:
     format: str
     created: int
-    skipped: int  # shapes without area: dots, rulers, degenerate outlines
+    skipped: int  # shapes without area: rulers, degenerate outlines
     ids: list[int]
 
 
@@ -97,10 +97,14 @@ def import_annotations(
             raise ValidationFailedError("geometry nested too deeply") from None
         if not finite:
             raise ValidationFailedError("geometry is empty or has coordinates that are not finite numbers")
-        if make_valid(outline).area <= 0:
+        counted_cell = isinstance(outline, Point)
+        if counted_cell:  # a file's dot: stored as the disc the point tool draws
+            outline = point_disc(outline.x, outline.y, slide.mpp)
+        elif make_valid(outline).area <= 0:
             degenerate += 1  # traced back and forth along a line: encloses nothing
             continue
-        geometry = to_geojson(affinity.translate(outline, *offset)) if any(offset) else region.geometry
+        rewritten = any(offset) or counted_cell
+        geometry = to_geojson(affinity.translate(outline, *offset)) if rewritten else region.geometry
         drafts.append(
             Draft(
                 label=region.label if region.label in colours else str(default_label),

@@ -2,14 +2,16 @@
 
 <ASAP_Annotations><Annotations><Annotation Name Type PartOfGroup Color><Coordinates>
 <Coordinate Order X Y/>... plus <AnnotationGroups><Group Name PartOfGroup Color><Attributes/>.
-Circles and freehand strokes are written as polygons; each part of a multi-part outline
-becomes one annotation of the same group. ASAP has no holes: as CAMELYON16 does, a hole is
+Circles and freehand strokes are written as polygons, counted cells as dots; each part of a
+multi-part outline becomes one annotation of the same group. ASAP has no holes: as CAMELYON16 does, a hole is
 written as an annotation of the exclusion group and read back as a hole in the region around
-it (CAMELYON's "_2" group counts as exclusion too). Splines are read as the curve ASAP draws.
+it (CAMELYON's "_2" group counts as exclusion too). Splines are read as the curve ASAP draws;
+dots and point sets as counted cells.
 """
 
 from __future__ import annotations
 
+import re
 from contextlib import suppress
 from dataclasses import replace
 from xml.etree.ElementTree import Element, SubElement, indent, tostring
@@ -19,13 +21,22 @@ from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.ops import unary_union
 
 from pathodesk.annotations.formats.catmull_rom import closed_catmull_rom
-from pathodesk.annotations.formats.types import FileRegion, ParsedFile, hex_colour, ring_polygon
+from pathodesk.annotations.formats.types import (
+    FileRegion,
+    ParsedFile,
+    hex_colour,
+    point_centre,
+    point_geometry,
+    ring_polygon,
+)
 from pathodesk.annotations.formats.xml_safety import number, parse_xml
 from pathodesk.annotations.geometry import Outline, to_geojson
 from pathodesk.annotations.labels import DEFAULT_COLOUR
 from pathodesk.errors import ValidationFailedError
 
 AREA_TYPES = {"polygon": "polygon", "spline": "polygon", "rectangle": "rectangle"}
+POINT_TYPES = ("dot", "pointset")
+DEFAULT_NAME = re.compile(r"Annotation \d+")
 EXCLUSION = "Exclusion"
 EXCLUSION_GROUPS = (EXCLUSION, "_2")
 EXCLUSION_COLOUR = "#64fe2e"  # ASAP's colour for its exclusion group
@@ -51,13 +62,14 @@ def write(regions: list[FileRegion], group_colours: dict[str, str]) -> bytes:
     holes = False
     for region in regions:
         label = region.label or "None"
-        for ring, is_hole in _rings(shape(region.geometry)):
+        centre = point_centre(region)
+        for ring, is_hole in [([centre], False)] if centre else _rings(shape(region.geometry)):
             rectangle = region.shape == "rectangle" and len(ring) == 4 and not is_hole
             annotation = SubElement(
                 annotations,
                 "Annotation",
                 Name=region.name or f"Annotation {index}",
-                Type="Rectangle" if rectangle else "Polygon",
+                Type="Dot" if centre else "Rectangle" if rectangle else "Polygon",
                 PartOfGroup=EXCLUSION if is_hole else label,
                 Color=EXCLUSION_COLOUR
                 if is_hole
@@ -92,32 +104,51 @@ def read(data: bytes) -> ParsedFile:
         coordinates = sorted(
             annotation.iter("Coordinate"), key=lambda c: number(c.get("Order", "0"), "Coordinate Order")
         )
-        if kind is None or len(coordinates) < 3:
-            skipped += 1  # dots, point sets and rulers enclose no area
+        group = annotation.get("PartOfGroup")
+        label = None if group in (None, "", "None") else group
+        colour, name = hex_colour(annotation.get("Color")), _name(annotation.get("Name"))
+        if declared in POINT_TYPES and group not in EXCLUSION_GROUPS:
+            regions += [
+                FileRegion(label, point_geometry(x, y), "point", colour, name=name)
+                for x, y in _points(coordinates)
+            ]
             continue
-        points = [
-            (number(c.get("X"), "Coordinate X"), number(c.get("Y"), "Coordinate Y")) for c in coordinates
-        ]
+        if kind is None or len(coordinates) < 3:
+            skipped += 1  # rulers and arrows enclose no area
+            continue
+        points = _points(coordinates)
         if declared == "spline":
             points = closed_catmull_rom(points)
-        group = annotation.get("PartOfGroup")
         if group in EXCLUSION_GROUPS:
             with suppress(GEOSException, ValueError):  # a hole that is no ring cuts nothing
                 exclusions.append(Polygon(points))
             continue
         regions.append(
             FileRegion(
-                label=None if group in (None, "", "None") else group,
+                label=label,
                 geometry=ring_polygon(points),
                 shape=kind,
-                color=hex_colour(annotation.get("Color")),
+                color=colour,
+                name=name,
             )
         )
     return ParsedFile("asap", [_cut(region, exclusions) for region in regions], skipped)
 
 
+def _name(value: str | None) -> str | None:
+    """The pathologist's name for an annotation; ASAP's own numbering ("Annotation 3") is none."""
+    text = "".join(ch for ch in value or "" if ch.isprintable())[:128].strip()
+    return None if not text or DEFAULT_NAME.fullmatch(text) else text
+
+
+def _points(coordinates: list[Element]) -> list[tuple[float, float]]:
+    return [(number(c.get("X"), "Coordinate X"), number(c.get("Y"), "Coordinate Y")) for c in coordinates]
+
+
 def _cut(region: FileRegion, exclusions: list[Polygon]) -> FileRegion:
     """The region with every exclusion that lies inside it taken out, as a hole."""
+    if region.shape == "point":
+        return region
     try:
         outline = Polygon(region.geometry["coordinates"][0])
     except (GEOSException, ValueError):

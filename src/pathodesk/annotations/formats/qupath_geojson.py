@@ -3,20 +3,31 @@ properties.classification {name, color}. PathoDesk's own fields ride along under
 properties.pathodesk, which QuPath keeps and ignores; QuPath's own fields that PathoDesk does
 not use (``KEPT``: name, isLocked, measurements, metadata, the object colour, objectType) are
 kept on import and written back on export. Detections and cells (objectType) are machine
-output, not an expert's outline: they come in as source "ai" and go out as what they were."""
+output, not an expert's outline: they come in as source "ai" and go out as what they were.
+Counted cells go out as a Point, as QuPath's points tool writes them; a Point or MultiPoint
+comes in as one counted cell per point."""
 
 from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
 from typing import Any
 
-from pathodesk.annotations.formats.types import FileRegion, ParsedFile, hex_colour
+from pathodesk.annotations.formats.types import (
+    FileRegion,
+    ParsedFile,
+    hex_colour,
+    point_centre,
+    point_geometry,
+)
 from pathodesk.annotations.labels import DEFAULT_COLOUR, hex_to_rgb
 from pathodesk.errors import ValidationFailedError
 
 KEPT = ("objectType", "name", "isLocked", "measurements", "metadata", "color")
 MACHINE_OBJECTS = ("detection", "cell", "tile")
+POINTS = ("Point", "MultiPoint")
+READ_GEOMETRIES = ("Polygon", "MultiPolygon", *POINTS)  # lines (QuPath's rulers) are skipped
 MAX_KEPT_BYTES = 16_384  # per feature: measurements of a cell are a few hundred bytes
 
 
@@ -44,11 +55,12 @@ def write(regions: list[FileRegion], group_colours: dict[str, str]) -> bytes:
             "source": region.source,
             "probability": region.probability,
         }
+        centre = point_centre(region)
         features.append(
             {
                 "type": "Feature",
                 "id": region.uid or str(uuid.uuid4()),
-                "geometry": region.geometry,
+                "geometry": point_geometry(*centre) if centre else region.geometry,
                 "properties": properties,
             }
         )
@@ -100,7 +112,7 @@ def read(data: bytes) -> ParsedFile:
     regions, skipped = [], 0
     for feature in _features(document):
         geometry = feature.get("geometry") if isinstance(feature, dict) else None
-        if not isinstance(geometry, dict) or geometry.get("type") not in ("Polygon", "MultiPolygon"):
+        if not isinstance(geometry, dict) or geometry.get("type") not in READ_GEOMETRIES:
             skipped += 1
             continue
         properties = _mapping(feature.get("properties"), "a feature's properties")
@@ -118,17 +130,33 @@ def read(data: bytes) -> ParsedFile:
             )
         if properties.get("objectType") in MACHINE_OBJECTS:
             source = "ai"
-        regions.append(
-            FileRegion(
-                label=_class_name(classification),
-                geometry=geometry,
-                shape=shape if isinstance(shape, str) else "polygon",
-                color=None if isinstance(classification, str) else hex_colour(classification.get("color")),
-                source=source if isinstance(source, str) else None,
-                probability=float(probability) if isinstance(probability, int | float) else None,
-                name=_text(properties.get("name"), 128),
-                comment=_text(properties.get("description"), 20_000, lines=True),
-                extra=kept or None,
-            )
+        region = FileRegion(
+            label=_class_name(classification),
+            geometry=geometry,
+            shape=shape if isinstance(shape, str) else "polygon",
+            color=None if isinstance(classification, str) else hex_colour(classification.get("color")),
+            source=source if isinstance(source, str) else None,
+            probability=float(probability) if isinstance(probability, int | float) else None,
+            name=_text(properties.get("name"), 128),
+            comment=_text(properties.get("description"), 20_000, lines=True),
+            extra=kept or None,
         )
+        regions += _counted_cells(region) if geometry["type"] in POINTS else [region]
     return ParsedFile("geojson", regions, skipped)
+
+
+def _counted_cells(region: FileRegion) -> list[FileRegion]:
+    """One counted cell per point of a Point or MultiPoint feature."""
+    coordinates = region.geometry.get("coordinates")
+    points = [coordinates] if region.geometry["type"] == "Point" else coordinates
+    if not isinstance(points, list) or not all(_is_xy(p) for p in points):
+        raise ValidationFailedError("a GeoJSON point must be [x, y] numbers")
+    return [replace(region, geometry=point_geometry(x, y), shape="point") for x, y, *_ in points]
+
+
+def _is_xy(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) >= 2
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value[:2])
+    )

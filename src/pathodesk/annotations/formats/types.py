@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from shapely.geometry import shape
+
 from pathodesk.errors import ValidationFailedError
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -30,7 +32,7 @@ class FileRegion:
 class ParsedFile:
     format: str  # asap | geojson | imagescope
     regions: list[FileRegion]
-    skipped: int  # shapes with no area (dots, rulers) that an outline store cannot hold
+    skipped: int  # shapes that are no outline and no counted cell (rulers, arrows)
 
 
 def hex_colour(value: Any) -> str | None:
@@ -52,3 +54,16 @@ def ring_polygon(points: list[tuple[float, float]]) -> dict[str, Any]:
         raise ValidationFailedError("an outline needs at least three vertices")
     ring = [[float(x), float(y)] for x, y in points]
     return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+
+
+def point_geometry(x: float, y: float) -> dict[str, Any]:
+    """A counted cell as files carry it: its centre only. The import draws the stored disc."""
+    return {"type": "Point", "coordinates": [float(x), float(y)]}
+
+
+def point_centre(region: FileRegion) -> tuple[float, float] | None:
+    """Where a counted cell is, for the formats that write dots; None for other shapes."""
+    if region.shape != "point":
+        return None
+    centre = shape(region.geometry).centroid
+    return None if centre.is_empty else (centre.x, centre.y)

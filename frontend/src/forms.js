@@ -8,14 +8,18 @@ import { t } from "./i18n.js";
 import { $, toastAfterReload } from "./dom.js";
 import "./page.js";
 
+// "name #rrggbb [English name] [| Chinese name]" per line: a class, its colour and what pages
+// show for it in each language.
 function parseLabels(text) {
   return text
     .split("\n")
     .map((line) => line.trim())
     .filter(Boolean)
     .map((line) => {
-      const [name, color] = line.split(/\s+/);
-      return { name, color };
+      const [, name, color, rest = ""] = line.match(/^(\S+)\s*(\S*)\s*(.*)$/);
+      const [en = "", zh = ""] = rest.split("|").map((part) => part.trim());
+      const display = Object.fromEntries(Object.entries({ en, zh_CN: zh }).filter(([, value]) => value));
+      return Object.keys(display).length ? { name, color, display } : { name, color };
     });
 }
 

@@ -1,5 +1,5 @@
 import { api, csrfToken, problemText, showError } from "./api.js";
-import { t } from "./i18n.js";
+import { t, term } from "./i18n.js";
 import { toast } from "./dom.js";
 import "./page.js";
 
@@ -24,7 +24,7 @@ caseForm.addEventListener("submit", async (event) => {
       method: "POST",
       json: { patient_id: patient.id, pathology_id: data.get("pathology_id"), disease_type: data.get("disease_type") },
     });
-    const option = new Option(`${exam.pathology_id} · ${exam.disease_type} · ${patient.patient_code}`, exam.id);
+    const option = new Option(`${exam.pathology_id} · ${term("disease_type", exam.disease_type)} · ${patient.patient_code}`, exam.id);
     examSelect.add(option);
     examSelect.value = String(exam.id);
     caseForm.reset();

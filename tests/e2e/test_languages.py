@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.support.accounts import Accounts
 from tests.support.axe import audit, blocking
-from tests.support.browser import REFUSED, ready, submit_login, wait_until_drawn
+from tests.support.browser import REFUSED, log_in, ready, submit_login, wait_until_drawn
 from tests.support.http import PASSWORD, ingest, login
 from tests.support.paths import ARTIFACTS
 from tests.support.server import LiveServer
@@ -74,6 +74,12 @@ def records_of(url: str, account: str, paths: list[str]) -> set[str]:
         login(client, account)
         versions = {f"v{model['version']}" for model in client.get("/api/v1/models").json()}  # "lung v3"
         return versions.union(*(data_words(client.get(path).json()) for path in paths))
+
+
+def records_api(url: str, account: str, path: str) -> Any:
+    with httpx.Client(base_url=url, timeout=60) as client:
+        login(client, account)
+        return client.get(path).json()
 
 
 def chinese_page(browser: Browser) -> Page:
@@ -193,3 +199,44 @@ def test_switch_is_remembered_on_the_account(
     ready(page)
     expect(page.locator("h1")).to_have_text("Slides (0)")
     fresh.close()
+
+
+def test_classes_an_administrator_adds_are_named_in_each_language(
+    browser: Browser, live_server: LiveServer, accounts: Accounts
+) -> None:
+    """A class added on the disease types page carries its English and Chinese names (after
+    the colour: ``name #rrggbb English | 中文``); pages and the browser code show them."""
+    page = chinese_page(browser)
+    log_in(page, live_server, "admin")
+    page.goto(f"{live_server.url}/admin/disease-types")
+    ready(page)
+    page.fill("#dt-name", "lymph-node")
+    page.fill("#dt-display", "淋巴结")
+    page.fill("#dt-labels", "meta #d62728 lymph node metastasis | 淋巴结转移\nnode #2ca02c\n")
+    with page.expect_navigation():
+        page.click("#disease-type-create button[type=submit]")
+    ready(page)
+    row = page.locator("tr[data-disease-type='lymph-node']")
+    labels = row.locator("td").nth(2)
+    expect(labels).to_contain_text("淋巴结转移")
+    expect(labels).not_to_contain_text("lymph node metastasis")
+    page.screenshot(path=str(ARTIFACTS / "i18n-zh-admin-class-names.png"), full_page=True)
+    row.locator("summary").first.click()
+    lines = row.locator("textarea[name=labels]").input_value().splitlines()
+    assert lines == ["meta #d62728 lymph node metastasis | 淋巴结转移", "node #2ca02c"]
+    names = "() => JSON.parse(document.getElementById('i18n-catalogue').textContent).terms.class"
+    assert page.evaluate(names)["meta"] == "淋巴结转移"
+    assert "node" not in page.evaluate(names)  # no display name given: shown by its own name
+
+    english = browser.new_context(locale="en-US").new_page()
+    log_in(english, live_server, "admin")
+    english.goto(f"{live_server.url}/admin/disease-types")
+    ready(english)
+    assert english.evaluate(names)["meta"] == "lymph node metastasis"
+    labels = english.locator("tr[data-disease-type='lymph-node'] td").nth(2)
+    expect(labels).to_contain_text("lymph node metastasis")
+    stored = next(
+        d for d in records_api(live_server.url, "admin", "/api/v1/disease-types") if d["name"] == "lymph-node"
+    )
+    assert stored["labels"][0]["display"] == {"en": "lymph node metastasis", "zh_CN": "淋巴结转移"}
+    assert stored["labels"][1].get("display") is None

@@ -75,7 +75,7 @@ def test_models_page_shows_metrics_curves_and_switches_the_active_model(
     page.screenshot(path=str(ARTIFACTS / "models-page.png"), full_page=True)
 
     card = page.locator(f'.model-card[data-model-id="{second}"]')
-    card.get_by_role("button", name="Make active for lung").click()
+    card.get_by_role("button", name="Make active for Lung").click()
     expect(page.locator(f'.model-card[data-model-id="{second}"] .badge.good')).to_have_text("active")
     expect(lung_v1.locator(".badge.good")).to_have_count(0)
 
@@ -83,4 +83,4 @@ def test_models_page_shows_metrics_curves_and_switches_the_active_model(
     slide_id = ingest(live_server.url, "expert-a", samples["svs"], accounts.exam_a_id)
     expert.goto(f"{live_server.url}/slides/{slide_id}")
     ready(expert)
-    expect(expert.locator("#analysis-model")).to_have_text(f"lung v{version} ({arch})")
+    expect(expert.locator("#analysis-model")).to_have_text(f"Lung v{version} ({arch})")

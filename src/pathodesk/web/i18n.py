@@ -19,7 +19,10 @@ from fastapi import Depends, Request, Response
 from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
+from pathodesk.db.models import DiseaseType
 from pathodesk.i18n import (
     DEFAULT_LOCALE,
     LOCALES,
@@ -30,7 +33,7 @@ from pathodesk.i18n import (
     supported,
     translations,
 )
-from pathodesk.web.vocabulary import TERMS, term, terms_in
+from pathodesk.web.vocabulary import TERMS, class_names, term, terms_in, translated
 
 LOCALE_COOKIE = "pathodesk_locale"
 LOCALE_COOKIE_DAYS = 365
@@ -128,24 +131,58 @@ def format_time(context: Context, value: datetime | None) -> Markup:
 
 @pass_context
 def template_term(context: Context, kind: str, code: str | None) -> str:
-    """``{{ term("status", s.status) }}``: a code's display name (``web.vocabulary``)."""
-    return term(_locale_of(context), kind, code)
+    """``{{ term("status", s.status) }}``: a code's display name (``web.vocabulary``), or the
+    one the database gives it (classes and disease types, ``data_terms``)."""
+    named = context.get("data_terms", {}).get(kind, {})
+    return str(named[code]) if code in named else term(_locale_of(context), kind, code)
+
+
+@pass_context
+def template_translated(context: Context, name: str) -> str:
+    """``{{ d.display_name|translated }}``: the shipped disease types' names in each language."""
+    return translated(_locale_of(context), name)
+
+
+def _data_terms(request: Request, locale: str) -> dict[str, dict[str, str]]:
+    """Display names kept in the database (disease types, the classes administrators add), read
+    per page: they may have just changed, on any replica. A page still renders when the
+    database cannot answer."""
+    state = getattr(request.app.state, "pathodesk", None)
+    if state is None:
+        return {}
+    try:
+        with state.db.session() as session:
+            rows = select(DiseaseType.name, DiseaseType.display_name, DiseaseType.labels)
+            types = session.execute(rows).all()
+    except SQLAlchemyError:
+        return {}
+    return {
+        "class": class_names((labels for _, _, labels in types), locale),
+        "disease_type": {name: translated(locale, display) for name, display, _ in types},
+    }
 
 
 def page_context(request: Request) -> dict[str, object]:
     """What every template gets: the language, the switch's choices and the browser's strings
     (``browser_i18n``: the messages of ``frontend/`` and the display names of codes)."""
     locale = request_locale(request)
+    data_terms = _data_terms(request, locale)
+    terms = terms_in(locale)
+    for kind, names in data_terms.items():
+        terms.setdefault(kind, {}).update(names)
     return {
         "locale": locale,
         "lang": html_lang(locale),
         "locales": LOCALES,
         "terms": TERMS,
-        "browser_i18n": {"messages": browser_messages(locale), "terms": terms_in(locale)},
+        "data_terms": data_terms,
+        "browser_i18n": {"messages": browser_messages(locale), "terms": terms},
     }
 
 
 def install(environment: Environment) -> None:
     """Bind ``_``, ``term`` and the number and time filters into a Jinja environment."""
     environment.globals.update(_=template_gettext, term=template_term)
-    environment.filters.update(number=format_number, localtime=format_time, bytes=format_bytes)
+    environment.filters.update(
+        number=format_number, localtime=format_time, bytes=format_bytes, translated=template_translated
+    )

@@ -6,8 +6,27 @@ code show these names instead (issue 21: display names rather than codes).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from pathodesk.db.models import MODEL_ROLES
-from pathodesk.i18n import N_, translations
+from pathodesk.i18n import DEFAULT_LOCALE, N_, translations
+
+# Names PathoDesk itself gives disease types (the migrations, ``pathodesk demo``): stored as
+# data, shown in the reader's language through ``translated`` (an administrator's own names
+# are shown as typed).
+SHIPPED_NAMES = (
+    N_("Lung"),
+    N_("Thyroid"),
+    N_("Breast"),
+    N_("Unclassified"),
+    N_("Skin (sample)"),
+    N_("Head and neck (sample)"),
+    N_("Prostate (sample)"),
+    N_("Kidney (sample)"),
+    N_("Multiplex immunofluorescence (sample)"),
+    N_("Other tissue (sample)"),
+)
 
 TERMS: dict[str, dict[str, str]] = {
     "status": {
@@ -49,7 +68,8 @@ TERMS: dict[str, dict[str, str]] = {
         "clipped_fraction": N_("clipped share"),
     },
     "source": {"ai": N_("AI"), "expert": N_("expert"), "registered": N_("from the reference section")},
-    # the shipped disease types' classes; a class an administrator adds shows its own name
+    # the shipped disease types' classes; a class an administrator adds shows the display
+    # names given with it (``class_names``), else its own name
     "class": {
         "lung_aca": N_("lung adenocarcinoma"),
         "lung_scc": N_("lung squamous cell carcinoma"),
@@ -154,3 +174,22 @@ def term(locale: str, kind: str, code: str | None) -> str:
         return "—"
     name = TERMS.get(kind, {}).get(code)
     return translations(locale).gettext(name) if name else code.replace("_", " ")
+
+
+def class_names(label_sets: Iterable[list[dict[str, Any]]], locale: str) -> dict[str, str]:
+    """Display names that administrators gave classes (a label's ``display`` per language).
+    In ``locale`` first; then the shipped name's translation; then the administrator's English."""
+    shipped = TERMS["class"]
+    names: dict[str, str] = {}
+    for labels in label_sets:
+        for label in labels:
+            display = label.get("display") or {}
+            name = display.get(locale) or (None if label["name"] in shipped else display.get(DEFAULT_LOCALE))
+            if name:
+                names.setdefault(label["name"], name)
+    return names
+
+
+def translated(locale: str, name: str) -> str:
+    """A name PathoDesk wrote into the data (``SHIPPED_NAMES``) in ``locale``; others as typed."""
+    return translations(locale).gettext(name) if name in SHIPPED_NAMES else name

@@ -20,6 +20,7 @@ from pathodesk.web.deps import AdminUser, CurrentUser, DbSession
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 
 Colour = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")]
+DisplayName = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
 class Label(BaseModel):
@@ -27,6 +28,8 @@ class Label(BaseModel):
     # the import class map (",", ":") and of paths ("/", "\\"), since heatmap files carry the name
     name: str = Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f,:/\\]+$")
     color: Colour
+    # what pages show for it in each language ({"en": "lymph node metastasis", "zh_CN": "淋巴结转移"})
+    display: dict[Literal["en", "zh_CN"], DisplayName] | None = None
 
 
 class AnalysisParamsBody(BaseModel):
@@ -121,7 +124,7 @@ def create_disease_type(body: DiseaseTypeCreate, admin: AdminUser, session: DbSe
     disease_type = DiseaseType(
         name=body.name,
         display_name=body.display_name,
-        labels=[label.model_dump() for label in body.labels],
+        labels=[label.model_dump(exclude_none=True) for label in body.labels],
         active=True,
     )
     session.add(disease_type)

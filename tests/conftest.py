@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,10 @@ from pathodesk.web.app import create_app
 from tests.support.accounts import Accounts, make_accounts
 from tests.support.paths import SAMPLE_DIR, SHARED_DATA
 from tests.support.server import LiveServer, free_port, serve
+
+# The command line follows the shell's language; the tests read its English whatever the
+# machine's locale is (tests/test_cli_language.py sets its own).
+os.environ["PATHODESK_LOCALE"] = "en"
 
 
 @pytest.fixture(scope="session")

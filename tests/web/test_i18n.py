@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from pathodesk.i18n import catalogue, from_accept_language, supported
+from pathodesk.i18n import catalogue, from_accept_language, supported, translate
 from pathodesk.i18n.extract import extract_catalogue
-from pathodesk.web.i18n import LOCALE_COOKIE, translate
+from pathodesk.web.i18n import LOCALE_COOKIE
 from tests.support.accounts import Accounts
 from tests.support.http import PASSWORD, login
 

@@ -22,6 +22,7 @@ from pathodesk.cli import (
     superres,
     worker,
 )
+from pathodesk.cli.language import _, error_text, install
 from pathodesk.errors import PathoDeskError
 
 # the order of ``pathodesk --help``
@@ -43,14 +44,15 @@ COMMAND_GROUPS = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pathodesk", description="PathoDesk digital pathology platform")
+    install()
+    parser = argparse.ArgumentParser(prog="pathodesk", description=_("PathoDesk digital pathology platform"))
     parser.add_argument(
-        "--data-dir", default=None, help="data directory (PATHODESK_DATA_DIR, default ./pathodesk-data)"
+        "--data-dir", default=None, help=_("data directory (PATHODESK_DATA_DIR, default ./pathodesk-data)")
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
-        command = sub.add_parser(name, help=help_text)
+        command = sub.add_parser(name, help=help_text, description=help_text)
         command.add_argument("--data-dir", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         return command
 
@@ -64,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except PathoDeskError as exc:
-        print(f"pathodesk: {exc.detail}", file=sys.stderr)
+        print(f"pathodesk: {error_text(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -7,6 +7,7 @@ import getpass
 import sys
 
 from pathodesk.cli.common import AddCommand, open_database, settings_of
+from pathodesk.cli.language import _
 from pathodesk.errors import PathoDeskError
 
 
@@ -14,8 +15,8 @@ def _read_password(args: argparse.Namespace) -> str:
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\n")
     if sys.stdin.isatty():
-        first = getpass.getpass("Password: ")
-        if first != getpass.getpass("Repeat password: "):
+        first = getpass.getpass(_("Password: "))
+        if first != getpass.getpass(_("Repeat password: ")):
             raise PathoDeskError("the passwords differ")
         return first
     raise PathoDeskError("give the password with --password-stdin or run in a terminal")
@@ -36,13 +37,15 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
             password=password,
             role=Role.admin,
         )
-        print(f"administrator {user.account!r} created")
+        print(_("administrator %(account)r created") % {"account": user.account})
     return 0
 
 
 def register(add: AddCommand) -> None:
-    command = add("create-admin", "create (or refuse to overwrite) an administrator")
-    command.add_argument("--account", required=True)
-    command.add_argument("--name", default=None)
-    command.add_argument("--password-stdin", action="store_true")
+    command = add("create-admin", _("create (or refuse to overwrite) an administrator"))
+    command.add_argument("--account", required=True, help=_("the account name to log in with"))
+    command.add_argument("--name", default=None, help=_("the name pages show (default: the account)"))
+    command.add_argument(
+        "--password-stdin", action="store_true", help=_("read the password from standard input")
+    )
     command.set_defaults(handler=cmd_create_admin)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pathodesk.analysis.kinds import ANALYSIS_KINDS
 from pathodesk.cli.common import AddCommand, emit, open_database, progress_bar, settings_of
+from pathodesk.cli.language import _
 from pathodesk.errors import ValidationFailedError
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ def _run_tiles(args: argparse.Namespace, settings: Settings) -> tuple[dict[str, 
         params = disease_params(session.get(DiseaseType, args.disease_type), loaded.labels)
         name, mpp_of_model = model_name(model), model_mpp(model)
     db.dispose()
-    with open_slide_file(args.slide) as reader, progress_bar(args, "tiles", unit="tile") as bar:
+    with open_slide_file(args.slide) as reader, progress_bar(args, _("tiles"), unit="tile") as bar:
         outcome = analyze_slide(
             reader,
             loaded,
@@ -96,7 +97,7 @@ def _run_cascade(args: argparse.Namespace, settings: Settings) -> tuple[dict[str
         names = {"model": model_name(fine), "coarse_model": model_name(coarse)}
         mpp_of_model = model_mpp(fine)
     db.dispose()
-    with open_slide_file(args.slide) as reader, progress_bar(args, "tiles", unit="tile") as bar:
+    with open_slide_file(args.slide) as reader, progress_bar(args, _("tiles"), unit="tile") as bar:
         outcome = cascade_slide(
             reader,
             coarse_loaded,
@@ -130,25 +131,24 @@ def _file_region(label: str, outline: Outline, probability: float, grade: str | 
 def _lines(summary: dict[str, Any], out: Path | None) -> list[str]:
     if summary["mode"] == "cascade":
         share = f"{summary['high_res_fraction']:.1%}"
-        head = (
-            f"{summary['slide']}: grade {summary['slide_grade']} ({summary['slide_label']}),"
-            f" {summary['tiles_high_res']} of {summary['tiles_exhaustive']} tiles at high power ({share}),"
-            f" {summary['seconds']:.2f} s"
-        )
+        head = _(
+            "%(slide)s: grade %(slide_grade)s (%(slide_label)s), %(tiles_high_res)s of %(tiles_exhaustive)s"
+            " tiles at high power (%(share)s), %(seconds).2f s"
+        ) % {**summary, "share": share}
         rows = [
-            f"  {r['label']:12s} p={r['probability']:.2f}  coarse {r['coarse_grade']}"
-            f"  {r['tiles']} quarter tiles"
+            "  "
+            + _("%(label)s p=%(probability).2f  coarse grade %(coarse_grade)s  %(tiles)s quarter tiles") % r
             for r in summary["regions"]
         ]
     else:
-        tiles = f"{summary['tiles']} tiles of {summary['tile_px']} px"
-        tiles += f", overlapping {summary['overlap']}x" if summary["overlap"] > 1 else ""
-        unit = "tiles" if summary["overlap"] == 1 else f"cells of {summary['cell_px']} px"
+        tiles = _("%(tiles)s tiles of %(tile_px)s px") % summary
+        tiles += _(", overlapping %(overlap)sx") % summary if summary["overlap"] > 1 else ""
+        unit = _("tiles") if summary["overlap"] == 1 else _("cells of %(cell_px)s px") % summary
         head = f"{summary['slide']}: {summary['slide_label']} ({tiles}, {summary['model']})"
         rows = [
             f"  {r['label']:12s} p={r['probability']:.2f}  {r['tiles']} {unit}" for r in summary["regions"]
         ]
-    return [head, *rows, *([f"outlines written to {out}"] if out else [])]
+    return [head, *rows, *([_("outlines written to %(out)s") % {"out": out}] if out else [])]
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
@@ -179,30 +179,30 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def register(add: AddCommand) -> None:
-    command = add("analyze", "outline tumour regions of a slide file with its disease type's model")
+    command = add("analyze", _("outline tumour regions of a slide file with its disease type's model"))
     command.add_argument("slide", type=Path)
     command.add_argument("--disease-type", required=True)
     command.add_argument(
         "--mode",
         choices=sorted(ANALYSIS_KINDS),
         default="tiles",
-        help="tiles: every tissue tile (default); cascade: low power, then high power where it matters",
+        help=_("tiles: every tissue tile (default); cascade: low power, then high power where it matters"),
     )
     command.add_argument("--kind", choices=sorted(ANALYSIS_KINDS), default=None, help=argparse.SUPPRESS)
     command.add_argument(
-        "--tile-px", type=int, default=None, help="tile edge in level-0 px (slides without mpp)"
+        "--tile-px", type=int, default=None, help=_("tile edge in level-0 px (slides without mpp)")
     )
-    command.add_argument("--out", type=Path, default=None, help="FILE.xml (ASAP XML) or FILE.geojson")
+    command.add_argument("--out", type=Path, default=None, help=_("FILE.xml (ASAP XML) or FILE.geojson"))
     command.add_argument(
-        "--outline", choices=("hull", "tiles"), default="hull", help="convex hull or tile union"
+        "--outline", choices=("hull", "tiles"), default="hull", help=_("convex hull or tile union")
     )
     command.add_argument(
         "--overlap",
         type=int,
         choices=(1, 2),
         default=1,
-        help="2: tiles half a tile apart, outlines at half-tile resolution for 4x the model work",
+        help=_("2: tiles half a tile apart, outlines at half-tile resolution for 4x the model work"),
     )
-    command.add_argument("--model-version", type=int, default=None, help="default: the active model")
-    command.add_argument("--json", action="store_true")
+    command.add_argument("--model-version", type=int, default=None, help=_("default: the active model"))
+    command.add_argument("--json", action="store_true", help=_("print one JSON document"))
     command.set_defaults(handler=cmd_analyze)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from pathodesk.cli.common import AddCommand, emit, open_database, settings_of
 from pathodesk.cli.dataset import slide_and_geojson
+from pathodesk.cli.language import _
 from pathodesk.cli.registered import describe, model_row, register_run
 from pathodesk.db.models import MODEL_ROLES, TrainedModel
 from pathodesk.errors import PathoDeskError
@@ -29,9 +30,11 @@ def _parse_split(text: str) -> tuple[float, ...]:
     try:
         parts = [float(p) for p in text.split(":")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"split {text!r}: write it as 8:2 or 6:2:2") from None
+        raise argparse.ArgumentTypeError(
+            _("split %(text)r: write it as 8:2 or 6:2:2") % {"text": text}
+        ) from None
     if len(parts) not in (2, 3) or any(p <= 0 for p in parts):
-        raise argparse.ArgumentTypeError(f"split {text!r}: two or three positive parts")
+        raise argparse.ArgumentTypeError(_("split %(text)r: two or three positive parts") % {"text": text})
     return tuple(p / sum(parts) for p in parts)
 
 
@@ -78,7 +81,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     with db.session() as session:  # fail before hours of training, not after
         disease = session.get(DiseaseType, args.disease_type)
         if disease is None:
-            raise PathoDeskError(f"disease type {args.disease_type!r} does not exist")
+            raise PathoDeskError("disease type %(name)r does not exist", name=args.disease_type)
         grading = disease.grading
     settings.models_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".run-", dir=settings.models_dir) as run:
@@ -110,8 +113,11 @@ def cmd_train(args: argparse.Namespace) -> int:
                 assert isinstance(retraining, dict)
                 scores = [round(a["val_balanced_accuracy"], 3) for a in retraining["attempts"]]
                 raise PathoDeskError(
-                    f"validation balanced accuracy stayed below {args.min_val_balanced_accuracy} in"
-                    f" {args.attempts} attempt(s) ({scores}); nothing was registered"
+                    "validation balanced accuracy stayed below %(value)s in %(attempts)s attempt(s)"
+                    " (%(scores)s); nothing was registered",
+                    value=args.min_val_balanced_accuracy,
+                    attempts=args.attempts,
+                    scores=scores,
                 )
         with db.session() as session:
             model = registry.register(
@@ -210,10 +216,10 @@ def cmd_models(args: argparse.Namespace) -> int:
             if args.disease_type:
                 query = query.where(TrainedModel.disease_type == args.disease_type)
             rows = [model_row(m) for m in session.scalars(query)]
-            emit(args, rows, "\n".join(describe(r) for r in rows) or "no models")
+            emit(args, rows, "\n".join(describe(r) for r in rows) or _("no models"))
             return 0
         if not args.disease_type:
-            raise PathoDeskError(f"models {args.action} needs --disease-type")
+            raise PathoDeskError("models %(action)s needs --disease-type", action=args.action)
         model = registry.find_version(session, args.disease_type, args.version, role=args.role)
         if args.action == "activate":
             registry.set_active(session, model)
@@ -230,106 +236,117 @@ def cmd_models(args: argparse.Namespace) -> int:
     emit(
         args,
         metrics,
-        f"{args.disease_type} v{model.version}: accuracy {metrics['accuracy']}\n"
-        f"  balanced accuracy {metrics['balanced_accuracy']}\n"
-        f"  F1 per class: {metrics['per_class_f1']}\n"
-        f"  confusion (rows true {metrics['labels']}): {metrics['confusion_matrix']}",
+        _(
+            "%(model)s: accuracy %(accuracy)s\n  balanced accuracy %(balanced_accuracy)s\n"
+            "  F1 per class: %(per_class_f1)s\n  confusion (rows true %(labels)s): %(confusion_matrix)s"
+        )
+        % {"model": f"{args.disease_type} v{model.version}", **metrics},
     )
     return 0
 
 
 def register(add: AddCommand) -> None:
-    command = add("train", "train a model on class folders and register it")
+    command = add("train", _("train a model on class folders and register it"))
     command.add_argument("--disease-type", required=True)
-    command.add_argument("--data", type=Path, help="one sub-folder per class")
+    command.add_argument("--data", type=Path, help=_("one sub-folder per class"))
     command.add_argument(
         "--annotated",
         action="append",
         default=[],
         metavar="SLIDE=GEOJSON",
-        help="train on tiles inside the annotations of a slide (QuPath GeoJSON); repeatable",
+        help=_("train on tiles inside the annotations of a slide (QuPath GeoJSON); repeatable"),
     )
-    command.add_argument("--tile-px", type=int, default=1024, help="tile edge for --annotated, level-0 px")
-    command.add_argument("--groups", type=Path, help="CSV path,group: files of one patient/slide/source")
+    command.add_argument("--tile-px", type=int, default=1024, help=_("tile edge for --annotated, level-0 px"))
+    command.add_argument("--groups", type=Path, help=_("CSV path,group: files of one patient/slide/source"))
     command.add_argument(
         "--arch",
         default="shortcut-concat",
-        help="shortcut-concat (B5), a timm name, or fpn-<timm name> (a feature pyramid: --role fine)",
+        help=_("shortcut-concat, a timm name, or fpn-<timm name> (a feature pyramid: --role fine)"),
     )
     command.add_argument(
-        "--init-from", type=Path, default=None, help="model.pt whose backbone starts this one"
+        "--init-from", type=Path, default=None, help=_("model.pt whose backbone starts this one")
     )
-    command.add_argument("--steps", type=int, default=4000, help="training steps of a --role coarse model")
+    command.add_argument("--steps", type=int, default=4000, help=_("training steps of a --role coarse model"))
     command.add_argument(
         "--epochs",
         type=int,
         default=None,
-        help=f"default {DEFAULT_EPOCHS}; {SUPERRES_EPOCHS} for --role superres",
+        help=_("default %(epochs)s; %(superres)s for --role superres")
+        % {"epochs": DEFAULT_EPOCHS, "superres": SUPERRES_EPOCHS},
     )
-    command.add_argument("--lr", type=float, default=DEFAULT_LR, help="1e-4 (B6); 1e-3 for --role fusion")
+    command.add_argument("--lr", type=float, default=DEFAULT_LR, help=_("1e-4; 1e-3 for --role fusion"))
     command.add_argument("--lr-step-epochs", type=int, default=10)
     command.add_argument("--batch-size", type=int, default=32)
     command.add_argument("--patience", type=int, default=10)
-    command.add_argument("--split", type=_parse_split, default=(0.8, 0.2), help="8:2 (default) or 6:2:2")
+    command.add_argument("--split", type=_parse_split, default=(0.8, 0.2), help=_("8:2 (default) or 6:2:2"))
     command.add_argument("--seed", type=int, default=0)
-    command.add_argument("--stain-jitter", type=float, default=0.0, help="HED jitter strength, e.g. 0.1")
-    command.add_argument("--max-steps", type=int, default=None, help="cap steps per epoch (smoke runs)")
+    command.add_argument("--stain-jitter", type=float, default=0.0, help=_("HED jitter strength, e.g. 0.1"))
+    command.add_argument("--max-steps", type=int, default=None, help=_("cap steps per epoch (smoke runs)"))
     command.add_argument(
         "--min-val-balanced-accuracy",
         type=float,
         default=None,
-        help="retrain with the next seed until the validation split reaches this; register only then",
+        help=_("retrain with the next seed until the validation split reaches this; register only then"),
     )
     command.add_argument(
-        "--attempts", type=int, default=3, help="runs at most, with --min-val-balanced-accuracy"
+        "--attempts", type=int, default=3, help=_("runs at most, with --min-val-balanced-accuracy")
     )
     command.add_argument(
-        "--role", choices=MODEL_ROLES, default="tile", help="what the model does (default tile)"
+        "--role", choices=MODEL_ROLES, default="tile", help=_("what the model does (default tile)")
     )
     fusion = command.add_argument_group(
-        "--role fusion (a multi-stain lesion classifier; --data holds lesions.csv)"
+        _("--role fusion (a multi-stain lesion classifier; --data holds lesions.csv)")
     )
-    fusion.add_argument("--patch-px", type=int, default=28, help="patch edge (D4: 28)")
-    fusion.add_argument("--downsample", type=float, default=1.0, help="shrink the images by this first")
-    fusion.add_argument("--microns-per-px", type=float, default=None, help="of the patches, to match slides")
     fusion.add_argument(
-        "--colour", default="macenko", choices=("macenko", "vahadane"), help="per-stain normalization"
+        "--patch-px", type=int, default=28, help=_("patch edge in px (28 as the seed network)")
+    )
+    fusion.add_argument("--downsample", type=float, default=1.0, help=_("shrink the images by this first"))
+    fusion.add_argument(
+        "--microns-per-px", type=float, default=None, help=_("of the patches, to match slides")
+    )
+    fusion.add_argument(
+        "--colour", default="macenko", choices=("macenko", "vahadane"), help=_("per-stain normalization")
     )
     fusion.add_argument(
         "--no-colour",
         action="append",
         default=[],
         metavar="STAIN",
-        help="a stain left as it is (fluorescence)",
+        help=_("a stain left as it is (fluorescence)"),
     )
     fusion.add_argument(
         "--keep-amounts",
         action="append",
         default=[],
         metavar="STAIN",
-        help="recolour only, keep the stain's amounts (IHC: the amount is the finding)",
+        help=_("recolour only, keep the stain's amounts (IHC: the amount is the finding)"),
     )
-    fusion.add_argument("--backbone", default=None, help="a timm name per stain instead of the seed's branch")
+    fusion.add_argument(
+        "--backbone", default=None, help=_("a timm name per stain instead of the seed's branch")
+    )
     superres = command.add_argument_group(
-        "--role superres (a generator; --data holds high-resolution images)"
+        _("--role superres (a generator; --data holds high-resolution images)")
     )
     superres.add_argument("--scale", type=int, choices=(4, 8), default=4)
     superres.add_argument(
-        "--recipe", choices=("l1", "gan"), default="gan", help="gan: L1 first, then perceptual + adversarial"
+        "--recipe",
+        choices=("l1", "gan"),
+        default="gan",
+        help=_("gan: L1 first, then perceptual + adversarial"),
     )
-    superres.add_argument("--width", type=int, default=48, help="feature maps of the generator's body")
-    superres.add_argument("--blocks", type=int, default=6, help="residual blocks of the generator's body")
+    superres.add_argument("--width", type=int, default=48, help=_("feature maps of the generator's body"))
+    superres.add_argument("--blocks", type=int, default=6, help=_("residual blocks of the generator's body"))
     command.add_argument(
-        "--activate", action="store_true", help="make it the active model of its type and role"
+        "--activate", action="store_true", help=_("make it the active model of its type and role")
     )
-    command.add_argument("--json", action="store_true")
+    command.add_argument("--json", action="store_true", help=_("print one JSON document"))
     command.set_defaults(handler=cmd_train)
 
-    command = add("models", "list, activate or evaluate registered models")
+    command = add("models", _("list, activate or evaluate registered models"))
     command.add_argument("action", choices=("list", "activate", "evaluate"))
     command.add_argument("--disease-type", default=None)
-    command.add_argument("--version", type=int, default=None, help="default: the active one of --role")
+    command.add_argument("--version", type=int, default=None, help=_("default: the active one of --role"))
     command.add_argument("--role", choices=MODEL_ROLES, default="tile")
     command.add_argument("--data", type=Path, default=None)
-    command.add_argument("--json", action="store_true")
+    command.add_argument("--json", action="store_true", help=_("print one JSON document"))
     command.set_defaults(handler=cmd_models)

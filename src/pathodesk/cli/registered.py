@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pathodesk.cli.common import emit, open_database, settings_of
+from pathodesk.cli.language import _
 from pathodesk.db.models import TrainedModel
 
 
@@ -30,12 +31,13 @@ def model_row(model: TrainedModel) -> dict[str, object]:
 
 def describe(row: dict[str, object]) -> str:
     accuracy = row.get("test_accuracy")
-    return (
-        f"{row['disease_type']} {row['role']} v{row['version']} ({row['arch']})"
-        f"{' ACTIVE' if row['active'] else ''}"
-        f"  test accuracy {accuracy if accuracy is not None else '—'}"
-        f"  balanced {row.get('test_balanced_accuracy', '—')}  [{row['source']}]"
-    )
+    return _("%(model)s%(active)s  test accuracy %(accuracy)s  balanced %(balanced)s  [%(source)s]") % {
+        "model": f"{row['disease_type']} {row['role']} v{row['version']} ({row['arch']})",
+        "active": " " + _("ACTIVE") if row["active"] else "",
+        "accuracy": accuracy if accuracy is not None else "—",
+        "balanced": row.get("test_balanced_accuracy", "—"),
+        "source": row["source"],
+    }
 
 
 def register_run(args: argparse.Namespace, role: str, save: Callable[[Path], dict[str, object]]) -> int:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from pathodesk.cli.common import AddCommand, emit, save_png
+from pathodesk.cli.language import _
 from pathodesk.errors import ValidationFailedError
 
 REGISTRATION_SIDE = 2048  # the larger section is registered on a thumbnail this size (longest side)
@@ -24,7 +25,7 @@ def read_section(path: Path, side: int) -> tuple[np.ndarray, float]:
 
     reader = open_slide(existing(path))
     try:
-        width, _ = reader.info.dimensions
+        width = reader.info.dimensions[0]
         image = np.asarray(thumbnail(reader, side).convert("RGB"))
     finally:
         reader.close()
@@ -84,22 +85,28 @@ def cmd_register(args: argparse.Namespace) -> int:
         "registered_at_px_per_level0_px": {"fixed": round(fixed_scale, 6), "moving": round(moving_scale, 6)},
     }
     lines = [
-        f"registered in {seconds:.2f} s; estimated error {summary['error_px']} px (fixed image's pixels)",
-        f"turn {at_level_zero.summary()['rotation_degrees']}°, scale {at_level_zero.summary()['scale']},"
-        f" mirrored: {'yes' if at_level_zero.summary()['flipped'] else 'no'}",
+        _("registered in %(seconds).2f s; estimated error %(error_px)s px (fixed image's pixels)")
+        % {"seconds": seconds, "error_px": summary["error_px"]},
+        _("turn %(rotation_degrees)s°, scale %(scale)s, mirrored: %(mirrored)s")
+        % {
+            **at_level_zero.summary(),
+            "mirrored": _("yes") if at_level_zero.summary()["flipped"] else _("no"),
+        },
     ]
     if points is not None:
         carried = at_level_zero.moving_to_fixed(points)
         summary["points"] = len(carried)
         if args.out_points:
             write_points(args.out_points, carried)
-            lines.append(f"{len(carried)} points written to {args.out_points}")
+            lines.append(
+                _("%(count)s points written to %(out)s") % {"count": len(carried), "out": args.out_points}
+            )
         else:
             summary["fixed_points"] = [[round(float(x), 3), round(float(y), 3)] for x, y in carried]
     if args.overlay:
         warped = result.transform.warp(moving, fixed.shape[:2])
         Image.fromarray(overlay_picture(fixed, warped)).save(args.overlay)
-        lines.append(f"overlay written to {args.overlay}")
+        lines.append(_("overlay written to %(out)s") % {"out": args.overlay})
     emit(args, summary, "\n".join(lines))
     return 0
 
@@ -107,8 +114,8 @@ def cmd_register(args: argparse.Namespace) -> int:
 def cmd_normalize(args: argparse.Namespace) -> int:
     from pathodesk.stain import normalizer
 
-    image, _ = read_section(args.image, NORMALIZE_SIDE)
-    reference, _ = read_section(args.reference, NORMALIZE_SIDE)
+    image = read_section(args.image, NORMALIZE_SIDE)[0]
+    reference = read_section(args.reference, NORMALIZE_SIDE)[0]
     started = time.perf_counter()
     out = normalizer(args.method).fit(reference).transform(image)
     seconds = time.perf_counter() - started
@@ -127,21 +134,25 @@ def cmd_normalize(args: argparse.Namespace) -> int:
 
 
 def register_commands(add: AddCommand) -> None:
-    command = add("register", "align a serial section (MOVING) onto another (FIXED), any stain")
-    command.add_argument("fixed", type=Path, help="reference image or slide")
-    command.add_argument("moving", type=Path, help="image or slide to align onto it")
-    command.add_argument("--points", type=Path, help="ImageJ CSV (' ,X,Y') of points in MOVING's pixels")
-    command.add_argument("--out-points", type=Path, help="write those points, carried into FIXED's pixels")
-    command.add_argument("--overlay", type=Path, help="write a checkerboard picture of the alignment (PNG)")
-    command.add_argument("--json", action="store_true")
+    command = add("register", _("align a serial section (MOVING) onto another (FIXED), any stain"))
+    command.add_argument("fixed", type=Path, help=_("reference image or slide"))
+    command.add_argument("moving", type=Path, help=_("image or slide to align onto it"))
+    command.add_argument("--points", type=Path, help=_("ImageJ CSV (' ,X,Y') of points in MOVING's pixels"))
+    command.add_argument("--out-points", type=Path, help=_("write those points, carried into FIXED's pixels"))
+    command.add_argument(
+        "--overlay", type=Path, help=_("write a checkerboard picture of the alignment (PNG)")
+    )
+    command.add_argument("--json", action="store_true", help=_("print one JSON document"))
     command.set_defaults(handler=cmd_register)
 
-    command = add("normalize", "colour-normalize an image or slide to a reference (stain separation)")
-    command.add_argument("image", type=Path, help="image or slide (a slide is read whole, at most 4096 px)")
-    command.add_argument("--reference", type=Path, required=True, help="reference image")
+    command = add("normalize", _("colour-normalize an image or slide to a reference (stain separation)"))
+    command.add_argument(
+        "image", type=Path, help=_("image or slide (a slide is read whole, at most 4096 px)")
+    )
+    command.add_argument("--reference", type=Path, required=True, help=_("reference image"))
     command.add_argument("--method", choices=("macenko", "vahadane", "reinhard"), default="macenko")
-    command.add_argument("--out", type=Path, required=True, help="output PNG")
-    command.add_argument("--json", action="store_true")
+    command.add_argument("--out", type=Path, required=True, help=_("output PNG"))
+    command.add_argument("--json", action="store_true", help=_("print one JSON document"))
     command.set_defaults(handler=cmd_normalize)
 
 

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from pathodesk.cli.common import AddCommand
+from pathodesk.cli.language import _
 from pathodesk.config import Settings
 
 
@@ -19,6 +20,6 @@ def cmd_fetch_samples(args: argparse.Namespace) -> int:
 
 
 def register(add: AddCommand) -> None:
-    command = add("fetch-samples", "download and prepare the sample slides")
-    command.add_argument("--sample-dir", default=None)
+    command = add("fetch-samples", _("download and prepare the sample slides"))
+    command.add_argument("--sample-dir", default=None, help=_("where to keep them (default: ./sample-data)"))
     command.set_defaults(handler=cmd_fetch_samples)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 
 from pathodesk.cli.common import AddCommand, emit, open_database, settings_of
+from pathodesk.cli.language import _
 
 
 def cmd_classify_sections(args: argparse.Namespace) -> int:
@@ -21,24 +22,30 @@ def cmd_classify_sections(args: argparse.Namespace) -> int:
     result = run_section_classification(context)
     lines = []
     for lesion in result["lesions"]:  # type: ignore[attr-defined]
-        name = lesion.get("name") or f"annotation {lesion['annotation_id']}"
+        name = lesion.get("name") or _("annotation %(id)s") % {"id": lesion["annotation_id"]}
         if not lesion.get("patches"):
-            lines.append(f"{name}: no tissue inside the outline")
+            lines.append(_("%(name)s: no tissue inside the outline") % {"name": name})
             continue
         weights = ", ".join(f"{stain} {weight:.2f}" for stain, weight in lesion["stain_weights"].items())
         lines.append(
-            f"{name}: {lesion['label']} ({lesion['probabilities'][lesion['label']]:.0%},"
-            f" {lesion['patches']} patches); stain weights {weights}"
+            _("%(name)s: %(label)s (%(probability).0f %%, %(patches)s patches); stain weights %(weights)s")
+            % {
+                "name": name,
+                "label": lesion["label"],
+                "probability": 100 * lesion["probabilities"][lesion["label"]],
+                "patches": lesion["patches"],
+                "weights": weights,
+            }
         )
     emit(args, result, "\n".join(lines))
     return 0
 
 
 def register(add: AddCommand) -> None:
-    command = add("classify-sections", "classify the lesion of a section group from all its stains")
-    command.add_argument("group", type=int, help="the section group's id")
+    command = add("classify-sections", _("classify the lesion of a section group from all its stains"))
+    command.add_argument("group", type=int, help=_("the section group's id"))
     command.add_argument(
-        "--annotation", type=int, default=None, help="one outline of the reference (default: each)"
+        "--annotation", type=int, default=None, help=_("one outline of the reference (default: each)")
     )
-    command.add_argument("--json", action="store_true")
+    command.add_argument("--json", action="store_true", help=_("print one JSON document"))
     command.set_defaults(handler=cmd_classify_sections)

@@ -6,6 +6,7 @@ import argparse
 import os
 
 from pathodesk.cli.common import AddCommand, open_database, settings_of
+from pathodesk.cli.language import _
 
 DEMO_ADMIN = ("admin", "Demo Administrator")
 DEMO_EXPERT = ("expert", "Demo Pathologist")
@@ -52,19 +53,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
             )
     db.dispose()
     load_demo(settings, owner=DEMO_EXPERT[0])
-    print(f"demo accounts: {DEMO_ADMIN[0]} / {password} (admin), {DEMO_EXPERT[0]} / {password} (expert)")
-    print(f"open http://{args.host}:{args.port}")
+    print(
+        _("demo accounts: %(admin)s / %(password)s (administrator), %(expert)s / %(password)s (expert)")
+        % {"admin": DEMO_ADMIN[0], "expert": DEMO_EXPERT[0], "password": password}
+    )
+    print(_("open %(url)s") % {"url": f"http://{args.host}:{args.port}"})
     return cmd_serve(args)
 
 
 def register(add: AddCommand) -> None:
     for name, help_text, handler in (
-        ("serve", "serve the web platform", cmd_serve),
-        ("demo", "load samples and serve", cmd_demo),
+        ("serve", _("serve the web platform"), cmd_serve),
+        ("demo", _("load samples and serve"), cmd_demo),
     ):
         command = add(name, help_text)
-        command.add_argument("--host", default="127.0.0.1")
-        command.add_argument("--port", type=int, default=8000)
+        command.add_argument("--host", default="127.0.0.1", help=_("address to listen on"))
+        command.add_argument("--port", type=int, default=8000, help=_("port to listen on"))
         command.set_defaults(handler=handler)
         if name == "serve":
-            command.add_argument("--workers", type=int, default=1, help="server processes sharing the port")
+            command.add_argument(
+                "--workers", type=int, default=1, help=_("server processes sharing the port")
+            )

@@ -13,6 +13,7 @@ from typing import Any
 from tqdm import tqdm
 
 from pathodesk.cli.common import AddCommand, emit, open_database, progress_bar, settings_of
+from pathodesk.cli.language import _, cli_locale
 
 
 def _size(value: object) -> str:
@@ -26,34 +27,40 @@ def _size(value: object) -> str:
 
 def _mirror_line(mirror: dict[str, object]) -> str:
     if not mirror["configured"]:
-        return "not configured"
+        return _("not configured")
     scrubbed = mirror.get("last_scrub")
     if not isinstance(scrubbed, dict):
-        return "never scrubbed"
+        return _("never scrubbed")
     return (
-        f"last scrub {scrubbed['finished_at']}: {scrubbed['mismatches']} damaged cop(ies),"
-        f" {scrubbed['unrepairable']} with no good copy"
+        _("last scrub %(finished_at)s: %(mismatches)s damaged cop(ies), %(unrepairable)s with no good copy")
+        % scrubbed
     )
 
 
 def cmd_storage_report(args: argparse.Namespace) -> int:
     from pathodesk.storage.report import storage_report
+    from pathodesk.web.vocabulary import term
 
     settings = settings_of(args)
     with open_database(settings).session() as session:
         report = storage_report(session, settings)
     lines = []
     for name, tier in report["tiers"].items():  # type: ignore[attr-defined]
-        lines.append(
-            f"{name:<9} {tier['slides']} slide(s), {_size(tier['bytes'])} kept"
-            f" of {_size(tier['scan_bytes'])} scanned ({tier['low_resolution_files']} at low resolution)"
-        )
-    lines.append(f"temporary {_size(report['temporary']['bytes'])} of generated tiles")  # type: ignore[index]
-    lines.append(f"mirror    {_mirror_line(report['mirror'])}")  # type: ignore[arg-type]
-    lines.append(f"moves     {report['moves']['planned']} planned, {report['moves']['failed']} failed")  # type: ignore[index]
+        line = _("%(slides)s slide(s), %(bytes)s kept of %(scan_bytes)s scanned (%(low)s at low resolution)")
+        values = {"bytes": _size(tier["bytes"]), "scan_bytes": _size(tier["scan_bytes"])}
+        shown = term(cli_locale(), "tier", "long_term" if name == "long" else name)
+        lines.append(f"{shown:<9} " + line % {**tier, **values, "low": tier["low_resolution_files"]})
+    temporary = _size(report["temporary"]["bytes"])  # type: ignore[index]
+    lines.append(_("temporary %(bytes)s of generated tiles") % {"bytes": temporary})
+    lines.append(_("mirror    %(state)s") % {"state": _mirror_line(report["mirror"])})  # type: ignore[arg-type]
+    lines.append(_("moves     %(planned)s planned, %(failed)s failed") % report["moves"])
     lines.append(
-        f"in all    {_size(report['bytes'])} kept of {_size(report['scan_bytes'])}:"
-        f" {float(report['saved_fraction']):.1%} saved"  # type: ignore[arg-type]
+        _("in all    %(bytes)s kept of %(scan_bytes)s: %(saved).1f %% saved")
+        % {
+            "bytes": _size(report["bytes"]),
+            "scan_bytes": _size(report["scan_bytes"]),
+            "saved": 100 * float(report["saved_fraction"]),  # type: ignore[arg-type]
+        }
     )
     emit(args, report, "\n".join(lines))
     return 0
@@ -75,17 +82,22 @@ def cmd_apply_policy(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     db = open_database(settings)
     plan = apply_policy(db, settings, dry_run=args.dry_run)
-    routes = ", ".join(f"{route} {n}" for route, n in plan["routes"].items()) or "none"  # type: ignore[attr-defined]
+    routes = ", ".join(f"{route} {n}" for route, n in plan["routes"].items()) or _("none")  # type: ignore[attr-defined]
     lines = [
-        f"{plan['misplaced_files']} file(s) on the wrong tier ({_size(plan['bytes_to_move'])}): {routes}"
+        _("%(count)s file(s) on the wrong tier (%(bytes)s): %(routes)s")
+        % {"count": plan["misplaced_files"], "bytes": _size(plan["bytes_to_move"]), "routes": routes}
     ]
     if not args.dry_run:
-        with progress_bar(args, "moving", unit="file") as bar:
+        with progress_bar(args, _("moving"), unit="file") as bar:
             outcome = run_moves(db, settings, progress=_advance(bar))
         plan["outcome"] = outcome
         lines.append(
-            f"moved {outcome.get('done', 0)}, failed {outcome.get('failed', 0)};"
-            f" {_size(plan['generated_bytes_dropped'])} of discharged patients' generated images dropped"
+            _("moved %(done)s, failed %(failed)s; %(bytes)s of discharged patients' generated images dropped")
+            % {
+                "done": outcome.get("done", 0),
+                "failed": outcome.get("failed", 0),
+                "bytes": _size(plan["generated_bytes_dropped"]),
+            }
         )
     emit(args, plan, "\n".join(lines))
     return 1 if plan.get("outcome", {}).get("failed") else 0  # type: ignore[attr-defined]
@@ -96,7 +108,7 @@ def cmd_scrub(args: argparse.Namespace) -> int:
 
     settings = settings_of(args)
     db = open_database(settings)
-    with progress_bar(args, "checking", unit="file") as bar:
+    with progress_bar(args, _("checking"), unit="file") as bar:
         synced = sync_mirror(db, settings)
         record = scrub(db, settings, _advance(bar))
     result = {
@@ -111,8 +123,16 @@ def cmd_scrub(args: argparse.Namespace) -> int:
     emit(
         args,
         result,
-        f"{record.files} file(s) checked: {record.mismatches} damaged cop(ies), {record.repaired} repaired,"
-        f" {record.unrepairable} with no good copy left",
+        _(
+            "%(files)s file(s) checked: %(mismatches)s damaged cop(ies), %(repaired)s repaired,"
+            " %(unrepairable)s with no good copy left"
+        )
+        % {
+            "files": record.files,
+            "mismatches": record.mismatches,
+            "repaired": record.repaired,
+            "unrepairable": record.unrepairable,
+        },
     )
     return 1 if record.unrepairable else 0
 
@@ -125,27 +145,28 @@ def cmd_organize(args: argparse.Namespace) -> int:
     manifest = organize_patient(db, settings, find_patient(db, args.patient, args.owner), Path(args.out))
     exams: list[dict[str, list[object]]] = manifest["exams"]  # type: ignore[assignment]
     count = sum(len(exam["slides"]) for exam in exams)
-    emit(args, manifest, f"{count} image(s) of patient {args.patient} gathered in {args.out}")
+    gathered = _("%(count)s image(s) of patient %(patient)s gathered in %(out)s")
+    emit(args, manifest, gathered % {"count": count, "patient": args.patient, "out": args.out})
     return 0
 
 
 def register(add: AddCommand) -> None:
-    command = add("storage", "what storage holds, per tier")
+    command = add("storage", _("what storage holds, per tier"))
     actions = command.add_subparsers(dest="action", required=True)
-    report = actions.add_parser("report", help="slides and bytes per tier, against full-resolution scans")
+    report = actions.add_parser("report", help=_("slides and bytes per tier, against full-resolution scans"))
     report.add_argument("--data-dir", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-    report.add_argument("--json", action="store_true")
+    report.add_argument("--json", action="store_true", help=_("print one JSON document"))
     report.set_defaults(handler=cmd_storage_report)
     apply = actions.add_parser(
-        "apply-policy", help="move every file to the tier its patient's records give it"
+        "apply-policy", help=_("move every file to the tier its patient's records give it")
     )
-    apply.add_argument("--dry-run", action="store_true", help="only say what would move")
-    scrub = actions.add_parser("scrub", help="copy new files to the mirror; check and repair both copies")
-    organize = actions.add_parser("organize", help="every image of one patient in one folder (or a .zip)")
-    organize.add_argument("--patient", required=True, help="the patient code")
-    organize.add_argument("--owner", help="the account that registered the patient, when codes repeat")
-    organize.add_argument("--out", required=True, help="a new folder, or a file ending in .zip")
+    apply.add_argument("--dry-run", action="store_true", help=_("only say what would move"))
+    scrub = actions.add_parser("scrub", help=_("copy new files to the mirror; check and repair both copies"))
+    organize = actions.add_parser("organize", help=_("every image of one patient in one folder (or a .zip)"))
+    organize.add_argument("--patient", required=True, help=_("the patient code"))
+    organize.add_argument("--owner", help=_("the account that registered the patient, when codes repeat"))
+    organize.add_argument("--out", required=True, help=_("a new folder, or a file ending in .zip"))
     for parser, handler in ((apply, cmd_apply_policy), (scrub, cmd_scrub), (organize, cmd_organize)):
         parser.add_argument("--data-dir", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-        parser.add_argument("--json", action="store_true")
+        parser.add_argument("--json", action="store_true", help=_("print one JSON document"))
         parser.set_defaults(handler=handler)

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from pathodesk.cli.common import AddCommand, emit, open_database, progress_bar, save_png, settings_of
+from pathodesk.cli.language import _
 from pathodesk.cli.registered import register_run
 from pathodesk.errors import PathoDeskError, ValidationFailedError
 
@@ -49,7 +50,7 @@ def cmd_superres(args: argparse.Namespace) -> int:
         model = load_superres(settings, record)
         name = f"{record.disease_type} v{record.version} ({record.arch})"
     started = time.perf_counter()
-    with progress_bar(args, "super-resolution", "tile") as bar:
+    with progress_bar(args, _("super-resolution"), _("tile")) as bar:
 
         def advance(done: int, total: int) -> None:
             bar.total = total
@@ -67,7 +68,15 @@ def cmd_superres(args: argparse.Namespace) -> int:
             "size": [high.shape[1], high.shape[0]],
             "seconds": round(seconds, 3),
         },
-        f"×{args.scale} by {name}: {args.out} ({high.shape[1]} × {high.shape[0]}, {seconds:.1f} s)",
+        _("×%(scale)s by %(model)s: %(out)s (%(width)s × %(height)s, %(seconds).1f s)")
+        % {
+            "scale": args.scale,
+            "model": name,
+            "out": args.out,
+            "width": high.shape[1],
+            "height": high.shape[0],
+            "seconds": seconds,
+        },
     )
     return 0
 
@@ -122,14 +131,14 @@ def train_superres_command(args: argparse.Namespace) -> int:
 
 
 def register(add: AddCommand) -> None:
-    command = add("superres", "enlarge an image ×4 or ×8 with the active super-resolution model")
-    command.add_argument("image", type=Path, help="any RGB image (PNG, JPEG, TIFF)")
+    command = add("superres", _("enlarge an image ×4 or ×8 with the active super-resolution model"))
+    command.add_argument("image", type=Path, help=_("any RGB image (PNG, JPEG, TIFF)"))
     command.add_argument("--scale", type=int, choices=(4, 8), required=True)
-    command.add_argument("--out", type=Path, required=True, help="output PNG")
+    command.add_argument("--out", type=Path, required=True, help=_("output PNG"))
     command.add_argument(
         "--disease-type",
         default=None,
-        help="whose active model (default: the general one, type unclassified)",
+        help=_("whose active model (default: the general one, type unclassified)"),
     )
-    command.add_argument("--json", action="store_true")
+    command.add_argument("--json", action="store_true", help=_("print one JSON document"))
     command.set_defaults(handler=cmd_superres)

@@ -10,6 +10,7 @@ import os
 import socket
 
 from pathodesk.cli.common import AddCommand, open_database, settings_of
+from pathodesk.cli.language import _
 from pathodesk.errors import ValidationFailedError
 from pathodesk.jobs.celery_backend import QUEUES
 
@@ -53,11 +54,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def register(add: AddCommand) -> None:
-    command = add("worker", "run jobs from the broker (PATHODESK_JOB_BACKEND=celery)")
+    command = add("worker", _("run jobs from the broker (PATHODESK_JOB_BACKEND=celery)"))
     command.add_argument(
-        "--queues", default=",".join(QUEUES), help="comma-separated: interactive,analysis,storage"
+        "--queues", default=",".join(QUEUES), help=_("comma-separated: interactive,analysis,storage")
     )
     command.add_argument(
-        "--concurrency", type=int, default=1, help="jobs at once in this process (they share its cores)"
+        "--concurrency", type=int, default=1, help=_("jobs at once in this process (they share its cores)")
     )
     command.set_defaults(handler=cmd_worker)

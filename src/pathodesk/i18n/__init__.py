@@ -9,6 +9,7 @@ used: no compiled ``.mo`` file to forget to rebuild.
 from __future__ import annotations
 
 import io
+import re
 from functools import cache
 from pathlib import Path
 
@@ -24,6 +25,7 @@ LOCALES: dict[str, str] = {"en": "English", "zh_CN": "简体中文"}
 CATALOGUE_DIR = Path(__file__).parent
 DOMAIN = "messages"
 FRONTEND_SOURCE = "frontend/"  # catalogue locations of the browser code's strings
+COUNTED = re.compile(r"^(?P<text>.*\S) (?P<count>\d+/\d+)$")  # "classifying tiles 12/340"
 
 
 def N_(message: str) -> str:
@@ -107,3 +109,23 @@ def html_lang(locale: str) -> str:
 
 def babel_locale(locale: str) -> Locale:
     return Locale.parse(locale)
+
+
+def translate_error(locale: str, message: str, values: dict[str, object]) -> str:
+    """A domain error's detail in ``locale``: its English text is the catalogue's key and its
+    values are filled in after translating (the catalogue test keeps the placeholders)."""
+    if not values:
+        return translate(locale, message)
+    try:
+        return translations(locale).gettext(message) % values
+    except (KeyError, TypeError, ValueError):  # a broken translation never hides the error
+        return message % values
+
+
+def translate(locale: str, message: str) -> str:
+    """A server message in ``locale``; a count at its end ("… 12/340") is kept as it is."""
+    gettext = translations(locale).gettext
+    counted = COUNTED.match(message)
+    if counted and gettext(message) == message:
+        return f"{gettext(counted['text'])} {counted['count']}"
+    return gettext(message)

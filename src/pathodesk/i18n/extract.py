@@ -34,8 +34,7 @@ PYTHON_KEYWORDS: dict[str, None] = {"_": None, "N_": None, "gettext": None} | di
 # (folder under the repository, Babel method map, keywords)
 SOURCES: tuple[tuple[str, list[tuple[str, str]], dict[str, None] | None], ...] = (
     ("src/pathodesk/web/templates", [("**.html", "jinja2")], None),
-    # the command line speaks English (its messages go to terminals and logs)
-    ("src/pathodesk", [("cli/**.py", "ignore"), ("**.py", "python")], PYTHON_KEYWORDS),
+    ("src/pathodesk", [("**.py", "python")], PYTHON_KEYWORDS),
     ("frontend/src", [("**.js", "javascript")], {"t": None}),
 )
 

@@ -8,7 +8,6 @@ process-wide installed translation (requests in different languages run side by 
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -37,7 +36,6 @@ from pathodesk.web.vocabulary import TERMS, class_names, term, terms_in, transla
 
 LOCALE_COOKIE = "pathodesk_locale"
 LOCALE_COOKIE_DAYS = 365
-COUNTED = re.compile(r"^(?P<text>.*\S) (?P<count>\d+/\d+)$")  # "classifying tiles 12/340"
 
 
 def request_locale(request: Request) -> str:
@@ -63,26 +61,6 @@ def remember_locale(response: Response, locale: str, secure: bool) -> None:
         secure=secure,
         path="/",
     )
-
-
-def translate_error(locale: str, message: str, values: dict[str, object]) -> str:
-    """A domain error's detail in ``locale``: its English text is the catalogue's key and its
-    values are filled in after translating (the catalogue test keeps the placeholders)."""
-    if not values:
-        return translate(locale, message)
-    try:
-        return translations(locale).gettext(message) % values
-    except (KeyError, TypeError, ValueError):  # a broken translation never hides the error
-        return message % values
-
-
-def translate(locale: str, message: str) -> str:
-    """A server message in ``locale``; a count at its end ("… 12/340") is kept as it is."""
-    gettext = translations(locale).gettext
-    counted = COUNTED.match(message)
-    if counted and gettext(message) == message:
-        return f"{gettext(counted['text'])} {counted['count']}"
-    return gettext(message)
 
 
 def _locale_of(context: Context) -> str:

@@ -11,9 +11,9 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pathodesk.errors import PathoDeskError
-from pathodesk.i18n import DEFAULT_LOCALE, N_
+from pathodesk.i18n import DEFAULT_LOCALE, N_, translate, translate_error
 from pathodesk.web.deps import LoginRequired
-from pathodesk.web.i18n import request_locale, translate, translate_error
+from pathodesk.web.i18n import request_locale
 from pathodesk.web.templating import templates
 
 DATABASE_RETRY_SECONDS = 5

@@ -16,12 +16,13 @@ from pathodesk.analysis.results import read_summary
 from pathodesk.audit import record_by
 from pathodesk.db.models import MAX_ID, Job, Slide, TrainedModel
 from pathodesk.errors import NotFoundError, ValidationFailedError
+from pathodesk.i18n import translate
 from pathodesk.jobs import queue
 from pathodesk.ml import registry
 from pathodesk.storage import existing_analysis_folder
 from pathodesk.web.access import visible_slides
 from pathodesk.web.deps import CurrentUser, DbSession, RecordId, StateDep
-from pathodesk.web.i18n import RequestLocale, translate
+from pathodesk.web.i18n import RequestLocale
 from pathodesk.web.route_helpers import cached_image_response, start_queued, visible_exam, visible_slide
 from pathodesk.web.state import Principal
 

@@ -205,7 +205,8 @@ def test_classes_an_administrator_adds_are_named_in_each_language(
     browser: Browser, live_server: LiveServer, accounts: Accounts
 ) -> None:
     """A class added on the disease types page carries its English and Chinese names (after
-    the colour: ``name #rrggbb English | 中文``); pages and the browser code show them."""
+    the colour: ``name #rrggbb English | 中文``); pages and the browser code show them, and the
+    shipped disease types' names are translated."""
     page = chinese_page(browser)
     log_in(page, live_server, "admin")
     page.goto(f"{live_server.url}/admin/disease-types")
@@ -220,6 +221,7 @@ def test_classes_an_administrator_adds_are_named_in_each_language(
     labels = row.locator("td").nth(2)
     expect(labels).to_contain_text("淋巴结转移")
     expect(labels).not_to_contain_text("lymph node metastasis")
+    expect(page.locator("tr[data-disease-type='lung'] td").nth(1)).to_have_text("肺")  # a shipped type
     page.screenshot(path=str(ARTIFACTS / "i18n-zh-admin-class-names.png"), full_page=True)
     row.locator("summary").first.click()
     lines = row.locator("textarea[name=labels]").input_value().splitlines()

@@ -115,12 +115,6 @@ def template_term(context: Context, kind: str, code: str | None) -> str:
     return str(named[code]) if code in named else term(_locale_of(context), kind, code)
 
 
-@pass_context
-def template_translated(context: Context, name: str) -> str:
-    """``{{ d.display_name|translated }}``: the shipped disease types' names in each language."""
-    return translated(_locale_of(context), name)
-
-
 def _data_terms(request: Request, locale: str) -> dict[str, dict[str, str]]:
     """Display names kept in the database (disease types, the classes administrators add), read
     per page: they may have just changed, on any replica. A page still renders when the
@@ -161,6 +155,4 @@ def page_context(request: Request) -> dict[str, object]:
 def install(environment: Environment) -> None:
     """Bind ``_``, ``term`` and the number and time filters into a Jinja environment."""
     environment.globals.update(_=template_gettext, term=template_term)
-    environment.filters.update(
-        number=format_number, localtime=format_time, bytes=format_bytes, translated=template_translated
-    )
+    environment.filters.update(number=format_number, localtime=format_time, bytes=format_bytes)

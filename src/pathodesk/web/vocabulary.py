@@ -13,8 +13,8 @@ from pathodesk.db.models import MODEL_ROLES
 from pathodesk.i18n import DEFAULT_LOCALE, N_, translations
 
 # Names PathoDesk itself gives disease types (the migrations, ``pathodesk demo``): stored as
-# data, shown in the reader's language through ``translated`` (an administrator's own names
-# are shown as typed).
+# data, shown in the reader's language (``translated``; pages: ``term("disease_type", name)``);
+# an administrator's own names are shown as typed.
 SHIPPED_NAMES = (
     N_("Lung"),
     N_("Thyroid"),

@@ -4,6 +4,8 @@ stop request ends the run."""
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -88,6 +90,36 @@ def test_a_stop_request_ends_the_run(samples: dict[str, Path]) -> None:
             should_stop=lambda: len(calls) >= 2,
         )
     assert len(calls) == 2
+
+
+def test_each_core_gives_way_to_a_viewer_before_each_batch(samples: dict[str, Path]) -> None:
+    """E7: while a viewer waits, no model thread starts another batch, even one already queued
+    for it; once the viewer is served, the run ends with every tile classified."""
+    reader = open_slide(samples["svs"])
+    loaded = load_model(SHIPPED_DIR / "lung" / "model.pt")
+    tiles = tissue_tiles(reader, 112)[:96]
+    viewer_served = threading.Event()
+    asked: list[str] = []
+    done: list[int] = []
+
+    def give_way() -> None:
+        asked.append(threading.current_thread().name)
+        if len(asked) > 2:  # the viewer arrives after the first batch of each core
+            assert viewer_served.wait(30)
+
+    def serve_viewer() -> None:
+        time.sleep(0.5)
+        progress_while_waiting.append(len(done))
+        viewer_served.set()
+
+    progress_while_waiting: list[int] = []
+    threading.Thread(target=serve_viewer).start()
+    result = classify_tiles(
+        reader, tiles, loaded, 112, batch_size=8, progress=lambda d, t: done.append(d), give_way=give_way
+    )
+    assert len(asked) == len(tiles) // 8 and all(name.startswith("model") for name in asked)
+    assert progress_while_waiting[0] <= 16, "only the batches started before the viewer came"
+    assert done[-1] == len(tiles) and np.allclose(result.sum(axis=1), 1, atol=1e-5)
 
 
 def test_tile_size_follows_resolution_or_the_override() -> None:

@@ -260,6 +260,7 @@ def cascade_slide(
     outline: OutlineKind = "hull",
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
+    give_way: Callable[[], object] | None = None,
 ) -> CascadeOutcome:
     inference_model(fine)  # frozen graphs are part of loading a model, not of the analysis
     inference_model(coarse, (WINDOW_TILES + 2) * coarse.image_px, channels_last=False)
@@ -280,7 +281,7 @@ def cascade_slide(
     ).reshape(len(candidates), len(coarse.labels))
     coarse_by_label = _coarse_per_fine_grade(per_candidate[owner[chosen]], coarse.labels, scale)
     probabilities = classify_tiles(
-        reader, graded_tiles, fine, edge, progress=progress, should_stop=should_stop
+        reader, graded_tiles, fine, edge, progress=progress, should_stop=should_stop, give_way=give_way
     )
     weighted = weight_by_coarse(probabilities, coarse_by_label, fine.labels, scale, settings.boost)
     unsure = np.flatnonzero(weighted.max(axis=1) < settings.unsure_below)
@@ -288,7 +289,7 @@ def cascade_slide(
     cell_probabilities = np.repeat(weighted, 4, axis=0)
     if len(unsure):
         windows = [w for i in unsure for w in quarter_windows(graded_tiles[i], reader.info.dimensions)]
-        quarters = classify_tiles(reader, windows, fine, edge, should_stop=should_stop)
+        quarters = classify_tiles(reader, windows, fine, edge, should_stop=should_stop, give_way=give_way)
         lifted = weight_by_coarse(
             quarters, np.repeat(coarse_by_label[unsure], 4, axis=0), fine.labels, scale, settings.boost
         )

@@ -179,6 +179,7 @@ def run_cascade_analysis(context: JobContext) -> dict[str, object]:
                 0.1 + 0.85 * done / max(1, total), f"{CLASSIFYING} {done}/{total}"
             ),
             should_stop=context.should_stop,
+            give_way=context.give_way_to_viewers,
         )
     finally:
         reader.close()

@@ -227,11 +227,16 @@ def classify_tiles(
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
     out: np.ndarray | None = None,
+    give_way: Callable[[], object] | None = None,
 ) -> np.ndarray:
     """Class probabilities per tile (written into ``out`` when given). Reader threads fill
     batches ahead of the model threads (one batch per core), so that decoding the slide
     hides behind the network. Batches are always ``batch_size`` tiles from the first, so a
-    run resumed or split at a multiple of it classifies exactly the same batches."""
+    run resumed or split at a multiple of it classifies exactly the same batches.
+
+    ``give_way`` is called by each model thread before each batch: it returns once no viewer
+    waits (E7), so a core goes to a viewer's tile after one batch, not after the batches
+    already queued for it."""
     probabilities = np.zeros((len(tiles), len(loaded.labels)), np.float32) if out is None else out
     model = inference_model(loaded)
 
@@ -242,6 +247,8 @@ def classify_tiles(
         # thread would start their own OpenMP workers and oversubscribe the cores
         if not hasattr(buffers, "batch"):
             buffers.batch = input_buffer(batch_size, loaded.image_px)
+        if give_way is not None:
+            give_way()
         return predict(model, to_batch(pixels.result(), loaded.normalization, buffers.batch))
 
     done, cores = 0, _PROCESS_THREADS

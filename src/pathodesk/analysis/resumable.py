@@ -74,6 +74,7 @@ def classify_resumable(
             progress=counted,
             should_stop=context.should_stop,
             out=probabilities[start:],
+            give_way=context.give_way_to_viewers,
         )
     except Cancelled:
         if context.yielding:

@@ -48,12 +48,17 @@ class JobContext:
         first): it waits while a viewer in this process waits for something being made for
         it, and a resumable job stops — to be requeued with its checkpoint — while an
         interactive job waits for a worker."""
-        INTERACTIVE.wait_until_idle(stop=self.stop)
+        self.give_way_to_viewers()
         if self.stop.is_set():
             return True
         if self._interactive_job_waiting():
             self.yielding = True
         return self.yielding
+
+    def give_way_to_viewers(self) -> None:
+        """Returns once no viewer in this process waits for a tile being made (E7); at once
+        when the job is being stopped."""
+        INTERACTIVE.wait_until_idle(stop=self.stop)
 
     def save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """What the job has done so far; the next run of it finds it in ``checkpoint``."""

@@ -7,7 +7,8 @@ Setup: the CMU H&E kept at 1/8 (``ingest --store-downsample 8``) with the shippe
 generators; a second slide (our 2× pyramid of the same tissue) analysed over and over by the
 in-process job worker. Four viewers pan at 40× (the finest Deep Zoom level), each along its
 own row of tiles, one tile after another with 150 ms between them (a hand on the mouse).
-Every scenario starts a fresh server with empty caches. A tile counts as uncached when the
+A first scenario has one viewer alone (a continued pan: how much prefetching made before it was
+asked for). Every scenario starts a fresh server with empty caches. A tile counts as uncached when the
 server says it made it for that request (``X-PathoDesk-Generated: made``); the others were
 made before by prefetching.
 
@@ -117,7 +118,9 @@ def keep_analysing(url: str, cookies: httpx.Cookies, csrf: str, slide_id: int, s
     return runs
 
 
-def scenario(data_dir: Path, ids: tuple[int, int, int], tiles: int, analysis: bool, priority: bool) -> dict:  # type: ignore[type-arg]
+def scenario(  # type: ignore[type-arg]
+    data_dir: Path, ids: tuple[int, int, int], tiles: int, analysis: bool, priority: bool, panning: int
+) -> dict:
     low, analysed, level = ids
     shutil.rmtree(data_dir / "temporary", ignore_errors=True)  # empty caches: a fresh server
     port = free_port()
@@ -138,7 +141,7 @@ def scenario(data_dir: Path, ids: tuple[int, int, int], tiles: int, analysis: bo
             client.get(f"/dzi/{low}.dzi").raise_for_status()
         viewing = Viewing()
         viewers = []
-        for index in range(VIEWERS):
+        for index in range(panning):
             client = httpx.Client(base_url=url, cookies=cookies, timeout=120)
             viewers.append(
                 threading.Thread(target=pan, args=(client, low, level, 1 + 3 * index, tiles, viewing))
@@ -164,12 +167,13 @@ def main() -> None:
     try:
         ids = prepare(data_dir)
         results = {}
-        for name, analysis, priority in (
-            ("alone", False, True),
-            ("analysis running, interactive first", True, True),
-            ("analysis running, first come first served", True, False),
+        for name, analysis, priority, viewers in (
+            ("one viewer, a continued pan", False, True, 1),
+            ("alone", False, True, VIEWERS),
+            ("analysis running, interactive first", True, True, VIEWERS),
+            ("analysis running, first come first served", True, False, VIEWERS),
         ):
-            results[name] = scenario(data_dir, ids, args.tiles, analysis, priority)
+            results[name] = scenario(data_dir, ids, args.tiles, analysis, priority, viewers)
             print(json.dumps({"scenario": name, **results[name]}), flush=True)
         ours = results["analysis running, interactive first"]["p95_ms"]
         baseline = results["analysis running, first come first served"]["p95_ms"]
@@ -182,6 +186,7 @@ def main() -> None:
                 "first come, first served (same server, PATHODESK_INTERACTIVE_PRIORITY=false)",
                 lower_is_better=True,
                 cpus=os.cpu_count(),
+                continued_pan_prefetched=results["one viewer, a continued pan"]["prefetched_fraction"],
                 prefetched_fraction=results["alone"]["prefetched_fraction"],
             )
         )

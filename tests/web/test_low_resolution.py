@@ -24,6 +24,7 @@ from pathodesk.slides import open_slide
 from pathodesk.slides.superresolved import SuperResolvedReader
 from pathodesk.storage import slide_file
 from pathodesk.web.app import create_app
+from pathodesk.web.routes.dzi import GENERATED_HEADER
 from tests.support.accounts import Accounts
 from tests.support.http import login
 from tests.support.jobs import finished, wait_for
@@ -98,6 +99,13 @@ def test_a_low_resolution_slide_is_read_at_full_magnification(
     assert error[250:262].mean() <= 1.5 * error.mean()  # and no worse where the tiles meet
 
     assert app_client.get("/admin/storage").status_code == 403  # an expert sees no storage page
+
+    # a continued pan along row 2: after the first tile, each is made before it is asked for
+    state = app_client.app.state.pathodesk  # type: ignore[attr-defined]
+    for col in range(6):
+        wait_for(state.prefetch.idle)
+        response = app_client.get(f"/dzi/{slide['id']}_files/{finest}/{col}_2.jpeg")
+        assert response.headers[GENERATED_HEADER] == ("made" if col == 0 else "kept"), col
     login(app_client, "admin")
     report = app_client.get("/api/v1/storage/report").json()
     assert report["tiers"]["recent"]["low_resolution_files"] == 1

@@ -8,7 +8,7 @@ import threading
 import time
 
 from pathodesk.jobs.priority import InteractiveGate
-from pathodesk.web.prefetch import Prefetcher
+from pathodesk.web.prefetch import NEIGHBOURS, Headings, Prefetcher, prefetch_plan
 from tests.support.jobs import wait_for
 
 
@@ -36,6 +36,29 @@ def test_prefetch_waits_for_the_viewer_and_takes_the_newest_first() -> None:
     prefetcher.schedule(("late",), lambda: done.append(101))
     time.sleep(0.1)
     assert 101 not in done
+
+
+def test_the_next_tiles_along_a_viewers_heading_come_first() -> None:
+    headings = Headings(limit=2)
+    assert headings.step("a", 3, 4) is None  # a first tile: no heading yet
+    assert headings.step("a", 4, 4) == (1, 0)
+    assert headings.step("b", 9, 9) is None and headings.step("a", 4, 5) == (0, 1)
+    assert headings.step("a", 9, 1) is None  # a jump is no pan
+    around, ahead = prefetch_plan((1, 0))
+    assert ahead == [(2, 0), (1, 0)] and sorted([*around, (1, 0)]) == sorted(NEIGHBOURS)
+    assert prefetch_plan(None) == (list(NEIGHBOURS), [])
+
+    gate = InteractiveGate()
+    prefetcher = Prefetcher(gate=gate)
+    done: list[str] = []
+    with gate.interactive():  # four viewers' tiles queue up while one is being made
+        for viewer in "abcd":
+            prefetcher.schedule((viewer, "next"), lambda v=viewer: done.append(f"{v} next"), ahead=True)
+            for offset in range(3):
+                prefetcher.schedule((viewer, offset), lambda v=viewer: done.append(f"{v} around"))
+    wait_for(prefetcher.idle)
+    assert done[:4] == ["d next", "c next", "b next", "a next"], "every viewer's next tile first"
+    prefetcher.stop()
 
 
 def test_a_batch_job_gives_way_between_batches_while_a_viewer_waits() -> None:

@@ -13,7 +13,7 @@ from pathodesk.db.session import Database
 from pathodesk.slides.deepzoom import DeepZoomTiler
 from pathodesk.slides.pool import ReaderPool
 from pathodesk.slides.tilecache import TileCache
-from pathodesk.web.prefetch import Prefetcher
+from pathodesk.web.prefetch import Headings, Prefetcher
 from pathodesk.web.throttle import LoginThrottle
 
 LOOKUP_TTL_SECONDS = 5.0
@@ -103,6 +103,7 @@ class AppState:
     superres: SuperResolution | None = None  # E8: enlarges low-resolution slides (None: bicubic)
     generated: TemporaryStore | None = None  # E8: generated tiles on fast disk, across restarts
     prefetch: Prefetcher = field(default_factory=Prefetcher)  # E8: neighbours of viewed generated tiles
+    headings: Headings = field(default_factory=Headings)  # which way each viewer pans
 
     def __post_init__(self) -> None:
         self.login_throttle = LoginThrottle(self.db)

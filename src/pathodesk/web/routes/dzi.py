@@ -27,6 +27,7 @@ from pathodesk.slides.base import NativeTileSource, SlideReader
 from pathodesk.slides.deepzoom import DeepZoomTiler
 from pathodesk.slides.overview import OverviewLevels
 from pathodesk.web.deps import CurrentUser, RecordId, StateDep
+from pathodesk.web.prefetch import Step, prefetch_plan
 from pathodesk.web.route_helpers import slide_handle
 from pathodesk.web.state import IMMUTABLE, AppState, SlideHandle
 
@@ -110,18 +111,27 @@ def generated_tile(
 
 
 def prefetch_neighbours(
-    state: AppState, handle: SlideHandle, tiler: DeepZoomTiler, level: int, col: int, row: int
+    state: AppState,
+    handle: SlideHandle,
+    tiler: DeepZoomTiler,
+    level: int,
+    col: int,
+    row: int,
+    step: Step | None = None,
 ) -> None:
-    """The eight tiles around a generated one, made in the background (E8 prefetch)."""
+    """The tiles around a generated one, made in the background (E8 prefetch); the next along
+    the viewer's ``step`` first."""
     columns, rows = tiler.geometry.tile_grid(level)
     variant = pixels_variant(state, handle, "generated")
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
+    around, ahead = prefetch_plan(step)
+    for offsets, first in ((around, False), (ahead, True)):
+        for dx, dy in offsets:
             c, r = col + dx, row + dy
-            if (dx or dy) and 0 <= c < columns and 0 <= r < rows:
+            if 0 <= c < columns and 0 <= r < rows:
                 key = tile_key(handle, tiler, level, c, r, variant)
                 if state.tiles.get(key) is None:
-                    state.prefetch.schedule(key, partial(generated_tile, state, handle, tiler, level, c, r))
+                    make = partial(generated_tile, state, handle, tiler, level, c, r)
+                    state.prefetch.schedule(key, make, ahead=first)
 
 
 def is_generated(handle: SlideHandle, tiler: DeepZoomTiler, level: int) -> bool:
@@ -180,14 +190,17 @@ async def tile(
     body = state.tiles.get(key)
     if body is None:
         geometry.tile_bounds(level, col, row)  # 404 before any work for a tile that cannot exist
-        if state.generated is not None and is_generated(handle, tiler, level) and pixels == "generated":
-            with INTERACTIVE.interactive():  # E7: what a viewer waits for goes first
-                body, made = await anyio.to_thread.run_sync(
-                    generated_tile, state, handle, tiler, level, col, row
-                )
-            headers[GENERATED_HEADER] = "made" if made else "kept"
-            prefetch_neighbours(state, handle, tiler, level, col, row)
-        else:
-            body = await anyio.to_thread.run_sync(render_tile, state, handle, tiler, level, col, row, pixels)
-            state.tiles.put(key, body)
+    generated = state.generated is not None and pixels == "generated" and is_generated(handle, tiler, level)
+    if body is None and generated:
+        with INTERACTIVE.interactive():  # E7: what a viewer waits for goes first
+            body, made = await anyio.to_thread.run_sync(generated_tile, state, handle, tiler, level, col, row)
+        headers[GENERATED_HEADER] = "made" if made else "kept"
+    elif body is None:
+        body = await anyio.to_thread.run_sync(render_tile, state, handle, tiler, level, col, row, pixels)
+        state.tiles.put(key, body)
+    elif generated:
+        headers[GENERATED_HEADER] = "kept"
+    if generated:  # also after a tile prefetching made: the pan goes on
+        step = state.headings.step((user.session_id, slide_id, level), col, row)
+        prefetch_neighbours(state, handle, tiler, level, col, row, step)
     return Response(body, media_type="image/jpeg", headers=headers)

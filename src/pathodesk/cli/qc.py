@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from pathodesk.cli.common import AddCommand, emit, progress_bar
-from pathodesk.cli.language import _
+from pathodesk.cli.language import _, cli_locale
 from pathodesk.config import Settings
 
 
@@ -19,7 +19,7 @@ def cmd_qc(args: argparse.Namespace) -> int:
     from pathodesk.qc.report import run_qc
     from pathodesk.sampledata import fetch_he_reference
     from pathodesk.slides import open_slide
-    from pathodesk.web.vocabulary import TERMS
+    from pathodesk.web.vocabulary import term
 
     reference_path = Path(args.reference) if args.reference else fetch_he_reference(Settings().sample_dir)
     reference = np.asarray(Image.open(reference_path).convert("RGB"))
@@ -39,7 +39,7 @@ def cmd_qc(args: argparse.Namespace) -> int:
         assert isinstance(checks, dict)
         for name, check in checks.items():
             verdict = _("ok") if check["passed"] else _("flagged")
-            lines.append(f"  {verdict}: {_(TERMS['qc'].get(name) or name)} {check['score']}")
+            lines.append(f"  {verdict}: {term(cli_locale(), 'qc', name)} {check['score']}")
     emit(args, next(iter(results.values())) if len(results) == 1 else {"slides": results}, "\n".join(lines))
     return 0 if all(r["passed"] for r in results.values()) else 1
 

@@ -92,3 +92,37 @@ def test_a_live_job_is_never_taken_as_dead_however_short_the_stale_limit(
     finally:
         pool.stop()
         db.dispose()
+
+
+def test_a_late_heartbeat_never_takes_a_job_from_a_live_thread_of_the_same_server(
+    settings: Settings, accounts: Accounts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A busy machine or a locked database can hold a heartbeat past the stale limit; the
+    server knows its own threads are alive, so only a job whose worker is gone (here one
+    claimed by a server that was killed) goes back to the queue."""
+    settings.job_stale_seconds = 1
+    settings.job_workers = 2
+    monkeypatch.setattr(queue, "beat", lambda *args: True)  # no heartbeat is ever written
+
+    def slow(context: JobContext) -> dict[str, object]:
+        time.sleep(3)
+        return {"done": True}
+
+    db = Database(settings.resolved_database_url())
+    with db.session() as session:
+        live = queue.submit(session, "slow", None, {}, user_id=accounts.expert_a_id).id
+        orphan = queue.submit(session, "slow", None, {}, user_id=accounts.expert_a_id).id
+        assert queue.claim(session, orphan, "a-killed-server-0") is not None
+    pool = WorkerPool(db, settings, [JobKind("slow", slow)], poll_seconds=0.1)
+    pool.start()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(
+            stored(db, job).state != JobState.succeeded for job in (live, orphan)
+        ):
+            time.sleep(0.1)
+        assert (stored(db, live).state, stored(db, live).attempts) == (JobState.succeeded, 1)
+        assert (stored(db, orphan).state, stored(db, orphan).attempts) == (JobState.succeeded, 2)
+    finally:
+        pool.stop()
+        db.dispose()

@@ -7,9 +7,10 @@ running job's worker beats ``heartbeat_at``; a job whose heartbeat is older than
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from pathodesk.db.models import Job, JobState, utcnow
@@ -47,11 +48,18 @@ def submit(
     return job
 
 
-def requeue_stale(session: Session, stale_after: timedelta, now: datetime | None = None) -> int:
+def requeue_stale(
+    session: Session, stale_after: timedelta, now: datetime | None = None, *, alive: Collection[str] = ()
+) -> int:
     """Running jobs whose worker stopped beating go back to the queue (or fail after
-    MAX_ATTEMPTS, so that a job that kills its worker every time does not loop forever)."""
+    MAX_ATTEMPTS, so that a job that kills its worker every time does not loop forever).
+    ``alive`` names workers the caller knows to be running their job (its own threads): a late
+    heartbeat (a busy machine, a locked database) never takes a job from them."""
     limit = (now or datetime.now(UTC)) - stale_after
-    stale = list(session.scalars(select(Job).where(Job.state == JobState.running, Job.heartbeat_at < limit)))
+    query = select(Job).where(Job.state == JobState.running, Job.heartbeat_at < limit)
+    if alive:
+        query = query.where(or_(Job.worker.is_(None), Job.worker.not_in(list(alive))))
+    stale = list(session.scalars(query))
     for job in stale:
         if job.attempts >= MAX_ATTEMPTS:
             job.state, job.error, job.finished_at = (

@@ -58,6 +58,7 @@ class WorkerPool:
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
         self._identity = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self._running: set[str] = set()  # this pool's threads with a job: alive, whatever their heartbeat
 
     def start(self) -> None:
         slots = [False] * max(0, self.settings.job_workers) + [True] * self.settings.interactive_workers
@@ -84,10 +85,15 @@ class WorkerPool:
         while not self._stopping.is_set():
             try:
                 with self.db.session() as session:
-                    queue.requeue_stale(session, timedelta(seconds=self.settings.job_stale_seconds))
+                    stale_after = timedelta(seconds=self.settings.job_stale_seconds)
+                    queue.requeue_stale(session, stale_after, alive=set(self._running))
                 claimed = take(self.db, self.settings, worker, interactive_only=interactive_only)
                 if claimed is not None:
-                    run_claimed(self.db, self.settings, self.handlers, worker, *claimed)
+                    self._running.add(worker)
+                    try:
+                        run_claimed(self.db, self.settings, self.handlers, worker, *claimed)
+                    finally:
+                        self._running.discard(worker)
                     continue
             except Exception:  # the loop must survive a database hiccup
                 log.exception("job worker %s: polling failed", worker)

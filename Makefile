@@ -12,14 +12,19 @@ export PATHODESK_SHARED_DATA_DIR ?= $(abspath $(CURDIR)/../shared/data)
 setup: system-deps python-deps frontend samples
 
 # Debian's Chromium for the browser tests (never a downloaded browser build), a CJK font
-# for Chinese pages and names, and the PostgreSQL and Redis servers the database and
-# scale-out tests start privately (never as services).
+# for Chinese pages and names, the PostgreSQL and Redis servers the database and
+# scale-out tests start privately (never as services), libvips' command line (pyramids as
+# converters write them, in tests and benches) and IIPImage behind lighttpd (the tile
+# bench's production baseline, started by bench/tiles.py --baseline iipsrv only).
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium fonts-dejavu-core"; \
 	fc-list 2>/dev/null | grep -q "Noto Sans CJK" || missing="$$missing fonts-noto-cjk"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	command -v vips >/dev/null 2>&1 || missing="$$missing libvips-tools"; \
+	command -v lighttpd >/dev/null 2>&1 || missing="$$missing lighttpd"; \
+	test -x /usr/lib/iipimage-server/iipsrv.fcgi || missing="$$missing iipimage-server"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \

@@ -34,11 +34,14 @@ def wait_until_up(url: str, seconds: float = 60) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
-def serve(data_dir: Path, port: int, quiet: bool = False, **env: str) -> subprocess.Popen[bytes]:
+def serve(
+    data_dir: Path, port: int, quiet: bool = False, workers: int = 1, **env: str
+) -> subprocess.Popen[bytes]:
     """Start ``pathodesk serve`` on ``port`` over ``data_dir`` and wait until it answers."""
     output = subprocess.DEVNULL if quiet else None
+    cli = [sys.executable, "-m", "pathodesk.cli", "--data-dir", str(data_dir)]
     process = subprocess.Popen(
-        [sys.executable, "-m", "pathodesk.cli", "--data-dir", str(data_dir), "serve", "--port", str(port)],
+        [*cli, "serve", "--port", str(port), "--workers", str(workers)],
         env={**os.environ, **env},
         stdout=output,
         stderr=output,

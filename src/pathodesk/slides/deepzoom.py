@@ -106,21 +106,36 @@ class DeepZoomGeometry:
             output_size=(x1 - x0, y1 - y0),
         )
 
+    @cached_property
+    def stored_levels(self) -> dict[int, int]:
+        """Deep Zoom level -> the slide level holding exactly its pixels: the same downsample,
+        its size rounded either way (libvips rounds down, OpenSlide's convention up)."""
+        width, height = self.slide_dimensions[0]
+        found: dict[int, int] = {}
+        for level in range(self.level_count):
+            step = self.downsample(level)
+            sizes = ((width // step, -(-width // step)), (height // step, -(-height // step)))
+            for index, (w, h) in enumerate(self.slide_dimensions):
+                if w in sizes[0] and h in sizes[1]:
+                    found[level] = index
+                    break
+        return found
+
     def native_tile_index(self, level: int, col: int, row: int, native: Size) -> tuple[int, int, int] | None:
         """The stored tile (slide level, col, row) identical to this DZI tile, if any.
 
         True when tiles have no overlap, the DZI tile size equals the stored tile size, the
-        DZI level is a stored level, and the tile is not cut by the right or bottom edge
-        (stored edge tiles are padded, DZI edge tiles are not).
+        DZI level is a stored level, and the tile is whole in both (stored edge tiles are
+        padded, DZI edge tiles are not).
         """
         if self.overlap or native != (self.tile_size, self.tile_size):
             return None
-        downsample = self.downsample(level)
-        slide_level = self.best_slide_level(downsample)
-        if self.slide_downsamples[slide_level] != downsample:
+        slide_level = self.stored_levels.get(level)
+        if slide_level is None:
             return None
         x0, y0, x1, y1 = self.tile_bounds(level, col, row)
-        if x1 - x0 != self.tile_size or y1 - y0 != self.tile_size:
+        width, height = self.slide_dimensions[slide_level]
+        if x1 - x0 != self.tile_size or y1 - y0 != self.tile_size or x1 > width or y1 > height:
             return None
         return slide_level, col, row
 
@@ -167,15 +182,18 @@ class DeepZoomTiler:
 
     def tile_jpeg(self, reader: SlideReader, level: int, col: int, row: int) -> bytes:
         if isinstance(reader, NativeTileSource):
-            stored = self._stored_tile(reader, level, col, row)
+            stored = self.stored_jpeg(reader, level, col, row)
             if stored is not None:
                 return stored
         buffer = io.BytesIO()
         Image.fromarray(self.tile_pixels(reader, level, col, row)).save(buffer, "JPEG", quality=self.quality)
         return buffer.getvalue()
 
-    def _stored_tile(self, reader: NativeTileSource, level: int, col: int, row: int) -> bytes | None:
-        slide_level = self.geometry.best_slide_level(self.geometry.downsample(level))
+    def stored_jpeg(self, reader: NativeTileSource, level: int, col: int, row: int) -> bytes | None:
+        """The tile as the slide stores it, when a stored tile is exactly this one."""
+        slide_level = self.geometry.stored_levels.get(level)
+        if slide_level is None:
+            return None
         native = reader.native_tile_size(slide_level)
         if native is None:
             return None

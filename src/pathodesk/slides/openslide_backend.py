@@ -10,6 +10,10 @@ from PIL import Image
 
 from pathodesk.errors import NotFoundError, UnsupportedSlideError
 from pathodesk.slides.base import Size, SlideInfo, rgba_to_rgb_on_white
+from pathodesk.slides.stored_jpeg import open_stored_jpeg_tiles
+
+# formats whose levels are TIFF pages as they are (no offsets, overlaps or collections)
+AS_STORED = frozenset({"aperio", "generic-tiff"})
 
 
 def _float_property(properties: dict[str, str], key: str) -> float | None:
@@ -21,7 +25,11 @@ def _float_property(properties: dict[str, str], key: str) -> float | None:
 
 
 class OpenSlideReader:
-    """Wraps ``openslide.OpenSlide``; libopenslide handles are safe to share across threads."""
+    """Wraps ``openslide.OpenSlide``; libopenslide handles are safe to share across threads.
+
+    Levels a TIFF-based format (Aperio SVS, generic tiled TIFF) stores as JPEG tiles are also
+    served as stored (``stored_jpeg``): OpenSlide would decode them to ARGB only for the
+    server to encode them again."""
 
     thread_safe = True
 
@@ -44,6 +52,17 @@ class OpenSlideReader:
             associated_images=tuple(sorted(self._slide.associated_images.keys())),
             properties=properties,
         )
+        self._stored = (
+            open_stored_jpeg_tiles(path, self.info.level_dimensions)
+            if self.info.format in AS_STORED
+            else None
+        )
+
+    def native_tile_size(self, level: int) -> Size | None:
+        return None if self._stored is None else self._stored.tile_size(level)
+
+    def native_jpeg_tile(self, level: int, col: int, row: int) -> bytes | None:
+        return None if self._stored is None else self._stored.tile(level, col, row)
 
     def read_region(self, location: Size, level: int, size: Size) -> np.ndarray:
         region = self._slide.read_region(location, level, size)
@@ -56,3 +75,5 @@ class OpenSlideReader:
 
     def close(self) -> None:
         self._slide.close()
+        if self._stored is not None:
+            self._stored.close()

@@ -85,6 +85,12 @@ class ReaderPool:
             if reader is not entry.shared:
                 entry.idle.put(reader)
 
+    def open_shared(self, path: Path) -> SlideReader | None:
+        """The thread-safe reader of ``path`` if one is open already; never opens one, so the
+        event loop may ask (opening a slide takes milliseconds to seconds)."""
+        entry = self._entries.get(path)
+        return None if entry is None else entry.shared
+
     def evict(self, path: Path) -> None:
         with self._lock:
             entry = self._entries.pop(path, None)

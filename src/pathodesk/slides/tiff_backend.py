@@ -30,6 +30,7 @@ from pathodesk.slides.base import (
     plausible_mpp,
     white_canvas,
 )
+from pathodesk.slides.stored_jpeg import complete_jpeg, servable
 
 
 class DecodedTiles:
@@ -64,8 +65,6 @@ DECODED = DecodedTiles(64 * 1024 * 1024)
 _reader_ids = itertools.count()  # unlike id(), never reused by a later reader
 
 PYRAMID_SOFTWARE = "PathoDesk pyramid"
-JPEG_COMPRESSION = 7
-YCBCR_PHOTOMETRIC = 6
 # Fluorescence channels (e.g. DAPI, Opal 570, Opal 690) shown as blue, green, red.
 CHANNEL_COLOURS = np.array([[0, 0, 255], [0, 255, 0], [255, 0, 0], [255, 255, 0]], dtype=np.float32)
 MAX_STRIP_PIXELS = 400_000_000
@@ -259,21 +258,19 @@ class TiffSlideReader:
     def native_tile_size(self, level: int) -> Size | None:
         pages = self._levels[level].pages
         page = pages[0]
-        if len(pages) != 1 or not page.is_tiled or page.compression != JPEG_COMPRESSION:
-            return None
-        # Self-contained YCbCr JPEG tiles are what a browser decodes correctly as they are.
-        if page.jpegtables is not None or page.photometric != YCBCR_PHOTOMETRIC:
+        if len(pages) != 1 or not servable(page):
             return None
         return page.tilewidth, page.tilelength
 
     def native_jpeg_tile(self, level: int, col: int, row: int) -> bytes | None:
-        """The stored JPEG bytes of one tile, valid as a standalone image."""
+        """One stored tile as a standalone JPEG, its pixels undecoded (``stored_jpeg``)."""
         if self.native_tile_size(level) is None:
             return None
         page = self._levels[level].pages[0]
         columns = math.ceil(page.imagewidth / page.tilewidth)
         index = row * columns + col
-        return os.pread(self._fd, page.databytecounts[index], page.dataoffsets[index])
+        data = os.pread(self._fd, page.databytecounts[index], page.dataoffsets[index])
+        return complete_jpeg(data, page.jpegtables, page.photometric)
 
     def _decode_tile(self, page: tifffile.TiffPage, index: int) -> np.ndarray:
         key = (self._reader_id, id(page), index)

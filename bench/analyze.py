@@ -16,6 +16,13 @@ Prints tiles/s of each; the result line's ratio is ours / naive, `of_model_only`
 the model-only speed we keep (reading hidden behind compute when close to 1).
 
     .venv/bin/python bench/analyze.py [--grid 48] [--repeats 3] [--model lung|thyroid]
+    .venv/bin/python bench/analyze.py --baseline tiatoolbox   # against TIAToolbox's PatchPredictor
+
+With ``--baseline tiatoolbox`` (issue 22), the same tissue tiles of the slide at the model's
+resolution go through TIAToolbox 2.1.3's ``PatchPredictor`` with its OpenSlide reader, batch
+16, the same weights and threads. TIAToolbox needs torch < 2.13, so it runs in a virtual
+environment of its own that the bench makes once under ``bench-results/`` (never a project
+dependency); the bench prints what making it cost.
 """
 
 from __future__ import annotations
@@ -122,27 +129,39 @@ def main() -> None:
         help="shipped model to run: lung (MobileNetV3) or thyroid (the seed network, B5), "
         "on the same lung mosaic: speed does not depend on what the tiles show",
     )
+    parser.add_argument("--baseline", choices=["naive", "tiatoolbox"], default="naive")
     args = parser.parse_args()
     shared = Path(os.environ.get("PATHODESK_SHARED_DATA_DIR", ROOT.parent / "shared" / "data"))
     if not (shared / "lc25000-lung-224").is_dir():
         raise SystemExit(f"needs {shared / 'lc25000-lung-224'} (../shared/data)")
     loaded = load_model(SHIPPED_DIR / args.model / "model.pt")
+    if args.baseline == "tiatoolbox":
+        from _tiatoolbox import versus_tiatoolbox
+
+        print(versus_tiatoolbox(mosaic(shared, loaded, args.grid, 1), loaded, args.repeats))
+        return
     lines = [run_scenario(shared, loaded, args.grid, args.repeats, scale) for scale in (1, 2)]
     print(lines[0])
     print(lines[1])  # last: the result line (a 40x scan: the commoner case)
+
+
+def mosaic(shared: Path, loaded: LoadedModel, grid: int, scale: int) -> Path:
+    """Held-out LC25000 test tiles as one pyramidal slide, made once."""
+    cell = loaded.image_px * scale
+    path = WORK / f"lung-mosaic-{grid}-{cell}.tiff"
+    if not path.exists():
+        images = split_images(shared / "lc25000-lung-224", SHIPPED_DIR / "lung" / "splits.csv")
+        write_mosaic(path, images, "lung_n", "lung_aca", grid=grid, cell_px=cell, seed=7, mpp=0.5 / scale)
+    return path
 
 
 def run_scenario(shared: Path, loaded: LoadedModel, grid: int, repeats: int, scale: int) -> str:
     """scale 1: the slide at the model's resolution; 2: scanned at twice it (40x for a 20x
     model), so each tile is read from the pyramid's next level, or by the naive loop at
     level 0 and resized."""
-    cell = loaded.image_px * scale
-    path = WORK / f"lung-mosaic-{grid}-{cell}.tiff"
-    if not path.exists():
-        images = split_images(shared / "lc25000-lung-224", SHIPPED_DIR / "lung" / "splits.csv")
-        write_mosaic(path, images, "lung_n", "lung_aca", grid=grid, cell_px=cell, seed=7, mpp=0.5 / scale)
+    path = mosaic(shared, loaded, grid, scale)
     reader = open_slide(path)
-    tile_px = cell
+    tile_px = loaded.image_px * scale
     tiles = tissue_tiles(reader, tile_px)
     threads = torch.get_num_threads()
     print(

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -14,6 +17,28 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from pathodesk.config import Settings
+
+
+def side_venv(name: str, pins: tuple[str, ...]) -> tuple[Path, dict[str, object]]:
+    """A baseline's own virtual environment under ``bench-results/`` (never a project
+    dependency): its interpreter, made now if missing or left half-made, and what making it
+    cost (seconds, gigabytes) the time it is made."""
+    folder = ROOT / "bench-results" / name
+    python, made = folder / "bin" / "python", folder / "complete"
+    if made.is_file():
+        return python, {"venv": "reused"}
+    started = time.perf_counter()
+    shutil.rmtree(folder, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True)
+    pip = [str(python), "-m", "pip", "install", "-q"]
+    subprocess.run([*pip, "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, *pins], check=True)
+    made.touch()
+    size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file() and not f.is_symlink())
+    return python, {
+        "venv_build_seconds": round(time.perf_counter() - started),
+        "venv_gigabytes": round(size / 1e9, 2),
+    }
 
 
 def percentile(values: list[float], fraction: float) -> float:

@@ -9,7 +9,6 @@ a GPU; the bench says what that cost (seconds and disk) the time it makes the en
 from __future__ import annotations
 
 import json
-import shutil
 import statistics
 import subprocess
 import sys
@@ -20,40 +19,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from _common import result_line
+from _common import result_line, side_venv
 from pathodesk.analysis.inference import classify_tiles, tissue_tiles
 from pathodesk.ml.model_file import LoadedModel
 from pathodesk.slides import open_slide
 
-ROOT = Path(__file__).resolve().parent.parent
-VENV = ROOT / "bench-results" / "tiatoolbox-venv"
 PINS = ("tiatoolbox==2.1.3", "torch==2.12.1", "torchvision==0.27.1")
 PREDICT = Path(__file__).resolve().parent / "_tiatoolbox_predict.py"
 BATCH = 16
 
 
-def tiatoolbox_python() -> tuple[Path, dict[str, object]]:
-    """The environment's interpreter, made now if missing (or left half-made), and what
-    making it cost."""
-    python, made = VENV / "bin" / "python", VENV / "complete"
-    if made.is_file():
-        return python, {"venv": "reused"}
-    started = time.perf_counter()
-    shutil.rmtree(VENV, ignore_errors=True)
-    subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-    pip = [str(python), "-m", "pip", "install", "-q"]
-    subprocess.run([*pip, "--upgrade", "pip"], check=True)
-    subprocess.run([*pip, *PINS], check=True)
-    made.touch()
-    size = sum(f.stat().st_size for f in VENV.rglob("*") if f.is_file() and not f.is_symlink())
-    return python, {
-        "venv_build_seconds": round(time.perf_counter() - started),
-        "venv_gigabytes": round(size / 1e9, 2),
-    }
-
-
 def versus_tiatoolbox(slide: Path, loaded: LoadedModel, repeats: int) -> str:
-    python, cost = tiatoolbox_python()
+    python, cost = side_venv("tiatoolbox-venv", PINS)
     reader = open_slide(slide)
     tile = loaded.image_px
     tiles = tissue_tiles(reader, tile)

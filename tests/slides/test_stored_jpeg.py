@@ -84,6 +84,7 @@ def test_only_jpeg_streams_a_browser_reads_alike_are_completed() -> None:
     assert rgb.endswith(b"\xff\xdb\x00\x04xx\xff\xda\x00\x02data\xff\xd9")
     assert complete_jpeg(tile, None, YCBCR_PHOTOMETRIC) == tile  # self-contained YCbCr: as is
     assert complete_jpeg(b"not a jpeg", tables, YCBCR_PHOTOMETRIC) is None
+    assert complete_jpeg(tile[:-5], tables, YCBCR_PHOTOMETRIC) is None  # truncated: decoded instead
     assert complete_jpeg(tile, b"broken tables", YCBCR_PHOTOMETRIC) is None
     jfif = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + tile[2:]
     assert complete_jpeg(jfif, None, RGB_PHOTOMETRIC) is None  # JFIF means YCbCr to a decoder

@@ -46,8 +46,9 @@ def servable(page: tifffile.TiffPage) -> bool:
 
 
 def complete_jpeg(tile: bytes, tables: bytes | None, photometric: int) -> bytes | None:
-    """The tile as a standalone JPEG file; None when its bytes are not a JPEG stream."""
-    if not tile.startswith(SOI):
+    """The tile as a standalone JPEG file; None when its bytes are not a whole JPEG stream
+    (a damaged or truncated tile is then decoded by the reader, which says what is wrong)."""
+    if not (tile.startswith(SOI) and tile.endswith(EOI)):
         return None
     if tables is not None and not (tables.startswith(SOI) and tables.endswith(EOI)):
         return None
@@ -106,10 +107,10 @@ class StoredJpegTiles:
 
 
 def open_stored_jpeg_tiles(path: Path, level_dimensions: tuple[Size, ...]) -> StoredJpegTiles | None:
-    """None for files that are not TIFF or hold no JPEG tiles at any level."""
+    """None for files that are not TIFF, cannot be parsed or hold no JPEG tiles at any level."""
     try:
         tiles = StoredJpegTiles(path, level_dimensions)
-    except (tifffile.TiffFileError, OSError, ValueError):
+    except Exception:  # an accelerator only: a file tifffile cannot parse is read as before
         return None
     if not tiles.levels:
         tiles.close()

@@ -17,11 +17,13 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
+from pathodesk.analysis.int8 import Int8Model, int8_enabled, load_int8
 from pathodesk.errors import Cancelled
 from pathodesk.ml.model_file import LoadedModel
 from pathodesk.ml.pipeline import Normalization
@@ -150,6 +152,21 @@ def inference_model(
         return by_side[side]
 
 
+_INT8: dict[Path, Int8Model | None] = {}
+
+
+def serving_model(loaded: LoadedModel) -> Callable[[torch.Tensor], torch.Tensor]:
+    """What classifies tiles: the folder's int8 variant where it has one and OpenVINO runs
+    it here (``analysis.int8``), else the frozen fp32 graph. Compiled once per variant."""
+    if loaded.int8 is None or not int8_enabled():
+        return inference_model(loaded)
+    with _FREEZE_LOCK:
+        if loaded.int8 not in _INT8:
+            _INT8[loaded.int8] = load_int8(loaded.int8, _CORES)
+        variant = _INT8[loaded.int8]
+    return inference_model(loaded) if variant is None else variant
+
+
 def _freeze(model: torch.nn.Module, image_px: int, channels_last: bool) -> torch.nn.Module:
     generator = torch.Generator().manual_seed(0)
     layout = torch.channels_last if channels_last else torch.contiguous_format
@@ -173,7 +190,7 @@ def _agree(a: torch.Tensor | tuple[torch.Tensor, ...], b: torch.Tensor | tuple[t
     return all(torch.allclose(x, y, rtol=1e-3, atol=1e-4) for x, y in pairs)  # type: ignore[arg-type]
 
 
-def predict(model: torch.nn.Module, batch: torch.Tensor) -> np.ndarray:
+def predict(model: Callable[[torch.Tensor], torch.Tensor], batch: torch.Tensor) -> np.ndarray:
     with torch.inference_mode():
         return torch.softmax(model(batch), dim=1).numpy()
 
@@ -238,7 +255,7 @@ def classify_tiles(
     waits (E7), so a core goes to a viewer's tile after one batch, not after the batches
     already queued for it."""
     probabilities = np.zeros((len(tiles), len(loaded.labels)), np.float32) if out is None else out
-    model = inference_model(loaded)
+    model = serving_model(loaded)
 
     buffers = threading.local()  # one input batch per model thread, reused
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pathodesk.analysis.inference import inference_model
+from pathodesk.analysis.inference import serving_model
 from pathodesk.analysis.params import AnalysisParams, params_from_record
 from pathodesk.analysis.parts import run_in_parts
 from pathodesk.analysis.results import save_analysis
@@ -90,7 +90,7 @@ def run_tile_analysis(context: JobContext) -> dict[str, object]:
     context.report(0.02, N_("finding tissue"))
     reader = _open(context, job)
     try:
-        inference_model(job.loaded)
+        serving_model(job.loaded)
         started = time.perf_counter()
         plan = plan_tiles(
             reader,

@@ -14,7 +14,7 @@ from pathodesk.analysis.inference import (
     TileResults,
     analysis_tile_px,
     classify_tiles,
-    inference_model,
+    serving_model,
     tissue_tiles,
 )
 from pathodesk.analysis.overlap import cell_params, cell_results
@@ -101,7 +101,7 @@ def analyze_slide(
 ) -> AnalysisOutcome:
     """``params`` are the disease type's (``analysis.params``); ``overlap`` k > 1 places tiles
     1/k of a tile apart and outlines at that finer step."""
-    inference_model(loaded)  # the frozen graph is part of loading the model, not of the analysis
+    serving_model(loaded)  # the frozen graph (or int8 variant) is part of loading the model
     started = time.perf_counter()
     plan = plan_tiles(reader, loaded, model_mpp=model_mpp, tile_px=tile_px, overlap=overlap)
     probabilities = classify_tiles(

@@ -23,7 +23,8 @@ from pathodesk.ml.pipeline import Normalization
 MODEL_FILE = "model.pt"
 CARD_FILE = "card.json"
 PICTURES = ("curves.png", "confusion.png", "examples.png")  # examples: super-resolution crops
-RUN_FILES = (MODEL_FILE, CARD_FILE, "log.csv", "splits.csv", *PICTURES)
+INT8_FILES = ("int8.xml", "int8.bin")  # optional int8 variant (OpenVINO IR): analysis.int8
+RUN_FILES = (MODEL_FILE, CARD_FILE, "log.csv", "splits.csv", *PICTURES, *INT8_FILES)
 
 
 @dataclass
@@ -33,6 +34,7 @@ class LoadedModel:
     labels: list[str]
     normalization: Normalization
     image_px: int
+    int8: Path | None = None  # the folder's int8 variant, when it has one
 
 
 def save_model(
@@ -60,7 +62,9 @@ def load_model(path: Path) -> LoadedModel:
     if saved["arch"] != COARSE_ARCH:  # the coarse model's depthwise layers run 8x slower so
         model.to(memory_format=torch.channels_last)
     normalization = Normalization(tuple(saved["mean"]), tuple(saved["std"]))
-    return LoadedModel(model, saved["arch"], list(saved["labels"]), normalization, int(saved["image_px"]))
+    int8 = path.parent / INT8_FILES[0] if all((path.parent / n).is_file() for n in INT8_FILES) else None
+    labels, image_px = list(saved["labels"]), int(saved["image_px"])
+    return LoadedModel(model, saved["arch"], labels, normalization, image_px, int8)
 
 
 def read_card(run_dir: Path) -> dict[str, object]:

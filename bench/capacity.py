@@ -41,8 +41,9 @@ from pathodesk.ml.model_file import load_model
 from pathodesk.ml.registry import SHIPPED_DIR
 from pathodesk.sampledata import ensure_samples
 from pathodesk.slides import open_slide
-from pathodesk.slides.deepzoom import DeepZoomTiler
+from pathodesk.slides.deepzoom import DeepZoomTiler, viewer_grid
 from pathodesk.slides.downsampled import DownsampledReader
+from pathodesk.slides.overview import with_overview_levels
 from pathodesk.slides.pyramid import write_pyramid
 
 MODEL_MPP = 0.5  # the lung model sees 224 px at 0.5 um/px (a 20x field)
@@ -75,8 +76,8 @@ def analysis_cost(scan_40x: Path) -> tuple[float, float]:
 
 def viewing_cost(scan: Path, levels: int, tiles: int = 400) -> float:
     """CPU ms per cold Deep Zoom tile of the ``levels`` most detailed levels, one thread."""
-    reader = open_slide(scan)
-    tiler = DeepZoomTiler(reader.info)
+    reader = with_overview_levels(open_slide(scan))  # as the server opens it
+    tiler = DeepZoomTiler(reader.info, *viewer_grid(reader, 254, 1))  # on the server's grid
     geometry = tiler.geometry
     top = geometry.level_count - 1
     rng = random.Random(7)

@@ -149,6 +149,16 @@ class DeepZoomGeometry:
         )
 
 
+def viewer_grid(reader: SlideReader, tile_size: int, overlap: int) -> tuple[int, int]:
+    """The Deep Zoom grid to serve ``reader`` on: its own stored grid (overlap 0) when its
+    stored JPEG tiles are square, so most tiles go out as stored, undecoded; else the
+    configured one."""
+    native = reader.native_tile_size(0) if isinstance(reader, NativeTileSource) else None
+    if native is not None and native[0] == native[1]:
+        return native[0], 0
+    return tile_size, overlap
+
+
 class DeepZoomTiler:
     """Renders DZI tiles as JPEG bytes; holds geometry only, the reader is passed per call
     so readers can come from a pool."""

@@ -23,8 +23,8 @@ from fastapi import APIRouter, Query, Request, Response
 
 from pathodesk.analysis.superres_pregenerate import pregenerated_path
 from pathodesk.jobs.priority import INTERACTIVE
-from pathodesk.slides.base import NativeTileSource, SlideReader
-from pathodesk.slides.deepzoom import DeepZoomTiler
+from pathodesk.slides.base import SlideReader
+from pathodesk.slides.deepzoom import DeepZoomTiler, viewer_grid
 from pathodesk.slides.overview import OverviewLevels
 from pathodesk.web.deps import CurrentUser, RecordId, StateDep
 from pathodesk.web.prefetch import Step, prefetch_plan
@@ -63,11 +63,8 @@ def tiler_for(state: AppState, handle: SlideHandle) -> DeepZoomTiler:
     if tiler is None:
         settings = state.settings
         with viewing(state, handle) as reader:
-            native = reader.native_tile_size(0) if isinstance(reader, NativeTileSource) else None
-            tile_size, overlap = settings.dzi_tile_size, settings.dzi_overlap
-            if native is not None and native[0] == native[1]:
-                tile_size, overlap = native[0], 0
-            tiler = DeepZoomTiler(reader.info, tile_size, overlap, settings.dzi_jpeg_quality)
+            grid = viewer_grid(reader, settings.dzi_tile_size, settings.dzi_overlap)
+            tiler = DeepZoomTiler(reader.info, *grid, settings.dzi_jpeg_quality)
         state.tilers[handle.sha256] = tiler
     return tiler
 

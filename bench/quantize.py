@@ -13,7 +13,6 @@ dependency). Target: ≥ 1.8× the engine's throughput with ≥ 99.5 % argmax ag
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import subprocess
@@ -30,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, result_line, side_venv
 from analyze import model_only
 from pathodesk.analysis.inference import BATCH_SIZE, to_batch
-from pathodesk.ml.model_file import LoadedModel, load_model
+from pathodesk.ml.model_file import LoadedModel, load_model, split_rows
 from pathodesk.ml.registry import SHIPPED_DIR
 
 PINS = (
@@ -52,14 +51,11 @@ def tiles(
     shared: Path, loaded: LoadedModel, split: str, limit: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Normalised NCHW tiles of one split of the model's card, and their class indices."""
-    with (SHIPPED_DIR / "lung" / "splits.csv").open(newline="") as handle:
-        rows = [row for row in csv.DictReader(handle) if row["split"] == split][:limit]
+    rows = split_rows(SHIPPED_DIR / "lung" / "splits.csv", shared, split)[:limit]
     side = loaded.image_px
-    pixels = np.stack(
-        [np.asarray(Image.open(shared / row["path"]).convert("RGB").resize((side, side))) for row in rows]
-    )
+    pixels = np.stack([np.asarray(Image.open(path).convert("RGB").resize((side, side))) for path, _ in rows])
     batch = to_batch(pixels, loaded.normalization).contiguous().numpy()
-    return batch, np.array([loaded.labels.index(row["label"]) for row in rows])
+    return batch, np.array([loaded.labels.index(label) for _, label in rows])
 
 
 def main() -> None:

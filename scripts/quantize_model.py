@@ -13,7 +13,6 @@ the fp32 engine on this machine. Analyses use it with ``PATHODESK_INT8=1`` (``an
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 import time
@@ -27,7 +26,7 @@ from PIL import Image
 
 from pathodesk.analysis.inference import BATCH_SIZE, inference_model, model_threads, predict, to_batch
 from pathodesk.analysis.int8 import Int8Model
-from pathodesk.ml.model_file import CARD_FILE, INT8_FILES, MODEL_FILE, LoadedModel, load_model
+from pathodesk.ml.model_file import CARD_FILE, INT8_FILES, MODEL_FILE, LoadedModel, load_model, split_rows
 
 CALIBRATION_TILES = 300
 MIN_AGREEMENT = 0.995
@@ -37,16 +36,13 @@ def split_batches(
     folder: Path, tiles: Path, loaded: LoadedModel, split: str, limit: int | None = None
 ) -> tuple[list[torch.Tensor], np.ndarray]:
     """Normalised channels-last batches of one split, and the class index of each tile."""
-    with (folder / "splits.csv").open(newline="") as handle:
-        rows = [row for row in csv.DictReader(handle) if row["split"] == split][:limit]
+    rows = split_rows(folder / "splits.csv", tiles, split)[:limit]
     side = loaded.image_px
-    pixels = np.stack(
-        [np.asarray(Image.open(tiles / r["path"]).convert("RGB").resize((side, side))) for r in rows]
-    )
+    pixels = np.stack([np.asarray(Image.open(path).convert("RGB").resize((side, side))) for path, _ in rows])
     batches = [
         to_batch(pixels[i : i + BATCH_SIZE], loaded.normalization) for i in range(0, len(pixels), BATCH_SIZE)
     ]
-    return batches, np.array([loaded.labels.index(r["label"]) for r in rows])
+    return batches, np.array([loaded.labels.index(label) for _, label in rows])
 
 
 def run(

@@ -4,7 +4,6 @@ missing, not turned on or broken."""
 
 from __future__ import annotations
 
-import csv
 import shutil
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from pathodesk.analysis.inference import (
     to_batch,
 )
 from pathodesk.analysis.int8 import Int8Model
-from pathodesk.ml.model_file import INT8_FILES, load_model, read_card
+from pathodesk.ml.model_file import INT8_FILES, load_model, read_card, split_rows
 from pathodesk.ml.registry import SHIPPED_DIR
 from pathodesk.slides import open_slide
 
@@ -42,10 +41,8 @@ def test_the_shipped_lung_model_classifies_through_its_int8_variant(shared_data:
     int8_model = serving_model(loaded)
     assert isinstance(int8_model, Int8Model)
     recorded = read_card(LUNG)["int8"]
-    with (LUNG / "splits.csv").open(newline="") as handle:
-        rows = [row for row in csv.DictReader(handle) if row["split"] == "test"]
-    tiles = shared_data / "lc25000-lung-224"
-    pixels = np.stack([np.asarray(Image.open(tiles / row["path"]).convert("RGB")) for row in rows])
+    rows = split_rows(LUNG / "splits.csv", shared_data / "lc25000-lung-224", "test")
+    pixels = np.stack([np.asarray(Image.open(path).convert("RGB")) for path, _ in rows])
     same = []
     for start in range(0, len(pixels), 16):
         batch = to_batch(pixels[start : start + 16], loaded.normalization)

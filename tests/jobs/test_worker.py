@@ -66,6 +66,12 @@ def test_progress_is_written_when_it_moves(
         db.dispose()
 
 
+def slow(context: JobContext) -> dict[str, object]:
+    """Three seconds of work: several stale limits of the tests below."""
+    time.sleep(3)
+    return {"done": True}
+
+
 def test_a_live_job_is_never_taken_as_dead_however_short_the_stale_limit(
     settings: Settings, accounts: Accounts
 ) -> None:
@@ -73,10 +79,6 @@ def test_a_live_job_is_never_taken_as_dead_however_short_the_stale_limit(
     limits (here 1 s against 3 s of work) keeps its worker and runs once."""
     settings.job_stale_seconds = 1
     settings.job_workers = 2  # idle workers keep looking for stale jobs meanwhile
-
-    def slow(context: JobContext) -> dict[str, object]:
-        time.sleep(3)
-        return {"done": True}
 
     db = Database(settings.resolved_database_url())
     with db.session() as session:
@@ -103,10 +105,6 @@ def test_a_late_heartbeat_never_takes_a_job_from_a_live_thread_of_the_same_serve
     settings.job_stale_seconds = 1
     settings.job_workers = 2
     monkeypatch.setattr(queue, "beat", lambda *args: True)  # no heartbeat is ever written
-
-    def slow(context: JobContext) -> dict[str, object]:
-        time.sleep(3)
-        return {"done": True}
 
     db = Database(settings.resolved_database_url())
     with db.session() as session:

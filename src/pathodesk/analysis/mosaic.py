@@ -12,7 +12,6 @@ JPEG TIFF with an mpp, like a scanner's file.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from shapely.geometry import box
 from shapely.ops import unary_union
 
 from pathodesk.annotations.geometry import Outline, polygonal_part
+from pathodesk.ml.model_file import split_rows
 from pathodesk.slides.pyramid import write_pyramid
 from pathodesk.slides.raster_backend import RasterSlideReader
 
@@ -40,10 +40,8 @@ class MosaicTruth:
 def split_images(tiles_dir: Path, splits_csv: Path, split: str = "test") -> dict[str, list[Path]]:
     """Images of one split of a model card's splits.csv, by class."""
     found: dict[str, list[Path]] = {}
-    with splits_csv.open(newline="") as handle:
-        for row in csv.DictReader(handle):
-            if row["split"] == split:
-                found.setdefault(row["label"], []).append(tiles_dir / row["path"])
+    for path, label in split_rows(splits_csv, tiles_dir, split):
+        found.setdefault(label, []).append(path)
     return found
 
 

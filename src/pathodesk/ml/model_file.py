@@ -8,6 +8,7 @@ optional pictures, log and splits.
 
 from __future__ import annotations
 
+import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +66,15 @@ def load_model(path: Path) -> LoadedModel:
     int8 = path.parent / INT8_FILES[0] if all((path.parent / n).is_file() for n in INT8_FILES) else None
     labels, image_px = list(saved["labels"]), int(saved["image_px"])
     return LoadedModel(model, saved["arch"], labels, normalization, image_px, int8)
+
+
+def split_rows(splits_csv: Path, tiles_dir: Path, split: str) -> list[tuple[Path, str]]:
+    """The images of one split of a model folder's ``splits.csv``, in its order, each with its
+    class name (paths are relative to ``tiles_dir``, the data's common folder)."""
+    with splits_csv.open(newline="") as handle:
+        return [
+            (tiles_dir / row["path"], row["label"]) for row in csv.DictReader(handle) if row["split"] == split
+        ]
 
 
 def read_card(run_dir: Path) -> dict[str, object]:

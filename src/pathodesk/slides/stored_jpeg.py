@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import tifffile
@@ -59,10 +58,14 @@ def complete_jpeg(tile: bytes, tables: bytes | None, photometric: int) -> bytes 
     return SOI + coding + shared + tile[2:]
 
 
-@dataclass(frozen=True)
-class _Level:
-    page: tifffile.TiffPage
-    columns: int
+def read_tile(fd: int, page: tifffile.TiffPage, col: int, row: int) -> bytes | None:
+    """One stored tile of ``page`` as a standalone JPEG, read from the open file ``fd``;
+    None for a tile the scanner never wrote (the reader fills it) or one not whole."""
+    index = row * math.ceil(page.imagewidth / page.tilewidth) + col
+    if not 0 <= index < len(page.dataoffsets) or page.databytecounts[index] == 0:
+        return None
+    data = os.pread(fd, page.databytecounts[index], page.dataoffsets[index])
+    return complete_jpeg(data, page.jpegtables, page.photometric)
 
 
 class StoredJpegTiles:
@@ -76,11 +79,7 @@ class StoredJpegTiles:
             for page in self._tif.pages
             if isinstance(page, tifffile.TiffPage) and servable(page)
         }
-        self._levels: dict[int, _Level] = {}
-        for level, size in enumerate(level_dimensions):
-            page = pages.get(size)
-            if page is not None:
-                self._levels[level] = _Level(page, math.ceil(page.imagewidth / page.tilewidth))
+        self._levels = {level: pages[size] for level, size in enumerate(level_dimensions) if size in pages}
         self._fd = os.open(path, os.O_RDONLY)
 
     @property
@@ -88,18 +87,12 @@ class StoredJpegTiles:
         return tuple(self._levels)
 
     def tile_size(self, level: int) -> Size | None:
-        found = self._levels.get(level)
-        return None if found is None else (found.page.tilewidth, found.page.tilelength)
+        page = self._levels.get(level)
+        return None if page is None else (page.tilewidth, page.tilelength)
 
     def tile(self, level: int, col: int, row: int) -> bytes | None:
-        found = self._levels.get(level)
-        if found is None:
-            return None
-        page, index = found.page, row * found.columns + col
-        if not 0 <= index < len(page.dataoffsets) or page.databytecounts[index] == 0:
-            return None  # a tile the scanner never wrote: the reader fills it
-        data = os.pread(self._fd, page.databytecounts[index], page.dataoffsets[index])
-        return complete_jpeg(data, page.jpegtables, page.photometric)
+        page = self._levels.get(level)
+        return None if page is None else read_tile(self._fd, page, col, row)
 
     def close(self) -> None:
         os.close(self._fd)

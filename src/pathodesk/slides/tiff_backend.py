@@ -30,7 +30,7 @@ from pathodesk.slides.base import (
     plausible_mpp,
     white_canvas,
 )
-from pathodesk.slides.stored_jpeg import complete_jpeg, servable
+from pathodesk.slides.stored_jpeg import read_tile, servable
 
 
 class DecodedTiles:
@@ -266,11 +266,7 @@ class TiffSlideReader:
         """One stored tile as a standalone JPEG, its pixels undecoded (``stored_jpeg``)."""
         if self.native_tile_size(level) is None:
             return None
-        page = self._levels[level].pages[0]
-        columns = math.ceil(page.imagewidth / page.tilewidth)
-        index = row * columns + col
-        data = os.pread(self._fd, page.databytecounts[index], page.dataoffsets[index])
-        return complete_jpeg(data, page.jpegtables, page.photometric)
+        return read_tile(self._fd, self._levels[level].pages[0], col, row)
 
     def _decode_tile(self, page: tifffile.TiffPage, index: int) -> np.ndarray:
         key = (self._reader_id, id(page), index)

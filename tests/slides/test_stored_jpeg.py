@@ -6,16 +6,25 @@ from __future__ import annotations
 
 import io
 import subprocess
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import openslide
 import tifffile
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from pathodesk.slides import open_slide
 from pathodesk.slides.deepzoom import DeepZoomTiler
-from pathodesk.slides.stored_jpeg import RGB_PHOTOMETRIC, YCBCR_PHOTOMETRIC, complete_jpeg
+from pathodesk.slides.stored_jpeg import (
+    MAX_TILE_BYTES,
+    RGB_PHOTOMETRIC,
+    YCBCR_PHOTOMETRIC,
+    complete_jpeg,
+    open_stored_jpeg_tiles,
+)
 
 
 def decoded(jpeg: bytes) -> np.ndarray:
@@ -88,3 +97,34 @@ def test_only_jpeg_streams_a_browser_reads_alike_are_completed() -> None:
     assert complete_jpeg(tile, b"broken tables", YCBCR_PHOTOMETRIC) is None
     jfif = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + tile[2:]
     assert complete_jpeg(jfif, None, RGB_PHOTOMETRIC) is None  # JFIF means YCbCr to a decoder
+
+
+# the sample's level-0 directory, tile offsets, byte counts and JPEG tables lie at
+# 1,275,950-1,278,105; anywhere else is mostly tile data
+WHERE = st.one_of(st.integers(1_275_950, 1_278_105), st.integers(0, 1_938_954))
+
+
+@settings(max_examples=60, deadline=None)
+@given(edits=st.lists(st.tuples(WHERE, st.integers(0, 255)), min_size=1, max_size=8))
+def test_a_damaged_slide_file_gives_stored_tiles_or_none_never_a_crash(
+    samples: dict[str, Path], edits: list[tuple[int, int]]
+) -> None:
+    """Bytes changed anywhere in an SVS (its directory, tables or tile data): the stored-tile
+    path gives a complete JPEG or None (the reader then decodes and says what is wrong),
+    never an exception and never an absurd read."""
+    data = bytearray(samples["svs"].read_bytes())
+    for at, value in edits:
+        data[at % len(data)] = value
+    with tempfile.TemporaryDirectory() as folder:
+        damaged = Path(folder) / "damaged.svs"
+        damaged.write_bytes(bytes(data))
+        tiles = open_stored_jpeg_tiles(damaged, ((2220, 2967),))
+        if tiles is None:
+            return
+        try:
+            for col, row in ((0, 0), (3, 4), (8, 11), (9, 12), (99, 99)):
+                tile = tiles.tile(0, col, row)
+                assert tile is None or (tile.startswith(b"\xff\xd8") and tile.endswith(b"\xff\xd9"))
+                assert tile is None or len(tile) <= MAX_TILE_BYTES + 4096
+        finally:
+            tiles.close()

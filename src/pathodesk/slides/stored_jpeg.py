@@ -24,6 +24,7 @@ RGB_PHOTOMETRIC = 2
 YCBCR_PHOTOMETRIC = 6
 SOI, EOI = b"\xff\xd8", b"\xff\xd9"
 JFIF = b"\xff\xe0"
+MAX_TILE_BYTES = 16 * 1024 * 1024  # a 4096-px RGB tile at any JPEG quality is smaller
 
 
 # APP14 "Adobe": version 100, no flags, transform 0 (the components are R, G, B)
@@ -62,8 +63,8 @@ def read_tile(fd: int, page: tifffile.TiffPage, col: int, row: int) -> bytes | N
     """One stored tile of ``page`` as a standalone JPEG, read from the open file ``fd``;
     None for a tile the scanner never wrote (the reader fills it) or one not whole."""
     index = row * math.ceil(page.imagewidth / page.tilewidth) + col
-    if not 0 <= index < len(page.dataoffsets) or page.databytecounts[index] == 0:
-        return None
+    if not 0 <= index < len(page.dataoffsets) or not 0 < page.databytecounts[index] <= MAX_TILE_BYTES:
+        return None  # never written, or a byte count no tile has (a damaged directory)
     data = os.pread(fd, page.databytecounts[index], page.dataoffsets[index])
     return complete_jpeg(data, page.jpegtables, page.photometric)
 

@@ -108,6 +108,10 @@ def main() -> None:
         (args.folder / name).replace(args.folder / final)
     card_path = args.folder / CARD_FILE
     card = json.loads(card_path.read_text())
+    record["rests_on"] = (
+        f"{len(truth)} test tiles in {card['splits']['test']['groups']} groups (the card's test split; "
+        "its notes say what a group is and whether patients are known)"
+    )
     card["int8"] = record
     card_path.write_text(json.dumps(card, indent=2) + "\n")
 

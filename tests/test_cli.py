@@ -136,3 +136,18 @@ def test_low_resolution_ingest_super_resolution_and_the_storage_report(
     broken.write_bytes(b"not a picture")
     refused = run(settings, "superres", str(broken), "--scale", "8", "--out", str(out))
     assert refused.returncode == 2 and "not a readable image" in refused.stderr
+    too_deep = run(
+        settings,
+        "train",
+        "--disease-type",
+        "lung",
+        "--role",
+        "superres",
+        "--data",
+        str(tmp_path / "out"),
+        "--scale",
+        "8",
+        "--blocks",
+        "9",
+    )  # E8: a generator that sees past the tiles' context margin would show seams
+    assert too_deep.returncode == 2 and "fewer blocks" in too_deep.stderr, too_deep.stderr

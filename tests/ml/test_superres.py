@@ -15,12 +15,28 @@ from skimage.metrics import peak_signal_noise_ratio
 from torch.nn import functional
 
 from pathodesk.analysis.superres import super_resolve_tiled
+from pathodesk.errors import ValidationFailedError
 from pathodesk.ml.registry import SHIPPED_DIR
-from pathodesk.ml.superres_data import Degradation, HighResImage, bicubic, degrade, to_tensor
+from pathodesk.ml.superres_data import (
+    STORED_JPEG_QUALITY,
+    Degradation,
+    HighResImage,
+    bicubic,
+    degrade,
+    to_tensor,
+)
 from pathodesk.ml.superres_losses import TissueFeatures
 from pathodesk.ml.superres_model import load_superres_model, save_superres_model, super_resolve
-from pathodesk.ml.superres_nets import PatchDiscriminator, SuperResolutionNet, superres_arch
+from pathodesk.ml.superres_nets import (
+    CONTEXT_LOW_PX,
+    PatchDiscriminator,
+    SuperResolutionNet,
+    parse_superres_arch,
+    reach_low_px,
+    superres_arch,
+)
 from pathodesk.ml.superres_train import SuperResConfig, evaluate, train_superres
+from pathodesk.slides.superresolved import SuperResolvedReader
 
 TINY = {"width": 16, "blocks": 2, "batch_size": 8, "crop_px": 0}
 
@@ -75,6 +91,42 @@ def test_tiles_join_without_seams(scale: int, tissue: tuple[list[HighResImage], 
     assert int(np.abs(no_context.astype(int) - whole.astype(int)).max()) > 4  # the test sees seams
 
 
+@pytest.mark.parametrize("scale", [4, 8])
+def test_no_generator_sees_further_than_the_margin_tiles_are_enlarged_with(
+    scale: int, tmp_path: Path
+) -> None:
+    """E8 seams: every region is enlarged with CONTEXT_LOW_PX stored pixels around it, so a
+    generator that sees further would make tiles differ at their joins. ``reach_low_px`` is
+    checked against the network: one changed input pixel moves output pixels exactly that far
+    (in double precision, with strong weights, so no path fades to nothing)."""
+    deepest = max(blocks for blocks in range(1, 30) if reach_low_px(scale, blocks) <= CONTEXT_LOW_PX)
+    with pytest.raises(ValueError, match="margin"):
+        SuperResolutionNet(scale, width=8, blocks=deepest + 1)
+    torch.manual_seed(0)
+    model = SuperResolutionNet(scale, width=8, blocks=deepest).double().eval()
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.normal_(0, 0.3)
+        low = torch.rand(1, 3, 72, 72, dtype=torch.float64)
+        changed = low.clone()
+        changed[..., 36, 36] += 0.5
+        moved = (model(changed) - model(low)).abs().amax(dim=(0, 1)) > 0
+    rows, columns = np.nonzero(moved.numpy())
+    centre_in_input = (np.concatenate([rows, columns]) + 0.5) / scale - 0.5
+    seen = float(np.abs(centre_in_input - 36).max())
+    # an output pixel's centre lies up to (scale - 1) / (2 · scale) from its input pixel's
+    assert seen == pytest.approx(reach_low_px(scale, deepest) + (scale - 1) / (2 * scale))
+    assert SuperResolvedReader.__init__.__defaults__ == (CONTEXT_LOW_PX,)
+    too_deep = tmp_path / "too-deep" / "model.pt"
+    too_deep.parent.mkdir()
+    torch.save({"arch": superres_arch(scale, 8, deepest + 1), "state_dict": {}}, too_deep)
+    with pytest.raises(ValidationFailedError, match="seams"):
+        load_superres_model(too_deep)
+    for folder in sorted(SHIPPED_DIR.glob("superres-*")):
+        parsed = parse_superres_arch(load_superres_model(folder / "model.pt").arch)
+        assert parsed is not None and reach_low_px(parsed[0], parsed[2]) <= CONTEXT_LOW_PX, folder.name
+
+
 def test_degradation_is_the_stored_pyramids() -> None:
     high = np.random.default_rng(0).integers(0, 255, (64, 48, 3), dtype=np.uint8)
     low = degrade(high, 4)
@@ -83,6 +135,18 @@ def test_degradation_is_the_stored_pyramids() -> None:
     area = high.reshape(16, 4, 12, 4, 3).mean(axis=(1, 3))
     assert np.abs(exact.astype(float) - area).max() <= 1  # area downsampling is the mean of each block
     assert bicubic(low, 4).shape == high.shape
+
+
+def test_training_degradations_stay_near_the_storage_path() -> None:
+    """E6: the generator serves pyramids PathoDesk stored itself (area, JPEG 90), so training
+    draws near that path: JPEG 85–95, most crops unblurred, any blur slight."""
+    rng = np.random.default_rng(0)
+    drawn = [Degradation.random(rng) for _ in range(2000)]
+    qualities = {d.jpeg_quality for d in drawn}
+    assert qualities <= set(range(85, 96)) and STORED_JPEG_QUALITY in qualities
+    blurs = np.array([d.blur_sigma for d in drawn])
+    assert 0.6 < float(np.mean(blurs == 0)) < 0.8
+    assert float(blurs.max()) <= 0.5
 
 
 def test_training_beats_bicubic_on_tissue_it_never_saw(

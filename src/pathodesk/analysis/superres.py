@@ -15,11 +15,8 @@ from pathodesk.db.models import TrainedModel
 from pathodesk.errors import NotFoundError
 from pathodesk.ml.registry import GENERAL_TYPE, active_model
 from pathodesk.ml.superres_model import super_resolve
-from pathodesk.ml.superres_nets import SuperResolutionNet
+from pathodesk.ml.superres_nets import CONTEXT_LOW_PX, SuperResolutionNet
 
-# The generator's reach in low-resolution pixels: a 5 × 5 encoder (2), a body of 13 3 × 3
-# convs (13) and the decoder's convs at finer sizes (under 1): 16 in all; 4 more to spare.
-CONTEXT_LOW_PX = 20
 TILE_LOW_PX = 128  # low-resolution pixels enlarged per pass (bounded memory, good CPU use)
 
 

@@ -28,11 +28,22 @@ from torch.nn import functional
 SUPERRES_SCALES = (4, 8)
 DEFAULT_WIDTH = 48
 DEFAULT_BLOCKS = 6
+# The margin of stored pixels every region is enlarged with (``analysis.superres``,
+# ``slides.superresolved``). A generator must not see further, or tiles show seams.
+CONTEXT_LOW_PX = 20
 _ARCH = re.compile(r"^superres-x(\d+)-w(\d+)b(\d+)$")
 
 
 def superres_arch(scale: int, width: int = DEFAULT_WIDTH, blocks: int = DEFAULT_BLOCKS) -> str:
     return f"superres-x{scale}-w{width}b{blocks}"
+
+
+def reach_low_px(scale: int, blocks: int) -> float:
+    """How far an output pixel sees, in input pixels: the 5 × 5 encoder (2), two 3 × 3 convs
+    a block and the body's last (2·blocks + 1), then the decoder's 3 × 3 convs, the first at
+    the input's size (1), each later one at twice the last one's size (½, ¼)."""
+    decoder_convs = int(math.log2(scale))
+    return 2 + 2 * blocks + 1 + sum(0.5**step for step in range(decoder_convs))
 
 
 def superres_scale(arch: str) -> int | None:
@@ -66,6 +77,11 @@ class SuperResolutionNet(nn.Module):
         super().__init__()
         if scale not in SUPERRES_SCALES:
             raise ValueError(f"scale must be one of {SUPERRES_SCALES}")
+        if reach_low_px(scale, blocks) > CONTEXT_LOW_PX:
+            raise ValueError(
+                f"{blocks} residual blocks see further than the {CONTEXT_LOW_PX}-pixel margin"
+                " tiles are enlarged with: their joins would show"
+            )
         self.scale = scale
         self.encoder = nn.Conv2d(3, width, 5, padding=2)
         self.body = nn.Sequential(

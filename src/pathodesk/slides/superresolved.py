@@ -69,7 +69,12 @@ def scan_info(stored: SlideInfo, factor: int) -> SlideInfo:
 class SuperResolvedReader:
     """``stored`` (a 1/factor pyramid) read at the scan's resolution through ``enlarge``."""
 
-    def __init__(self, stored: SlideReader, enlarge: Enlarge, context_px: int = 20) -> None:
+    def __init__(
+        self,
+        stored: SlideReader,
+        enlarge: Enlarge,
+        context_px: int = 20,  # ml.superres_nets.CONTEXT_LOW_PX
+    ) -> None:
         self.stored, self.enlarge, self.context_px = stored, enlarge, context_px
         self.factor = stored_downsample(stored.info)
         if self.factor < 2 or self.factor & (self.factor - 1):

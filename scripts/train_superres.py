@@ -2,8 +2,10 @@
 L1 generator and a GAN generator fine-tuned from it, on the 20 native 40× MoNuSeg tiles
 (``he-40x-sr-monuseg``: 20 patients, 8 organs), split 6:2:2 by patient (12 / 4 / 4; one
 tile a patient, so stratifying by organ, 1–4 patients each, would only unbalance the
-parts). Both are shipped; the GAN one (the seed's recipe; its folder sorts first) becomes
-the active one, the L1 one is there to compare and to switch to
+parts). The 7 MoNuSeg tiles of ``monuseg-nuclei-xml`` are 7 more patients, none of them
+among the 20: they only ever join the training part, so validation and test stay the same
+patients as before. Both are shipped; the GAN one (the seed's recipe; its folder sorts
+first) becomes the active one, the L1 one is there to compare and to switch to
 (``bench/superres_quality.py``). The test patients are never looked at here.
 
     .venv/bin/python scripts/train_superres.py [--scales 4 8] [--out DIR]
@@ -40,6 +42,7 @@ from pathodesk.ml.superres_train import (
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("PATHODESK_SHARED_DATA_DIR", ROOT.parent / "shared" / "data"))
 SOURCE = "he-40x-sr-monuseg"
+EXTRA_SOURCE = "monuseg-nuclei-xml"  # 7 more 40x MoNuSeg patients, training only
 FEATURE_MODEL = ROOT / "src" / "pathodesk" / "shipped_models" / "lung" / "model.pt"
 SPLIT = (0.6, 0.2, 0.2)
 
@@ -55,6 +58,19 @@ def monuseg_tiles(root: Path) -> list[HighResImage]:
 def patient_splits(images: list[HighResImage]) -> dict[str, list[HighResImage]]:
     train, validation, test = group_split(images, SPLIT, seed=0)
     return {"train": train, "validation": validation, "test": test}
+
+
+def extra_training_tiles(root: Path, held_out: list[HighResImage]) -> list[HighResImage]:
+    """The extra source's tiles, each its own patient (the TCGA barcode's first 12
+    characters); refuses any patient of validation or test."""
+    tiles = [
+        HighResImage(np.ascontiguousarray(cv2.imread(str(path))[..., ::-1]), path.stem[:12])
+        for path in sorted((root / "images").glob("*.png"))
+    ]
+    shared = {tile.group for tile in tiles} & {image.group for image in held_out}
+    if shared:
+        sys.exit(f"{root.name} shares patients with validation or test: {sorted(shared)}")
+    return tiles
 
 
 def test_scores(model: SuperResolutionNet, images: list[HighResImage], scale: int) -> dict[str, object]:
@@ -117,9 +133,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scales", type=int, nargs="+", default=[4, 8])
     parser.add_argument("--out", type=Path, default=ROOT / "src" / "pathodesk" / "shipped_models")
+    parser.add_argument("--width", type=int, default=64, help="the generator's feature maps")
+    parser.add_argument("--blocks", type=int, default=16, help="the generator's residual blocks")
     parser.add_argument("--l1-epochs", type=int, default=16)
-    parser.add_argument("--gan-epochs", type=int, default=8)
-    parser.add_argument("--steps", type=int, default=80, help="steps per epoch")
+    parser.add_argument("--steps", type=int, default=250, help="steps per L1 epoch")
+    parser.add_argument("--gan-epochs", type=int, default=2)
+    parser.add_argument("--gan-steps", type=int, default=100, help="steps per GAN epoch")
     parser.add_argument(
         "--score-only", action="store_true", help="score the shipped models again, no training"
     )
@@ -128,19 +147,22 @@ def main() -> None:
     if not root.is_dir():
         sys.exit(f"needs {root} (PATHODESK_SHARED_DATA_DIR)")
     splits = patient_splits(monuseg_tiles(root))
+    splits["train"] += extra_training_tiles(SHARED_DATA / EXTRA_SOURCE, splits["validation"] + splits["test"])
     features = TissueFeatures(FEATURE_MODEL)
     described = ", ".join(f"{name} {len(images)} patients" for name, images in splits.items())
-    print(f"{SOURCE}: {described}", flush=True)
+    print(f"{SOURCE} + {EXTRA_SOURCE}: {described}", flush=True)
     for scale in args.scales:
         folders = {"L1": args.out / f"superres-x{scale}-l1", "GAN": args.out / f"superres-x{scale}"}
         if args.score_only:
             score(scale, folders, splits)
             continue
-        base = SuperResConfig(scale=scale, steps_per_epoch=args.steps)
-        l1_config = replace(base, recipe="l1", epochs=args.l1_epochs, lr=4e-4)
+        base = SuperResConfig(scale=scale, width=args.width, blocks=args.blocks)
+        l1_config = replace(base, recipe="l1", epochs=args.l1_epochs, steps_per_epoch=args.steps, lr=4e-4)
         l1 = train_superres(splits["train"], splits["validation"], l1_config, features, progress=True)
         save(l1, l1_config, args.out / f"superres-x{scale}-l1", splits, described)
-        gan_config = replace(base, recipe="gan", epochs=args.gan_epochs, lr=5e-5)
+        gan_config = replace(
+            base, recipe="gan", epochs=args.gan_epochs, steps_per_epoch=args.gan_steps, lr=5e-5
+        )
         gan = train_superres(
             splits["train"], splits["validation"], gan_config, features, start=l1.model, progress=True
         )
@@ -161,12 +183,13 @@ def save(
         config,
         folder,
         disease_type=GENERAL_TYPE,  # the general generators: every type without its own
-        data_description=f"{SOURCE}: native 40x H&E tiles, {described}",
+        data_description=f"{SOURCE} + {EXTRA_SOURCE}: native 40x H&E tiles, {described}",
         notes=[
             "perceptual loss: stem and first three stages of the shipped lung tile classifier"
             if config.recipe == "gan"
             else "pixel (L1) loss only",
-            "degradation: random blur (sigma 0-1 px), area downsampling, JPEG 75-95",
+            "degradation: the storage path (area downsampling, JPEG), JPEG 85-95,"
+            " a blur of sigma 0-0.5 px on 30 % of crops",
         ],
     )
     quality = run.validation

@@ -91,18 +91,12 @@ def train_superres_command(args: argparse.Namespace) -> int:
     from pathodesk.ml.registry import SHIPPED_DIR
     from pathodesk.ml.superres_data import read_images
     from pathodesk.ml.superres_losses import TissueFeatures
-    from pathodesk.ml.superres_nets import CONTEXT_LOW_PX, reach_low_px
+    from pathodesk.ml.superres_nets import check_reach
     from pathodesk.ml.superres_train import SuperResConfig, save_superres_run, train_superres
 
     if args.data is None:
         raise PathoDeskError("train --role superres needs --data DIR of high-resolution images")
-    if reach_low_px(args.scale, args.blocks) > CONTEXT_LOW_PX:
-        raise PathoDeskError(
-            "--blocks %(blocks)s: the generator would see further than the %(margin)s pixels of"
-            " context each tile is enlarged with, and tiles would show seams; use fewer blocks",
-            blocks=args.blocks,
-            margin=CONTEXT_LOW_PX,
-        )
+    check_reach(args.scale, args.blocks)  # before reading any image
     images = read_images(args.data, read_groups(args.groups) if args.groups else None)
     parts = group_split(images, args.split, args.seed)
     if len(parts[1]) == 0:

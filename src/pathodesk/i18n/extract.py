@@ -28,6 +28,7 @@ ERROR_CLASSES = (
     "StorageUnavailableError",
     "StorageFullError",
     "CorruptCopyError",
+    "ReachBeyondMarginError",
 )
 PYTHON_KEYWORDS: dict[str, None] = {"_": None, "N_": None, "gettext": None} | dict.fromkeys(ERROR_CLASSES)
 

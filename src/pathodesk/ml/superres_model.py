@@ -11,13 +11,7 @@ import torch
 
 from pathodesk.errors import ValidationFailedError
 from pathodesk.ml.superres_data import to_image, to_tensor
-from pathodesk.ml.superres_nets import (
-    CONTEXT_LOW_PX,
-    SuperResolutionNet,
-    parse_superres_arch,
-    reach_low_px,
-    superres_model,
-)
+from pathodesk.ml.superres_nets import SuperResolutionNet, superres_model
 
 
 @dataclass
@@ -37,12 +31,6 @@ def save_superres_model(path: Path, model: SuperResolutionNet, arch: str) -> Non
 def load_superres_model(path: Path) -> LoadedSuperRes:
     """Never unpickles code (``weights_only``)."""
     saved = torch.load(path, map_location="cpu", weights_only=True)
-    parsed = parse_superres_arch(str(saved.get("arch", "")))
-    if parsed is not None and reach_low_px(parsed[0], parsed[2]) > CONTEXT_LOW_PX:
-        raise ValidationFailedError(
-            "%(name)s sees further than the context each tile is enlarged with: its tiles would show seams",
-            name=path.parent.name,
-        )
     model = superres_model(str(saved.get("arch", "")))
     if model is None:
         raise ValidationFailedError("%(name)s is not a super-resolution model", name=path.parent.name)

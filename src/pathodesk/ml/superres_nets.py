@@ -25,6 +25,8 @@ import torch
 from torch import nn
 from torch.nn import functional
 
+from pathodesk.errors import ValidationFailedError
+
 SUPERRES_SCALES = (4, 8)
 DEFAULT_WIDTH = 48
 DEFAULT_BLOCKS = 6
@@ -38,12 +40,27 @@ def superres_arch(scale: int, width: int = DEFAULT_WIDTH, blocks: int = DEFAULT_
     return f"superres-x{scale}-w{width}b{blocks}"
 
 
+class ReachBeyondMarginError(ValidationFailedError, ValueError):
+    """A generator too deep for the margin (a ValueError too, as a bad size is)."""
+
+
 def reach_low_px(scale: int, blocks: int) -> float:
     """How far an output pixel sees, in input pixels: the 5 × 5 encoder (2), two 3 × 3 convs
     a block and the body's last (2·blocks + 1), then the decoder's 3 × 3 convs, the first at
     the input's size (1), each later one at twice the last one's size (½, ¼)."""
     decoder_convs = int(math.log2(scale))
     return 2 + 2 * blocks + 1 + sum(0.5**step for step in range(decoder_convs))
+
+
+def check_reach(scale: int, blocks: int) -> None:
+    """Refuse a generator that would see past the margin (wherever one is built or asked for)."""
+    if reach_low_px(scale, blocks) > CONTEXT_LOW_PX:
+        raise ReachBeyondMarginError(
+            "%(blocks)s residual blocks see further than the %(margin)s-pixel margin each tile"
+            " is enlarged with, so tiles would show seams: use fewer blocks",
+            blocks=blocks,
+            margin=CONTEXT_LOW_PX,
+        )
 
 
 def superres_scale(arch: str) -> int | None:
@@ -77,11 +94,7 @@ class SuperResolutionNet(nn.Module):
         super().__init__()
         if scale not in SUPERRES_SCALES:
             raise ValueError(f"scale must be one of {SUPERRES_SCALES}")
-        if reach_low_px(scale, blocks) > CONTEXT_LOW_PX:
-            raise ValueError(
-                f"{blocks} residual blocks see further than the {CONTEXT_LOW_PX}-pixel margin"
-                " tiles are enlarged with: their joins would show"
-            )
+        check_reach(scale, blocks)
         self.scale = scale
         self.encoder = nn.Conv2d(3, width, 5, padding=2)
         self.body = nn.Sequential(

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import event
 
 from pathodesk.config import Settings
 from pathodesk.db.models import Job, JobState
@@ -123,4 +125,39 @@ def test_a_late_heartbeat_never_takes_a_job_from_a_live_thread_of_the_same_serve
         assert (stored(db, orphan).state, stored(db, orphan).attempts) == (JobState.succeeded, 2)
     finally:
         pool.stop()
+        db.dispose()
+
+
+def test_a_job_another_worker_requeued_and_claimed_is_not_taken_back_by_a_slower_look(
+    settings: Settings, accounts: Accounts
+) -> None:
+    """Two workers find the same job stale at once (CI saw it run a third time): the one that
+    writes first requeues and claims it; the slower one's write must then change nothing,
+    because the claim's fresh heartbeat makes the job no longer stale."""
+    db = Database(settings.resolved_database_url())
+    with db.session() as session:
+        job_id = queue.submit(session, "slow", None, {}, user_id=accounts.expert_a_id).id
+        dead = queue.claim(session, job_id, "a-killed-server-0")
+        assert dead is not None
+        dead.heartbeat_at = datetime.now(UTC) - timedelta(minutes=1)  # its server died a minute ago
+    stale_after = timedelta(seconds=10)
+    raced: list[str] = []
+
+    def the_other_worker_gets_there_first(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if raced or not statement.lstrip().upper().startswith("UPDATE JOBS"):
+            return
+        raced.append(statement)
+        with db.session() as other:  # another connection, as another worker thread would have
+            assert queue.requeue_stale(other, stale_after) == 1
+            assert queue.claim(other, job_id, "live-worker-1") is not None
+
+    event.listen(db.engine, "before_cursor_execute", the_other_worker_gets_there_first)
+    try:
+        with db.session() as session:
+            assert queue.requeue_stale(session, stale_after) == 0
+        assert raced, "the other worker never ran between the look and the write"
+        job = stored(db, job_id)
+        assert (job.state, job.worker, job.attempts) == (JobState.running, "live-worker-1", 2)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", the_other_worker_gets_there_first)
         db.dispose()

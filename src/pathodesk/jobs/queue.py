@@ -54,23 +54,33 @@ def requeue_stale(
     """Running jobs whose worker stopped beating go back to the queue (or fail after
     MAX_ATTEMPTS, so that a job that kills its worker every time does not loop forever).
     ``alive`` names workers the caller knows to be running their job (its own threads): a late
-    heartbeat (a busy machine, a locked database) never takes a job from them."""
+    heartbeat (a busy machine, a locked database) never takes a job from them.
+
+    Each change is one conditional UPDATE, not a read then a write: when two workers look for
+    stale jobs at once and one of them requeues and claims a job first, its fresh heartbeat
+    keeps the other's write from taking the job back (the job would run twice)."""
     limit = (now or datetime.now(UTC)) - stale_after
-    query = select(Job).where(Job.state == JobState.running, Job.heartbeat_at < limit)
+    stale = [Job.state == JobState.running, Job.heartbeat_at < limit]
     if alive:
-        query = query.where(or_(Job.worker.is_(None), Job.worker.not_in(list(alive))))
-    stale = list(session.scalars(query))
-    for job in stale:
-        if job.attempts >= MAX_ATTEMPTS:
-            job.state, job.error, job.finished_at = (
-                JobState.failed,
-                "its worker stopped (crash?) too often",
-                utcnow(),
-            )
-        else:
-            job.state, job.worker, job.message = JobState.queued, None, "requeued after its worker stopped"
-            job.dispatched_at = None  # to be sent to a worker again at once
-    return len(stale)
+        stale.append(or_(Job.worker.is_(None), Job.worker.not_in(list(alive))))
+    gave_up = (
+        update(Job)
+        .where(*stale, Job.attempts >= MAX_ATTEMPTS)
+        .values(state=JobState.failed, error="its worker stopped (crash?) too often", finished_at=utcnow())
+    )
+    requeued = (
+        update(Job)
+        .where(*stale, Job.attempts < MAX_ATTEMPTS)
+        .values(
+            state=JobState.queued,
+            worker=None,
+            message="requeued after its worker stopped",
+            dispatched_at=None,  # to be sent to a worker again at once
+        )
+    )
+    fetch = {"synchronize_session": "fetch"}  # objects already in the session see the change
+    results = [session.execute(change, execution_options=fetch) for change in (gave_up, requeued)]
+    return sum(result.rowcount for result in results)  # type: ignore[attr-defined]
 
 
 def claim(session: Session, job_id: int, worker: str) -> Job | None:

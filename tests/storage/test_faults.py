@@ -11,17 +11,18 @@ import json
 import os
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event, update
 
 from pathodesk.config import MediumSettings, Settings
 from pathodesk.db.models import MoveState, StorageMove, StorageTier
 from pathodesk.lifecycle.schedule import apply_policy, run_moves
 from pathodesk.storage import file_sha256
 from pathodesk.storage.mirror import scrub, sync_mirror
-from pathodesk.storage.moves import claim, recover, run_move
+from pathodesk.storage.moves import claim, finish_switched, recover, run_move
 from pathodesk.storage.tiers import mirror_backend, tier_backend
 from tests.storage.library import Library, days_ago
 from tests.support.paths import ROOT
@@ -87,6 +88,90 @@ def test_a_live_mover_is_not_recovered_under_its_feet(library: Library) -> None:
     assert recover(library.db, library.settings) == 0, "its heartbeat is fresh"
     assert not claim(library.db, move_id), "and no second mover may take it"
     assert run_move(library.db, library.settings, move_id) == MoveState.done
+    assert library.assert_one_good_copy(slide_id) == MIDDLE
+
+
+def test_two_recoveries_at_once_never_undo_a_move_taken_up_again(library: Library) -> None:
+    """Two servers started together each recover what a crash left. The faster one plans the
+    dead move again and a mover takes it up at once, up to the switch; the slower one saw the
+    move stale a moment before and must now leave it alone: marking a switched move planned
+    would move it once more, and that deletes the copy the slide points at."""
+    slide_id, move_id = planned_move(library)
+    db, settings = library.db, library.settings
+    assert claim(db, move_id)
+    with db.session() as session:  # its mover died a minute ago, just after claiming it
+        session.execute(
+            update(StorageMove)
+            .where(StorageMove.id == move_id)
+            .values(updated_at=datetime.now(UTC) - timedelta(minutes=1))
+        )
+    stale_after = timedelta(seconds=10)
+    first: list[str] = []
+
+    def the_other_server_gets_there_first(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if first or not statement.lstrip().upper().startswith("SELECT") or "storage_moves" not in statement:
+            return
+        first.append(statement)  # the slower recovery has just read the move as stale
+        assert recover(db, settings, stale_after) == 1
+        assert claim(db, move_id)
+        assert run_move(db, settings, move_id, defer_delete=True) == MoveState.switched
+
+    event.listen(db.engine, "after_cursor_execute", the_other_server_gets_there_first)
+    try:
+        assert recover(db, settings, stale_after) == 0, "the slower recovery leaves it alone"
+    finally:
+        event.remove(db.engine, "after_cursor_execute", the_other_server_gets_there_first)
+    assert first, "the other server never ran between the look and the recovery"
+    with db.session() as session:
+        assert session.get(StorageMove, move_id).state == MoveState.switched  # type: ignore[union-attr]
+    assert finish_switched(db, settings, [move_id]) == 1  # the mover's grace period is over
+    run_moves(db, settings)  # the next storage job
+    assert library.assert_one_good_copy(slide_id) == MIDDLE, "nothing was moved twice"
+
+
+def duplicate_of(library: Library, move_id: int) -> int:
+    """A second planned move of the same file: what servers that wake together at the policy
+    hour leave when each plans before the other's plan is committed."""
+    with library.db.session() as session:
+        move = session.get(StorageMove, move_id)
+        assert move is not None
+        same_file = {
+            name: getattr(move, name) for name in ("path", "source", "destination", "sha256", "byte_size")
+        }
+        twin = StorageMove(**same_file, state=MoveState.planned, attempts=0)
+        session.add(twin)
+        session.flush()
+        return twin.id
+
+
+def test_a_file_planned_twice_is_moved_once_and_never_lost(library: Library) -> None:
+    """The second move finds the slide already on its destination and stops; copying again
+    would switch no slide and then delete 'the unused copy': the one the slide points at."""
+    library.settings.move_grace_seconds = 0.5  # the first move's source is still there
+    slide_id, move_id = planned_move(library)
+    twin_id = duplicate_of(library, move_id)
+    assert run_moves(library.db, library.settings)["done"] == 2
+    assert library.assert_one_good_copy(slide_id) == MIDDLE
+    with library.db.session() as session:
+        twin = session.get(StorageMove, twin_id)
+        assert twin is not None and twin.state == MoveState.done and "already moved" in (twin.error or "")
+
+
+def test_two_movers_of_one_file_at_once_keep_the_copy_the_slide_points_at(library: Library) -> None:
+    """Both movers copy; the other one switches the slide while this one verifies. This one's
+    switch then changes no row, and it must not take that for 'every slide was deleted'."""
+    slide_id, move_id = planned_move(library)
+    twin_id = duplicate_of(library, move_id)
+    assert claim(library.db, move_id) and claim(library.db, twin_id)
+    ran: list[MoveState] = []
+
+    def the_other_mover_switches_first(step: str) -> None:
+        if step == "verified" and not ran:
+            ran.append(run_move(library.db, library.settings, move_id, defer_delete=True))
+
+    assert run_move(library.db, library.settings, twin_id, the_other_mover_switches_first) == MoveState.done
+    assert ran == [MoveState.switched]
+    assert finish_switched(library.db, library.settings, [move_id]) == 1  # its grace period is over
     assert library.assert_one_good_copy(slide_id) == MIDDLE
 
 

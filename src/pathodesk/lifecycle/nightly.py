@@ -2,7 +2,10 @@
 ``storage_policy_hour`` (local time) and queues the moves, and checks the mirror every
 ``scrub_every_days``; both then run as the lowest-priority jobs. Several servers sharing a
 database may all wake: planning skips files with a move under way, and one storage job of
-each kind is queued at a time, so the work is done once."""
+each kind is queued at a time, so the work is done once. Servers that plan in the same instant
+can still plan a file twice, or queue two storage jobs: moves and recoveries are taken with
+conditional updates and a move that finds its file moved already stops (``storage.moves``),
+so the file is copied at most twice and never lost."""
 
 from __future__ import annotations
 

@@ -12,6 +12,10 @@ switched move (deletes the source) and rolls back an unswitched one (deletes wha
 the destination) and plans it again. A mover beats ``updated_at`` while it works, so recovery
 only touches moves whose mover stopped. A source that no longer matches its checksum is not
 copied: the mirror's copy is, if it matches.
+
+Several servers may plan, move and recover at the same moment: a move and a recovery are each
+taken with a conditional update that only one can win, and a move of a file whose slides
+already point at its destination (planned twice) stops without deleting anything.
 """
 
 from __future__ import annotations
@@ -121,6 +125,8 @@ def run_move(
         assert move is not None and move.state == MoveState.copying, "claim the move first"
         path, source_tier, target_tier = move.path, move.source, move.destination
         expected, size = move.sha256, move.byte_size
+    if _points_at(db, path, target_tier) and not _points_at(db, path, source_tier):
+        return _already_moved(db, move_id)
     source, target = tier_backend(settings, source_tier), tier_backend(settings, target_tier)
     beat = _Heartbeat(db, move_id, on_step)
     try:
@@ -147,8 +153,10 @@ def run_move(
         )
         session.commit()
     beat("switched")
-    if not switched:  # every slide using the file was deleted meanwhile: nothing points here
-        target.delete(path)
+    if not switched:
+        if _points_at(db, path, target_tier):
+            return _already_moved(db, move_id)
+        target.delete(path)  # every slide using the file was deleted meanwhile: nothing points here
     elif defer_delete:
         return MoveState.switched
     else:
@@ -156,6 +164,14 @@ def run_move(
     source.delete(path)
     beat("deleted")
     _set_state(db, move_id, MoveState.done)
+    return MoveState.done
+
+
+def _already_moved(db: Database, move_id: int) -> MoveState:
+    """Another move of the same file got there first (servers that woke together planned it
+    twice): the file is where it should be and that move's mover deletes the source after its
+    grace period. Deleting anything here would delete the copy the slides point at."""
+    _set_state(db, move_id, MoveState.done, error="already moved by another move of the same file")
     return MoveState.done
 
 
@@ -257,13 +273,33 @@ def recover(db: Database, settings: Settings, stale_after: timedelta | None = No
                 select(StorageMove).where(StorageMove.state.in_(UNFINISHED), StorageMove.updated_at <= limit)
             )
         ]
+    recovered = 0
     for move_id, path, source_tier, target_tier, state in stopped:
+        if not _take_stopped(db, move_id, state, limit):
+            continue  # another server's recovery got there first, and a mover may have it again
         if state == MoveState.switched:
             _finish_switched(db, move_id, path, tier_backend(settings, source_tier))
         else:
             _roll_back_target(db, path, tier_backend(settings, target_tier), target_tier)
             _set_state(db, move_id, MoveState.planned, error="interrupted; planned again")
-    return len(stopped)
+        recovered += 1
+    return recovered
+
+
+def _take_stopped(db: Database, move_id: int, state: MoveState, limit: datetime) -> bool:
+    """Whether this recovery may handle a stopped move: it must still be as it was seen (same
+    state, no beat since ``limit``), and taking it beats it, so a recovery running on another
+    server at the same moment leaves it alone. Without this, a slower recovery would roll back
+    a move that the faster one had already planned again and a mover had taken up (or even
+    switched): moving it once more deletes the copy the slide points at."""
+    with db.session() as session:
+        taken = session.execute(
+            update(StorageMove)
+            .where(StorageMove.id == move_id, StorageMove.state == state, StorageMove.updated_at <= limit)
+            .values(updated_at=utcnow())
+        ).rowcount  # type: ignore[attr-defined]
+        session.commit()
+    return bool(taken)
 
 
 def pending_moves(session: Session) -> list[int]:

@@ -27,7 +27,7 @@ import numpy as np
 from pathodesk.ml.data import group_split
 from pathodesk.ml.model_file import CARD_FILE, MODEL_FILE
 from pathodesk.ml.registry import GENERAL_TYPE
-from pathodesk.ml.superres_data import HighResImage, bicubic, cropped_to_multiple, degrade
+from pathodesk.ml.superres_data import HighResImage, bicubic, cropped_to_multiple, degrade, read_images
 from pathodesk.ml.superres_losses import TissueFeatures
 from pathodesk.ml.superres_model import load_superres_model, super_resolve
 from pathodesk.ml.superres_nets import SuperResolutionNet
@@ -63,10 +63,7 @@ def patient_splits(images: list[HighResImage]) -> dict[str, list[HighResImage]]:
 def extra_training_tiles(root: Path, held_out: list[HighResImage]) -> list[HighResImage]:
     """The extra source's tiles, each its own patient (the TCGA barcode's first 12
     characters); refuses any patient of validation or test."""
-    tiles = [
-        HighResImage(np.ascontiguousarray(cv2.imread(str(path))[..., ::-1]), path.stem[:12])
-        for path in sorted((root / "images").glob("*.png"))
-    ]
+    tiles = [replace(tile, group=tile.group[:12]) for tile in read_images(root / "images")]
     shared = {tile.group for tile in tiles} & {image.group for image in held_out}
     if shared:
         sys.exit(f"{root.name} shares patients with validation or test: {sorted(shared)}")

@@ -8,6 +8,7 @@ neither a row nor a file behind (issue 2, item 6).
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import time
 import uuid
@@ -18,11 +19,11 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from pathodesk.config import Settings
-from pathodesk.db.models import DiseaseType, Exam, ResolutionState, Slide
+from pathodesk.db.models import DiseaseType, Exam, ResolutionState, Slide, StorageTier
 from pathodesk.errors import ConflictError, NotFoundError, UnsupportedSlideError, ValidationFailedError
 from pathodesk.qc.at_ingest import qc_at_ingest
 from pathodesk.slides import open_slide
@@ -33,8 +34,11 @@ from pathodesk.slides.overview import with_overview_levels
 from pathodesk.slides.pyramid import write_pyramid
 from pathodesk.slides.sanity import check_declared_size, check_tiles_present
 from pathodesk.storage import STORE_DOWNSAMPLES, file_sha256, slide_location, store_slide_file
-from pathodesk.storage.files import discard_stored_file
+from pathodesk.storage.file_locks import lock_stored_file
+from pathodesk.storage.files import discard_unused_file
 from pathodesk.storage.policy import tier_for_patient
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -245,6 +249,23 @@ def _reduced(staged: StagedFile, factor: int) -> StagedFile:
     return StagedFile(target, staged.sha256, target.stat().st_size, staged.original_name)
 
 
+def _slides_with(session: Session, sha256: str) -> list[Slide]:
+    """Slides of these bytes, as the database has them now (not as this session last saw them)."""
+    statement = select(Slide).where(Slide.sha256 == sha256).order_by(Slide.id)
+    return list(session.scalars(statement.execution_options(populate_existing=True)))
+
+
+def _discard_after_failed_commit(session: Session, settings: Settings, path: str, tier: StorageTier) -> None:
+    """The file this ingest stored, unless another upload of the same bytes committed a slide
+    that uses it meanwhile. If the database cannot be reached the file stays (an orphan file,
+    never a slide without its file)."""
+    try:
+        session.rollback()
+        discard_unused_file(session, settings, path, tier)
+    except SQLAlchemyError:
+        log.warning("a file stored for a failed ingest is left in place: %s", path)
+
+
 def ingest_staged(
     session: Session,
     settings: Settings,
@@ -267,9 +288,10 @@ def ingest_staged(
     as the exam's disease type says.
     """
     try:
-        same_bytes = list(
-            session.scalars(select(Slide).where(Slide.sha256 == staged.sha256).order_by(Slide.id))
-        )
+        same_bytes = _slides_with(session, staged.sha256)
+        if same_bytes:  # look again holding the file's lock: its last slide may have been
+            lock_stored_file(session, same_bytes[0].path)  # deleted meanwhile, or it moved
+            same_bytes = _slides_with(session, staged.sha256)
         reusable = next((slide for slide in same_bytes if may_reuse(slide)), None)
         if reusable is not None:
             return IngestResult(reusable, duplicate=True)
@@ -298,11 +320,12 @@ def ingest_staged(
         if same_bytes:
             session.commit()  # the file is stored already, and shared: never removed here
             return IngestResult(slide, duplicate=False)
-        store_slide_file(settings, staged.path, slide.path, slide.storage_tier)
+        lock_stored_file(session, slide.path)  # held to the commit: no deletion of the same
+        store_slide_file(settings, staged.path, slide.path, slide.storage_tier)  # bytes between
         try:
             session.commit()
         except BaseException:
-            discard_stored_file(settings, slide.path, slide.storage_tier)
+            _discard_after_failed_commit(session, settings, slide.path, slide.storage_tier)
             raise
         return IngestResult(slide, duplicate=False)
     except IntegrityError as exc:

@@ -504,6 +504,17 @@ class StorageMove(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
 
 
+class StoredFileLock(Base):
+    """One row per kept file (by its ``path``), written only to be locked: linking a new slide
+    to a kept file, deciding that nobody uses it any more and deleting it, and switching it to
+    another tier each lock it first, so no two of them interleave (issue 18, E5)."""
+
+    __tablename__ = "stored_file_locks"
+
+    path: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    locked_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
 class MirrorScrub(Base):
     """One pass over every stored file comparing the primary and the mirror with the recorded
     checksum (SPEC E4), and what it repaired."""

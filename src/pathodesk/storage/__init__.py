@@ -5,8 +5,8 @@ from pathodesk.storage.checksum import file_sha256
 from pathodesk.storage.files import (
     STORE_DOWNSAMPLES,
     analysis_folder,
-    discard_slide_files,
     existing_analysis_folder,
+    release_slide_files,
     slide_file,
     slide_location,
     store_slide_file,
@@ -15,9 +15,9 @@ from pathodesk.storage.files import (
 __all__ = [
     "STORE_DOWNSAMPLES",
     "analysis_folder",
-    "discard_slide_files",
     "existing_analysis_folder",
     "file_sha256",
+    "release_slide_files",
     "slide_file",
     "slide_location",
     "store_slide_file",

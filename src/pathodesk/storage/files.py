@@ -12,8 +12,11 @@ import shutil
 from pathlib import Path
 from typing import Protocol
 
+from sqlalchemy.orm import Session
+
 from pathodesk.config import Settings
 from pathodesk.db.models import StorageTier
+from pathodesk.storage.file_locks import file_in_use, lock_stored_file
 from pathodesk.storage.tiers import (
     PERMANENT_TIERS,
     forget_retrieved,
@@ -55,7 +58,8 @@ def slide_location(sha256: str, suffix: str) -> str:
 def store_slide_file(settings: Settings, staged: Path, location: str, tier: StorageTier) -> None:
     """Put a validated staged file at ``location`` on ``tier`` (E5 save): a rename when the
     tier is a folder on the same disk, else a copy written whole or not at all. The caller
-    removes it with ``discard_stored_file`` if its commit fails."""
+    holds the file's lock until its commit, and removes it with ``discard_unused_file`` if the
+    commit fails."""
     backend = tier_backend(settings, tier)
     final = backend.local_path(location)
     if final is not None:
@@ -90,12 +94,28 @@ def existing_analysis_folder(settings: Settings, slide: StoredSlide) -> Path:
     return legacy if not own.exists() and legacy.exists() else own
 
 
-def discard_slide_files(settings: Settings, slide: StoredSlide, keep_file: bool = False) -> None:
-    """The slide's analysis, and unless ``keep_file`` (another slide shares the bytes) its file
-    and the QC pictures of those bytes."""
+def discard_unused_file(
+    session: Session, settings: Settings, path: str, tier: StorageTier, sha256: str | None = None
+) -> bool:
+    """Delete the file kept at ``path`` on ``tier`` (and its mirror and local copies) unless a
+    slide uses it or, given ``sha256``, has the same bytes; commits ``session``. The file's lock
+    is held from the look to the delete, so an upload linking a new slide to it waits, then
+    finds it gone and stores its own bytes."""
+    lock_stored_file(session, path)
+    unused = not file_in_use(session, path, sha256=sha256)
+    if unused:
+        discard_stored_file(settings, path, tier)
+    session.commit()
+    return unused
+
+
+def release_slide_files(session: Session, settings: Settings, slide: StoredSlide) -> bool:
+    """After a slide's row is gone: its analysis, and its file and the QC pictures of its bytes
+    unless another slide still uses them (the same bytes in another case). True when the file
+    went."""
     shutil.rmtree(settings.analysis_dir / f"slide-{slide.id}", ignore_errors=True)
-    if keep_file:
-        return
-    discard_stored_file(settings, slide.path, StorageTier(slide.storage_tier))
+    if not discard_unused_file(session, settings, slide.path, StorageTier(slide.storage_tier), slide.sha256):
+        return False
     shutil.rmtree(settings.qc_dir / slide.sha256, ignore_errors=True)
     shutil.rmtree(settings.analysis_dir / slide.sha256, ignore_errors=True)
+    return True

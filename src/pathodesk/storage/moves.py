@@ -15,7 +15,9 @@ copied: the mirror's copy is, if it matches.
 
 Several servers may plan, move and recover at the same moment: a move and a recovery are each
 taken with a conditional update that only one can win, and a move of a file whose slides
-already point at its destination (planned twice) stops without deleting anything.
+already point at its destination (planned twice) stops without deleting anything. The switch
+and every deletion of a copy hold the file's lock (``file_locks``): an upload linking a new
+slide to the file waits for them, and they see its slide.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from pathodesk.db.session import Database
 from pathodesk.errors import PathoDeskError, StorageUnavailableError
 from pathodesk.storage.backends import Backend
 from pathodesk.storage.checksum import stream_sha256
+from pathodesk.storage.file_locks import file_in_use, lock_stored_file
 from pathodesk.storage.policy import Placement
 from pathodesk.storage.tiers import mirror_backend, tier_backend
 
@@ -141,6 +144,7 @@ def run_move(
         return MoveState.failed
     beat("verified")
     with db.session() as session:
+        lock_stored_file(session, path)  # no upload links a slide to the source copy meanwhile
         switched = session.execute(
             update(Slide)
             .where(Slide.path == path, Slide.storage_tier == source_tier)
@@ -151,17 +155,18 @@ def run_move(
             .where(StorageMove.id == move_id)
             .values(state=MoveState.switched, sha256=expected, updated_at=utcnow())
         )
+        moved_before = not switched and file_in_use(session, path, target_tier)
         session.commit()
     beat("switched")
-    if not switched:
-        if _points_at(db, path, target_tier):
-            return _already_moved(db, move_id)
-        target.delete(path)  # every slide using the file was deleted meanwhile: nothing points here
+    if moved_before:
+        return _already_moved(db, move_id)
+    if not switched:  # every slide using the file was deleted meanwhile
+        _delete_unless_used(db, target, path, target_tier)
     elif defer_delete:
         return MoveState.switched
     else:
         time.sleep(settings.move_grace_seconds)
-    source.delete(path)
+    _delete_unless_used(db, source, path, source_tier)
     beat("deleted")
     _set_state(db, move_id, MoveState.done)
     return MoveState.done
@@ -187,7 +192,7 @@ def finish_switched(db: Database, settings: Settings, move_ids: Sequence[int]) -
             )
         ]
     for move_id, path, source_tier in moves:
-        _finish_switched(db, move_id, path, tier_backend(settings, source_tier))
+        _finish_switched(db, settings, move_id, path, source_tier)
     return len(moves)
 
 
@@ -229,24 +234,34 @@ def record_checksum(db: Database, path: str, sha256: str) -> str:
 
 def _points_at(db: Database, path: str, tier: StorageTier) -> bool:
     with db.session() as session:
-        found = session.scalar(
-            select(Slide.id).where(Slide.path == path, Slide.storage_tier == tier).limit(1)
-        )
-    return found is not None
+        return file_in_use(session, path, tier)
+
+
+def _delete_unless_used(db: Database, backend: Backend, path: str, tier: StorageTier) -> None:
+    """Delete the copy on ``tier`` unless a slide points at it, deciding and deleting under the
+    file's lock: a slide an upload links to it, or another move switches to it, meanwhile
+    keeps it."""
+    with db.session() as session:
+        lock_stored_file(session, path)
+        if not file_in_use(session, path, tier):
+            backend.delete(path)
+        session.commit()
 
 
 def _roll_back_target(db: Database, path: str, target: Backend, target_tier: StorageTier) -> None:
     """Whatever reached the destination goes, unless the database points there."""
     try:
         target.discard_partials(path)
-        if not _points_at(db, path, target_tier) and target.exists(path):
-            target.delete(path)
+        if target.exists(path):
+            _delete_unless_used(db, target, path, target_tier)
     except (PathoDeskError, OSError):
         pass  # an unreachable destination: ``recover`` tries again later
 
 
-def _finish_switched(db: Database, move_id: int, path: str, source: Backend) -> None:
-    source.delete(path)
+def _finish_switched(
+    db: Database, settings: Settings, move_id: int, path: str, source_tier: StorageTier
+) -> None:
+    _delete_unless_used(db, tier_backend(settings, source_tier), path, source_tier)
     _set_state(db, move_id, MoveState.done)
 
 
@@ -278,7 +293,7 @@ def recover(db: Database, settings: Settings, stale_after: timedelta | None = No
         if not _take_stopped(db, move_id, state, limit):
             continue  # another server's recovery got there first, and a mover may have it again
         if state == MoveState.switched:
-            _finish_switched(db, move_id, path, tier_backend(settings, source_tier))
+            _finish_switched(db, settings, move_id, path, source_tier)
         else:
             _roll_back_target(db, path, tier_backend(settings, target_tier), target_tier)
             _set_state(db, move_id, MoveState.planned, error="interrupted; planned again")

@@ -10,12 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fastapi import Request, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pathodesk.db.models import Exam, Patient, Slide
 from pathodesk.errors import NotFoundError
-from pathodesk.storage import discard_slide_files, slide_file
+from pathodesk.storage import release_slide_files, slide_file
 from pathodesk.web.access import exam_viewers, may_see, may_see_exam, may_see_patient
 from pathodesk.web.state import IMMUTABLE, AppState, Principal, SlideHandle
 
@@ -95,9 +94,8 @@ def forget_slide(state: AppState, slide: Slide) -> None:
     slide (the same bytes in another case) still uses it."""
     state.slide_handles.pop(slide.id)
     with state.db.session() as session:
-        shared = session.scalar(select(Slide.id).where(Slide.sha256 == slide.sha256).limit(1)) is not None
-    discard_slide_files(state.settings, slide, keep_file=shared)
-    if not shared:
+        released = release_slide_files(session, state.settings, slide)
+    if released:
         state.readers.evict(slide_file(state.settings, slide))
         state.tiles.discard_prefix(slide.sha256)
         state.tilers.pop(slide.sha256, None)

@@ -1,0 +1,43 @@
+"""One lock per kept file, held in the database until the transaction ends (SPEC E5).
+
+Several slides can share one kept file (the same bytes in two cases), so "nobody uses this
+file any more, delete it" is a decision about other rows: made while an upload links a new
+slide to the file, or while a mover switches the file to another tier, it deletes the copy
+that slide is about to point at. Each of the three takes the file's lock first and looks at
+the slides after, in the same transaction; the database makes the others wait. This works
+across processes and servers: on PostgreSQL the lock is the row's, on SQLite the database's
+single writer.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from pathodesk.db.models import Slide, StorageTier, StoredFileLock, utcnow
+
+
+def lock_stored_file(session: Session, path: str) -> None:
+    """Take the lock of the file kept at ``path`` until ``session`` commits or rolls back;
+    waits while another transaction holds it."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = insert(StoredFileLock).values(path=path, locked_at=utcnow())
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[StoredFileLock.path], set_={"locked_at": statement.excluded.locked_at}
+        )
+    )
+
+
+def file_in_use(
+    session: Session, path: str, tier: StorageTier | None = None, sha256: str | None = None
+) -> bool:
+    """Whether a slide points at the file (on ``tier``, when given), or has the same bytes
+    (``sha256``): read after ``lock_stored_file``, the answer holds until the commit."""
+    uses = Slide.path == path
+    if tier is not None:
+        uses &= Slide.storage_tier == tier
+    if sha256 is not None:
+        uses = or_(uses, Slide.sha256 == sha256)
+    return session.scalar(select(Slide.id).where(uses).limit(1)) is not None

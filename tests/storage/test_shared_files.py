@@ -1,0 +1,196 @@
+"""Slides that share one kept file (the same bytes uploaded to two cases, issue 20) against
+the things that delete or move that file (SPEC E5): each test makes two of them meet at the
+worst moment, on SQLite and on a real PostgreSQL server, and ends with the invariant that
+every slide's file is whole, with its checksum, where its row points. Without the file's lock
+(``storage.file_locks``) each of them leaves a slide whose file was deleted."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from sqlalchemy import event
+
+from pathodesk.config import Settings
+from pathodesk.db.models import MoveState, Slide, StorageMove, StorageTier
+from pathodesk.ingest import ingest_staged, stage_copy
+from pathodesk.lifecycle.schedule import apply_policy
+from pathodesk.storage import release_slide_files
+from pathodesk.storage.moves import claim, run_move
+from pathodesk.storage.tiers import PERMANENT_TIERS, tier_backend
+from tests.storage.library import Library, days_ago
+from tests.support.postgres import Cluster, private_cluster
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[Cluster]:
+    with private_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def library(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Library]:
+    url = None
+    if request.param == "postgresql":
+        cluster: Cluster = request.getfixturevalue("postgres")
+        url = cluster.new_database(f"shared_{request.node.name.split('[')[0][-40:]}")
+    settings = Settings(data_dir=tmp_path / "data", database_url=url, move_grace_seconds=0.0)
+    settings.ensure_dirs()
+    library = Library.open(settings)
+    yield library
+    library.db.dispose()
+
+
+def scan(library: Library, name: str) -> Path:
+    """The same bytes every time it is called with the same ``name``."""
+    pixels = np.random.default_rng(sum(name.encode())).integers(120, 250, size=(192, 192, 3), dtype=np.uint8)
+    path = library.settings.data_dir.parent / f"{name}.png"
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+def upload(library: Library, source: Path, exam_id: int) -> int:
+    """An upload to a case whose user cannot see the other slides of these bytes: a new slide
+    sharing the kept file."""
+    with library.db.session() as session:
+        staged = stage_copy(library.settings, source)
+        result = ingest_staged(
+            session, library.settings, staged, exam_id=exam_id, user_id=None, may_reuse=lambda _slide: False
+        )
+        assert not result.duplicate
+        return result.slide.id
+
+
+def delete(library: Library, slide_id: int) -> bool:
+    """What deleting a slide does: its row goes first, then its file unless another uses it."""
+    with library.db.session() as session:
+        slide = session.get(Slide, slide_id)
+        assert slide is not None
+        session.delete(slide)
+        session.commit()
+        session.expunge(slide)
+    with library.db.session() as session:
+        return release_slide_files(session, library.settings, slide)
+
+
+def after_reading_the_slides_of_these_bytes(
+    library: Library, action: Callable[[], None]
+) -> Callable[[], None]:
+    """Run ``action`` once, on this thread, just after the next look for slides by checksum."""
+    done: list[bool] = []
+
+    def hook(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if not done and "FROM slides" in statement and "slides.sha256 =" in statement:
+            done.append(True)
+            action()
+
+    event.listen(library.db.engine, "after_cursor_execute", hook)
+    return lambda: event.remove(library.db.engine, "after_cursor_execute", hook)
+
+
+def test_an_upload_whose_file_loses_its_last_other_slide_meanwhile_stores_its_own_bytes(
+    library: Library,
+) -> None:
+    """The upload has seen that the bytes are kept already; before it links its slide to that
+    file, the one slide using it is deleted and the file with it."""
+    source = scan(library, "shared-a")
+    first = upload(library, source, library.exam())
+    stop = after_reading_the_slides_of_these_bytes(library, lambda: assert_deleted(library, first))
+    try:
+        second = upload(library, source, library.exam())
+    finally:
+        stop()
+    assert library.assert_one_good_copy(second) == StorageTier.recent
+
+
+def assert_deleted(library: Library, slide_id: int) -> None:
+    assert delete(library, slide_id), "nobody else used the file: it went"
+
+
+def test_a_deletion_deciding_while_an_upload_links_to_its_file_keeps_the_file(library: Library) -> None:
+    """The upload has seen the kept file and is about to link to it when the deletion of its one
+    slide looks for other users of the file: whichever of the two gets the file's lock first,
+    the new slide ends with a whole file (without the lock, the upload commits its link right
+    after the look, and the file is deleted under it)."""
+    source = scan(library, "shared-b")
+    first = upload(library, source, library.exam())
+    second_exam = library.exam()
+    upload_has_read, deletion_has_looked = threading.Event(), threading.Event()
+    uploads: list[int] = []
+    errors: list[BaseException] = []
+    engine = library.db.engine
+
+    def the_upload() -> None:
+        try:
+            uploads.append(upload(library, source, second_exam))
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    def hook(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if "FROM slides" not in statement:
+            return
+        if threading.current_thread() is uploader and not upload_has_read.is_set():
+            upload_has_read.set()  # it has seen the first slide's file
+            assert deletion_has_looked.wait(30)
+        elif (
+            threading.current_thread() is threading.main_thread()
+            and "slides.path =" in statement
+            and not deletion_has_looked.is_set()
+        ):
+            deletion_has_looked.set()  # the deletion found no other user, for now
+            uploader.join(2)  # the upload may finish now, if nothing makes it wait
+
+    uploader = threading.Thread(target=the_upload)
+    event.listen(engine, "after_cursor_execute", hook)
+    try:
+        uploader.start()
+        assert upload_has_read.wait(30)
+        delete(library, first)
+        uploader.join(60)
+    finally:
+        event.remove(engine, "after_cursor_execute", hook)
+    assert not errors, errors
+    assert library.assert_one_good_copy(uploads[0]) == StorageTier.recent
+
+
+def test_an_upload_linking_while_the_file_moves_to_another_tier_points_where_it_went(
+    library: Library,
+) -> None:
+    """The upload has seen the file on the recent tier; before it links, a mover copies it to
+    the middle tier, switches every slide there and deletes the recent copy. The new slide must
+    point at the middle tier (without the lock it points at the deleted recent copy)."""
+    source = scan(library, "shared-c")
+    exam = library.exam(admitted=days_ago(3))
+    first = upload(library, source, exam)
+    library.discharge(exam, days_ago(1))
+    assert apply_policy(library.db, library.settings)["planned_moves"] == 1
+    with library.db.session() as session:
+        move_id = session.query(StorageMove.id).filter(StorageMove.state == MoveState.planned).scalar()
+
+    def the_move() -> None:
+        assert claim(library.db, move_id)
+        assert run_move(library.db, library.settings, move_id) == MoveState.done
+
+    stop = after_reading_the_slides_of_these_bytes(library, the_move)
+    try:
+        second = upload(library, source, library.exam())
+    finally:
+        stop()
+    assert library.assert_one_good_copy(first) == StorageTier.middle
+    assert library.assert_one_good_copy(second) == StorageTier.middle
+
+
+def test_a_file_still_shared_stays_when_one_of_its_slides_is_deleted(library: Library) -> None:
+    source = scan(library, "shared-d")
+    first = upload(library, source, library.exam())
+    second = upload(library, source, library.exam())
+    assert library.row(first).path == library.row(second).path
+    path = library.row(second).path
+    assert not delete(library, first), "the other slide still uses the file"
+    assert library.assert_one_good_copy(second) == StorageTier.recent
+    assert delete(library, second)
+    assert not [tier for tier in PERMANENT_TIERS if tier_backend(library.settings, tier).exists(path)]

@@ -1,11 +1,14 @@
 """Slides that share one kept file (the same bytes uploaded to two cases, issue 20) against
-the things that delete or move that file (SPEC E5): each test makes two of them meet at the
-worst moment, on SQLite and on a real PostgreSQL server, and ends with the invariant that
-every slide's file is whole, with its checksum, where its row points. Without the file's lock
-(``storage.file_locks``) each of them leaves a slide whose file was deleted."""
+the things that delete, move or copy that file (SPEC E4, E5): each test makes two of them
+meet at the worst moment, on SQLite and on a real PostgreSQL server. The uploads end with the
+invariant that every slide's file is whole, with its checksum, where its row points (without
+the file's lock, ``storage.file_locks``, each leaves a slide whose file was deleted); the
+mirror's copies and repairs end with no copy of a deleted slide left, and none a move left
+behind."""
 
 from __future__ import annotations
 
+import io
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,11 +18,13 @@ import pytest
 from PIL import Image
 from sqlalchemy import event
 
-from pathodesk.config import Settings
+from pathodesk.config import MediumSettings, Settings
 from pathodesk.db.models import MoveState, Slide, StorageMove, StorageTier
 from pathodesk.ingest import ingest_staged, stage_copy
 from pathodesk.lifecycle.schedule import apply_policy
 from pathodesk.storage import release_slide_files
+from pathodesk.storage.backends import LocalBackend
+from pathodesk.storage.mirror import scrub, sync_mirror
 from pathodesk.storage.moves import claim, run_move
 from pathodesk.storage.tiers import PERMANENT_TIERS, tier_backend
 from tests.storage.library import Library, days_ago
@@ -194,3 +199,89 @@ def test_a_file_still_shared_stays_when_one_of_its_slides_is_deleted(library: Li
     assert library.assert_one_good_copy(second) == StorageTier.recent
     assert delete(library, second)
     assert not [tier for tier in PERMANENT_TIERS if tier_backend(library.settings, tier).exists(path)]
+
+
+def while_copying_into(monkeypatch: pytest.MonkeyPatch, root: Path, action: Callable[[], None]) -> None:
+    """Run ``action`` once, in the middle of the next copy written under ``root``: its bytes
+    are read, not yet written."""
+    original = LocalBackend.write
+    done: list[bool] = []
+
+    def write(
+        self: LocalBackend, source: io.BufferedIOBase, location: str, size: int, progress: object = None
+    ) -> None:
+        if done or self.root != root:
+            return original(self, source, location, size, progress)  # type: ignore[arg-type]
+        done.append(True)
+        in_flight = io.BytesIO(source.read())
+        action()
+        return original(self, in_flight, location, size, progress)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(LocalBackend, "write", write)
+
+
+def anywhere(library: Library, path: str) -> list[str]:
+    """Every place a copy of ``path`` is kept: the permanent tiers and the mirror."""
+    places = [tier.value for tier in PERMANENT_TIERS if tier_backend(library.settings, tier).exists(path)]
+    assert library.settings.mirror is not None
+    return places + (["mirror"] if (Path(library.settings.mirror.url) / path).exists() else [])
+
+
+def test_a_slide_deleted_while_the_mirror_copies_it_leaves_no_copy_behind(
+    library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deleted slide's bytes must not outlive it: the deletion found no mirror copy yet, so
+    the mirror's copy, landing after it, is removed again (without the lock it stays)."""
+    library.settings.mirror = MediumSettings(url=str(tmp_path / "mirror"))
+    slide_id = upload(library, scan(library, "mirrored-a"), library.exam())
+    path = library.row(slide_id).path
+    while_copying_into(monkeypatch, tmp_path / "mirror", lambda: assert_deleted(library, slide_id))
+    assert sync_mirror(library.db, library.settings) == {"copied": 0, "failed": 0}
+    assert anywhere(library, path) == []
+
+
+def test_a_slide_deleted_while_the_scrub_repairs_it_does_not_come_back(
+    library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    library.settings.mirror = MediumSettings(url=str(tmp_path / "mirror"))
+    slide_id = upload(library, scan(library, "mirrored-b"), library.exam())
+    path = library.row(slide_id).path
+    assert sync_mirror(library.db, library.settings) == {"copied": 1, "failed": 0}
+    primary = library.settings.slides_dir / path
+    primary.write_bytes(b"damaged" + primary.read_bytes()[7:])
+    while_copying_into(monkeypatch, library.settings.slides_dir, lambda: assert_deleted(library, slide_id))
+    report = scrub(library.db, library.settings)
+    assert (report.mismatches, report.repaired, report.unrepairable) == (0, 0, 0)
+    assert anywhere(library, path) == []
+
+
+def test_a_file_moved_while_the_scrub_reads_it_is_neither_reported_nor_copied_back(
+    library: Library, tmp_path: Path
+) -> None:
+    """The scrub listed the file on the recent tier; a move takes it to the middle tier before
+    the scrub reads it. The missing recent copy is not damage, and writing it back from the
+    mirror would leave a second permanent copy that nothing points at."""
+    library.settings.mirror = MediumSettings(url=str(tmp_path / "mirror"))
+    exam = library.exam(admitted=days_ago(3))
+    slide_id = upload(library, scan(library, "mirrored-c"), exam)
+    assert sync_mirror(library.db, library.settings) == {"copied": 1, "failed": 0}
+    library.discharge(exam, days_ago(1))
+    assert apply_policy(library.db, library.settings)["planned_moves"] == 1
+    with library.db.session() as session:
+        move_id = session.query(StorageMove.id).filter(StorageMove.state == MoveState.planned).scalar()
+    moved: list[bool] = []
+
+    def the_move(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if not moved and "GROUP BY slides.path" in statement:  # the scrub has listed the files
+            moved.append(True)
+            assert claim(library.db, move_id)
+            assert run_move(library.db, library.settings, move_id) == MoveState.done
+
+    event.listen(library.db.engine, "after_cursor_execute", the_move)
+    try:
+        report = scrub(library.db, library.settings)
+    finally:
+        event.remove(library.db.engine, "after_cursor_execute", the_move)
+    assert moved
+    assert (report.mismatches, report.repaired, report.unrepairable) == (0, 0, 0)
+    assert library.assert_one_good_copy(slide_id) == StorageTier.middle

@@ -16,6 +16,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from pathodesk.db.models import Slide, StorageTier, StoredFileLock, utcnow
+from pathodesk.db.session import Database
+from pathodesk.storage.backends import Backend
 
 
 def lock_stored_file(session: Session, path: str) -> None:
@@ -41,3 +43,17 @@ def file_in_use(
     if sha256 is not None:
         uses = or_(uses, Slide.sha256 == sha256)
     return session.scalar(select(Slide.id).where(uses).limit(1)) is not None
+
+
+def delete_unless_used(db: Database, backend: Backend, path: str, tier: StorageTier | None = None) -> bool:
+    """Delete the copy of ``path`` on ``backend`` unless a slide points at it (on ``tier``;
+    None: on any tier, as for the mirror), deciding and deleting under the file's lock. Also
+    what undoes a copy written without the lock, once written: if its slide was deleted, or
+    its file moved, meanwhile, the copy would outlive it."""
+    with db.session() as session:
+        lock_stored_file(session, path)
+        unused = not file_in_use(session, path, tier)
+        if unused:
+            backend.delete(path)
+        session.commit()
+    return unused

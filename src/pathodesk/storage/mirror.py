@@ -3,6 +3,11 @@ its own, at the same location whatever tier holds the primary (a move between ti
 the mirror as it is). ``sync_mirror`` copies what the mirror lacks; ``scrub`` reads every
 copy on both sides, compares it with the recorded checksum and repairs either side from the
 other, so one damaged copy is never the last one.
+
+Both read a list of files and then copy, one file after another, without holding anything:
+a copy or repair written for a slide deleted (or a file moved) meanwhile is removed again
+under the file's lock (``file_locks``), so a deleted slide's bytes do not come back, and a
+file missing because it moved is not reported as damaged.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from pathodesk.db.session import Database
 from pathodesk.errors import PathoDeskError
 from pathodesk.storage.backends import Backend
 from pathodesk.storage.checksum import stream_sha256
+from pathodesk.storage.file_locks import delete_unless_used, file_in_use
 from pathodesk.storage.moves import UNFINISHED, record_checksum
 from pathodesk.storage.tiers import mirror_backend, tier_backend
 
@@ -87,8 +93,9 @@ def sync_mirror(db: Database, settings: Settings, progress: Progress | None = No
         primary = tier_backend(settings, kept.tier)
         expected = kept.sha256 or checksum_of(primary, kept.path)
         if expected is not None and copy_verified(primary, mirror, kept.path, expected, kept.byte_size):
-            copied += 1
-        else:
+            # the slide deleted while its copy was written: the deletion found no mirror copy yet
+            copied += 0 if delete_unless_used(db, mirror, kept.path) else 1
+        elif _kept_at(db, kept):
             failed += 1
         if progress is not None:
             progress(done, len(missing))
@@ -103,25 +110,13 @@ def scrub(db: Database, settings: Settings, progress: Progress | None = None) ->
     record = MirrorScrub(started_at=utcnow(), files=len(files), mismatches=0, repaired=0, unrepairable=0)
     details: list[dict[str, object]] = []
     for done, kept in enumerate(files, start=1):
-        primary = tier_backend(settings, kept.tier)
-        primary_sum = checksum_of(primary, kept.path)
-        mirror_sum = checksum_of(mirror, kept.path) if mirror is not None else None
-        expected = kept.sha256 or primary_sum or mirror_sum
-        if expected is not None and kept.sha256 is None:
-            record_checksum(db, kept.path, expected)
-        bad = [
-            side for side, found in (("primary", primary_sum), ("mirror", mirror_sum)) if found != expected
-        ]
-        if mirror is None:
-            bad = [side for side in bad if side == "primary"]
-        if bad:
-            record.mismatches += len(bad)
-            fixed = (
-                expected is not None and len(bad) == 1 and _repair(primary, mirror, kept, expected, bad[0])
-            )
+        found = _scrub_one(db, tier_backend(settings, kept.tier), mirror, kept)
+        if found is not None:
+            damaged, fixed = found
+            record.mismatches += len(damaged)
             record.repaired += 1 if fixed else 0
             record.unrepairable += 0 if fixed else 1
-            details.append({"path": kept.path, "damaged": bad, "repaired": fixed})
+            details.append({"path": kept.path, "damaged": damaged, "repaired": fixed})
         if progress is not None:
             progress(done, len(files))
     record.finished_at, record.details = utcnow(), details
@@ -133,9 +128,50 @@ def scrub(db: Database, settings: Settings, progress: Progress | None = None) ->
     return record
 
 
-def _repair(primary: Backend, mirror: Backend | None, kept: KeptFile, expected: str, damaged: str) -> bool:
-    """The damaged side rewritten from the other, which matched."""
+def _scrub_one(
+    db: Database, primary: Backend, mirror: Backend | None, kept: KeptFile
+) -> tuple[list[str], bool] | None:
+    """The damaged sides of one kept file and whether they were repaired; None when both are
+    whole, or when its slides were deleted, or it moved, since the list was read (not damage: a
+    moved file is checked in its new place next time)."""
+    primary_sum = checksum_of(primary, kept.path)
+    mirror_sum = checksum_of(mirror, kept.path) if mirror is not None else None
+    expected = kept.sha256 or primary_sum or mirror_sum
+    if expected is not None and kept.sha256 is None:
+        record_checksum(db, kept.path, expected)
+    sides = (
+        (("primary", primary_sum), ("mirror", mirror_sum))
+        if mirror is not None
+        else (("primary", primary_sum),)
+    )
+    damaged = [side for side, found in sides if found != expected]
+    if not damaged or not _kept_at(db, kept):
+        return None
+    fixed = (
+        expected is not None
+        and len(damaged) == 1
+        and _repair(db, primary, mirror, kept, expected, damaged[0])
+    )
+    return None if fixed is None else (damaged, fixed)
+
+
+def _kept_at(db: Database, kept: KeptFile) -> bool:
+    """Whether a slide still points at the file where the list said."""
+    with db.session() as session:
+        return file_in_use(session, kept.path, kept.tier)
+
+
+def _repair(
+    db: Database, primary: Backend, mirror: Backend | None, kept: KeptFile, expected: str, damaged: str
+) -> bool | None:
+    """The damaged side rewritten from the other, which matched; None when the file's slides
+    were deleted, or it moved, while it was written (the copy is removed again, under the
+    file's lock, so a deleted slide's bytes do not come back)."""
     if mirror is None:
         return False
     origin, target = (mirror, primary) if damaged == "primary" else (primary, mirror)
-    return copy_verified(origin, target, kept.path, expected, kept.byte_size)
+    if not copy_verified(origin, target, kept.path, expected, kept.byte_size):
+        return False
+    return (
+        None if delete_unless_used(db, target, kept.path, kept.tier if target is primary else None) else True
+    )

@@ -35,7 +35,7 @@ from pathodesk.db.session import Database
 from pathodesk.errors import PathoDeskError, StorageUnavailableError
 from pathodesk.storage.backends import Backend
 from pathodesk.storage.checksum import stream_sha256
-from pathodesk.storage.file_locks import file_in_use, lock_stored_file
+from pathodesk.storage.file_locks import delete_unless_used, file_in_use, lock_stored_file
 from pathodesk.storage.policy import Placement
 from pathodesk.storage.tiers import mirror_backend, tier_backend
 
@@ -161,12 +161,12 @@ def run_move(
     if moved_before:
         return _already_moved(db, move_id)
     if not switched:  # every slide using the file was deleted meanwhile
-        _delete_unless_used(db, target, path, target_tier)
+        delete_unless_used(db, target, path, target_tier)
     elif defer_delete:
         return MoveState.switched
     else:
         time.sleep(settings.move_grace_seconds)
-    _delete_unless_used(db, source, path, source_tier)
+    delete_unless_used(db, source, path, source_tier)
     beat("deleted")
     _set_state(db, move_id, MoveState.done)
     return MoveState.done
@@ -237,23 +237,12 @@ def _points_at(db: Database, path: str, tier: StorageTier) -> bool:
         return file_in_use(session, path, tier)
 
 
-def _delete_unless_used(db: Database, backend: Backend, path: str, tier: StorageTier) -> None:
-    """Delete the copy on ``tier`` unless a slide points at it, deciding and deleting under the
-    file's lock: a slide an upload links to it, or another move switches to it, meanwhile
-    keeps it."""
-    with db.session() as session:
-        lock_stored_file(session, path)
-        if not file_in_use(session, path, tier):
-            backend.delete(path)
-        session.commit()
-
-
 def _roll_back_target(db: Database, path: str, target: Backend, target_tier: StorageTier) -> None:
     """Whatever reached the destination goes, unless the database points there."""
     try:
         target.discard_partials(path)
         if target.exists(path):
-            _delete_unless_used(db, target, path, target_tier)
+            delete_unless_used(db, target, path, target_tier)
     except (PathoDeskError, OSError):
         pass  # an unreachable destination: ``recover`` tries again later
 
@@ -261,7 +250,7 @@ def _roll_back_target(db: Database, path: str, target: Backend, target_tier: Sto
 def _finish_switched(
     db: Database, settings: Settings, move_id: int, path: str, source_tier: StorageTier
 ) -> None:
-    _delete_unless_used(db, tier_backend(settings, source_tier), path, source_tier)
+    delete_unless_used(db, tier_backend(settings, source_tier), path, source_tier)
     _set_state(db, move_id, MoveState.done)
 
 

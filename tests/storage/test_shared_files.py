@@ -26,6 +26,7 @@ from pathodesk.storage import release_slide_files
 from pathodesk.storage.backends import LocalBackend
 from pathodesk.storage.mirror import scrub, sync_mirror
 from pathodesk.storage.moves import claim, run_move
+from pathodesk.storage.temporary import generated_slides_dir, generated_tiles_dir
 from pathodesk.storage.tiers import PERMANENT_TIERS, tier_backend
 from tests.storage.library import Library, days_ago
 from tests.support.postgres import Cluster, private_cluster
@@ -189,16 +190,25 @@ def test_an_upload_linking_while_the_file_moves_to_another_tier_points_where_it_
     assert library.assert_one_good_copy(second) == StorageTier.middle
 
 
-def test_a_file_still_shared_stays_when_one_of_its_slides_is_deleted(library: Library) -> None:
+def test_a_file_and_what_was_generated_from_it_stay_while_a_slide_still_uses_them(library: Library) -> None:
     source = scan(library, "shared-d")
     first = upload(library, source, library.exam())
     second = upload(library, source, library.exam())
     assert library.row(first).path == library.row(second).path
-    path = library.row(second).path
+    path, sha256 = library.row(second).path, library.row(second).sha256
+    generated = [
+        generated_tiles_dir(library.settings) / sha256 / "tile",  # E8: super-resolved tiles
+        generated_slides_dir(library.settings) / f"{sha256}-x8.tif",  # and a whole slide
+    ]
+    for image in generated:
+        image.parent.mkdir(parents=True, exist_ok=True)
+        image.write_bytes(b"generated pixels")
     assert not delete(library, first), "the other slide still uses the file"
     assert library.assert_one_good_copy(second) == StorageTier.recent
+    assert all(image.exists() for image in generated)
     assert delete(library, second)
     assert not [tier for tier in PERMANENT_TIERS if tier_backend(library.settings, tier).exists(path)]
+    assert not [image for image in generated if image.exists()], "a deleted slide's pixels stay nowhere"
 
 
 def while_copying_into(monkeypatch: pytest.MonkeyPatch, root: Path, action: Callable[[], None]) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from pathodesk.config import Settings
 from pathodesk.db.models import StorageTier
 from pathodesk.storage.file_locks import file_in_use, lock_stored_file
+from pathodesk.storage.temporary import drop_generated
 from pathodesk.storage.tiers import (
     PERMANENT_TIERS,
     forget_retrieved,
@@ -110,12 +111,13 @@ def discard_unused_file(
 
 
 def release_slide_files(session: Session, settings: Settings, slide: StoredSlide) -> bool:
-    """After a slide's row is gone: its analysis, and its file and the QC pictures of its bytes
-    unless another slide still uses them (the same bytes in another case). True when the file
-    went."""
+    """After a slide's row is gone: its analysis, and its file, the QC pictures of its bytes and
+    the images generated from them (E8) unless another slide still uses them (the same bytes in
+    another case). True when the file went."""
     shutil.rmtree(settings.analysis_dir / f"slide-{slide.id}", ignore_errors=True)
     if not discard_unused_file(session, settings, slide.path, StorageTier(slide.storage_tier), slide.sha256):
         return False
+    drop_generated(settings, slide.sha256)
     shutil.rmtree(settings.qc_dir / slide.sha256, ignore_errors=True)
     shutil.rmtree(settings.analysis_dir / slide.sha256, ignore_errors=True)
     return True

@@ -13,8 +13,10 @@ from fastapi.testclient import TestClient
 from pathodesk.config import Settings
 from pathodesk.sampledata import ensure_samples
 from pathodesk.web.app import create_app
+from tests.storage.library import Library
 from tests.support.accounts import Accounts, make_accounts
 from tests.support.paths import SAMPLE_DIR, SHARED_DATA
+from tests.support.postgres import Cluster, private_cluster
 from tests.support.server import LiveServer, free_port, serve
 
 # The command line follows the shell's language; the tests read its English whatever the
@@ -62,3 +64,25 @@ def live_server(settings: Settings, accounts: Accounts) -> Iterator[LiveServer]:
     yield LiveServer(f"http://127.0.0.1:{port}", process, settings)
     process.terminate()
     process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Cluster]:
+    """A private PostgreSQL server for the whole run; each test takes a database of its own."""
+    with private_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def library_on_each_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Library]:
+    """``tests.storage.library.Library`` on SQLite and on PostgreSQL: races resolve differently
+    on the two (one writer at a time against row locks and read-committed snapshots)."""
+    url = None
+    if request.param == "postgresql":
+        cluster: Cluster = request.getfixturevalue("postgres_server")
+        url = cluster.new_database(f"db_{abs(hash(request.node.nodeid)):x}")
+    settings = Settings(data_dir=tmp_path / "data", database_url=url, move_grace_seconds=0.0)
+    settings.ensure_dirs()
+    library = Library.open(settings)
+    yield library
+    library.db.dispose()

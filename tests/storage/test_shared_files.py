@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import event
 
-from pathodesk.config import MediumSettings, Settings
+from pathodesk.config import MediumSettings
 from pathodesk.db.models import MoveState, Slide, StorageMove, StorageTier
 from pathodesk.ingest import ingest_staged, stage_copy
 from pathodesk.lifecycle.schedule import apply_policy
@@ -29,26 +29,11 @@ from pathodesk.storage.moves import claim, run_move
 from pathodesk.storage.temporary import generated_slides_dir, generated_tiles_dir
 from pathodesk.storage.tiers import PERMANENT_TIERS, tier_backend
 from tests.storage.library import Library, days_ago
-from tests.support.postgres import Cluster, private_cluster
 
 
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[Cluster]:
-    with private_cluster() as cluster:
-        yield cluster
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def library(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Library]:
-    url = None
-    if request.param == "postgresql":
-        cluster: Cluster = request.getfixturevalue("postgres")
-        url = cluster.new_database(f"shared_{request.node.name.split('[')[0][-40:]}")
-    settings = Settings(data_dir=tmp_path / "data", database_url=url, move_grace_seconds=0.0)
-    settings.ensure_dirs()
-    library = Library.open(settings)
-    yield library
-    library.db.dispose()
+@pytest.fixture
+def library(library_on_each_database: Library) -> Library:
+    return library_on_each_database
 
 
 def scan(library: Library, name: str) -> Path:

@@ -23,7 +23,7 @@ from pathodesk.analysis.run import AnalysisOutcome, outcome_summary
 from pathodesk.annotations import store
 from pathodesk.annotations.geometry import to_geojson
 from pathodesk.config import Settings
-from pathodesk.db.models import Annotation, Slide, SlideStatus, TrainedModel
+from pathodesk.db.models import Annotation, Slide, TrainedModel
 from pathodesk.storage import analysis_folder, existing_analysis_folder
 
 ANALYSIS_PROPERTY = "analysis"  # in an AI outline's properties: which analysis drew it
@@ -80,8 +80,7 @@ def replace_outlines(
         store.delete(session, slide, old, old.version, None, by="ai")
     kept = [(draft, row) for draft, row in outlines if draft.label in colours]
     created = store.create_many(session, slide, [draft for draft, _ in kept], None, repair=True)
-    if slide.status == SlideStatus.uploaded:  # analysed, also when it found nothing (issue 21)
-        slide.status = SlideStatus.analyzed
+    store.note_analysed(session, slide)  # also when it found nothing
     summary = {
         "slide_id": slide.id,
         **summary,

@@ -13,7 +13,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from shapely.geometry import shape
-from sqlalchemy import select
+from sqlalchemy import case, select
+from sqlalchemy import update as update_rows
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -106,16 +107,40 @@ def _revision(annotation: Annotation, action: str, author_id: int | None) -> Ann
     )
 
 
-def note_edit(slide: Slide, source: str) -> None:
+def note_edit(session: Session, slide: Slide, source: str) -> None:
     """Move the workflow on: AI output makes a slide analyzed, an expert's edit puts it in
-    review, and an edit after sign-off opens a new round (the signed one stays frozen)."""
-    if slide.status == SlideStatus.reviewed:
-        slide.review_round += 1
-        slide.status = SlideStatus.in_review
-    elif source == "expert":
-        slide.status = SlideStatus.in_review
-    elif slide.status == SlideStatus.uploaded:
-        slide.status = SlideStatus.analyzed
+    review, and an edit after sign-off opens a new round (the signed one stays frozen).
+
+    One UPDATE computed from the row as it is when it runs, not as this session read it: an
+    edit saved just after another expert signed the round off opens the next round, instead
+    of reopening the signed one (whose number the next sign-off could then never take)."""
+    signed = Slide.status == SlideStatus.reviewed
+    if source == "expert":
+        status: object = SlideStatus.in_review
+    else:
+        status = case(
+            (signed, SlideStatus.in_review),
+            (Slide.status == SlideStatus.uploaded, SlideStatus.analyzed),
+            else_=Slide.status,
+        )
+    session.execute(
+        update_rows(Slide)
+        .where(Slide.id == slide.id)
+        .values(status=status, review_round=Slide.review_round + case((signed, 1), else_=0))
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(slide, ["status", "review_round"])
+
+
+def note_analysed(session: Session, slide: Slide) -> None:
+    """An analysis that found nothing still moves an uploaded slide to analyzed (issue 21)."""
+    session.execute(
+        update_rows(Slide)
+        .where(Slide.id == slide.id, Slide.status == SlideStatus.uploaded)
+        .values(status=SlideStatus.analyzed)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(slide, ["status"])
 
 
 def create_many(
@@ -146,7 +171,7 @@ def create_many(
         created.append(annotation)
     if not created:
         return created
-    note_edit(slide, "expert" if any(a.source == "expert" for a in created) else "ai")
+    note_edit(session, slide, "expert" if any(a.source == "expert" for a in created) else "ai")
     session.add_all(created)
     session.flush()
     session.add_all(_revision(a, "create", author_id) for a in created)
@@ -200,7 +225,7 @@ def update(
                 setattr(annotation, field, changes[field])
         annotation.updated_at = utcnow()
         annotation.edited_by_id = author_id  # "edited by" beside the author (a corrected AI outline)
-        note_edit(slide, "expert")
+        note_edit(session, slide, "expert")
         session.flush()
     session.add(_revision(annotation, "update", author_id))
     return annotation
@@ -218,7 +243,7 @@ def delete(
     with _versioned(annotation, expected_version):
         annotation.deleted = True
         annotation.updated_at = utcnow()
-        note_edit(slide, by)
+        note_edit(session, slide, by)
         session.flush()
     session.add(_revision(annotation, "delete", author_id))
 
@@ -245,7 +270,7 @@ def restore(
     annotation.deleted = False
     annotation.updated_at = utcnow()
     with _versioned(annotation, annotation.version):
-        note_edit(slide, "expert")
+        note_edit(session, slide, "expert")
         session.flush()
     session.add(_revision(annotation, "restore", author_id))
     return annotation

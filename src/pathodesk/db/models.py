@@ -504,14 +504,14 @@ class StorageMove(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
 
 
-class StoredFileLock(Base):
-    """One row per kept file (by its ``path``), written only to be locked: linking a new slide
-    to a kept file, deciding that nobody uses it any more and deleting it, and switching it to
-    another tier each lock it first, so no two of them interleave (issue 18, E5)."""
+class NamedLock(Base):
+    """A row written only to be locked (``db.locks``): the things that must not interleave
+    across processes and servers, such as deleting a kept file and linking a new slide to it,
+    or two ingests creating the same patient, each lock the same name first."""
 
-    __tablename__ = "stored_file_locks"
+    __tablename__ = "named_locks"
 
-    path: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
     locked_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 

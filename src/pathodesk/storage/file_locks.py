@@ -5,17 +5,16 @@ file any more, delete it" is a decision about other rows: made while an upload l
 slide to the file, or while a mover switches the file to another tier, it deletes the copy
 that slide is about to point at. Each of the three takes the file's lock first and looks at
 the slides after, in the same transaction; the database makes the others wait. This works
-across processes and servers: on PostgreSQL the lock is the row's, on SQLite the database's
-single writer.
+across processes and servers (``db.locks``).
 """
 
 from __future__ import annotations
 
 from sqlalchemy import or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from pathodesk.db.models import Slide, StorageTier, StoredFileLock, utcnow
+from pathodesk.db.locks import take_lock
+from pathodesk.db.models import Slide, StorageTier
 from pathodesk.db.session import Database
 from pathodesk.storage.backends import Backend
 
@@ -23,13 +22,7 @@ from pathodesk.storage.backends import Backend
 def lock_stored_file(session: Session, path: str) -> None:
     """Take the lock of the file kept at ``path`` until ``session`` commits or rolls back;
     waits while another transaction holds it."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = insert(StoredFileLock).values(path=path, locked_at=utcnow())
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[StoredFileLock.path], set_={"locked_at": statement.excluded.locked_at}
-        )
-    )
+    take_lock(session, f"stored-file:{path}")
 
 
 def file_in_use(

@@ -1,6 +1,6 @@
-"""A lock row per kept file (issue 18, SPEC E5): uploads that link to a kept file, deletions
-that remove it and moves that switch it take it first, so none of them acts on what another
-has just changed.
+"""Named locks (``db.locks``): uploads that link to a kept file, deletions that remove it and
+moves that switch it lock the file's name first (issue 18, SPEC E5), as ingests creating the
+same patient or exam lock theirs, so none of them acts on what another has just changed.
 
 Revision ID: 0026
 Revises: 0025
@@ -20,11 +20,11 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_table(
-        "stored_file_locks",
-        sa.Column("path", sa.String(1024), primary_key=True),
+        "named_locks",
+        sa.Column("name", sa.String(64), primary_key=True),
         sa.Column("locked_at", sa.DateTime(timezone=True), nullable=False),
     )
 
 
 def downgrade() -> None:
-    op.drop_table("stored_file_locks")
+    op.drop_table("named_locks")

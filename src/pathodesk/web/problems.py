@@ -7,7 +7,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pathodesk.errors import PathoDeskError
@@ -122,6 +122,17 @@ def install_problem_handlers(app: FastAPI) -> None:
         if exc.headers:
             response.headers.update(exc.headers)
         return response
+
+    @app.exception_handler(IntegrityError)
+    async def conflicting_write(request: Request, _exc: IntegrityError) -> Response:
+        """Two requests saved what cannot both stand (one account created twice at the same
+        moment, a record deleted while another was saved against it): the later one is told so,
+        as any conflict, instead of getting a server error. Its transaction was rolled back."""
+        title, detail = (
+            N_("Conflict"),
+            N_("someone else saved a conflicting change at the same moment; reload and try again"),
+        )
+        return answer(request, 409, title, detail)
 
     @app.exception_handler(OperationalError)
     async def database_unavailable(request: Request, _exc: OperationalError) -> Response:

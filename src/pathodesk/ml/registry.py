@@ -23,6 +23,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from pathodesk.config import Settings
+from pathodesk.db.locks import take_lock
 from pathodesk.db.models import MODEL_ROLES, DiseaseType, TrainedModel
 from pathodesk.errors import NotFoundError, ValidationFailedError
 from pathodesk.ml.grades import disease_scale
@@ -81,6 +82,7 @@ def register(
             disease_type=disease_type,
             value=sorted(known),
         )
+    take_lock(session, f"model-versions:{disease_type}")  # two runs registered at once: one each
     version = (
         session.scalar(
             select(func.max(TrainedModel.version)).where(TrainedModel.disease_type == disease_type)
@@ -117,8 +119,7 @@ def scale_variant(scale: int | None) -> str:
 
 def _copy_run(settings: Settings, run_dir: Path, disease_type: str, version: int) -> Path:
     """The run's files in a folder of their own under the registry, complete or not at all."""
-    # a unique folder per registration: a concurrent one that took the same version number
-    # fails on the unique constraint without touching these files
+    # a unique folder per registration, so a failed registration never touches another's files
     relative = Path(disease_type) / f"v{version}-{uuid.uuid4().hex[:8]}"
     final = settings.models_dir / relative
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -223,7 +224,9 @@ def _load_superres_cached(path: str, sha256: str) -> LoadedSuperRes:
 
 
 def ensure_shipped_models(session: Session, settings: Settings, shipped_dir: Path = SHIPPED_DIR) -> int:
-    """Register shipped models not yet in this registry; returns how many were added."""
+    """Register shipped models not yet in this registry; returns how many were added. Servers
+    and workers starting together each look holding one lock, so the later ones find them."""
+    take_lock(session, "shipped-models")
     added = 0
     for run_dir in sorted(p for p in shipped_dir.glob("*") if (p / MODEL_FILE).is_file()):
         card = read_card(run_dir)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy.exc import IntegrityError
-
 from pathodesk.config import Settings
 from pathodesk.db.session import Database
 from pathodesk.ml.registry import ensure_shipped_models
@@ -14,12 +12,7 @@ log = logging.getLogger(__name__)
 
 
 def install_shipped_models(db: Database, settings: Settings) -> None:
-    try:
-        with db.session() as session:
-            added = ensure_shipped_models(session, settings)
-    except IntegrityError:
-        # another process starting on the same data directory registered them first
-        log.info("shipped models were registered concurrently")
-        return
+    with db.session() as session:
+        added = ensure_shipped_models(session, settings)
     if added:
         log.info("registered %d shipped model(s)", added)

@@ -1,11 +1,11 @@
 """E5 schedule, at night: the server applies the placement policy once a day at
 ``storage_policy_hour`` (local time) and queues the moves, and checks the mirror every
 ``scrub_every_days``; both then run as the lowest-priority jobs. Several servers sharing a
-database may all wake: planning skips files with a move under way, and one storage job of
-each kind is queued at a time, so the work is done once. Servers that plan in the same instant
-can still plan a file twice, or queue two storage jobs: moves and recoveries are taken with
-conditional updates and a move that finds its file moved already stops (``storage.moves``),
-so the file is copied at most twice and never lost."""
+database may all wake: they plan one after the other (a lock), and planning skips files with
+a move under way, so each file is planned once; one storage job of each kind is queued at a
+time (looked for under a lock too). Should a file still be planned twice (a move planned by
+hand meanwhile), moves and recoveries are taken with conditional updates and a move that
+finds its file moved already stops (``storage.moves``): it is copied twice, never lost."""
 
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pathodesk.config import Settings
+from pathodesk.db.locks import take_lock
 from pathodesk.db.models import Job, JobState, MoveState, StorageMove
 from pathodesk.db.session import Database
 from pathodesk.i18n import N_
@@ -46,6 +47,8 @@ def apply_policy(
     """Plan a move for every misplaced file and drop discharged patients' generated images;
     with ``dry_run`` only say what would happen."""
     with db.session() as session:
+        if not dry_run:  # servers that wake together plan one after the other: the later find it planned
+            take_lock(session, "storage-plan")
         placements = misplaced(session, settings, today)
         discharged = discharged_files(session, settings, today)
         planned = placements if dry_run else plan_moves(session, placements)
@@ -109,7 +112,9 @@ def other_work_waiting(db: Database) -> bool:
 
 
 def submit_storage_job(session: Session, kind: str = STORAGE_JOB, user_id: int | None = None) -> int:
-    """One job of each storage kind at a time: the queued or running one, else a new one."""
+    """One job of each storage kind at a time: the queued or running one, else a new one
+    (looked for holding the kind's lock, so two servers never both queue one)."""
+    take_lock(session, f"storage-job:{kind}")
     existing = session.scalar(
         select(Job.id).where(Job.kind == kind, Job.state.in_((JobState.queued, JobState.running))).limit(1)
     )

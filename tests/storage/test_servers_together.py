@@ -3,12 +3,15 @@ night's moves are planned once and one storage job is queued, on SQLite and on P
 
 from __future__ import annotations
 
+import hashlib
 import threading
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
 
-from pathodesk.db.models import Job, StorageMove
+from pathodesk.db.locks import take_lock
+from pathodesk.db.models import Job, NamedLock, StorageMove
 from pathodesk.lifecycle.nightly import run_night
 from pathodesk.lifecycle.schedule import STORAGE_JOB
 from tests.storage.library import Library, days_ago
@@ -55,3 +58,24 @@ def test_servers_waking_together_plan_each_move_once_and_queue_one_job(library: 
     with library.db.session() as session:
         assert session.scalar(select(func.count()).select_from(StorageMove)) == 3
         assert session.scalar(select(func.count()).select_from(Job).where(Job.kind == STORAGE_JOB)) == 1
+
+
+def test_the_night_forgets_the_rows_of_locks_nobody_took_for_a_day(library: Library) -> None:
+    with library.db.session() as session:
+        take_lock(session, "stored-file:ab/old.svs")
+        take_lock(session, "stored-file:cd/recent.svs")
+        session.commit()
+    old, recent = (
+        hashlib.sha256(name.encode()).hexdigest()
+        for name in ("stored-file:ab/old.svs", "stored-file:cd/recent.svs")
+    )
+    with library.db.session() as session:
+        session.execute(
+            update(NamedLock)
+            .where(NamedLock.name == old)
+            .values(locked_at=datetime.now(UTC) - timedelta(days=2))
+        )
+    assert run_night(library.db, library.settings)["locks_forgotten"] == 1
+    with library.db.session() as session:
+        names = set(session.scalars(select(NamedLock.name)))
+    assert recent in names and old not in names

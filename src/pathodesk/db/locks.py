@@ -9,7 +9,9 @@ look that follows sees what the other committed.
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 
+from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -28,3 +30,10 @@ def take_lock(session: Session, name: str) -> None:
             index_elements=[NamedLock.name], set_={"locked_at": statement.excluded.locked_at}
         )
     )
+
+
+def forget_old_locks(session: Session, older_than: timedelta = timedelta(days=1)) -> int:
+    """Rows of locks nobody took for ``older_than`` (one per file ever kept would pile up); a
+    lock taken again later simply makes its row anew. How many went."""
+    gone = session.execute(delete(NamedLock).where(NamedLock.locked_at < utcnow() - older_than))
+    return int(gone.rowcount or 0)  # type: ignore[attr-defined]

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from pathodesk.config import Settings
+from pathodesk.db.locks import forget_old_locks
 from pathodesk.db.models import MirrorScrub
 from pathodesk.db.session import Database
 from pathodesk.lifecycle.schedule import SCRUB_JOB, apply_policy, submit_storage_job
@@ -43,6 +44,7 @@ def run_night(db: Database, settings: Settings, now: datetime | None = None) -> 
         )
         if due:
             plan["scrub_job_id"] = submit_storage_job(session, SCRUB_JOB)
+        plan["locks_forgotten"] = forget_old_locks(session)
         session.commit()
     return plan
 

@@ -225,21 +225,27 @@ def _load_superres_cached(path: str, sha256: str) -> LoadedSuperRes:
 
 def ensure_shipped_models(session: Session, settings: Settings, shipped_dir: Path = SHIPPED_DIR) -> int:
     """Register shipped models not yet in this registry; returns how many were added. Servers
-    and workers starting together each look holding one lock, so the later ones find them."""
-    take_lock(session, "shipped-models")
-    added = 0
+    and workers starting together look again holding one lock, so the later ones find them;
+    a start that finds them all takes no lock (and writes nothing)."""
+    missing = _unregistered(session, shipped_dir)
+    if missing:
+        take_lock(session, "shipped-models")
+        missing = _unregistered(session, shipped_dir)
+    for run_dir, disease_type in missing:
+        register(session, settings, run_dir, disease_type, source="shipped")
+    return len(missing)
+
+
+def _unregistered(session: Session, shipped_dir: Path) -> list[tuple[Path, str]]:
+    """Shipped runs (and their disease types) this registry lacks; types an admin removed have
+    nothing to attach a model to."""
+    missing = []
     for run_dir in sorted(p for p in shipped_dir.glob("*") if (p / MODEL_FILE).is_file()):
-        card = read_card(run_dir)
-        disease_type = str(card.get("disease_type") or run_dir.name)
+        disease_type = str(read_card(run_dir).get("disease_type") or run_dir.name)
         if session.get(DiseaseType, disease_type) is None:
-            continue  # an admin removed the type: nothing to attach the model to
+            continue
         sha = file_sha256(run_dir / MODEL_FILE)
-        known = session.scalar(
-            select(TrainedModel.id).where(
-                TrainedModel.disease_type == disease_type, TrainedModel.sha256 == sha
-            )
-        )
-        if known is None:
-            register(session, settings, run_dir, disease_type, source="shipped")
-            added += 1
-    return added
+        same = (TrainedModel.disease_type == disease_type) & (TrainedModel.sha256 == sha)
+        if session.scalar(select(TrainedModel.id).where(same)) is None:
+            missing.append((run_dir, disease_type))
+    return missing

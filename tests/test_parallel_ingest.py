@@ -1,6 +1,8 @@
 """Ingests of one new case started together (a researcher's ``xargs -P4 pathodesk ingest
---patient P --exam E``): every file is kept, in one patient and one exam. Before, the ingests
-that lost the race to create the patient failed with "exam E belongs to another patient"."""
+--patient P --exam E``): every file is kept, in one patient and one exam, numbered 1, 2, 3….
+Before, the ingests that lost the race to create the patient failed with "exam E belongs to
+another patient", and those that lost the race for a slide number with "another slide of
+this exam has that number"."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -65,6 +68,38 @@ def test_a_case_another_ingest_creates_meanwhile_is_found_not_made_twice(
         event.remove(library.db.engine, "after_cursor_execute", the_other_ingest)
     assert exam_id == others[0]
     assert counts(library) == (1, 1)
+
+
+def test_two_ingests_into_one_exam_at_once_number_their_slides_one_after_the_other(library: Library) -> None:
+    """The other ingest runs once this one has looked for the exam's free slide number; without
+    the numbering lock both take number 1 and this one fails ("another slide of this exam has
+    that number")."""
+    exam_id = library.exam()
+    others: list[int] = []
+    errors: list[BaseException] = []
+
+    def the_other_ingest() -> None:
+        try:
+            others.append(library.slide(exam_id))
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    other = threading.Thread(target=the_other_ingest)
+
+    def hook(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        on_main = threading.current_thread() is threading.main_thread()
+        if on_main and "SELECT slides.slide_number" in statement and other.ident is None:
+            other.start()
+            other.join(2)  # the other may finish now, if nothing makes it wait
+
+    event.listen(library.db.engine, "after_cursor_execute", hook)
+    try:
+        first = library.slide(exam_id)
+    finally:
+        event.remove(library.db.engine, "after_cursor_execute", hook)
+    other.join(60)
+    assert not errors, errors
+    assert sorted([library.row(first).slide_number, library.row(others[0]).slide_number]) == ["1", "2"]
 
 
 def test_four_command_line_ingests_of_one_new_case_at_once_keep_every_file(library: Library) -> None:

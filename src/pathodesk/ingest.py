@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from pathodesk.config import Settings
+from pathodesk.db.locks import take_lock
 from pathodesk.db.models import DiseaseType, Exam, ResolutionState, Slide, StorageTier
 from pathodesk.errors import ConflictError, NotFoundError, UnsupportedSlideError, ValidationFailedError
 from pathodesk.qc.at_ingest import qc_at_ingest
@@ -111,6 +112,9 @@ def _suffix(name: str) -> str:
 
 
 def _next_slide_number(session: Session, exam_id: int) -> str:
+    """The exam's first free number, looked for holding the exam's numbering lock (held to the
+    commit): ingests into one exam at once (``xargs -P``) take one number each."""
+    take_lock(session, f"slide-numbers:{exam_id}")
     taken = set(session.scalars(select(Slide.slide_number).where(Slide.exam_id == exam_id)))
     number = len(taken) + 1
     while str(number) in taken:

@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 
 import numpy as np
 import pytest
@@ -21,6 +20,7 @@ from pathodesk.accounts import create_user
 from pathodesk.cases import get_or_create_exam
 from pathodesk.db.models import Exam, Patient, Role, Slide
 from tests.storage.library import Library
+from tests.support.races import meanwhile
 
 
 @pytest.fixture
@@ -75,30 +75,12 @@ def test_two_ingests_into_one_exam_at_once_number_their_slides_one_after_the_oth
     the numbering lock both take number 1 and this one fails ("another slide of this exam has
     that number")."""
     exam_id = library.exam()
-    others: list[int] = []
-    errors: list[BaseException] = []
-
-    def the_other_ingest() -> None:
-        try:
-            others.append(library.slide(exam_id))
-        except BaseException as exc:  # reported by the main thread
-            errors.append(exc)
-
-    other = threading.Thread(target=the_other_ingest)
-
-    def hook(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        on_main = threading.current_thread() is threading.main_thread()
-        if on_main and "SELECT slides.slide_number" in statement and other.ident is None:
-            other.start()
-            other.join(2)  # the other may finish now, if nothing makes it wait
-
-    event.listen(library.db.engine, "after_cursor_execute", hook)
-    try:
+    with meanwhile(
+        library.db.engine,
+        lambda sql: sql.startswith("SELECT slides.slide_number"),
+        lambda: library.slide(exam_id),
+    ) as others:
         first = library.slide(exam_id)
-    finally:
-        event.remove(library.db.engine, "after_cursor_execute", hook)
-    other.join(60)
-    assert not errors, errors
     assert sorted([library.row(first).slide_number, library.row(others[0]).slide_number]) == ["1", "2"]
 
 

@@ -5,10 +5,7 @@ the next round, which can be signed in turn."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from sqlalchemy import event
 
 from pathodesk.accounts import create_user
 from pathodesk.annotations import store
@@ -16,6 +13,7 @@ from pathodesk.annotations.query import annotation_rows
 from pathodesk.annotations.review import review_rounds, submit_review
 from pathodesk.db.models import Annotation, Role, Slide, SlideStatus, Verdict
 from tests.storage.library import Library
+from tests.support.races import meanwhile
 from tests.support.shapes import rectangle
 
 
@@ -107,29 +105,12 @@ def test_an_edit_saved_while_a_round_is_signed_is_frozen_with_it_or_opens_the_ne
     with a round that lacks the edit: the slide shows an outline nobody signed."""
     first, second = expert(library, "first"), expert(library, "second")
     slide_id, annotation_id = outlined_slide(library, first)
-    errors: list[BaseException] = []
-
-    def the_edit() -> None:
-        try:
-            widen(library, slide_id, annotation_id, first)
-        except BaseException as exc:  # reported by the main thread
-            errors.append(exc)
-
-    editor = threading.Thread(target=the_edit)
-
-    def hook(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        on_main = threading.current_thread() is threading.main_thread()
-        if on_main and "FROM annotations" in statement and editor.ident is None:
-            editor.start()  # the sign-off has read what it freezes
-            editor.join(2)  # the edit may be saved now, if nothing makes it wait
-
-    event.listen(library.db.engine, "after_cursor_execute", hook)
-    try:
+    with meanwhile(  # the sign-off has read what it freezes
+        library.db.engine,
+        lambda sql: "FROM annotations" in sql,
+        lambda: widen(library, slide_id, annotation_id, first),
+    ):
         sign(library, slide_id, second)
-    finally:
-        event.remove(library.db.engine, "after_cursor_execute", hook)
-    editor.join(60)
-    assert not errors, errors
     status, round_number, widths = state(library, slide_id)
     assert widths == [120.0], "the edit was saved"
     if status == SlideStatus.reviewed:  # the edit came first: it is what was signed

@@ -4,17 +4,17 @@ night's moves are planned once and one storage job is queued, on SQLite and on P
 from __future__ import annotations
 
 import hashlib
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, func, select, update
+from sqlalchemy import func, select, update
 
 from pathodesk.db.locks import take_lock
 from pathodesk.db.models import Job, NamedLock, StorageMove
 from pathodesk.lifecycle.nightly import run_night
 from pathodesk.lifecycle.schedule import STORAGE_JOB
 from tests.storage.library import Library, days_ago
+from tests.support.races import meanwhile
 
 
 @pytest.fixture
@@ -29,30 +29,12 @@ def test_servers_waking_together_plan_each_move_once_and_queue_one_job(library: 
     for _ in range(3):
         library.slide(exam)
     library.discharge(exam, days_ago(1))
-    other_nights: list[dict[str, object]] = []
-    errors: list[BaseException] = []
-
-    def the_other_server() -> None:
-        try:
-            other_nights.append(run_night(library.db, library.settings))
-        except BaseException as exc:  # reported by the main thread
-            errors.append(exc)
-
-    other = threading.Thread(target=the_other_server)
-
-    def hook(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        on_main = threading.current_thread() is threading.main_thread()
-        if on_main and "storage_moves" in statement and other.ident is None:
-            other.start()  # this server has looked at the moves under way
-            other.join(2)  # the other may plan now, if nothing makes it wait
-
-    event.listen(library.db.engine, "after_cursor_execute", hook)
-    try:
+    with meanwhile(  # this server has looked at the moves under way
+        library.db.engine,
+        lambda sql: "storage_moves" in sql,
+        lambda: run_night(library.db, library.settings),
+    ) as other_nights:
         night = run_night(library.db, library.settings)
-    finally:
-        event.remove(library.db.engine, "after_cursor_execute", hook)
-    other.join(60)
-    assert not errors, errors
     assert sorted([night["planned_moves"], other_nights[0]["planned_moves"]]) == [0, 3]
     assert night["job_id"] == other_nights[0]["job_id"]
     with library.db.session() as session:

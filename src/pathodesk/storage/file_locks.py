@@ -38,6 +38,12 @@ def file_in_use(
     return session.scalar(select(Slide.id).where(uses).limit(1)) is not None
 
 
+def points_at(db: Database, path: str, tier: StorageTier) -> bool:
+    """Whether a slide points at the file on ``tier`` now (a look without the lock)."""
+    with db.session() as session:
+        return file_in_use(session, path, tier)
+
+
 def delete_unless_used(db: Database, backend: Backend, path: str, tier: StorageTier | None = None) -> bool:
     """Delete the copy of ``path`` on ``backend`` unless a slide points at it (on ``tier``;
     None: on any tier, as for the mirror), deciding and deleting under the file's lock. Also

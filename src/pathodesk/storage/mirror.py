@@ -23,7 +23,7 @@ from pathodesk.db.session import Database
 from pathodesk.errors import PathoDeskError
 from pathodesk.storage.backends import Backend
 from pathodesk.storage.checksum import stream_sha256
-from pathodesk.storage.file_locks import delete_unless_used, file_in_use
+from pathodesk.storage.file_locks import delete_unless_used, points_at
 from pathodesk.storage.moves import UNFINISHED, record_checksum
 from pathodesk.storage.tiers import mirror_backend, tier_backend
 
@@ -95,7 +95,7 @@ def sync_mirror(db: Database, settings: Settings, progress: Progress | None = No
         if expected is not None and copy_verified(primary, mirror, kept.path, expected, kept.byte_size):
             # the slide deleted while its copy was written: the deletion found no mirror copy yet
             copied += 0 if delete_unless_used(db, mirror, kept.path) else 1
-        elif _kept_at(db, kept):
+        elif points_at(db, kept.path, kept.tier):
             failed += 1
         if progress is not None:
             progress(done, len(missing))
@@ -145,7 +145,7 @@ def _scrub_one(
         else (("primary", primary_sum),)
     )
     damaged = [side for side, found in sides if found != expected]
-    if not damaged or not _kept_at(db, kept):
+    if not damaged or not points_at(db, kept.path, kept.tier):
         return None
     fixed = (
         expected is not None
@@ -153,12 +153,6 @@ def _scrub_one(
         and _repair(db, primary, mirror, kept, expected, damaged[0])
     )
     return None if fixed is None else (damaged, fixed)
-
-
-def _kept_at(db: Database, kept: KeptFile) -> bool:
-    """Whether a slide still points at the file where the list said."""
-    with db.session() as session:
-        return file_in_use(session, kept.path, kept.tier)
 
 
 def _repair(

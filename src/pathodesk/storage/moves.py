@@ -35,7 +35,7 @@ from pathodesk.db.session import Database
 from pathodesk.errors import PathoDeskError, StorageUnavailableError
 from pathodesk.storage.backends import Backend
 from pathodesk.storage.checksum import stream_sha256
-from pathodesk.storage.file_locks import delete_unless_used, file_in_use, lock_stored_file
+from pathodesk.storage.file_locks import delete_unless_used, file_in_use, lock_stored_file, points_at
 from pathodesk.storage.policy import Placement
 from pathodesk.storage.tiers import mirror_backend, tier_backend
 
@@ -128,7 +128,7 @@ def run_move(
         assert move is not None and move.state == MoveState.copying, "claim the move first"
         path, source_tier, target_tier = move.path, move.source, move.destination
         expected, size = move.sha256, move.byte_size
-    if _points_at(db, path, target_tier) and not _points_at(db, path, source_tier):
+    if points_at(db, path, target_tier) and not points_at(db, path, source_tier):
         return _already_moved(db, move_id)
     source, target = tier_backend(settings, source_tier), tier_backend(settings, target_tier)
     beat = _Heartbeat(db, move_id, on_step)
@@ -230,11 +230,6 @@ def record_checksum(db: Database, path: str, sha256: str) -> str:
         )
         session.commit()
     return sha256
-
-
-def _points_at(db: Database, path: str, tier: StorageTier) -> bool:
-    with db.session() as session:
-        return file_in_use(session, path, tier)
 
 
 def _roll_back_target(db: Database, path: str, target: Backend, target_tier: StorageTier) -> None:

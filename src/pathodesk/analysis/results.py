@@ -2,7 +2,7 @@
 disk next to the slide's other derived files, and the regions as AI annotations.
 
 A new analysis replaces the previous AI outlines that no expert has touched since; outlines
-an expert corrected (source = expert) are never removed by a machine.
+an expert drew, corrected or restored are never removed by a machine.
 """
 
 from __future__ import annotations
@@ -70,10 +70,14 @@ def replace_outlines(
 ) -> dict[str, Any]:
     """Swap the slide's untouched AI outlines for ``outlines`` (each a draft and its row of
     the summary), keep the summary and tile probabilities; the summary as kept."""
+    store.lock_slide(session, slide)  # an expert's correction saved meanwhile is seen, and kept
     colours = store.label_colours(session, slide)
     untouched = session.scalars(
         select(Annotation).where(
-            Annotation.slide_id == slide.id, Annotation.source == "ai", Annotation.deleted.is_(False)
+            Annotation.slide_id == slide.id,
+            Annotation.source == "ai",
+            Annotation.edited_by_id.is_(None),
+            Annotation.deleted.is_(False),
         )
     )
     for old in [a for a in untouched if _drawn_by_analysis(a)]:

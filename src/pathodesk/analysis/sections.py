@@ -76,7 +76,9 @@ def warped_geometry(geometry: dict[str, Any], transform: Transform) -> dict[str,
 def _copies(session: Session, origin_id: int) -> list[Annotation]:
     return list(
         session.scalars(
-            select(Annotation).where(Annotation.origin_id == origin_id, Annotation.deleted.is_(False))
+            select(Annotation)
+            .where(Annotation.origin_id == origin_id, Annotation.deleted.is_(False))
+            .execution_options(populate_existing=True)  # as committed, after the slide's lock
         )
     )
 
@@ -88,6 +90,7 @@ def carry(
     it; a corrected copy is kept as the expert left it (returns None then)."""
     if origin.geometry.get("type") not in ("Polygon", "MultiPolygon"):
         return None
+    store.lock_slide(session, slide)  # a correction saved meanwhile is seen, and kept
     existing = [copy for copy in _copies(session, origin.id) if copy.slide_id == slide.id]
     if any(copy.edited_by_id is not None for copy in existing):
         return None
@@ -150,7 +153,11 @@ def propagate(session: Session, annotation: Annotation, author_id: int | None) -
     if annotation.deleted:
         for copy in _copies(session, annotation.id):
             slide = session.get(Slide, copy.slide_id)
-            if copy.edited_by_id is None and slide is not None:
+            if slide is None:
+                continue
+            store.lock_slide(session, slide)  # then read again: corrected meanwhile, it stays
+            session.refresh(copy)
+            if copy.edited_by_id is None and not copy.deleted:
                 store.delete(session, slide, copy, copy.version, author_id, by=REGISTERED)
         return
     for member in group.members:

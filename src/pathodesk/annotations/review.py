@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pathodesk.annotations.query import annotation_rows, feature
-from pathodesk.annotations.store import label_colours
+from pathodesk.annotations.store import label_colours, lock_slide
 from pathodesk.db.models import ReviewRound, Slide, SlideStatus, Verdict
 from pathodesk.errors import ConflictError, NotFoundError
 
@@ -24,7 +24,7 @@ def submit_review(
     """The slide's row is locked first and read again, then its annotations: an edit saved at
     the same moment lands either before the sign-off (and is frozen with it) or after it (and
     opens the next round), never between the look at the annotations and the sign-off."""
-    _lock_slide_row(session, slide)
+    lock_slide(session, slide)
     if slide.status == SlideStatus.reviewed:
         slide.review_round += 1  # a second opinion on a signed round is a round of its own
     colours = label_colours(session, slide)
@@ -47,18 +47,6 @@ def submit_review(
     except IntegrityError:
         raise ConflictError("someone else signed this round off at the same moment; reload") from None
     return review
-
-
-def _lock_slide_row(session: Session, slide: Slide) -> None:
-    """A write that changes nothing takes the row's lock (PostgreSQL) or the database's
-    (SQLite) until the commit; every annotation edit writes the row too (``note_edit``)."""
-    session.execute(
-        update(Slide)
-        .where(Slide.id == slide.id)
-        .values(review_round=Slide.review_round)
-        .execution_options(synchronize_session=False)
-    )
-    session.refresh(slide, ["status", "review_round"])
 
 
 def describe_round(review: ReviewRound) -> dict[str, Any]:

@@ -107,6 +107,21 @@ def _revision(annotation: Annotation, action: str, author_id: int | None) -> Ann
     )
 
 
+def lock_slide(session: Session, slide: Slide) -> None:
+    """Hold the slide's row (PostgreSQL) or the database (SQLite) until the commit, and read
+    its status again. Every writer of a slide's annotations takes it before it looks at them
+    (an edit, a sign-off, an analysis replacing its outlines, a copy carried from a serial
+    section): each decides on what the others committed, and on PostgreSQL they lock rows in
+    one order (slide, then annotations), so two of them never wait for each other."""
+    session.execute(
+        update_rows(Slide)
+        .where(Slide.id == slide.id)
+        .values(review_round=Slide.review_round)  # a write that changes nothing takes the lock
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(slide, ["status", "review_round"])
+
+
 def note_edit(session: Session, slide: Slide, source: str) -> None:
     """Move the workflow on: AI output makes a slide analyzed, an expert's edit puts it in
     review, and an edit after sign-off opens a new round (the signed one stays frozen).
@@ -179,9 +194,15 @@ def create_many(
 
 
 @contextmanager
-def _versioned(annotation: Annotation, expected_version: int) -> Iterator[None]:
+def _versioned(
+    session: Session, slide: Slide, annotation: Annotation, expected_version: int | None
+) -> Iterator[None]:
+    """The slide locked and the annotation read again first, so that the version check sees
+    what another writer committed meanwhile (``None``: no version to check)."""
+    lock_slide(session, slide)
+    session.refresh(annotation)
     annotation_id = annotation.id  # a failed flush expires the object: keep what the message needs
-    if annotation.version != expected_version:
+    if expected_version is not None and annotation.version != expected_version:
         raise ConflictError(
             "annotation %(annotation_id)s is at version %(version)s, not %(expected_version)s:"
             " someone else saved it meanwhile; reload to see their change",
@@ -206,9 +227,10 @@ def update(
     changes: dict[str, object],
     author_id: int | None,
 ) -> Annotation:
-    """Change label, outline, shape or probability; the source becomes 'expert' when an
-    expert moves an AI outline, so that the list tells corrected regions apart."""
-    with _versioned(annotation, expected_version):
+    """Change label, outline, shape, probability, name or comment. An AI outline an expert
+    changes keeps its source and author (the AI) and records who edited it: the list tells
+    corrected regions apart, and a new analysis never replaces them."""
+    with _versioned(session, slide, annotation, expected_version):
         draft = Draft(
             label=str(changes.get("label", annotation.label)),
             geometry=changes.get("geometry", annotation.geometry),  # type: ignore[arg-type]
@@ -240,7 +262,7 @@ def delete(
     by: str = "expert",
 ) -> None:
     """``by="ai"``: a new analysis replacing its own earlier outlines, not an expert's edit."""
-    with _versioned(annotation, expected_version):
+    with _versioned(session, slide, annotation, expected_version):
         annotation.deleted = True
         annotation.updated_at = utcnow()
         note_edit(session, slide, by)
@@ -256,20 +278,22 @@ def revisions(session: Session, annotation_id: int) -> list[AnnotationRevision]:
 def restore(
     session: Session, slide: Slide, annotation: Annotation, revision_version: int, author_id: int | None
 ) -> Annotation:
-    """Bring back the state saved as ``revision_version`` (deleted ones come back too)."""
-    earlier = next((r for r in revisions(session, annotation.id) if r.version == revision_version), None)
-    if earlier is None or earlier.deleted:
-        raise NotFoundError(
-            "annotation %(id)s has no restorable version %(revision_version)s",
-            id=annotation.id,
-            revision_version=revision_version,
-        )
-    annotation.label, annotation.shape, annotation.source = earlier.label, earlier.shape, earlier.source
-    annotation.probability = earlier.probability
-    _place(annotation, shape(earlier.geometry))
-    annotation.deleted = False
-    annotation.updated_at = utcnow()
-    with _versioned(annotation, annotation.version):
+    """Bring back the state saved as ``revision_version`` (deleted ones come back too). An
+    expert's choice: a new analysis does not replace what was restored."""
+    with _versioned(session, slide, annotation, None):
+        earlier = next((r for r in revisions(session, annotation.id) if r.version == revision_version), None)
+        if earlier is None or earlier.deleted:
+            raise NotFoundError(
+                "annotation %(id)s has no restorable version %(revision_version)s",
+                id=annotation.id,
+                revision_version=revision_version,
+            )
+        annotation.label, annotation.shape, annotation.source = earlier.label, earlier.shape, earlier.source
+        annotation.probability = earlier.probability
+        _place(annotation, shape(earlier.geometry))
+        annotation.deleted = False
+        annotation.updated_at = utcnow()
+        annotation.edited_by_id = author_id
         note_edit(session, slide, "expert")
         session.flush()
     session.add(_revision(annotation, "restore", author_id))

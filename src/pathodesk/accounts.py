@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pathodesk.db.locks import take_lock
 from pathodesk.db.models import Role, User
-from pathodesk.errors import ConflictError, ValidationFailedError
+from pathodesk.errors import ConflictError, PermissionDeniedError, ValidationFailedError
 from pathodesk.passwords import hash_password, password_problems
 
 
@@ -47,3 +48,14 @@ def create_user(
     set_password(user, password)
     session.flush()
     return user
+
+
+def act_as_administrator(session: Session, admin_id: int) -> None:
+    """Before deactivating an account or changing a role: such changes run one at a time, each
+    by an account that still is an active administrator when it runs. Two administrators who
+    deactivate or demote each other at the same moment then leave one of them, not a hospital
+    with no administrator (only the command line could make one again)."""
+    take_lock(session, "administrators")
+    actor = session.get(User, admin_id, populate_existing=True)
+    if actor is None or not actor.active or actor.role != Role.admin:
+        raise PermissionDeniedError("administrators only")

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete, or_, select
 
-from pathodesk.accounts import create_user, set_password
+from pathodesk.accounts import act_as_administrator, create_user, set_password
 from pathodesk.audit import record_by
 from pathodesk.db.changes import apply_changes
 from pathodesk.db.models import AuthSession, Role, User
@@ -108,8 +108,11 @@ def update(
     changes = body.model_dump(exclude_unset=True)
     if user.id == admin.user_id and (changes.get("active") is False or changes.get("role") == Role.expert):
         raise ValidationFailedError("administrators cannot deactivate or demote themselves")
+    takes_access = changes.get("active") is False or "role" in changes
+    if takes_access:
+        act_as_administrator(session, admin.user_id)
     apply_changes(user, changes)
-    if changes.get("active") is False or "role" in changes:
+    if takes_access:
         _end_sessions(session, state, user.id)
     record_by(
         session,
@@ -139,6 +142,7 @@ def deactivate(user_id: RecordId, admin: AdminUser, session: DbSession, state: S
     user = _user(session, user_id)
     if user.id == admin.user_id:
         raise ValidationFailedError("administrators cannot deactivate themselves")
+    act_as_administrator(session, admin.user_id)
     user.active = False
     _end_sessions(session, state, user.id)
     record_by(session, admin, "deactivate", "user", user.id)

@@ -44,7 +44,7 @@ def analysed_slide(library: Library, outlines: int = 2) -> tuple[int, list[int],
 
 
 def analyse_again(library: Library, slide_id: int) -> list[int]:
-    """What a re-run saves: one new outline; the ids of the regions it kept."""
+    """What a re-run saves: one new outline; the ids of the outlines it saved."""
     with library.db.session() as session:
         slide = session.get(Slide, slide_id)
         assert slide is not None

@@ -13,7 +13,7 @@ from pathodesk.analysis.inference import TileResults
 from pathodesk.analysis.results import replace_outlines
 from pathodesk.annotations import store
 from pathodesk.db.models import Annotation, Role, Slide
-from pathodesk.errors import ConflictError
+from pathodesk.errors import ConflictError, NotFoundError
 from tests.storage.library import Library
 from tests.support.races import meanwhile
 from tests.support.shapes import rectangle
@@ -133,3 +133,16 @@ def test_an_edit_of_an_outline_a_saving_analysis_replaces_is_refused_with_a_conf
     assert edit == ["conflict"]
     assert live_outlines(library, slide_id) == {new: ("ai", None, 50.0)}
     assert other != new
+
+
+def test_an_edit_on_a_slide_deleted_meanwhile_is_not_found(library: Library) -> None:
+    """The editor read the outline; the slide is deleted before the edit is saved: a clear 404,
+    not a server error from reading a row that is gone."""
+    slide_id, (outline, _), expert = analysed_slide(library)
+    with library.db.session() as session:
+        annotation, slide = session.get(Annotation, outline), session.get(Slide, slide_id)
+        assert annotation is not None and slide is not None
+        with library.db.session() as other:  # another administrator deletes the slide
+            other.delete(other.get(Slide, slide_id))
+        with pytest.raises(NotFoundError, match="deleted meanwhile"):
+            store.update(session, slide, annotation, annotation.version, {"label": "lung_n"}, expert)

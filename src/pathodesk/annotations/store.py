@@ -113,12 +113,14 @@ def lock_slide(session: Session, slide: Slide) -> None:
     (an edit, a sign-off, an analysis replacing its outlines, a copy carried from a serial
     section): each decides on what the others committed, and on PostgreSQL they lock rows in
     one order (slide, then annotations), so two of them never wait for each other."""
-    session.execute(
+    locked = session.execute(
         update_rows(Slide)
         .where(Slide.id == slide.id)
         .values(review_round=Slide.review_round)  # a write that changes nothing takes the lock
         .execution_options(synchronize_session=False)
     )
+    if not locked.rowcount:  # type: ignore[attr-defined]
+        raise NotFoundError("slide %(slide_id)s was deleted meanwhile", slide_id=slide.id)
     session.refresh(slide, ["status", "review_round"])
 
 

@@ -15,7 +15,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from pathodesk.accounts import create_user
 from pathodesk.config import Settings
+from pathodesk.db.models import Role
+from pathodesk.db.session import Database
 from pathodesk.web.app import create_app
 from tests.support.accounts import Accounts
 from tests.support.http import PASSWORD, login
@@ -42,6 +45,26 @@ def test_a_login_on_one_replica_works_on_the_other(replicas: tuple[TestClient, T
     assert first.post("/api/v1/auth/logout").status_code == 204
     time.sleep(5.5)  # the other replica's few-second cache of the session runs out
     assert second.get("/api/v1/me").status_code == 401
+
+
+def test_an_administrator_deactivated_on_one_replica_cannot_deactivate_from_the_other(
+    replicas: tuple[TestClient, TestClient], settings: Settings, accounts: Accounts
+) -> None:
+    """The other replica still holds the deactivated administrator's session for a few
+    seconds; a deactivation sent there in that time is refused, so the two administrators
+    cannot leave the hospital without any."""
+    first, second = replicas
+    db = Database(settings.resolved_database_url())
+    with db.session() as session:
+        other_admin = create_user(session, account="admin-b", name="B", password=PASSWORD, role=Role.admin).id
+    db.dispose()
+    login(first, "admin")
+    login(second, "admin-b")
+    assert second.get("/api/v1/me").json()["account"] == "admin-b"  # now in that replica's cache
+    assert first.delete(f"/api/v1/users/{other_admin}").status_code == 200
+    refused = second.delete(f"/api/v1/users/{accounts.admin_id}")
+    assert refused.status_code == 403, refused.text
+    assert first.get(f"/api/v1/users/{accounts.admin_id}").json()["active"] is True
 
 
 def test_failed_logins_are_counted_across_replicas(replicas: tuple[TestClient, TestClient]) -> None:

@@ -80,6 +80,12 @@ class Settings(BaseSettings):
     storage_policy_hour: int | None = Field(default=2, ge=0, le=23)
     scrub_every_days: int = Field(default=7, ge=1)
     retrieved_cache_bytes: int = 20 * 1024**3  # local copies of slides read from object storage
+    # copies of the database (outlines, sign-offs, accounts, audit), taken each night with the
+    # storage policy and by `pathodesk database backup`: on this medium (unset: beside the
+    # mirror's files when there is a mirror, else the data directory's backups folder), the
+    # newest backups_kept of them kept
+    backups: MediumSettings | None = None
+    backups_kept: int = Field(default=14, ge=1)
     # where jobs run (issue 19): "local", threads in the server (the embedded default), or
     # "celery", worker processes on any machine (`pathodesk worker`) fed through a broker
     job_backend: Literal["local", "celery"] = "local"
@@ -164,6 +170,13 @@ class Settings(BaseSettings):
         )
         given = self.tiers.get(tier)
         return default.model_copy(update=given.model_dump(exclude_unset=True)) if given else default
+
+    def backups_medium(self) -> MediumSettings:
+        if self.backups is not None:
+            return self.backups
+        if self.mirror is not None:
+            return self.mirror.model_copy(update={"url": self.mirror.url.rstrip("/") + "/database-backups"})
+        return MediumSettings(url=str(self.data_dir / "backups"))
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -1,8 +1,9 @@
 """The storage life cycle in Chromium (issue 18, items 4 and 5): after a patient's discharge
 the administrator's storage page says which files are on the wrong tier, "Move files now"
 moves them with a percentage shown and the page then counts them on the middle tier; "Check
-the mirror now" copies and checks the mirror; an expert sends a case to a reading station
-from the exam page and the images are there, whole."""
+the mirror now" copies and checks the mirror; "Back up now" backs the database up beside it;
+an expert sends a case to a reading station from the exam page and the images are there,
+whole."""
 
 from __future__ import annotations
 
@@ -79,8 +80,16 @@ def test_files_move_the_mirror_is_checked_and_a_case_goes_to_its_station(
     expect(page.locator("#mirror-state")).to_have_text("Never checked.")
     page.click("#scrub-mirror")
     expect(page.locator("#mirror-state")).to_contain_text("2 file(s), 0 damaged cop(ies)", timeout=60_000)
-    page.screenshot(path=str(ARTIFACTS / "storage-page.png"), full_page=True)
     assert len(list((tmp_path / "mirror").rglob("*.png"))) == 2
+
+    expect(page.locator("#backups-state")).to_contain_text("never been backed up")
+    page.click("#back-up-now")
+    expect(page.locator("#backups-state")).to_contain_text("1 backup(s) kept", timeout=60_000)
+    # beside the mirror's files by default; here the mirror shares the database's disk
+    (backup,) = (tmp_path / "mirror" / "database-backups").iterdir()
+    assert backup.name.endswith("-manual.sqlite3.gz") and backup.stat().st_size > 0
+    expect(page.locator("#backups-beside-database")).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "storage-page.png"), full_page=True)
     page.close()
 
     page = logged_in_page(browser, storage_server, "expert-a")

@@ -13,12 +13,15 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from pathodesk.config import MediumSettings, Settings
-from pathodesk.db.models import MoveState, StorageMove, StorageTier
+from pathodesk.db.models import Exam, MoveState, StorageMove, StorageTier
+from pathodesk.lifecycle.restore import restore_database
 from pathodesk.lifecycle.schedule import apply_policy, run_moves
 from pathodesk.slides import open_slide
 from pathodesk.storage import slide_file
+from pathodesk.storage.backups import take_backup
 from pathodesk.storage.checksum import stream_sha256
 from pathodesk.storage.moves import claim, recover, run_move
+from pathodesk.storage.report import storage_report
 from pathodesk.storage.tiers import tier_backend
 from tests.storage.library import Library, days_ago
 from tests.support.server import free_port
@@ -127,3 +130,26 @@ def test_an_s3_server_that_disappears_mid_upload_fails_the_move_cleanly(
     assert object_sha256(library, slide_id) == library.row(slide_id).stored_sha256
     uploads = boto3.client("s3", endpoint_url=s3.url).list_multipart_uploads(Bucket=BUCKET)
     assert not uploads.get("Uploads"), "the interrupted upload was aborted"
+
+
+def test_database_backups_go_beside_a_mirror_in_a_bucket_and_restore_from_it(
+    library: Library, s3: S3Server
+) -> None:
+    """With the mirror in object storage, backups are objects under its prefix; a restore
+    reads one back from the bucket."""
+    library.settings.mirror = MediumSettings(url=f"s3://{BUCKET}/mirror")
+    exam = library.exam()
+    backup = take_backup(library.settings)
+    keys = [
+        item["Key"]
+        for item in boto3.client("s3", endpoint_url=s3.url).list_objects_v2(Bucket=BUCKET)["Contents"]
+    ]
+    assert f"mirror/database-backups/{backup.name}" in keys
+    with library.db.session() as session:
+        report = storage_report(session, library.settings)["database_backups"]
+    assert report["count"] == 1 and report["beside_database"] is False  # type: ignore[index]
+
+    library.exam()  # a case registered after the backup
+    restore_database(library.settings, backup.name)
+    with library.db.session() as session:
+        assert [row.id for row in session.query(Exam)] == [exam]

@@ -11,7 +11,7 @@ import zipfile
 from pathlib import Path
 
 from pathodesk.config import Settings
-from pathodesk.db.models import StorageTier
+from pathodesk.db.models import Slide, StorageTier
 from pathodesk.storage import file_sha256
 from tests.storage.library import Library, days_ago
 
@@ -89,3 +89,37 @@ def test_organize_gathers_one_patients_images_with_a_manifest(settings: Settings
     unknown = run(settings, "storage", "organize", "--patient", "NOBODY", "--out", str(tmp_path / "x"))
     assert unknown.returncode != 0 and "patient NOBODY does not exist" in unknown.stderr
     assert "Traceback" not in unknown.stderr
+
+
+def test_database_backup_list_and_restore_from_the_command_line(settings: Settings) -> None:
+    library = Library.open(settings)
+    kept = library.slide(library.exam())
+    taken = run(settings, "database", "backup", "--json")
+    assert taken.returncode == 0, taken.stderr
+    name = json.loads(taken.stdout)["name"]
+    assert (settings.data_dir / "backups" / name).is_file()
+    later = library.slide(library.exam())
+    assert "on the database's own disk" in run(settings, "storage", "report").stdout
+
+    unconfirmed = run(settings, "database", "restore", name)  # no terminal, no --yes
+    assert unconfirmed.returncode == 2 and "confirm with --yes" in unconfirmed.stderr
+    assert library.row(later).id == later, "nothing was restored"
+    unknown = run(
+        settings, "database", "restore", "pathodesk-19990101T000000.000000Z-manual.sqlite3.gz", "--yes"
+    )
+    assert unknown.returncode == 2 and "no backup called" in unknown.stderr
+
+    restored = run(settings, "database", "restore", name, "--yes")
+    assert restored.returncode == 0, restored.stderr
+    assert f"restored {name}" in restored.stdout
+    assert "1 file(s) were stored after the backup and no slide points at them" in restored.stdout
+    with library.db.session() as session:
+        assert {slide.id for slide in session.query(Slide)} == {kept}
+
+    listed = json.loads(run(settings, "database", "backups", "--json").stdout)
+    assert [(b["name"] == name, b["reason"]) for b in listed["backups"]] == [
+        (False, "before-restore"),
+        (True, "manual"),
+    ]
+    chinese = run(settings, "database", "backups", PATHODESK_LOCALE="zh_CN")
+    assert "份备份" in chinese.stdout and "恢复之前" in chinese.stdout

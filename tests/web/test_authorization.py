@@ -364,6 +364,7 @@ EXPECTATIONS: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/storage/report"): Case((401, 403, 403, OK)),
     ("POST", "/api/v1/storage/apply-policy"): Case((401, 403, 403, OK), json=lambda w: {"dry_run": True}),
     ("POST", "/api/v1/storage/scrub"): Case((401, 403, 403, 202)),
+    ("POST", "/api/v1/storage/backup"): Case((401, 403, 403, 202)),
     ("GET", "/api/v1/storage/stations"): Case((401, OK, OK, OK)),
     ("GET", "/api/v1/patients/{patient_id}/archive"): Case((401, OK, 404, OK), params=patient),
     ("PUT", "/api/v1/exams/{exam_id}/station"): Case(

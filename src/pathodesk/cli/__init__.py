@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathodesk.cli import (
     accounts,
     analysis,
+    database,
     dataset,
     ingest,
     models,
@@ -39,6 +40,7 @@ COMMAND_GROUPS = (
     sections,
     superres,
     storage,
+    database,
     samples,
 )
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from pathodesk.cli.common import AddCommand, emit, open_database, progress_bar, 
 from pathodesk.cli.language import _, cli_locale
 
 
-def _size(value: object) -> str:
+def size_text(value: object) -> str:
     number = float(value)  # type: ignore[arg-type]
     for unit in ("B", "KB", "MB", "GB", "TB"):
         if number < 1024 or unit == "TB":
@@ -37,6 +38,21 @@ def _mirror_line(mirror: dict[str, object]) -> str:
     )
 
 
+def _backups_line(backups: dict[str, Any]) -> str:
+    if "error" in backups:
+        return _("cannot be listed: %(error)s") % backups
+    if not backups["newest"]:
+        return _("none yet: the database has never been backed up")
+    line = _("%(count)s kept (%(size)s), newest %(when)s") % {
+        "count": backups["count"],
+        "size": size_text(backups["bytes"]),
+        "when": datetime.fromisoformat(backups["newest"]["taken_at"]).astimezone().strftime("%Y-%m-%d %H:%M"),
+    }
+    if backups["beside_database"]:
+        line += "; " + _("on the database's own disk: set PATHODESK_BACKUPS or a mirror")
+    return line
+
+
 def cmd_storage_report(args: argparse.Namespace) -> int:
     from pathodesk.storage.report import storage_report
     from pathodesk.web.vocabulary import term
@@ -47,18 +63,19 @@ def cmd_storage_report(args: argparse.Namespace) -> int:
     lines = []
     for name, tier in report["tiers"].items():  # type: ignore[attr-defined]
         line = _("%(slides)s slide(s), %(bytes)s kept of %(scan_bytes)s scanned (%(low)s at low resolution)")
-        values = {"bytes": _size(tier["bytes"]), "scan_bytes": _size(tier["scan_bytes"])}
+        values = {"bytes": size_text(tier["bytes"]), "scan_bytes": size_text(tier["scan_bytes"])}
         shown = term(cli_locale(), "tier", "long_term" if name == "long" else name)
         lines.append(f"{shown:<9} " + line % {**tier, **values, "low": tier["low_resolution_files"]})
-    temporary = _size(report["temporary"]["bytes"])  # type: ignore[index]
+    temporary = size_text(report["temporary"]["bytes"])  # type: ignore[index]
     lines.append(_("temporary %(bytes)s of generated tiles") % {"bytes": temporary})
     lines.append(_("mirror    %(state)s") % {"state": _mirror_line(report["mirror"])})  # type: ignore[arg-type]
     lines.append(_("moves     %(planned)s planned, %(failed)s failed") % report["moves"])
+    lines.append(_("backups   %(state)s") % {"state": _backups_line(report["database_backups"])})  # type: ignore[arg-type]
     lines.append(
         _("in all    %(bytes)s kept of %(scan_bytes)s: %(saved).1f %% saved")
         % {
-            "bytes": _size(report["bytes"]),
-            "scan_bytes": _size(report["scan_bytes"]),
+            "bytes": size_text(report["bytes"]),
+            "scan_bytes": size_text(report["scan_bytes"]),
             "saved": 100 * float(report["saved_fraction"]),  # type: ignore[arg-type]
         }
     )
@@ -85,7 +102,7 @@ def cmd_apply_policy(args: argparse.Namespace) -> int:
     routes = ", ".join(f"{route} {n}" for route, n in plan["routes"].items()) or _("none")  # type: ignore[attr-defined]
     lines = [
         _("%(count)s file(s) on the wrong tier (%(bytes)s): %(routes)s")
-        % {"count": plan["misplaced_files"], "bytes": _size(plan["bytes_to_move"]), "routes": routes}
+        % {"count": plan["misplaced_files"], "bytes": size_text(plan["bytes_to_move"]), "routes": routes}
     ]
     if not args.dry_run:
         with progress_bar(args, _("moving"), unit="file") as bar:
@@ -96,7 +113,7 @@ def cmd_apply_policy(args: argparse.Namespace) -> int:
             % {
                 "done": outcome.get("done", 0),
                 "failed": outcome.get("failed", 0),
-                "bytes": _size(plan["generated_bytes_dropped"]),
+                "bytes": size_text(plan["generated_bytes_dropped"]),
             }
         )
     emit(args, plan, "\n".join(lines))

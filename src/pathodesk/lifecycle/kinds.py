@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathodesk.analysis.kinds import job_kinds
 from pathodesk.jobs.kinds import JobKind
+from pathodesk.lifecycle.backups import BACKUP_JOB, run_backup_job
 from pathodesk.lifecycle.distribute import DISTRIBUTE_JOB, run_distribution
 from pathodesk.lifecycle.schedule import SCRUB_JOB, STORAGE_JOB, run_scrub_job, run_storage_job
 
@@ -14,4 +15,5 @@ def all_job_kinds() -> list[JobKind]:
         JobKind(STORAGE_JOB, run_storage_job, queue="storage"),
         JobKind(SCRUB_JOB, run_scrub_job, queue="storage"),
         JobKind(DISTRIBUTE_JOB, run_distribution, queue="storage"),
+        JobKind(BACKUP_JOB, run_backup_job, queue="storage"),
     ]

@@ -5,7 +5,10 @@ database may all wake: they plan one after the other (a lock), and planning skip
 a move under way, so each file is planned once; one storage job of each kind is queued at a
 time (looked for under a lock too). Should a file still be planned twice (a move planned by
 hand meanwhile), moves and recoveries are taken with conditional updates and a move that
-finds its file moved already stops (``storage.moves``): it is copied twice, never lost."""
+finds its file moved already stops (``storage.moves``): it is copied twice, never lost.
+
+Then the database is backed up (``lifecycle.backups``): servers waking together write the same
+night's name, so one backup stands."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from pathodesk.config import Settings
 from pathodesk.db.locks import forget_old_locks
 from pathodesk.db.models import MirrorScrub
 from pathodesk.db.session import Database
+from pathodesk.lifecycle.backups import back_up_at_night
 from pathodesk.lifecycle.schedule import SCRUB_JOB, apply_policy, submit_storage_job
 
 log = logging.getLogger(__name__)
@@ -73,3 +77,7 @@ class NightlySchedule:
                 self.wake()
             except Exception:  # a bad night must not stop the next ones
                 log.exception("the nightly storage policy failed")
+            try:
+                log.info("nightly database backup: %s", back_up_at_night(self.settings)["backup"])
+            except Exception:
+                log.exception("the nightly database backup failed")

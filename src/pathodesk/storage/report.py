@@ -1,15 +1,22 @@
 """What storage holds (SPEC E1, E4; API.md ``storage report``): per tier, how many slides and
 how many bytes are kept, against the bytes their scans would take at full resolution —
 the saving low-resolution storage buys — with each tier's medium and figures; the temporary
-fast store; the mirror's last scrub; moves planned, under way and failed."""
+fast store; the mirror's last scrub; moves planned, under way and failed; the database's
+backups, and whether they sit on the database's own disk (one failure would take both)."""
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from pathodesk.config import MediumSettings, Settings
+from pathodesk.db.dump import is_sqlite, sqlite_path
 from pathodesk.db.models import MirrorScrub, MoveState, ResolutionState, Slide, StorageMove, StorageTier
+from pathodesk.errors import PathoDeskError
+from pathodesk.storage.backups import backups_backend, list_backups
 from pathodesk.storage.tiers import RETRIEVAL_SECONDS
 
 # API.md's names for the permanent tiers
@@ -68,6 +75,7 @@ def storage_report(session: Session, settings: Settings) -> dict[str, object]:
         "temporary": {"bytes": temporary_bytes(settings), "max_bytes": settings.temporary_store_bytes},
         "mirror": _mirror(session, settings),
         "moves": _moves(session),
+        "database_backups": _backups(settings),
         "bytes": kept_total,
         "scan_bytes": scan_total,
         "saved_fraction": round(1 - kept_total / scan_total, 4) if scan_total else 0.0,
@@ -127,3 +135,32 @@ def _moves(session: Session) -> dict[str, object]:
             for i, a, b, n, e in failed
         ],
     }
+
+
+def _backups(settings: Settings) -> dict[str, object]:
+    summary: dict[str, object] = {"url": settings.backups_medium().url, "kept": settings.backups_kept}
+    try:
+        found = list_backups(settings)
+    except PathoDeskError as exc:  # the medium cannot be reached: say so, show the rest
+        return summary | {"error": exc.detail}
+    return summary | {
+        "count": len(found),
+        "bytes": sum(backup.bytes for backup in found),
+        "newest": found[0].as_json() if found else None,
+        "beside_database": _beside_database(settings),
+    }
+
+
+def _beside_database(settings: Settings) -> bool:
+    """Backups on the same local disk as an SQLite database: losing the disk loses both."""
+    url = settings.resolved_database_url()
+    folder = backups_backend(settings).local_path("")
+    if not is_sqlite(url) or folder is None:
+        return False
+    return _device(folder) == _device(sqlite_path(url))
+
+
+def _device(path: Path) -> int:
+    while not path.exists():  # a folder not made yet is on its parent's disk
+        path = path.parent
+    return os.stat(path).st_dev

@@ -119,6 +119,8 @@ TERMS: dict[str, dict[str, str]] = {
         "pregenerate": N_("full-resolution slide generated in advance"),
         "apply-policy": N_("storage policy applied"),
         "scrub": N_("mirror checked"),
+        "backup": N_("database backup started"),
+        "restore-database": N_("database restored from a backup"),
         "assign-station": N_("reading station chosen"),
         "register": N_("registration started"),
         "classify": N_("classification started"),
@@ -147,6 +149,10 @@ TERMS: dict[str, dict[str, str]] = {
         "role": N_("role"),
         "planned": N_("moves planned"),
         "station": N_("reading station"),
+        "backup": N_("backup"),
+        "undo": N_("backup of what it replaced"),
+        "sessions_ended": N_("logins ended"),
+        "slides_missing": N_("slides without their file"),
     },
     "record_type": {
         "patient": N_("patient"),
@@ -159,6 +165,7 @@ TERMS: dict[str, dict[str, str]] = {
         "model": N_("model"),
         "section_group": N_("group of serial sections"),
         "storage": N_("storage"),
+        "database": N_("database"),
     },
 }
 

@@ -166,10 +166,12 @@ def disease_types_page(request: Request, user: AdminPageUser, session: DbSession
 @router.get("/admin/storage", response_class=HTMLResponse)
 def storage_page(request: Request, user: AdminPageUser, session: DbSession, state: StateDep) -> Response:
     """E1, E4, E5: what is kept per tier against what the scans would take, what the placement
-    policy would move (a dry run: one query), the mirror's last check, the reading stations."""
+    policy would move (a dry run: one query), the mirror's last check, the database's backups,
+    the reading stations."""
     report = storage_report(session, state.settings)
     scrub = report["mirror"].get("last_scrub")  # type: ignore[attr-defined]
     scrubbed = scrub["finished_at"] if scrub else None
+    newest_backup = report["database_backups"].get("newest")  # type: ignore[attr-defined]
     context = {
         "user": user,
         "report": report,
@@ -177,6 +179,7 @@ def storage_page(request: Request, user: AdminPageUser, session: DbSession, stat
         "stations": stations(session, state.settings),
         "long_term_days": state.settings.long_term_after_days,
         "scrub_time": datetime.fromisoformat(scrubbed) if scrubbed else None,
+        "backup_time": datetime.fromisoformat(newest_backup["taken_at"]) if newest_backup else None,
     }
     return templates.TemplateResponse(request, "admin_storage.html", context)
 

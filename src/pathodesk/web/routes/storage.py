@@ -1,7 +1,8 @@
 """Storage and the slide life cycle (API.md: ``GET /api/v1/storage/report``,
 ``GET /api/v1/storage/stations``; SPEC E1, E4, E5): administrators see what is kept where,
-apply the placement policy and scrub the mirror now rather than at night; whoever may see a
-case assigns it a reading station, which gets its high-resolution images in advance."""
+apply the placement policy, scrub the mirror and back up the database now rather than at
+night; whoever may see a case assigns it a reading station, which gets its high-resolution
+images in advance."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pathodesk.audit import record_by
 from pathodesk.jobs import queue
+from pathodesk.lifecycle.backups import BACKUP_JOB
 from pathodesk.lifecycle.distribute import DISTRIBUTE_JOB, DISTRIBUTE_PRIORITY, check_station, stations
 from pathodesk.lifecycle.organize import organize_patient, safe_name
 from pathodesk.lifecycle.schedule import SCRUB_JOB, apply_policy, submit_storage_job
@@ -62,6 +64,16 @@ def run_policy(
 def run_scrub(admin: AdminUser, session: DbSession, state: StateDep) -> dict[str, object]:
     job_id = submit_storage_job(session, SCRUB_JOB, user_id=admin.user_id)
     record_by(session, admin, "scrub", "storage", None, job_id=job_id)
+    start_queued(session, state)
+    return {"job_id": job_id}
+
+
+@router.post("/storage/backup", status_code=202)
+def run_backup(admin: AdminUser, session: DbSession, state: StateDep) -> dict[str, object]:
+    """A copy of the database now, as a storage job (``pathodesk database backup`` does it
+    from the command line)."""
+    job_id = submit_storage_job(session, BACKUP_JOB, user_id=admin.user_id)
+    record_by(session, admin, "backup", "database", None, job_id=job_id)
     start_queued(session, state)
     return {"job_id": job_id}
 

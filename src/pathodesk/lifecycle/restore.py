@@ -1,0 +1,104 @@
+"""The database put back from a backup, and made true again for what happened since.
+
+Before anything is replaced, the backup is checked (a PathoDesk database of a schema this
+version knows) and the database as it is now is backed up itself, so a restore can be undone.
+After it: every login ends (a restored session could belong to an account deactivated since);
+moves between tiers that the backup caught half-way are stopped, never finished (finishing
+one deletes a copy); each slide is pointed at the tier that holds its file now (moves since
+the backup); slides whose file is gone everywhere, and files stored since that no slide
+points at, are reported. The restore is recorded in the audit trail.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import delete, select, update
+
+from pathodesk.audit import record
+from pathodesk.config import Settings
+from pathodesk.db import dump
+from pathodesk.db.models import AuthSession, MoveState, Slide, StorageMove, StorageTier
+from pathodesk.db.session import Database
+from pathodesk.errors import ValidationFailedError
+from pathodesk.storage.backups import fetch_backup, scratch_folder, take_backup
+from pathodesk.storage.tiers import PERMANENT_TIERS, mirror_backend, tier_backend
+
+UNFINISHED_MOVES = (MoveState.planned, MoveState.copying, MoveState.copied, MoveState.switched)
+
+
+def restore_database(settings: Settings, backup: str) -> dict[str, object]:
+    """Replace the database by ``backup`` (a name on the backups medium or a file's path)."""
+    url = settings.resolved_database_url()
+    with scratch_folder(settings, ".restore-") as scratch:
+        source = fetch_backup(settings, backup, Path(scratch))
+        if not source.name.endswith(dump.dump_suffix(url)):
+            raise ValidationFailedError(
+                "%(name)s is not a backup of this kind of database (%(engine)s)",
+                name=source.name,
+                engine="SQLite" if dump.is_sqlite(url) else "PostgreSQL",
+            )
+        prepared = dump.prepare(url, source)
+        undo = take_backup(settings, "before-restore")
+        dump.load(url, prepared)
+    db = Database(url)
+    try:
+        outcome = _make_true(db, settings)
+        with db.session() as session:
+            record(
+                session,
+                actor_id=None,
+                actor_account="cli",
+                action="restore-database",
+                record_type="database",
+                backup=source.name,
+                undo=undo.name,
+                sessions_ended=outcome["sessions_ended"],
+                slides_missing=len(outcome["slides_missing"]),  # type: ignore[arg-type]
+            )
+    finally:
+        db.dispose()
+    return {"backup": source.name, "revision": prepared.revision, "undo_with": undo.name, **outcome}
+
+
+def _make_true(db: Database, settings: Settings) -> dict[str, object]:
+    with db.session() as session:
+        ended = session.execute(delete(AuthSession)).rowcount or 0  # type: ignore[attr-defined]
+        stopped = session.execute(
+            update(StorageMove)
+            .where(StorageMove.state.in_(UNFINISHED_MOVES))
+            .values(state=MoveState.failed, error="stopped: the database was restored from a backup")
+        ).rowcount  # type: ignore[attr-defined]
+        kept = session.execute(select(Slide.path, Slide.storage_tier).distinct()).all()
+        relocated, missing, on_mirror_only = 0, list[int](), list[int]()
+        mirror = mirror_backend(settings)
+        for path, recorded in kept:
+            holder = _tier_holding(settings, path, StorageTier(recorded))
+            if holder is not None and holder != recorded:
+                session.execute(update(Slide).where(Slide.path == path).values(storage_tier=holder))
+                relocated += 1
+            elif holder is None:
+                slide_ids = session.scalars(
+                    select(Slide.id).where(Slide.path == path).order_by(Slide.id)
+                ).all()
+                (on_mirror_only if mirror is not None and mirror.exists(path) else missing).extend(slide_ids)
+        pointed_at = {path for path, _tier in kept}
+    unreferenced = sorted(
+        {location for tier in PERMANENT_TIERS for location in tier_backend(settings, tier).locations()}
+        - pointed_at
+    )
+    return {
+        "sessions_ended": ended,
+        "moves_stopped": stopped or 0,
+        "files_relocated": relocated,
+        "slides_missing": missing,
+        "slides_on_mirror_only": on_mirror_only,
+        "files_unreferenced": unreferenced,
+    }
+
+
+def _tier_holding(settings: Settings, path: str, recorded: StorageTier) -> StorageTier | None:
+    for tier in (recorded, *(tier for tier in PERMANENT_TIERS if tier != recorded)):
+        if tier_backend(settings, tier).exists(path):
+            return tier
+    return None

@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     # newest backups_kept of them kept
     backups: MediumSettings | None = None
     backups_kept: int = Field(default=14, ge=1)
+    # a database whose schema a new version must upgrade is backed up first; the upgrade does
+    # not run when that backup fails (e.g. no pg_dump on the machine), unless this is off
+    backup_before_upgrade: bool = True
     # where jobs run (issue 19): "local", threads in the server (the embedded default), or
     # "celery", worker processes on any machine (`pathodesk worker`) fed through a broker
     job_backend: Literal["local", "celery"] = "local"

@@ -20,7 +20,7 @@ from sqlalchemy import select, text
 
 from pathodesk.accounts import create_user
 from pathodesk.annotations import store
-from pathodesk.config import Settings
+from pathodesk.config import MediumSettings, Settings
 from pathodesk.db.models import (
     Annotation,
     AuditEvent,
@@ -33,8 +33,8 @@ from pathodesk.db.models import (
     User,
 )
 from pathodesk.db.session import alembic_config
-from pathodesk.errors import NotFoundError, ValidationFailedError
-from pathodesk.lifecycle.backups import back_up_at_night
+from pathodesk.errors import NotFoundError, PathoDeskError, ValidationFailedError
+from pathodesk.lifecycle.backups import back_up_at_night, upgrade_schema
 from pathodesk.lifecycle.restore import restore_database
 from pathodesk.lifecycle.schedule import apply_policy, run_moves
 from pathodesk.storage.backups import backups_backend, list_backups, take_backup
@@ -307,3 +307,40 @@ def _previous_revision(url: str) -> str:
     script = ScriptDirectory.from_config(alembic_config(url)).get_revision(_head(url))
     assert script is not None and isinstance(script.down_revision, str)
     return script.down_revision
+
+
+def test_an_upgrade_of_the_schema_is_preceded_by_a_backup(library: Library, tmp_path: Path) -> None:
+    """A new version's migrations run on start; the database as the older version left it is
+    backed up first. A new database, and one already current, are not."""
+    assert [b.reason for b in list_backups(library.settings)] == [], "the library's new database: none"
+    upgrade_schema(library.settings)
+    assert list_backups(library.settings) == [], "a current database: none"
+
+    url = library.settings.resolved_database_url()
+    library.slide(library.exam())
+    command.downgrade(alembic_config(url), _previous_revision(url))
+    upgrade_schema(library.settings)
+    (before,) = list_backups(library.settings)
+    assert before.reason == "before-upgrade"
+    with library.db.session() as session:
+        assert session.scalar(text("SELECT version_num FROM alembic_version")) == _head(url)
+    outcome = restore_database(library.settings, before.name)
+    assert outcome["revision"] == _previous_revision(url), "the backup holds the older schema"
+
+
+def test_an_upgrade_that_cannot_be_backed_up_first_does_not_run(library: Library, tmp_path: Path) -> None:
+    url = library.settings.resolved_database_url()
+    previous = _previous_revision(url)
+    command.downgrade(alembic_config(url), previous)
+    unwritable = library.settings.model_copy(
+        update={"backups": MediumSettings(url=str(tmp_path / "a-file-not-a-folder"))}
+    )
+    (tmp_path / "a-file-not-a-folder").write_text("")
+    with pytest.raises(PathoDeskError, match="was not upgraded: it could not be backed up first"):
+        upgrade_schema(unwritable)
+    with library.db.session() as session:
+        assert session.scalar(text("SELECT version_num FROM alembic_version")) == previous
+
+    upgrade_schema(unwritable.model_copy(update={"backup_before_upgrade": False}))
+    with library.db.session() as session:
+        assert session.scalar(text("SELECT version_num FROM alembic_version")) == _head(url)

@@ -30,12 +30,12 @@ def settings_of(args: argparse.Namespace) -> Settings:
 
 def open_database(settings: Settings) -> Database:
     """Migrated, with the shipped models registered: what every command expects to find."""
-    from pathodesk.db.session import Database, migrate
+    from pathodesk.db.session import Database
+    from pathodesk.lifecycle.backups import upgrade_schema
     from pathodesk.ml.shipped import install_shipped_models
 
-    url = settings.resolved_database_url()
-    migrate(url)
-    db = Database(url)
+    upgrade_schema(settings)
+    db = Database(settings.resolved_database_url())
     install_shipped_models(db, settings)
     return db
 

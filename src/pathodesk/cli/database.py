@@ -38,7 +38,12 @@ def cmd_backups(args: argparse.Namespace) -> int:
     found = list_backups(settings)
     where = backups_backend(settings).url
     lines = [_("%(count)s backup(s) in %(where)s, newest first:") % {"count": len(found), "where": where}]
-    reasons = {"nightly": _("nightly"), "manual": _("by hand"), "before-restore": _("before a restore")}
+    reasons = {
+        "nightly": _("nightly"),
+        "manual": _("by hand"),
+        "before-restore": _("before a restore"),
+        "before-upgrade": _("before an upgrade"),
+    }
     lines += [f"{b.name}  {_when(b.taken_at)}  {reasons[b.reason]}  {size_text(b.bytes)}" for b in found]
     emit(args, {"medium": where, "backups": [b.as_json() for b in found]}, "\n".join(lines))
     return 0

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -42,23 +44,39 @@ def alembic_config(url: str) -> Config:
 MIGRATION_LOCK = 0x70617468  # a PostgreSQL advisory lock key ("path")
 
 
-def migrate(url: str) -> None:
+def migrate(url: str, before_upgrade: Callable[[str], object] | None = None) -> None:
     """Bring the schema to the newest revision; safe to run at every start. On PostgreSQL,
     servers and workers started together upgrade one after the other (an advisory lock): the
-    first does the work, the others find the schema current."""
+    first does the work, the others find the schema current. ``before_upgrade`` is called
+    with the current revision when a database that has one is about to be upgraded (a backup
+    before a new version changes the tables); not for a new database, nor a current one."""
     if not url.startswith("postgresql"):
-        command.upgrade(alembic_config(url), "head")
+        _upgrade(url, before_upgrade)
         return
     engine = make_engine(url)
     try:
         with engine.connect() as lock:
             lock.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
             try:
-                command.upgrade(alembic_config(url), "head")
+                _upgrade(url, before_upgrade)
             finally:
                 lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
     finally:
         engine.dispose()
+
+
+def _upgrade(url: str, before_upgrade: Callable[[str], object] | None) -> None:
+    config = alembic_config(url)
+    if before_upgrade is not None:
+        engine = make_engine(url)
+        try:
+            with engine.connect() as connection:
+                current = MigrationContext.configure(connection).get_current_revision()
+        finally:
+            engine.dispose()
+        if current is not None and current != ScriptDirectory.from_config(config).get_current_head():
+            before_upgrade(current)
+    command.upgrade(config, "head")
 
 
 class Database:

@@ -1,17 +1,39 @@
-"""Database backups as the platform takes them: each night after the storage policy, and as
-a storage job when an administrator asks on the storage page (``storage.backups`` keeps them;
-``lifecycle.restore`` puts one back)."""
+"""Database backups as the platform takes them: each night after the storage policy, as a
+storage job when an administrator asks on the storage page, and before the migrations of a
+new version change the tables (``storage.backups`` keeps them; ``lifecycle.restore`` puts
+one back)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from pathodesk.config import Settings
+from pathodesk.db.session import migrate
+from pathodesk.errors import PathoDeskError
 from pathodesk.i18n import N_
 from pathodesk.jobs.context import JobContext
 from pathodesk.storage.backups import prune_backups, take_backup
 
 BACKUP_JOB = "database-backup"
+
+
+def upgrade_schema(settings: Settings) -> None:
+    """Run the migrations a new PathoDesk brings, after a backup of the database as the older
+    version left it: an upgrade that goes wrong can be undone by restoring that backup."""
+
+    def back_up(revision: str) -> None:
+        try:
+            take_backup(settings, "before-upgrade")
+        except PathoDeskError as exc:
+            raise PathoDeskError(
+                "the database (schema %(revision)s) was not upgraded: it could not be backed up first"
+                " (%(reason)s). Set PATHODESK_BACKUP_BEFORE_UPGRADE=0 to upgrade it without a backup",
+                revision=revision,
+                reason=exc.detail,
+            ) from exc
+
+    url = settings.resolved_database_url()
+    migrate(url, before_upgrade=back_up if settings.backup_before_upgrade else None)
 
 
 def back_up_at_night(settings: Settings, now: datetime | None = None) -> dict[str, object]:

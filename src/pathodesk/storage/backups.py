@@ -28,7 +28,7 @@ from pathodesk.storage.mirror import checksum_of
 from pathodesk.storage.tiers import backend_for
 
 NAME = re.compile(
-    r"^pathodesk-(\d{8}T\d{6}\.\d{6}Z)-(nightly|manual|before-restore)(\.sqlite3\.gz|\.pgdump)$"
+    r"^pathodesk-(\d{8}T\d{6}\.\d{6}Z)-(nightly|manual|before-restore|before-upgrade)(\.sqlite3\.gz|\.pgdump)$"
 )
 STAMP = "%Y%m%dT%H%M%S.%fZ"  # to the microsecond: a backup never takes the name of another
 STALE_SCRATCH_SECONDS = 86_400
@@ -38,7 +38,7 @@ STALE_SCRATCH_SECONDS = 86_400
 class Backup:
     name: str
     taken_at: datetime
-    reason: str  # nightly | manual | before-restore
+    reason: str  # nightly | manual | before-restore | before-upgrade
     bytes: int
 
     def as_json(self) -> dict[str, object]:

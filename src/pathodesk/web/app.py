@@ -13,11 +13,12 @@ from fastapi.staticfiles import StaticFiles
 from pathodesk import __version__
 from pathodesk.analysis.superres_service import SuperResolution
 from pathodesk.config import Settings, get_settings
-from pathodesk.db.session import Database, migrate
+from pathodesk.db.session import Database
 from pathodesk.ingest import discard_abandoned_staging
 from pathodesk.jobs.celery_backend import CeleryDispatcher
 from pathodesk.jobs.priority import INTERACTIVE
 from pathodesk.jobs.worker import WorkerPool, Workers
+from pathodesk.lifecycle.backups import upgrade_schema
 from pathodesk.lifecycle.kinds import all_job_kinds
 from pathodesk.lifecycle.nightly import NightlySchedule
 from pathodesk.lifecycle.schedule import resume_interrupted
@@ -52,7 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     settings.ensure_dirs()
     url = settings.resolved_database_url()
-    migrate(url)
+    upgrade_schema(settings)
     state = AppState(
         settings=settings,
         db=Database(url),

@@ -1,12 +1,10 @@
 // Small helpers shared by the pages: CSRF header on state-changing calls, problem details.
 import { t } from "./i18n.js";
+import { csrfToken, signInAgain, takeNewCsrfToken } from "./session-renewal.js";
 
-export function csrfToken() {
-  const meta = document.querySelector('meta[name="csrf-token"]');
-  return meta ? meta.content : "";
-}
+export { csrfToken };
 
-export async function api(path, { method = "GET", json, body, headers = {} } = {}) {
+function send(path, { method = "GET", json, body, headers = {} }) {
   const init = { method, headers: { ...headers }, credentials: "same-origin" };
   if (method !== "GET" && method !== "HEAD") init.headers["X-CSRF-Token"] = csrfToken();
   if (json !== undefined) {
@@ -15,7 +13,21 @@ export async function api(path, { method = "GET", json, body, headers = {} } = {
   } else if (body !== undefined) {
     init.body = body;
   }
-  const response = await fetch(path, init);
+  return fetch(path, init);
+}
+
+// A refusal that signing in again (401) or another tab's new CSRF token (403 on a write) can
+// cure is cured and the request sent once more (session-renewal.js).
+async function renewed(path, options, response) {
+  if (path.startsWith("/api/v1/auth/")) return false;
+  if (response.status === 401) return signInAgain();
+  const writes = (options.method || "GET") !== "GET";
+  return response.status === 403 && writes && takeNewCsrfToken();
+}
+
+export async function api(path, options = {}) {
+  let response = await send(path, options);
+  if (!response.ok && (await renewed(path, options, response))) response = await send(path, options);
   const text = await response.text();
   const data = text ? safeJson(text) : null;
   if (!response.ok) {

@@ -1,4 +1,5 @@
 import { api, csrfToken, problemText, showError } from "./api.js";
+import { signInAgain, takeNewCsrfToken } from "./session-renewal.js";
 import { t, term } from "./i18n.js";
 import { toast } from "./dom.js";
 import "./page.js";
@@ -34,11 +35,9 @@ caseForm.addEventListener("submit", async (event) => {
   }
 });
 
-uploadForm.addEventListener("submit", (event) => {
-  event.preventDefault();
-  showError(error, "");
-  result.textContent = "";
-  const body = new FormData(uploadForm);
+// The file goes through its own request, for the progress bar; refused for want of a session
+// (or for another tab's new CSRF token), it is sent again once that is put right, as api() does.
+function upload(body, renewedOnce = false) {
   const request = new XMLHttpRequest();
   request.open("POST", "/api/v1/slides");
   request.setRequestHeader("X-CSRF-Token", csrfToken());
@@ -48,7 +47,7 @@ uploadForm.addEventListener("submit", (event) => {
     bar.value = value;
     percent.textContent = `${value} %`;
   });
-  request.addEventListener("load", () => {
+  request.addEventListener("load", async () => {
     let data;
     try {
       data = JSON.parse(request.responseText);
@@ -64,12 +63,21 @@ uploadForm.addEventListener("submit", (event) => {
         ? t("Already stored as slide {id}: open it", { id: data.id })
         : t("Uploaded slide {id} ({width} × {height}): open it", data);
       result.replaceChildren(link);
-    } else {
-      showError(error, problemText(data, request.status));
+      return;
     }
+    const curable = !renewedOnce && (request.status === 401 ? signInAgain() : request.status === 403 && takeNewCsrfToken());
+    if (await curable) upload(body, true);
+    else showError(error, problemText(data, request.status));
   });
   request.addEventListener("error", () => showError(error, t("the connection failed during upload")));
   request.send(body);
+}
+
+uploadForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  showError(error, "");
+  result.textContent = "";
+  upload(new FormData(uploadForm));
 });
 
 // Tests (and impatient users) wait for this before using the page.

@@ -1,7 +1,8 @@
 """A session that ends while an expert edits must not cost the edits: logged out in another tab,
 the editor's save asks for the password in a dialog and then saves what was drawn; a log-in in
 another tab (a new CSRF token) is taken up without asking; cancelling keeps the edits unsaved
-on the page. In Chromium, with screenshots in both languages."""
+on the page; an upload goes through after the log-in. In Chromium, with screenshots in both
+languages."""
 
 from __future__ import annotations
 
@@ -110,4 +111,23 @@ def test_the_dialog_speaks_chinese(browser: Browser, live_server: LiveServer, ac
         dialog.locator("button[type=submit]").click()
     ready(page)
     expect(page.locator("h1")).to_have_text("Slides (0)")
+    page.context.close()
+
+
+@pytest.mark.console_errors_expected(REFUSED)
+def test_an_upload_refused_for_an_ended_session_goes_through_after_logging_in(
+    browser: Browser, live_server: LiveServer, accounts: Accounts, samples: dict[str, Path]
+) -> None:
+    page = logged_in_tab(browser, live_server)
+    page.goto(f"{live_server.url}/upload?exam_id={accounts.exam_a_id}")
+    ready(page)
+    page.set_input_files("#file", str(samples["svs"]))
+    log_out_in_another_tab(page, live_server)
+    page.click("#upload-form button[type=submit]")
+    dialog = page.locator("#sign-in-again")
+    expect(dialog).to_be_visible()
+    dialog.locator("input[name=password]").fill(PASSWORD)
+    dialog.locator("button[type=submit]").click()
+    expect(page.locator("#upload-result a")).to_contain_text("Uploaded slide")
+    expect(page.locator("#upload-error")).to_be_hidden()
     page.context.close()

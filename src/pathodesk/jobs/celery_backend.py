@@ -87,6 +87,9 @@ class CeleryDispatcher:
         self._wake.set()
         self._thread.join(timeout)
 
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
     def _loop(self) -> None:
         while not self._stopping.is_set():
             try:

@@ -46,6 +46,7 @@ class Workers(Protocol):
     def start(self) -> None: ...
     def wake(self) -> None: ...
     def stop(self, timeout: float = 10.0) -> None: ...
+    def alive(self) -> bool: ...
 
 
 class WorkerPool:
@@ -80,6 +81,10 @@ class WorkerPool:
         self._wake.set()
         for thread in self._threads:
             thread.join(timeout)
+
+    def alive(self) -> bool:
+        """Every thread started is still running (none configured: nothing to run)."""
+        return not self._stopping.is_set() and all(thread.is_alive() for thread in self._threads)
 
     def _loop(self, worker: str, interactive_only: bool) -> None:
         while not self._stopping.is_set():

@@ -32,6 +32,7 @@ from pathodesk.web.routes import (
     admin,
     auth,
     dzi,
+    health,
     jobs,
     models,
     pages,
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.pathodesk = state
     install_problem_handlers(app)
     for module in (
+        health,
         auth,
         users,
         records,

@@ -76,7 +76,7 @@ def _restore_lines(outcome: dict[str, Any]) -> list[str]:
     """What the restore did, and what of the time since the backup needs a person."""
     lines = [
         _("restored %(backup)s; what it replaced is kept as %(undo_with)s") % outcome,
-        _("%(sessions_ended)s login(s) ended: everyone logs in again") % outcome,
+        _("every login ended: everyone logs in again"),
     ]
     if outcome["files_relocated"]:
         lines.append(

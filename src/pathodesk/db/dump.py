@@ -16,6 +16,7 @@ import shutil
 import sqlite3
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,13 +152,17 @@ def _prepare_postgres(url: str, source: Path) -> Prepared:
     raise ValidationFailedError("not a PathoDesk database backup (no schema revision)")
 
 
-def load(url: str, prepared: Prepared) -> None:
-    """Replace the whole database at ``url`` by a prepared backup in one step: readers see the
-    old rows or the restored ones, never a mix; then bring the schema to this PathoDesk's
-    newest revision."""
+def load(url: str, prepared: Prepared, then: Sequence[str] = ()) -> None:
+    """Replace the whole database at ``url`` by a prepared backup, and run the statements
+    ``then`` on the restored rows, in one step: readers see the old rows or the restored ones,
+    never a mix, and a crash leaves one or the other. Then bring the schema to this
+    PathoDesk's newest revision."""
     if is_sqlite(url):
-        _load_sqlite(sqlite_path(url), prepared.path)
+        _load_sqlite(sqlite_path(url), prepared.path, then)
     else:
+        with prepared.path.open("a", encoding="utf-8") as script:
+            # the script empties search_path; the statements name tables as the platform does
+            script.write("\nRESET search_path;\n" + "".join(f"{statement};\n" for statement in then))
         _run_postgres_tool(
             "psql",
             url,
@@ -172,9 +177,14 @@ def load(url: str, prepared: Prepared) -> None:
     migrate(url)
 
 
-def _load_sqlite(database: Path, plain: Path) -> None:
-    """SQLite's backup API the other way: the live file takes the backup's pages in one step,
-    under its write lock, so a server still connected waits and then reads the restored rows."""
+def _load_sqlite(database: Path, plain: Path, then: Sequence[str]) -> None:
+    """The statements run on the private copy first; then SQLite's backup API the other way:
+    the live file takes the copy's pages in one step, under its write lock, so a server still
+    connected waits and then reads the restored rows."""
+    with sqlite3.connect(plain) as copy:
+        for statement in then:
+            copy.execute(statement)
+    copy.close()
     backup = sqlite3.connect(f"file:{plain}?mode=ro", uri=True)
     live = sqlite3.connect(database, timeout=30)
     try:

@@ -2,11 +2,12 @@
 
 Before anything is replaced, the backup is checked (a PathoDesk database of a schema this
 version knows) and the database as it is now is backed up itself, so a restore can be undone.
-After it: every login ends (a restored session could belong to an account deactivated since);
-moves between tiers that the backup caught half-way are stopped, never finished (finishing
-one deletes a copy); each slide is pointed at the tier that holds its file now (moves since
-the backup); slides whose file is gone everywhere, and files stored since that no slide
-points at, are reported. The restore is recorded in the audit trail.
+In the same step as the rows come back, every login ends (a restored session could belong to
+an account deactivated since) and moves between tiers that the backup caught half-way are
+stopped, never finished (finishing one deletes a copy). After it, each slide is pointed at
+the tier that holds its file now (moves since the backup); slides whose file is gone
+everywhere, and files stored since that no slide points at, are reported. The restore is
+recorded in the audit trail.
 """
 
 from __future__ import annotations
@@ -14,17 +15,39 @@ from __future__ import annotations
 from pathlib import Path
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.engine import make_url
 
 from pathodesk.audit import record
 from pathodesk.config import Settings
 from pathodesk.db import dump
-from pathodesk.db.models import AuthSession, MoveState, Slide, StorageMove, StorageTier
+from pathodesk.db.models import AuthSession, MoveState, Slide, StorageMove, StorageTier, utcnow
 from pathodesk.db.session import Database
 from pathodesk.errors import ValidationFailedError
 from pathodesk.storage.backups import fetch_backup, scratch_folder, take_backup
 from pathodesk.storage.tiers import PERMANENT_TIERS, mirror_backend, tier_backend
 
 UNFINISHED_MOVES = (MoveState.planned, MoveState.copying, MoveState.copied, MoveState.switched)
+
+
+def on_restored_rows(url: str) -> list[str]:
+    """Run on the restored rows in the restore's own transaction, so no server ever sees them
+    otherwise: a restored login could be of an account deactivated since; a move half-way at
+    the backup could, finished, delete a copy a later move made the only one."""
+    dialect = make_url(url).get_dialect()()
+    statements = (
+        delete(AuthSession),
+        update(StorageMove)
+        .where(StorageMove.state.in_(UNFINISHED_MOVES))
+        .values(
+            state=MoveState.failed,
+            error="stopped: the database was restored from a backup",
+            updated_at=utcnow(),
+        ),
+    )
+    return [
+        str(statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+        for statement in statements
+    ]
 
 
 def restore_database(settings: Settings, backup: str) -> dict[str, object]:
@@ -40,7 +63,7 @@ def restore_database(settings: Settings, backup: str) -> dict[str, object]:
             )
         prepared = dump.prepare(url, source)
         undo = take_backup(settings, "before-restore")
-        dump.load(url, prepared)
+        dump.load(url, prepared, then=on_restored_rows(url))
     db = Database(url)
     try:
         outcome = _make_true(db, settings)
@@ -53,7 +76,6 @@ def restore_database(settings: Settings, backup: str) -> dict[str, object]:
                 record_type="database",
                 backup=source.name,
                 undo=undo.name,
-                sessions_ended=outcome["sessions_ended"],
                 slides_missing=len(outcome["slides_missing"]),  # type: ignore[arg-type]
             )
     finally:
@@ -62,13 +84,8 @@ def restore_database(settings: Settings, backup: str) -> dict[str, object]:
 
 
 def _make_true(db: Database, settings: Settings) -> dict[str, object]:
+    """Slides pointed at the tier that holds their file now; what cannot be made true, said."""
     with db.session() as session:
-        ended = session.execute(delete(AuthSession)).rowcount or 0  # type: ignore[attr-defined]
-        stopped = session.execute(
-            update(StorageMove)
-            .where(StorageMove.state.in_(UNFINISHED_MOVES))
-            .values(state=MoveState.failed, error="stopped: the database was restored from a backup")
-        ).rowcount  # type: ignore[attr-defined]
         kept = session.execute(select(Slide.path, Slide.storage_tier).distinct()).all()
         relocated, missing, on_mirror_only = 0, list[int](), list[int]()
         mirror = mirror_backend(settings)
@@ -88,8 +105,6 @@ def _make_true(db: Database, settings: Settings) -> dict[str, object]:
         - pointed_at
     )
     return {
-        "sessions_ended": ended,
-        "moves_stopped": stopped or 0,
         "files_relocated": relocated,
         "slides_missing": missing,
         "slides_on_mirror_only": on_mirror_only,

@@ -5,14 +5,14 @@ one back)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from pathodesk.config import Settings
 from pathodesk.db.session import migrate
 from pathodesk.errors import PathoDeskError
 from pathodesk.i18n import N_
 from pathodesk.jobs.context import JobContext
-from pathodesk.storage.backups import prune_backups, take_backup
+from pathodesk.storage.backups import list_backups, prune_backups, take_backup
 
 BACKUP_JOB = "database-backup"
 
@@ -36,9 +36,18 @@ def upgrade_schema(settings: Settings) -> None:
     migrate(url, before_upgrade=back_up if settings.backup_before_upgrade else None)
 
 
+NIGHT = timedelta(hours=20)  # a nightly backup younger than this is tonight's
+
+
 def back_up_at_night(settings: Settings, now: datetime | None = None) -> dict[str, object]:
-    """The night's copy of the database, then all but the newest ``backups_kept`` deleted."""
-    taken = take_backup(settings, "nightly", now)
+    """The night's copy of the database, then all but the newest ``backups_kept`` deleted.
+    Servers that wake together: one that finds tonight's backup taken takes none (two that
+    look at the same moment take two, each whole; the older goes with the pruning)."""
+    moment = now or datetime.now(UTC)
+    tonight = [b for b in list_backups(settings) if b.reason == "nightly" and moment - b.taken_at < NIGHT]
+    if tonight:
+        return {"backup": tonight[0].name, "pruned": []}
+    taken = take_backup(settings, "nightly", moment)
     return {"backup": taken.name, "pruned": prune_backups(settings)}
 
 

@@ -7,8 +7,7 @@ time (looked for under a lock too). Should a file still be planned twice (a move
 hand meanwhile), moves and recoveries are taken with conditional updates and a move that
 finds its file moved already stops (``storage.moves``): it is copied twice, never lost.
 
-Then the database is backed up (``lifecycle.backups``): servers waking together write the same
-night's name, so one backup stands."""
+Then the database is backed up (``lifecycle.backups``), once a night whichever server wakes."""
 
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
 """Copies of the database kept on a medium of their own (``Settings.backups_medium``): taken
 each night and by hand, verified after writing, the newest ``backups_kept`` kept.
 
-A backup is one file named after the moment it was taken and why, e.g.
-``pathodesk-20261127T020000.000000Z-nightly.sqlite3.gz``; the name is its only catalogue, so backups
-can be listed, copied and restored with the database itself lost. Servers that wake together
-name the night's backup by the same hour: the second write replaces the first, whole.
+A backup is one file named after the moment it was taken (to the microsecond: no backup ever
+replaces another) and why, e.g. ``pathodesk-20261127T020001.482913Z-nightly.sqlite3.gz``; the
+name is its only catalogue, so backups can be listed, copied and restored with the database
+itself lost.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from pathodesk.storage.tiers import backend_for
 NAME = re.compile(
     r"^pathodesk-(\d{8}T\d{6}\.\d{6}Z)-(nightly|manual|before-restore|before-upgrade)(\.sqlite3\.gz|\.pgdump)$"
 )
-STAMP = "%Y%m%dT%H%M%S.%fZ"  # to the microsecond: a backup never takes the name of another
+STAMP = "%Y%m%dT%H%M%S.%fZ"
 STALE_SCRATCH_SECONDS = 86_400
 
 
@@ -55,10 +55,8 @@ def backups_backend(settings: Settings) -> Backend:
 
 
 def backup_name(settings: Settings, reason: str, now: datetime) -> str:
-    moment = now.astimezone(UTC)
-    if reason == "nightly":
-        moment = moment.replace(minute=0, second=0, microsecond=0)
-    return f"pathodesk-{moment.strftime(STAMP)}-{reason}{dump.dump_suffix(settings.resolved_database_url())}"
+    stamp = now.astimezone(UTC).strftime(STAMP)
+    return f"pathodesk-{stamp}-{reason}{dump.dump_suffix(settings.resolved_database_url())}"
 
 
 def take_backup(settings: Settings, reason: str = "manual", now: datetime | None = None) -> Backup:

@@ -344,3 +344,16 @@ def test_an_upgrade_that_cannot_be_backed_up_first_does_not_run(library: Library
     upgrade_schema(unwritable.model_copy(update={"backup_before_upgrade": False}))
     with library.db.session() as session:
         assert session.scalar(text("SELECT version_num FROM alembic_version")) == _head(url)
+
+
+def test_ids_handed_out_after_the_backup_are_not_handed_out_again(library: Library) -> None:
+    """A slide made after the backup and taken away by the restore leaves its id behind (links
+    to it, its analysis folder): the next slide, and the next case, get new ids."""
+    first_exam = library.exam()
+    first = library.slide(first_exam)
+    backup = take_backup(library.settings)
+    vanishing_exam = library.exam()
+    vanishing = library.slide(vanishing_exam)
+    restore_database(library.settings, backup.name)
+    assert library.exam() > vanishing_exam > first_exam
+    assert library.slide(first_exam) > vanishing > first

@@ -21,13 +21,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from pathodesk.db.session import alembic_config, migrate
+from pathodesk.db.session import alembic_config, make_engine, migrate
 from pathodesk.errors import ValidationFailedError
 
 # the line of a pg_restore script after which the schema revision stands alone on a line
 ALEMBIC_COPY = re.compile(r"^COPY \S*alembic_version \(version_num\) FROM stdin;$")
+# a counter's name as the platform's tables make them (slides, slides_id_seq): nothing to quote
+COUNTER_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 SQLITE_SUFFIX = ".sqlite3.gz"
 POSTGRES_SUFFIX = ".pgdump"
 # every table in PostgreSQL's current schema, dropped before a dump is loaded: a table that a
@@ -192,6 +195,45 @@ def _load_sqlite(database: Path, plain: Path, then: Sequence[str]) -> None:
     finally:
         live.close()
         backup.close()
+
+
+def id_counters(url: str) -> dict[str, int]:
+    """The highest id each counter has handed out: SQLite's AUTOINCREMENT counters, PostgreSQL's
+    sequences. Read before a restore, carried past it (``keep_counting``)."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT name, seq FROM sqlite_sequence")
+                if is_sqlite(url)
+                else text(
+                    "SELECT sequencename, last_value FROM pg_sequences"
+                    " WHERE schemaname = current_schema() AND last_value IS NOT NULL"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    return {str(name): int(value) for name, value in rows if COUNTER_NAME.match(str(name))}
+
+
+def keep_counting(url: str, counters: dict[str, int]) -> list[str]:
+    """Statements that move each counter of a restored database up to where ``counters`` had
+    it: ids handed out after the backup (a slide, its analysis folder, a link someone kept)
+    are never handed out again to something else."""
+    statements = []
+    for name, value in counters.items():
+        if not COUNTER_NAME.match(name):
+            continue
+        number = int(value)
+        if is_sqlite(url):
+            statements += [
+                f"UPDATE sqlite_sequence SET seq = MAX(seq, {number}) WHERE name = '{name}'",  # noqa: S608 (a checked name, an int)
+                f"INSERT INTO sqlite_sequence (name, seq) SELECT '{name}', {number}"  # noqa: S608
+                f" WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = '{name}')",
+            ]
+        else:
+            statements.append(f"SELECT setval('{name}', GREATEST({number}, last_value)) FROM {name}")  # noqa: S608
+    return statements
 
 
 def _postgres_command(

@@ -2,12 +2,13 @@
 
 Before anything is replaced, the backup is checked (a PathoDesk database of a schema this
 version knows) and the database as it is now is backed up itself, so a restore can be undone.
-In the same step as the rows come back, every login ends (a restored session could belong to
-an account deactivated since) and moves between tiers that the backup caught half-way are
-stopped, never finished (finishing one deletes a copy). After it, each slide is pointed at
-the tier that holds its file now (moves since the backup); slides whose file is gone
-everywhere, and files stored since that no slide points at, are reported. The restore is
-recorded in the audit trail.
+In the same step as the rows come back: every login ends (a restored session could belong to
+an account deactivated since); moves between tiers that the backup caught half-way are
+stopped, never finished (finishing one deletes a copy); the id counters are carried past the
+ids handed out since the backup (a new slide never takes the id, or the analysis folder, of
+one the restore took away). After it, each slide is pointed at the tier that holds its file
+now (moves since the backup); slides whose file is gone everywhere, and files stored since
+that no slide points at, are reported. The restore is recorded in the audit trail.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ def restore_database(settings: Settings, backup: str) -> dict[str, object]:
             )
         prepared = dump.prepare(url, source)
         undo = take_backup(settings, "before-restore")
-        dump.load(url, prepared, then=on_restored_rows(url))
+        counted = dump.keep_counting(url, dump.id_counters(url))
+        dump.load(url, prepared, then=[*on_restored_rows(url), *counted])
     db = Database(url)
     try:
         outcome = _make_true(db, settings)

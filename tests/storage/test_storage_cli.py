@@ -7,13 +7,22 @@ import json
 import os
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
+
+import httpx
+import numpy as np
+from PIL import Image
 
 from pathodesk.config import Settings
 from pathodesk.db.models import Slide, StorageTier
 from pathodesk.storage import file_sha256
+from pathodesk.web.state import LOOKUP_TTL_SECONDS
 from tests.storage.library import Library, days_ago
+from tests.support.accounts import Accounts
+from tests.support.http import login, upload_slide
+from tests.support.server import LiveServer
 
 
 def run(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -123,3 +132,33 @@ def test_database_backup_list_and_restore_from_the_command_line(settings: Settin
     ]
     chinese = run(settings, "database", "backups", PATHODESK_LOCALE="zh_CN")
     assert "份备份" in chinese.stdout and "恢复之前" in chinese.stdout
+
+
+def test_a_running_server_serves_the_restored_database(live_server: LiveServer, accounts: Accounts) -> None:
+    """SQLite's backup API writes into the file a running server has open (WAL, pooled
+    connections): the server reads the restored rows, refuses the logins that ended, and goes
+    on handing out new ids."""
+    settings = live_server.settings
+    with httpx.Client(base_url=live_server.url, timeout=120) as client:
+        login(client, "expert-a")
+        kept = upload_slide(client, _png_file(settings, 1), accounts.exam_a_id)["id"]
+        name = json.loads(run(settings, "database", "backup", "--json").stdout)["name"]
+        gone = upload_slide(client, _png_file(settings, 2), accounts.exam_a_id)["id"]
+
+        restored = run(settings, "database", "restore", name, "--yes")
+        assert restored.returncode == 0, restored.stderr
+        time.sleep(LOOKUP_TTL_SECONDS + 0.5)  # the server's memory of the ended login expires
+        assert client.get("/api/v1/me").status_code == 401
+
+        login(client, "expert-a")
+        assert [slide["id"] for slide in client.get("/api/v1/slides").json()] == [kept]
+        assert client.get(f"/dzi/{kept}_files/8/0_0.jpeg").status_code == 200
+        again = upload_slide(client, _png_file(settings, 3), accounts.exam_a_id)["id"]
+        assert int(again) > int(gone)  # type: ignore[call-overload]
+
+
+def _png_file(settings: Settings, seed: int) -> Path:
+    pixels = np.random.default_rng(seed).integers(120, 250, size=(300, 300, 3), dtype=np.uint8)
+    path = settings.data_dir.parent / f"upload-{seed}.png"
+    Image.fromarray(pixels).save(path)
+    return path

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 from PIL import Image
+from sqlalchemy import text
 
 from pathodesk.config import Settings
 from pathodesk.db.models import Slide, StorageTier
@@ -162,3 +163,36 @@ def _png_file(settings: Settings, seed: int) -> Path:
     path = settings.data_dir.parent / f"upload-{seed}.png"
     Image.fromarray(pixels).save(path)
     return path
+
+
+def test_a_backup_that_fills_the_disk_fails_readably_and_leaves_nothing(tmp_path: Path) -> None:
+    """The data directory (where the copy is made) is a real 1 MiB tmpfs, mounted in a user
+    namespace of the command's own; the database (elsewhere) holds ~4 MB that compress badly."""
+    database = tmp_path / "db" / "pathodesk.sqlite3"
+    database.parent.mkdir()
+    url = f"sqlite:///{database}"
+    library = Library.open(Settings(data_dir=tmp_path / "unused", database_url=url))
+    with library.db.session() as session:
+        session.execute(
+            text("INSERT INTO named_locks (name, locked_at) VALUES (:name, :at)"),
+            [{"name": os.urandom(32).hex(), "at": "2026-11-27 00:00:00"} for _ in range(40_000)],
+        )
+    library.db.dispose()
+    small, listing = tmp_path / "small-disk", tmp_path / "left-on-the-disk.txt"
+    small.mkdir()
+    script = (
+        'mount -t tmpfs -o size=1m none "$0" && "$@"; status=$?; find "$0" -type f > "$LISTING"; exit $status'
+    )
+    command = ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script, str(small)]
+    backup = subprocess.run(
+        [*command, sys.executable, "-m", "pathodesk.cli", "database", "backup", "--data-dir", str(small)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=os.environ | {"PATHODESK_DATABASE_URL": url, "LISTING": str(listing)},
+    )
+    assert backup.returncode == 2, backup.stderr
+    assert "the database could not be copied for a backup" in backup.stderr
+    assert "Traceback" not in backup.stderr
+    assert listing.read_text() == "", "nothing half-written on the full disk"

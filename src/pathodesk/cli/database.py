@@ -8,7 +8,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from pathodesk.cli.common import AddCommand, emit, open_database, settings_of
+from pathodesk.cli.common import AddCommand, emit, settings_of
 from pathodesk.cli.language import _
 from pathodesk.cli.storage import size_text
 from pathodesk.errors import PathoDeskError
@@ -19,10 +19,11 @@ def _when(moment: datetime) -> str:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
+    from pathodesk.lifecycle.backups import upgrade_schema
     from pathodesk.storage.backups import backups_backend, take_backup
 
     settings = settings_of(args)
-    open_database(settings).dispose()
+    upgrade_schema(settings)  # a database from an older version is backed up as it is first
     taken = take_backup(settings)
     where = backups_backend(settings).url
     text = _("database backed up: %(name)s (%(size)s) in %(where)s")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import sqlite3
 import tempfile
 import time
 from collections.abc import Iterator
@@ -66,7 +67,12 @@ def take_backup(settings: Settings, reason: str = "manual", now: datetime | None
     name = backup_name(settings, reason, now or datetime.now(UTC))
     with scratch_folder(settings, ".backup-") as scratch:
         local = Path(scratch) / name
-        dump.dump(settings.resolved_database_url(), local)
+        try:
+            dump.dump(settings.resolved_database_url(), local)
+        except (OSError, sqlite3.Error) as exc:  # a full disk, most often: nothing is kept
+            raise StorageUnavailableError(
+                "the database could not be copied for a backup: %(reason)s", reason=str(exc)
+            ) from exc
         expected, size = file_sha256(local), local.stat().st_size
         with local.open("rb") as source:
             backend.write(source, name, size)

@@ -17,8 +17,9 @@ from PIL import Image
 from sqlalchemy import text
 
 from pathodesk.config import Settings
-from pathodesk.db.models import Slide, StorageTier
+from pathodesk.db.models import Exam, Slide, StorageTier
 from pathodesk.storage import file_sha256
+from pathodesk.storage.backups import take_backup
 from pathodesk.web.state import LOOKUP_TTL_SECONDS
 from tests.storage.library import Library, days_ago
 from tests.support.accounts import Accounts
@@ -165,34 +166,58 @@ def _png_file(settings: Settings, seed: int) -> Path:
     return path
 
 
-def test_a_backup_that_fills_the_disk_fails_readably_and_leaves_nothing(tmp_path: Path) -> None:
-    """The data directory (where the copy is made) is a real 1 MiB tmpfs, mounted in a user
-    namespace of the command's own; the database (elsewhere) holds ~4 MB that compress badly."""
+def _on_a_small_disk(
+    tmp_path: Path, url: str, *args: str, **env: str
+) -> tuple[subprocess.CompletedProcess[str], str]:
+    """``pathodesk ARGS`` with its data directory on a real 1 MiB tmpfs, mounted in a user
+    namespace of the command's own; what it left on that disk (the tmpfs goes with it)."""
+    small, listing = tmp_path / "small-disk", tmp_path / "left-on-the-disk.txt"
+    small.mkdir(exist_ok=True)
+    script = (
+        'mount -t tmpfs -o size=1m none "$0" && "$@"; status=$?; find "$0" -type f > "$LISTING"; exit $status'
+    )
+    namespace = ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script, str(small)]
+    finished = subprocess.run(
+        [*namespace, sys.executable, "-m", "pathodesk.cli", *args[:2], "--data-dir", str(small), *args[2:]],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=os.environ | {"PATHODESK_DATABASE_URL": url, "LISTING": str(listing)} | env,
+    )
+    return finished, listing.read_text()
+
+
+def test_a_backup_or_restore_that_fills_the_disk_fails_readably_and_changes_nothing(tmp_path: Path) -> None:
+    """The data directory, where a backup is copied and a restore unpacked, is full; the
+    database (elsewhere) holds ~4 MB that compress badly."""
     database = tmp_path / "db" / "pathodesk.sqlite3"
     database.parent.mkdir()
     url = f"sqlite:///{database}"
-    library = Library.open(Settings(data_dir=tmp_path / "unused", database_url=url))
+    settings = Settings(data_dir=tmp_path / "roomy", database_url=url)
+    library = Library.open(settings)
     with library.db.session() as session:
         session.execute(
             text("INSERT INTO named_locks (name, locked_at) VALUES (:name, :at)"),
             [{"name": os.urandom(32).hex(), "at": "2026-11-27 00:00:00"} for _ in range(40_000)],
         )
-    library.db.dispose()
-    small, listing = tmp_path / "small-disk", tmp_path / "left-on-the-disk.txt"
-    small.mkdir()
-    script = (
-        'mount -t tmpfs -o size=1m none "$0" && "$@"; status=$?; find "$0" -type f > "$LISTING"; exit $status'
-    )
-    command = ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script, str(small)]
-    backup = subprocess.run(
-        [*command, sys.executable, "-m", "pathodesk.cli", "database", "backup", "--data-dir", str(small)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env=os.environ | {"PATHODESK_DATABASE_URL": url, "LISTING": str(listing)},
-    )
+
+    backup, left = _on_a_small_disk(tmp_path, url, "database", "backup")
     assert backup.returncode == 2, backup.stderr
     assert "the database could not be copied for a backup" in backup.stderr
     assert "Traceback" not in backup.stderr
-    assert listing.read_text() == "", "nothing half-written on the full disk"
+    assert left == "", "nothing half-written on the full disk"
+
+    good = take_backup(settings)  # on a disk with room
+    later = library.exam()
+    backups = json.dumps({"url": str(settings.data_dir / "backups")})
+    restore, left = _on_a_small_disk(
+        tmp_path, url, "database", "restore", good.name, "--yes", PATHODESK_BACKUPS=backups
+    )
+    assert restore.returncode == 2, restore.stderr
+    assert "the backup could not be copied into the data directory" in restore.stderr
+    assert "Traceback" not in restore.stderr
+    assert left == ""
+    with library.db.session() as session:
+        assert session.get(Exam, later) is not None, "the database is as it was"
+    library.db.dispose()

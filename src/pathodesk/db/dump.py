@@ -25,7 +25,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from pathodesk.db.session import alembic_config, make_engine, migrate
-from pathodesk.errors import ValidationFailedError
+from pathodesk.errors import StorageUnavailableError, ValidationFailedError
 
 # the line of a pg_restore script after which the schema revision stands alone on a line
 ALEMBIC_COPY = re.compile(r"^COPY \S*alembic_version \(version_num\) FROM stdin;$")
@@ -119,8 +119,12 @@ def _prepare_sqlite(source: Path) -> Prepared:
     try:
         with gzip.open(source, "rb") as packed, plain.open("wb") as out:
             shutil.copyfileobj(packed, out, 4 << 20)
-    except (OSError, EOFError) as exc:  # not gzip, or cut short
+    except (gzip.BadGzipFile, EOFError) as exc:  # not gzip, or cut short
         raise ValidationFailedError("not a PathoDesk database backup (%(exc)s)", exc=exc) from None
+    except OSError as exc:  # a full disk: the backup may be good
+        raise StorageUnavailableError(
+            "the backup could not be unpacked: %(reason)s", reason=str(exc)
+        ) from exc
     connection = sqlite3.connect(f"file:{plain}?mode=ro", uri=True)
     try:
         _check_sqlite(connection)
@@ -161,7 +165,12 @@ def load(url: str, prepared: Prepared, then: Sequence[str] = ()) -> None:
     never a mix, and a crash leaves one or the other. Then bring the schema to this
     PathoDesk's newest revision."""
     if is_sqlite(url):
-        _load_sqlite(sqlite_path(url), prepared.path, then)
+        try:
+            _load_sqlite(sqlite_path(url), prepared.path, then)
+        except (OSError, sqlite3.Error) as exc:  # rolled back: the database is as it was
+            raise StorageUnavailableError(
+                "the database was not restored, and is as it was: %(reason)s", reason=str(exc)
+            ) from exc
     else:
         with prepared.path.open("a", encoding="utf-8") as script:
             # the script empties search_path; the statements name tables as the platform does

@@ -126,14 +126,17 @@ def fetch_backup(settings: Settings, name_or_path: str, scratch: Path) -> Path:
     medium meanwhile (a prune, another backup) changes what is being restored."""
     given = Path(name_or_path)
     target = scratch / given.name
-    if given.is_file():
-        shutil.copyfile(given, target)
-        return target
     backend = backups_backend(settings)
-    if NAME.match(name_or_path) is None or not backend.exists(name_or_path):
+    if not given.is_file() and (NAME.match(name_or_path) is None or not backend.exists(name_or_path)):
         raise NotFoundError(
             "no backup called %(name)s: `pathodesk database backups` lists them", name=name_or_path
         )
-    with backend.open_read(name_or_path) as stream, target.open("wb") as out:
-        shutil.copyfileobj(stream, out, 4 << 20)
+    source = given.open("rb") if given.is_file() else backend.open_read(name_or_path)
+    try:
+        with source, target.open("wb") as out:
+            shutil.copyfileobj(source, out, 4 << 20)
+    except OSError as exc:  # a full data directory, most often
+        raise StorageUnavailableError(
+            "the backup could not be copied into the data directory: %(reason)s", reason=str(exc)
+        ) from exc
     return target

@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,11 @@ def open_database(settings: Settings) -> Database:
     db = Database(settings.resolved_database_url())
     install_shipped_models(db, settings)
     return db
+
+
+def local_minute(moment: datetime) -> str:
+    """A stored UTC time as the reader's clock shows it."""
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
 def emit(args: argparse.Namespace, data: object, text: str) -> None:

@@ -5,17 +5,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime
 from typing import Any
 
-from pathodesk.cli.common import AddCommand, emit, settings_of
+from pathodesk.cli.common import AddCommand, emit, local_minute, settings_of
 from pathodesk.cli.language import _
 from pathodesk.cli.storage import size_text
 from pathodesk.errors import PathoDeskError
-
-
-def _when(moment: datetime) -> str:
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
@@ -45,7 +40,9 @@ def cmd_backups(args: argparse.Namespace) -> int:
         "before-restore": _("before a restore"),
         "before-upgrade": _("before an upgrade"),
     }
-    lines += [f"{b.name}  {_when(b.taken_at)}  {reasons[b.reason]}  {size_text(b.bytes)}" for b in found]
+    lines += [
+        f"{b.name}  {local_minute(b.taken_at)}  {reasons[b.reason]}  {size_text(b.bytes)}" for b in found
+    ]
     emit(args, {"medium": where, "backups": [b.as_json() for b in found]}, "\n".join(lines))
     return 0
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from pathodesk.cli.common import AddCommand, emit, open_database, progress_bar, settings_of
+from pathodesk.cli.common import AddCommand, emit, local_minute, open_database, progress_bar, settings_of
 from pathodesk.cli.language import _, cli_locale
 
 
@@ -46,7 +46,7 @@ def _backups_line(backups: dict[str, Any]) -> str:
     line = _("%(count)s kept (%(size)s), newest %(when)s") % {
         "count": backups["count"],
         "size": size_text(backups["bytes"]),
-        "when": datetime.fromisoformat(backups["newest"]["taken_at"]).astimezone().strftime("%Y-%m-%d %H:%M"),
+        "when": local_minute(datetime.fromisoformat(backups["newest"]["taken_at"])),
     }
     if backups["beside_database"]:
         line += "; " + _("on the database's own disk: set PATHODESK_BACKUPS or a mirror")

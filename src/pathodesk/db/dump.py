@@ -15,7 +15,6 @@ import re
 import shutil
 import sqlite3
 import subprocess
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,19 +68,21 @@ def dump(url: str, target: Path) -> None:
 def _dump_sqlite(database: Path, target: Path) -> None:
     """SQLite's backup API copies a consistent snapshot while other connections write; the copy
     is checked, made a single file (no write-ahead log beside it) and compressed."""
-    with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
-        copy = Path(scratch) / "copy.sqlite3"
-        source = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)
-        snapshot = sqlite3.connect(copy)
-        try:
-            source.backup(snapshot)
-            snapshot.execute("PRAGMA journal_mode=DELETE")
-            _check_sqlite(snapshot)
-        finally:
-            snapshot.close()
-            source.close()
+    copy = target.with_name(f"{target.name}.plain")
+    source = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)
+    snapshot = sqlite3.connect(copy)
+    try:
+        source.backup(snapshot)
+        snapshot.execute("PRAGMA journal_mode=DELETE")
+        _check_sqlite(snapshot)
+    finally:
+        snapshot.close()
+        source.close()
+    try:
         with copy.open("rb") as plain, gzip.open(target, "wb", compresslevel=6) as packed:
             shutil.copyfileobj(plain, packed, 4 << 20)
+    finally:
+        copy.unlink()
 
 
 def _check_sqlite(connection: sqlite3.Connection) -> None:
@@ -245,12 +246,10 @@ def keep_counting(url: str, counters: dict[str, int]) -> list[str]:
     return statements
 
 
-def _postgres_command(
-    tool: str, url: str, *arguments: str, connect: bool = False
-) -> tuple[list[str], dict[str, str]]:
-    """One of PostgreSQL's client programs and its environment, connected to ``url`` when
-    ``connect`` (else it only reads or writes a dump file); the password goes by the
-    environment, never on a command line other users can list."""
+def _run_postgres_tool(tool: str, url: str, *arguments: str, connect: bool = False) -> str:
+    """Run one of PostgreSQL's client programs, connected to ``url`` when ``connect`` (else it
+    only reads or writes a dump file); the password goes by the environment, never on a
+    command line other users can list."""
     if shutil.which(tool) is None:
         raise ValidationFailedError(
             "%(tool)s is not installed: install PostgreSQL's client programs (Debian: postgresql-client)",
@@ -259,18 +258,10 @@ def _postgres_command(
     address = make_url(url)
     conninfo = address.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
     environment = {**os.environ, "PGPASSWORD": address.password or os.environ.get("PGPASSWORD", "")}
-    return [tool, *arguments, *([f"--dbname={conninfo}"] if connect else [])], environment
-
-
-def _run_postgres_tool(tool: str, url: str, *arguments: str, connect: bool = False) -> str:
-    command, environment = _postgres_command(tool, url, *arguments, connect=connect)
+    command = [tool, *arguments, *([f"--dbname={conninfo}"] if connect else [])]
     finished = subprocess.run(command, capture_output=True, text=True, env=environment, check=False)
-    _check_finished(tool, finished.returncode, finished.stderr)
-    return finished.stdout
-
-
-def _check_finished(tool: str, returncode: int | None, errors: str) -> None:
-    if returncode != 0:
-        lines = errors.strip().splitlines()
-        message = lines[-1] if lines else str(returncode)
+    if finished.returncode != 0:
+        lines = finished.stderr.strip().splitlines()
+        message = lines[-1] if lines else str(finished.returncode)
         raise ValidationFailedError("%(tool)s failed: %(message)s", tool=tool, message=message)
+    return finished.stdout

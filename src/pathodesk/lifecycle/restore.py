@@ -25,7 +25,7 @@ from pathodesk.db.models import AuthSession, MoveState, Slide, StorageMove, Stor
 from pathodesk.db.session import Database
 from pathodesk.errors import ValidationFailedError
 from pathodesk.storage.backups import fetch_backup, scratch_folder, take_backup
-from pathodesk.storage.tiers import PERMANENT_TIERS, mirror_backend, tier_backend
+from pathodesk.storage.tiers import PERMANENT_TIERS, mirror_backend, tier_backend, tiers_to_search
 
 UNFINISHED_MOVES = (MoveState.planned, MoveState.copying, MoveState.copied, MoveState.switched)
 
@@ -115,7 +115,6 @@ def _make_true(db: Database, settings: Settings) -> dict[str, object]:
 
 
 def _tier_holding(settings: Settings, path: str, recorded: StorageTier) -> StorageTier | None:
-    for tier in (recorded, *(tier for tier in PERMANENT_TIERS if tier != recorded)):
-        if tier_backend(settings, tier).exists(path):
-            return tier
-    return None
+    return next(
+        (tier for tier in tiers_to_search(recorded) if tier_backend(settings, tier).exists(path)), None
+    )

@@ -19,11 +19,11 @@ from pathodesk.db.models import StorageTier
 from pathodesk.storage.file_locks import file_in_use, lock_stored_file
 from pathodesk.storage.temporary import drop_generated
 from pathodesk.storage.tiers import (
-    PERMANENT_TIERS,
     forget_retrieved,
     local_file,
     mirror_backend,
     tier_backend,
+    tiers_to_search,
 )
 
 STORE_DOWNSAMPLES = (1, 2, 4, 8)  # E1: a slide kept at 1/N of its scan's resolution; 8 keeps 1/64
@@ -42,7 +42,7 @@ def slide_file(settings: Settings, slide: StoredSlide) -> Path:
     """The local path a reader opens for ``slide`` (E5 retrieve: fetched first from a tier in
     object storage). A file that a move has just switched to another tier is found there."""
     recorded = StorageTier(slide.storage_tier)
-    for tier in (recorded, *(tier for tier in PERMANENT_TIERS if tier != recorded)):
+    for tier in tiers_to_search(recorded):
         found = local_file(settings, tier, slide.path)
         if found is not None:
             return found

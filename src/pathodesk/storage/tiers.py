@@ -16,6 +16,14 @@ from pathodesk.errors import NotFoundError
 from pathodesk.storage.backends import PARTIAL, Backend, LocalBackend, copy_stream, open_backend
 
 PERMANENT_TIERS = (StorageTier.recent, StorageTier.middle, StorageTier.long_term)
+
+
+def tiers_to_search(recorded: StorageTier) -> tuple[StorageTier, ...]:
+    """Where a slide's file is looked for: its recorded tier first (a move may have just
+    switched it, or a restored row may predate one), then the others."""
+    return (recorded, *(tier for tier in PERMANENT_TIERS if tier != recorded))
+
+
 _backends: dict[tuple[str, str | None, str], Backend] = {}
 _lock = threading.Lock()
 # the seconds the latest retrieval from each tier took in this process (the storage page)

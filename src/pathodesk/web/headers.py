@@ -4,6 +4,11 @@ the warm-tile fast path pays a list append, not a middleware stack.
 Scripts come only from our own origin (the built bundles; no inline script anywhere);
 inline *styles* stay allowed for the few style attributes the templates and OpenSeadragon
 use. No page of ours may be framed by anyone, the same site included (clickjacking).
+
+Pages and API answers carry patient data and are read on shared hospital workstations: unless
+a route chose its own caching (tiles: immutable; label images: never stored), nothing is kept
+in the browser's cache, so the next person at the desk cannot bring a patient's page back
+after a log-out. Only the built scripts and styles under ``/static/`` may be cached.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ SECURITY_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
 )
+NOT_STORED = (b"cache-control", b"no-store")
+CACHEABLE_PREFIX = "/static/"
 
 
 class SecurityHeaders:
@@ -40,9 +47,14 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        cacheable = scope["path"].startswith(CACHEABLE_PREFIX)
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), *SECURITY_HEADERS]
+                headers = [*message.get("headers", ()), *SECURITY_HEADERS]
+                if not cacheable and not any(name.lower() == b"cache-control" for name, _ in headers):
+                    headers.append(NOT_STORED)
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -117,7 +117,9 @@ def logout(request: Request, user: CurrentUser, session: DbSession, state: State
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         state.principals.pop(token_digest(token))
-    response = Response(status_code=204)
+    # the tiles this browser kept (immutable, for speed) go too: the next person at a shared
+    # workstation finds nothing of this session's patients in its cache
+    response = Response(status_code=204, headers={"Clear-Site-Data": '"cache"'})
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 

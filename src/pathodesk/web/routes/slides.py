@@ -258,14 +258,10 @@ def slide_thumbnail(slide_id: RecordId, request: Request, user: CurrentUser, sta
 
 
 @router.get("/slides/{slide_id}/associated/{name}", response_class=Response)
-def associated_image(
-    slide_id: RecordId, name: str, request: Request, user: CurrentUser, state: StateDep
-) -> Response:
+def associated_image(slide_id: RecordId, name: str, user: CurrentUser, state: StateDep) -> Response:
+    """The label and macro images carry the patient's name and barcode: never kept in the
+    browser's cache (a shared workstation), unlike the tissue's tiles."""
     handle = slide_handle(state, user, slide_id)
-    etag = f'"{handle.sha256[:32]}-assoc-{name[:32]}"'
-
-    def produce() -> bytes:
-        with state.readers.reader(handle.path) as reader:
-            return _jpeg(reader.associated_image(name))
-
-    return cached_image_response(request, etag, produce)
+    with state.readers.reader(handle.path) as reader:
+        body = _jpeg(reader.associated_image(name))
+    return Response(body, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"})

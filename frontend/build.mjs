@@ -10,7 +10,7 @@ rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 
 await build({
-  entryPoints: ["forms", "login", "section-form", "sections", "slides", "storage", "upload", "viewer"].map((n) => join(here, "src", `${n}.js`)),
+  entryPoints: ["forms", "login", "report", "section-form", "sections", "slides", "storage", "upload", "viewer"].map((n) => join(here, "src", `${n}.js`)),
   bundle: true,
   format: "esm",
   minify: true,

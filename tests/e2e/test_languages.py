@@ -125,6 +125,7 @@ def test_chinese_browser_reads_every_page_in_chinese(
         "slides": "/",
         "patients": "/patients",
         "exam": f"/exams/{accounts.exam_a_id}",
+        "report": f"/exams/{accounts.exam_a_id}/report",
         "upload": "/upload",
         "viewer": f"/slides/{slide_id}",
         "qc": f"/slides/{slide_id}/qc",

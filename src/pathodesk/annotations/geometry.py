@@ -142,3 +142,25 @@ def point_disc(x: float, y: float, mpp: float | None) -> Polygon:
     radius = POINT_RADIUS_UM / mpp if mpp else POINT_RADIUS_PX
     angles = [2 * math.pi * i / POINT_VERTICES for i in range(POINT_VERTICES)]
     return Polygon([(x + radius * math.cos(a), y + radius * math.sin(a)) for a in angles])
+
+
+def longest_dimension(outline: shapely.Geometry) -> float:
+    """The largest distance across an outline (its maximum Feret diameter), in its units: the
+    tumour size a pathology report gives. The farthest pair of points lies on the convex hull."""
+    hull = shapely.get_coordinates(outline.convex_hull)
+    if len(hull) < 2:
+        return 0.0
+    gaps = hull[:, None, :] - hull[None, :, :]
+    return float(math.sqrt((gaps**2).sum(axis=-1).max()))
+
+
+def svg_path(outline: shapely.Geometry) -> str:
+    """An outline's rings as an SVG path (``M x y L … Z``, holes included, drawn even-odd)."""
+    rings: list[str] = []
+    for polygon in getattr(outline, "geoms", [outline]):
+        if not isinstance(polygon, Polygon):
+            continue
+        for ring in (polygon.exterior, *polygon.interiors):
+            points = [f"{x:.0f} {y:.0f}" for x, y in ring.coords[:-1]]
+            rings.append("M" + " L".join(points) + " Z")
+    return " ".join(rings)

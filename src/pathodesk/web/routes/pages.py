@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
 from pathodesk.analysis.results import read_summary
-from pathodesk.db.models import DiseaseType, Exam, Patient, Role, User
+from pathodesk.db.models import DiseaseType, Exam, Patient, Role, User, utcnow
 from pathodesk.errors import NotFoundError
 from pathodesk.i18n import supported
 from pathodesk.lifecycle.distribute import stations
@@ -19,10 +19,11 @@ from pathodesk.lifecycle.schedule import apply_policy
 from pathodesk.ml.registry import active_model, is_weak
 from pathodesk.storage.report import storage_report
 from pathodesk.web.access import may_see_exam, visible_exams
+from pathodesk.web.case_report import case_report
 from pathodesk.web.deps import AdminPageUser, DbSession, PageUser, RecordId, StateDep
 from pathodesk.web.i18n import remember_locale
 from pathodesk.web.redirects import safe_next
-from pathodesk.web.route_helpers import visible_patient, visible_slide
+from pathodesk.web.route_helpers import visible_exam, visible_patient, visible_slide
 from pathodesk.web.routes.admin import audit_log
 from pathodesk.web.routes.admin import to_public as to_public_disease_type
 from pathodesk.web.routes.models import list_models
@@ -182,6 +183,16 @@ def storage_page(request: Request, user: AdminPageUser, session: DbSession, stat
         "backup_time": datetime.fromisoformat(newest_backup["taken_at"]) if newest_backup else None,
     }
     return templates.TemplateResponse(request, "admin_storage.html", context)
+
+
+@router.get("/exams/{exam_id}/report", response_class=HTMLResponse)
+def case_report_page(
+    exam_id: RecordId, request: Request, user: PageUser, session: DbSession, state: StateDep
+) -> Response:
+    """The case's report, to read and to print (A11, A13): what was signed off, per slide."""
+    exam = visible_exam(session, user, exam_id)
+    context = {"user": user, "report": case_report(session, state.settings, exam), "printed_at": utcnow()}
+    return templates.TemplateResponse(request, "case_report.html", context)
 
 
 @router.get("/models", response_class=HTMLResponse)

@@ -279,6 +279,7 @@ EXPECTATIONS: dict[tuple[str, str], Case] = {
     ),
     ("GET", "/api/v1/slides/{slide_id}/annotations.xml"): Case((401, OK, 404, OK), params=shared_slide),
     ("GET", "/api/v1/slides/{slide_id}/annotations.geojson"): Case((401, OK, 404, OK), params=shared_slide),
+    ("GET", "/api/v1/slides/{slide_id}/annotations.csv"): Case((401, OK, 404, OK), params=shared_slide),
     ("POST", "/api/v1/slides/{slide_id}/annotations/import"): Case(
         (401, CREATED, 404, CREATED), params=shared_slide, content=ASAP_SQUARE
     ),

@@ -18,6 +18,7 @@ from pathodesk.annotations import store
 from pathodesk.annotations.export import render, reviewed_zip
 from pathodesk.annotations.formats import MAX_FILE_BYTES
 from pathodesk.annotations.imports import import_annotations, parse_class_map
+from pathodesk.annotations.measurements import measurements_csv
 from pathodesk.annotations.query import Viewport, annotation_rows, count_in_view, feature
 from pathodesk.annotations.review import describe_round, review_round, review_rounds, submit_review
 from pathodesk.audit import record_by
@@ -235,10 +236,13 @@ def _export(
         features = [feature(a, slide, colours) for a in annotation_rows(session, slide.id)]
     else:
         features = review_round(session, slide.id, round_number).annotations
-    media = {"xml": "application/xml", "geojson": "application/geo+json"}[kind]
+    body = measurements_csv(features, slide.mpp) if kind == "csv" else render(kind, features, colours)
+    media = {"xml": "application/xml", "geojson": "application/geo+json", "csv": "text/csv; charset=utf-8"}[
+        kind
+    ]
     suffix = f"-round-{round_number}" if round_number else ""
     return Response(
-        render(kind, features, colours),
+        body,
         media_type=media,
         headers={"Content-Disposition": f'attachment; filename="slide-{slide.id}{suffix}.{kind}"'},
     )
@@ -261,6 +265,15 @@ def export_geojson(
 ) -> Response:
     """QuPath GeoJSON."""
     return _export(session, user, slide_id, "geojson", round)
+
+
+@router.get("/slides/{slide_id}/annotations.csv", response_class=Response)
+def export_measurements(
+    slide_id: RecordId, user: CurrentUser, session: DbSession, round: RoundQuery = None
+) -> Response:
+    """Each outline's measurements (area, perimeter, largest dimension, in px and µm) and
+    each counted cell's place, one row each, for a spreadsheet."""
+    return _export(session, user, slide_id, "csv", round)
 
 
 async def _read_body(request: Request) -> bytes:

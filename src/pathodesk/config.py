@@ -120,6 +120,8 @@ class Settings(BaseSettings):
     qc_sample_fraction: float = Field(default=1.0, ge=0.0, le=1.0)
 
     thumbnail_px: int = Field(default=512, ge=64, le=2048)
+    # the hospital and department printed at the head of case reports ("" prints none)
+    institution: str = Field(default="", max_length=200)
 
     @property
     def part_tiles(self) -> int:

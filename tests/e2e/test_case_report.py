@@ -6,24 +6,36 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import numpy as np
+import pytest
 from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
+from pathodesk.config import Settings
 from tests.support.accounts import Accounts
 from tests.support.axe import audit, blocking
 from tests.support.browser import ready, submit_login
 from tests.support.http import ingest, login
 from tests.support.paths import ARTIFACTS
-from tests.support.server import LiveServer
+from tests.support.server import LiveServer, free_port, serve
 from tests.support.shapes import rectangle
 
 SLIDE = (2220, 2967)  # CMU-1, level-0 px
 TUMOUR = (200, 300, 1000, 800)  # x, y, w, h of the signed adenocarcinoma outline
 RED = (0xD6, 0x27, 0x28)  # lung adenocarcinoma's colour
+
+
+@pytest.fixture
+def hospital_server(settings: Settings, accounts: Accounts) -> Iterator[LiveServer]:
+    port = free_port()
+    process = serve(settings.data_dir, port, PATHODESK_INSTITUTION="北京协和医院 病理科")
+    yield LiveServer(f"http://127.0.0.1:{port}", process, settings)
+    process.terminate()
+    process.wait(timeout=10)
 
 
 def _signed_case(url: str, slide_id: int) -> None:
@@ -46,20 +58,21 @@ def _picture_pixels(page: Page) -> tuple[np.ndarray, dict[str, float]]:
 
 
 def test_the_report_shows_the_signed_outlines_and_prints(
-    browser: Browser, live_server: LiveServer, accounts: Accounts, samples: dict[str, Path]
+    browser: Browser, hospital_server: LiveServer, accounts: Accounts, samples: dict[str, Path]
 ) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
-    slide_id = ingest(live_server.url, "expert-a", samples["svs"], accounts.exam_a_id)
-    _signed_case(live_server.url, slide_id)
+    slide_id = ingest(hospital_server.url, "expert-a", samples["svs"], accounts.exam_a_id)
+    _signed_case(hospital_server.url, slide_id)
     page = browser.new_page(viewport={"width": 1440, "height": 900}, locale="en-US")
-    page.goto(f"{live_server.url}/login")
+    page.goto(f"{hospital_server.url}/login")
     submit_login(page, "expert-a")
-    page.wait_for_url(f"{live_server.url}/")
-    page.goto(f"{live_server.url}/exams/{accounts.exam_a_id}")
+    page.wait_for_url(f"{hospital_server.url}/")
+    page.goto(f"{hospital_server.url}/exams/{accounts.exam_a_id}")
     with page.expect_navigation():
         page.click("#exam-report")
     ready(page)
     expect(page.locator("h1")).to_have_text("Pathology report")
+    expect(page.locator("#report-institution")).to_have_text("北京协和医院 病理科")
     expect(page.locator("#report-state")).to_have_text("Signed off")
     expect(page.locator(".report-opinion")).to_contain_text("Invasive adenocarcinoma.")
     expect(page.locator(".report-findings tbody tr")).to_have_count(2)
@@ -94,10 +107,10 @@ def test_the_report_shows_the_signed_outlines_and_prints(
     page.close()
 
     chinese = browser.new_page(viewport={"width": 1440, "height": 900}, locale="zh-CN")
-    chinese.goto(f"{live_server.url}/login")
+    chinese.goto(f"{hospital_server.url}/login")
     submit_login(chinese, "expert-a")
-    chinese.wait_for_url(f"{live_server.url}/")
-    chinese.goto(f"{live_server.url}/exams/{accounts.exam_a_id}/report")
+    chinese.wait_for_url(f"{hospital_server.url}/")
+    chinese.goto(f"{hospital_server.url}/exams/{accounts.exam_a_id}/report")
     ready(chinese)
     expect(chinese.locator("h1")).to_have_text("病理报告")
     expect(chinese.locator("#report-state")).to_have_text("已签发")

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from pathodesk.annotations.geometry import point_disc, to_geojson
 from pathodesk.config import Settings
 from pathodesk.web import case_report
+from pathodesk.web.app import create_app
 from tests.support.accounts import Accounts
 from tests.support.http import login
 from tests.support.shapes import rectangle
@@ -105,6 +106,14 @@ def test_the_report_states_what_was_signed_off_with_its_sizes(
     assert len(re.findall(r"<tr data-number=", fewer)) == 1
     assert "Smaller regions not listed: 1." in text_of(fewer)
     assert len(re.findall(r'<path class="report-outline"', fewer)) == 2
+
+
+def test_the_report_is_headed_by_the_institution(accounts: Accounts, settings: Settings) -> None:
+    named = settings.model_copy(update={"institution": "北京协和医院 病理科"})
+    with TestClient(create_app(named)) as client:
+        login(client, "expert-a")
+        page = client.get(f"/exams/{accounts.exam_a_id}/report").text
+    assert '<p class="report-institution" id="report-institution">北京协和医院 病理科</p>' in page
 
 
 def test_the_report_is_for_those_who_may_see_the_case(app_client: TestClient, accounts: Accounts) -> None:

@@ -191,7 +191,12 @@ def case_report_page(
 ) -> Response:
     """The case's report, to read and to print (A11, A13): what was signed off, per slide."""
     exam = visible_exam(session, user, exam_id)
-    context = {"user": user, "report": case_report(session, state.settings, exam), "printed_at": utcnow()}
+    context = {
+        "user": user,
+        "report": case_report(session, state.settings, exam),
+        "institution": state.settings.institution,
+        "printed_at": utcnow(),
+    }
     return templates.TemplateResponse(request, "case_report.html", context)
 
 

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.support.accounts import Accounts
 from tests.support.axe import audit, blocking
 from tests.support.browser import ready, submit_login, wait_until_drawn
-from tests.support.http import ingest
+from tests.support.http import ingest, login
 from tests.support.paths import ARTIFACTS
 from tests.support.server import LiveServer
+from tests.support.shapes import rectangle
 
 SIZES = {"tablet": (768, 1024), "phone": (390, 844)}
 SIDEWAYS = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
@@ -25,6 +27,10 @@ def test_viewer_first_and_nothing_wider_than_the_screen(
 ) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     slide_id = ingest(live_server.url, "expert-a", samples["svs"], accounts.exam_a_id)
+    with httpx.Client(base_url=live_server.url, timeout=60) as client:  # a row in the report
+        login(client, "expert-a")
+        outline = {"label": "lung_aca", "geometry": rectangle(100, 100, 600, 400), "name": "main tumour"}
+        assert client.post(f"/api/v1/slides/{slide_id}/annotations", json=outline).status_code == 201
     width, height = SIZES[device]
     locale = "zh-CN" if device == "phone" else "en-US"
     context = browser.new_context(viewport={"width": width, "height": height}, locale=locale, has_touch=True)
@@ -52,7 +58,7 @@ def test_viewer_first_and_nothing_wider_than_the_screen(
     expect(page.locator("#heatmap-controls")).to_be_hidden()  # not analysed: no heatmap scale
     page.screenshot(path=str(ARTIFACTS / f"responsive-{device}-viewer.png"))
     assert blocking(audit(page)) == []
-    for path in ("/patients", "/upload", "/models"):
+    for path in ("/patients", "/upload", "/models", f"/exams/{accounts.exam_a_id}/report"):
         page.goto(f"{live_server.url}{path}")
         ready(page)
         assert page.evaluate(SIDEWAYS) <= 0, f"{path} scrolls sideways"

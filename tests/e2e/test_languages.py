@@ -45,7 +45,7 @@ READ_PAGE = """() => {
 # The same in both languages: product, units, formats, keys.
 UNIVERSAL = {"PathoDesk", "px", "µm", "µm/px", "mm", "ASAP", "XML", "GeoJSON", "F1", "SHA-256", "HTTP", "AI"}
 UNIVERSAL |= {"Ctrl", "Shift", "Alt", "Del", "zip", "SVS", "NDPI", "MRXS", "TIFF", "OME-TIFF", "DICOM", "PNG"}
-UNIVERSAL |= {"JPEG", "rrggbb"}  # and a colour's notation
+UNIVERSAL |= {"JPEG", "CSV", "rrggbb"}  # and a colour's notation
 UNIVERSAL |= {"English"}  # the switch names each language in its own words
 UNIVERSAL |= {"HER2"}  # a gene and its protein are named alike in Chinese reports
 UNIVERSAL |= {"B", "kB", "MB", "GB", "TB"}  # sizes, as Chinese pages write them too

@@ -17,6 +17,7 @@ from pathodesk.web.prefetch import Headings, Prefetcher
 from pathodesk.web.throttle import LoginThrottle
 
 LOOKUP_TTL_SECONDS = 5.0
+OPENED_AGAIN_SECONDS = 15 * 60  # a record opened again within this is not recorded again
 # Tiles and thumbnails never change for a given file (the ETag carries its checksum);
 # private because they are patient data behind a login.
 IMMUTABLE = "private, max-age=31536000, immutable"
@@ -96,6 +97,10 @@ class AppState:
     tiles: TileCache
     principals: TtlCache[str, Principal] = field(default_factory=TtlCache)
     slide_handles: TtlCache[int, SlideHandle] = field(default_factory=TtlCache)
+    # who opened which record lately (``web.access_log``): one audit row per person and record
+    opened: TtlCache[tuple[int, str, str, int], bool] = field(
+        default_factory=lambda: TtlCache(ttl=OPENED_AGAIN_SECONDS)
+    )
     login_throttle: LoginThrottle = field(init=False)  # counted in the database: across processes
     # Deep Zoom tilers per slide checksum: geometry is computed once per file.
     tilers: dict[str, DeepZoomTiler] = field(default_factory=dict)

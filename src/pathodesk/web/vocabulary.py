@@ -110,6 +110,8 @@ TERMS: dict[str, dict[str, str]] = {
         "login": N_("logged in"),
         "login_failed": N_("failed login"),
         "logout": N_("logged out"),
+        "open": N_("opened"),
+        "open-report": N_("opened the case report"),
         "assign": N_("assigned"),
         "unassign": N_("unassigned"),
         "review": N_("signed off"),

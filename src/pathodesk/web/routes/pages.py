@@ -19,6 +19,7 @@ from pathodesk.lifecycle.schedule import apply_policy
 from pathodesk.ml.registry import active_model, is_weak
 from pathodesk.storage.report import storage_report
 from pathodesk.web.access import may_see_exam, visible_exams
+from pathodesk.web.access_log import note_opened
 from pathodesk.web.case_report import case_report
 from pathodesk.web.deps import AdminPageUser, DbSession, PageUser, RecordId, StateDep
 from pathodesk.web.i18n import remember_locale
@@ -110,8 +111,11 @@ def patients_page(request: Request, user: PageUser, session: DbSession, q: str |
 
 
 @router.get("/patients/{patient_id}", response_class=HTMLResponse)
-def patient_page(patient_id: RecordId, request: Request, user: PageUser, session: DbSession) -> Response:
+def patient_page(
+    patient_id: RecordId, request: Request, user: PageUser, session: DbSession, state: StateDep
+) -> Response:
     patient = visible_patient(session, user, patient_id)
+    note_opened(state, session, user, "patient", patient.id)
     exams = [e for e in patient.exams if may_see_exam(user, e)]
     context = {"user": user, "patient": patient, "exams": exams, "disease_types": _disease_types(session)}
     return templates.TemplateResponse(request, "patient.html", context)
@@ -121,9 +125,8 @@ def patient_page(patient_id: RecordId, request: Request, user: PageUser, session
 def exam_page(
     exam_id: RecordId, request: Request, user: PageUser, session: DbSession, state: StateDep
 ) -> Response:
-    exam = session.get(Exam, exam_id)
-    if exam is None or not may_see_exam(user, exam):
-        raise NotFoundError("exam %(exam_id)s does not exist", exam_id=exam_id)
+    exam = visible_exam(session, user, exam_id)
+    note_opened(state, session, user, "exam", exam.id)
     experts = list(
         session.scalars(select(User).where(User.role == Role.expert, User.active).order_by(User.name))
     )
@@ -191,6 +194,7 @@ def case_report_page(
 ) -> Response:
     """The case's report, to read and to print (A11, A13): what was signed off, per slide."""
     exam = visible_exam(session, user, exam_id)
+    note_opened(state, session, user, "exam", exam.id, action="open-report")
     context = {
         "user": user,
         "report": case_report(session, state.settings, exam),
@@ -215,11 +219,18 @@ def audit_page(
     actor: str | None = None,
     action: str | None = None,
     record_type: str | None = None,
+    record_id: str | None = None,
 ) -> Response:
-    filters = {"actor": actor, "action": action, "record_type": record_type}
+    """``record_type`` and ``record_id`` together answer "who opened or changed this record"."""
+    filters = {"actor": actor, "action": action, "record_type": record_type, "record_id": record_id}
     clipped = {key: _printable(value, 32) for key, value in filters.items()}
     events = audit_log(
-        user, session, actor=clipped["actor"], action=clipped["action"], record_type=clipped["record_type"]
+        user,
+        session,
+        actor=clipped["actor"],
+        action=clipped["action"],
+        record_type=clipped["record_type"],
+        record_id=clipped["record_id"],
     )
     return templates.TemplateResponse(
         request, "admin_audit.html", {"user": user, "events": events, "filters": filters}
@@ -231,6 +242,7 @@ def viewer_page(
     slide_id: RecordId, request: Request, user: PageUser, session: DbSession, state: StateDep
 ) -> Response:
     slide = visible_slide(session, user, slide_id)
+    note_opened(state, session, user, "slide", slide.id)
     model = active_model(session, slide.exam.disease_type)  # A3: the type picks the model
     cascade = [active_model(session, slide.exam.disease_type, role) for role in ("fine", "coarse")]
     context = {

@@ -23,6 +23,7 @@ from pathodesk.errors import ConflictError, NotFoundError, ValidationFailedError
 from pathodesk.i18n import N_
 from pathodesk.lifecycle.schedule import drop_if_discharged
 from pathodesk.web.access import may_see_exam, visible_exams, visible_patients
+from pathodesk.web.access_log import note_opened
 from pathodesk.web.deps import AdminUser, CurrentUser, DbSession, IdValue, RecordId, SearchQuery, StateDep
 from pathodesk.web.route_helpers import forget_slide, visible_exam, visible_patient
 from pathodesk.web.state import AppState, Principal
@@ -147,8 +148,12 @@ def create_patient(body: PatientCreate, user: CurrentUser, session: DbSession) -
 
 
 @router.get("/patients/{patient_id}")
-def read_patient(patient_id: RecordId, user: CurrentUser, session: DbSession) -> PatientPublic:
-    return PatientPublic.model_validate(visible_patient(session, user, patient_id))
+def read_patient(
+    patient_id: RecordId, user: CurrentUser, session: DbSession, state: StateDep
+) -> PatientPublic:
+    patient = visible_patient(session, user, patient_id)
+    note_opened(state, session, user, "patient", patient.id)
+    return PatientPublic.model_validate(patient)
 
 
 @router.patch("/patients/{patient_id}")
@@ -216,8 +221,10 @@ def create_exam(body: ExamCreate, user: CurrentUser, session: DbSession) -> Exam
 
 
 @router.get("/exams/{exam_id}")
-def read_exam(exam_id: RecordId, user: CurrentUser, session: DbSession) -> ExamPublic:
-    return exam_public(visible_exam(session, user, exam_id))
+def read_exam(exam_id: RecordId, user: CurrentUser, session: DbSession, state: StateDep) -> ExamPublic:
+    exam = visible_exam(session, user, exam_id)
+    note_opened(state, session, user, "exam", exam.id)
+    return exam_public(exam)
 
 
 @router.patch("/exams/{exam_id}")

@@ -20,6 +20,7 @@ from pathodesk.ingest import ingest_staged
 from pathodesk.slides import thumbnail
 from pathodesk.storage import STORE_DOWNSAMPLES, slide_file
 from pathodesk.web.access import may_see_exam
+from pathodesk.web.access_log import note_opened
 from pathodesk.web.deps import CurrentUser, DbSession, RecordId, StateDep
 from pathodesk.web.route_helpers import cached_image_response, forget_slide, slide_handle, visible_slide
 from pathodesk.web.state import AppState
@@ -201,7 +202,9 @@ async def upload_slide(
 
 @router.get("/slides/{slide_id}")
 def read_slide(slide_id: RecordId, user: CurrentUser, session: DbSession, state: StateDep) -> SlideDetail:
-    return to_detail(state, visible_slide(session, user, slide_id))
+    slide = visible_slide(session, user, slide_id)
+    note_opened(state, session, user, "slide", slide.id)
+    return to_detail(state, slide)
 
 
 @router.patch("/slides/{slide_id}")

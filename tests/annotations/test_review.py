@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import zipfile
@@ -99,7 +100,17 @@ def test_admin_downloads_every_reviewed_slide_as_one_zip(app_client: TestClient,
     assert response.status_code == 200 and response.headers["content-type"] == "application/zip"
     archive = zipfile.ZipFile(io.BytesIO(response.content))
     stem = f"slide-{slide_id}/round-1"
-    assert sorted(archive.namelist()) == [f"{stem}.geojson", f"{stem}.review.json", f"{stem}.xml"]
+    assert sorted(archive.namelist()) == [
+        f"{stem}.csv",
+        f"{stem}.geojson",
+        f"{stem}.review.json",
+        f"{stem}.xml",
+    ]
+    measured = list(csv.DictReader(io.StringIO(archive.read(f"{stem}.csv").decode("utf-8-sig"))))
+    assert [(r["class"], float(r["area_px"])) for r in measured] == [
+        ("lung_aca", 10000.0),
+        ("lung_n", 2500.0),
+    ]
     summary = json.loads(archive.read(f"{stem}.review.json"))
     assert summary["verdict"] == "rejected" and summary["annotations"] == 2
     assert "P-A" not in archive.read(f"{stem}.review.json").decode()  # no patient code in the export

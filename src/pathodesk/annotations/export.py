@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import uuid
 import zipfile
 from collections.abc import Iterable
 from typing import Any
@@ -14,16 +13,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pathodesk.annotations.formats import WRITERS, FileRegion
+from pathodesk.annotations.identity import annotation_uid
+from pathodesk.annotations.measurements import measurements_csv
 from pathodesk.annotations.review import describe_round
 from pathodesk.annotations.store import label_colours
 from pathodesk.db.models import ReviewRound, Slide
-
-# QuPath keys objects by a UUID: the same annotation keeps the same one in every export
-ANNOTATION_UUIDS = uuid.UUID("5b0c1f5e-5d43-4c55-9d0e-7061746f6465")
-
-
-def annotation_uid(annotation_id: object) -> str | None:
-    return None if annotation_id is None else str(uuid.uuid5(ANNOTATION_UUIDS, f"annotation:{annotation_id}"))
 
 
 def regions_of(features: Iterable[dict[str, Any]]) -> list[FileRegion]:
@@ -49,7 +43,8 @@ def render(kind: str, features: Iterable[dict[str, Any]], colours: dict[str, str
 
 
 def reviewed_zip(session: Session) -> bytes:
-    """Each reviewed slide's latest round as XML + GeoJSON + the review itself (no patient data)."""
+    """Each reviewed slide's latest round as XML + GeoJSON + measurements (CSV) + the review
+    itself (no patient data)."""
     latest = (
         select(ReviewRound.slide_id, func.max(ReviewRound.round).label("round"))
         .group_by(ReviewRound.slide_id)
@@ -70,6 +65,7 @@ def reviewed_zip(session: Session) -> bytes:
             stem = f"slide-{slide.id}/round-{review.round}"
             for kind in WRITERS:
                 archive.writestr(f"{stem}.{kind}", render(kind, review.annotations, colours))
+            archive.writestr(f"{stem}.csv", measurements_csv(review.annotations, slide.mpp))
             summary = {
                 "slide_id": slide.id,
                 "slide_number": slide.slide_number,

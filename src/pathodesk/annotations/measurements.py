@@ -11,8 +11,8 @@ from typing import Any
 
 from shapely.geometry import shape
 
-from pathodesk.annotations.export import annotation_uid
 from pathodesk.annotations.geometry import longest_dimension
+from pathodesk.annotations.identity import annotation_uid
 
 COLUMNS = (
     "annotation_id",

@@ -60,10 +60,12 @@ if (panel && button) {
   const bar = panel.querySelector("progress");
   const status = document.getElementById("classify-status");
   const result = document.getElementById("classify-result");
+  if (result.dataset.last) result.replaceChildren(...JSON.parse(result.dataset.last).map(lesionCard)); // the last run's
   button.addEventListener("click", async () => {
     button.disabled = true;
     bar.hidden = false;
     result.replaceChildren();
+    document.getElementById("classify-when")?.remove();
     try {
       let job = await api(`/api/v1/section-groups/${panel.dataset.groupId}/classify`, { method: "POST" });
       job = await untilJobEnds(job, (running) => {

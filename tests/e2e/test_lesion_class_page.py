@@ -66,3 +66,14 @@ def test_the_lesion_is_classified_from_the_section_group_view(
     assert all(0 < v < 1 for v in values)
     page.screenshot(path=str(ARTIFACTS / "section-lesion-class.png"), full_page=True)
     assert not blocking(audit(page))
+
+    # opened again later: the last classification is still there, and in the case report
+    page.reload()
+    expect(result).to_have_count(1)
+    expect(result.locator("h3")).to_have_text(f"lesion 1: {shown}")
+    expect(page.locator("#classify-when")).to_contain_text("Last classified")
+    page.goto(f"{live_server.url}/exams/{accounts.exam_a_id}/report")
+    classified = page.locator(".report-sections li")
+    expect(classified).to_have_count(1)
+    expect(classified).to_contain_text(f"lesion 1: {shown} (probability")
+    assert not blocking(audit(page))

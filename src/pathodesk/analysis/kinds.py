@@ -22,7 +22,7 @@ from pathodesk.analysis.schemas import (
     TileAnalysisParams,
     TileAnalysisResult,
 )
-from pathodesk.analysis.section_classify import run_section_classification
+from pathodesk.analysis.section_classify import CLASSIFY_KIND, run_section_classification
 from pathodesk.analysis.section_job import run_section_registration
 from pathodesk.analysis.superres_pregenerate import PART_KIND as PREGENERATE_PART
 from pathodesk.analysis.superres_pregenerate import run_pregeneration, run_pregeneration_part
@@ -70,7 +70,7 @@ def job_kinds() -> list[JobKind]:
     return [
         *(kind.job for kind in ANALYSIS_KINDS.values()),
         JobKind("register", run_section_registration),
-        JobKind("classify-sections", run_section_classification),
+        JobKind(CLASSIFY_KIND, run_section_classification),
         JobKind("pregenerate", run_pregeneration),
         JobKind(PART_KIND, run_analysis_part),
         JobKind(PREGENERATE_PART, run_pregeneration_part),

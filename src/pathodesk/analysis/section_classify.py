@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from pathodesk.analysis.section_patches import Section, lesion_stacks
 from pathodesk.analysis.sections import REGISTERED, newest_transform
-from pathodesk.db.models import Annotation, SectionGroup
+from pathodesk.db.models import Annotation, Job, JobState, SectionGroup
 from pathodesk.errors import NotFoundError, ValidationFailedError
 from pathodesk.i18n import N_
 from pathodesk.jobs.context import JobContext
@@ -31,6 +31,7 @@ from pathodesk.ml.model_file import MODEL_FILE
 from pathodesk.registration import Transform
 
 CLASSIFYING = N_("classifying the lesion")
+CLASSIFY_KIND = "classify-sections"
 
 
 @lru_cache(maxsize=2)
@@ -130,3 +131,19 @@ def run_section_classification(context: JobContext) -> dict[str, object]:
             }
         )
     return {"group_id": group_id, "model": model_row, "stains": fusion.stains, "lesions": results}
+
+
+def last_classification(session: Session, group_id: int, reference_slide_id: int) -> Job | None:
+    """The group's newest finished classification, shown again whenever its page or the
+    case report is opened (the result lives on its job)."""
+    jobs = session.scalars(
+        select(Job)
+        .where(
+            Job.kind == CLASSIFY_KIND,
+            Job.slide_id == reference_slide_id,
+            Job.state == JobState.succeeded,
+        )
+        .order_by(Job.finished_at.desc(), Job.id.desc())
+        .limit(100)
+    )
+    return next((job for job in jobs if (job.result or {}).get("group_id") == group_id), None)

@@ -20,12 +20,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pathodesk.analysis.results import read_summary
+from pathodesk.analysis.section_classify import last_classification
 from pathodesk.annotations.geometry import longest_dimension, svg_path
 from pathodesk.annotations.query import annotation_rows, feature
 from pathodesk.annotations.review import review_rounds
 from pathodesk.annotations.store import label_colours
 from pathodesk.config import Settings
-from pathodesk.db.models import Exam, Patient, ReviewRound, Slide, SlideStatus, User, Verdict
+from pathodesk.db.models import Exam, Patient, ReviewRound, SectionGroup, Slide, SlideStatus, User, Verdict
 
 LISTED_REGIONS = 200  # the largest, one row each; the rest count in the totals and the picture
 FIGURE_DETAIL = 1000  # outlines drawn to 1/1000 of the slide's longer side (a printed picture)
@@ -89,11 +90,29 @@ class SlideReport:
 
 
 @dataclass(frozen=True)
+class LesionClass:
+    """A lesion classified from all its stains (D4–D6): its class and how sure the model was."""
+
+    name: str
+    label: str | None  # None: no tissue inside the outline
+    probability: float | None
+
+
+@dataclass(frozen=True)
+class SectionClassification:
+    group: str
+    stains: list[str]
+    at: datetime | None
+    lesions: list[LesionClass]
+
+
+@dataclass(frozen=True)
 class CaseReport:
     exam: Exam
     patient: Patient
     age: int | None
     slides: list[SlideReport]
+    sections: list[SectionClassification]
 
     @property
     def signed_off(self) -> bool:
@@ -104,7 +123,33 @@ def case_report(session: Session, settings: Settings, exam: Exam) -> CaseReport:
     slides = sorted(exam.slides, key=lambda s: (s.slide_number, s.id))
     reports = [_slide_report(session, settings, slide) for slide in slides]
     patient = exam.patient
-    return CaseReport(exam, patient, _age(patient.birth_date, exam.admitted_on or date.today()), reports)
+    age = _age(patient.birth_date, exam.admitted_on or date.today())
+    return CaseReport(exam, patient, age, reports, _sections(session, exam))
+
+
+def _sections(session: Session, exam: Exam) -> list[SectionClassification]:
+    """Each group of serial sections' last classification of its lesions."""
+    found = []
+    groups = session.scalars(
+        select(SectionGroup).where(SectionGroup.exam_id == exam.id).order_by(SectionGroup.id)
+    )
+    for group in groups:
+        job = last_classification(session, group.id, group.reference_slide_id)
+        if job is None or job.result is None:
+            continue
+        result: dict[str, Any] = job.result
+        lesions = [
+            LesionClass(
+                name=str(lesion.get("name") or lesion["annotation_id"]),
+                label=lesion.get("label"),
+                probability=(lesion.get("probabilities") or {}).get(lesion.get("label")),
+            )
+            for lesion in result.get("lesions", [])
+        ]
+        found.append(
+            SectionClassification(group.name, list(result.get("stains", [])), job.finished_at, lesions)
+        )
+    return found
 
 
 def _age(born: date | None, on: date) -> int | None:

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
 from pathodesk.analysis.results import read_summary
+from pathodesk.analysis.section_classify import last_classification
 from pathodesk.db.models import DiseaseType, Exam, Patient, Role, User, utcnow
 from pathodesk.errors import NotFoundError
 from pathodesk.i18n import supported
@@ -275,6 +276,7 @@ def section_group_page(group_id: RecordId, request: Request, user: PageUser, ses
         "slides": slides,
         "fusion": fusion,
         "fusion_stains": stains,
+        "last_classification": last_classification(session, group.id, group.reference_slide_id),
     }
     return templates.TemplateResponse(request, "section_group.html", context)
 

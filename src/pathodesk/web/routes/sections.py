@@ -14,7 +14,7 @@ from PIL import Image
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 
-from pathodesk.analysis.section_classify import model_sections
+from pathodesk.analysis.section_classify import CLASSIFY_KIND, model_sections
 from pathodesk.analysis.section_images import fitted_normalizer, overlay_png, transform_grid
 from pathodesk.analysis.sections import newest_transform
 from pathodesk.audit import record_by
@@ -241,7 +241,7 @@ def classify_group(
     if body is not None and body.annotation_id is not None:
         params["annotation_id"] = body.annotation_id
     job = queue.submit(  # the pathologist waits beside the linked viewers (E7: interactive)
-        session, "classify-sections", group.reference_slide_id, params, user_id=user.user_id, interactive=True
+        session, CLASSIFY_KIND, group.reference_slide_id, params, user_id=user.user_id, interactive=True
     )
     record_by(session, user, "classify", "section_group", group.id, job_id=job.id)
     start_queued(session, state)

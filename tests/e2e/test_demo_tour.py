@@ -1,6 +1,6 @@
 """The demo as a Chinese-speaking pathologist first sees it (issue 21, items 2 and 9): the
-worklist, the analysed lung mosaic with its heatmap and signed-off review, the thyroid mosaic
-with its weak-model warning. Screenshots: test-artifacts/tour-zh-*.png."""
+worklist, the analysed lung mosaic with its heatmap and signed-off review and its case report,
+the thyroid mosaic with its weak-model warning. Screenshots: test-artifacts/tour-zh-*.png."""
 
 from __future__ import annotations
 
@@ -50,6 +50,14 @@ def test_the_demo_in_chinese(
     page.wait_for_timeout(1500)
     page.screenshot(path=str(ARTIFACTS / "tour-zh-lung.png"))
     assert blocking(audit(page)) == []
+    with page.expect_navigation():  # the lung case's report: the signed outline, measured
+        page.click("#case-report-link")
+    ready(page)
+    expect(page.locator("#report-state")).to_have_text("已签发")
+    expect(page.locator(".report-findings")).to_contain_text("肺腺癌")
+    expect(page.locator(".report-opinion")).to_contain_text("腺癌区域经复核确认")
+    page.wait_for_function("() => document.querySelector('.report-picture img').naturalWidth > 0")
+    page.screenshot(path=str(ARTIFACTS / "tour-zh-lung-report.png"), full_page=True)
 
     page.goto(f"{live_server.url}/")
     ready(page)

@@ -88,6 +88,27 @@ def test_viewer_shows_associated_images_and_shared_formats(
     page.close()
 
 
+def test_the_next_slide_of_the_case_is_one_click_away(
+    browser: Browser, live_server: LiveServer, accounts: Accounts, samples: dict[str, Path]
+) -> None:
+    first = ingest(live_server.url, "expert-a", samples["svs"], accounts.exam_a_id)
+    second = ingest(live_server.url, "expert-a", samples["pyramid"], accounts.exam_a_id)
+    page = logged_in_page(browser, live_server, "expert-a")
+    page.goto(f"{live_server.url}/slides/{first}")
+    wait_until_drawn(page)
+    steps = page.locator("#slide-steps")
+    expect(steps).to_contain_text("slide 1 of 2 in the exam")
+    expect(page.locator("#previous-slide")).to_have_count(0)
+    with page.expect_navigation():
+        page.click("#next-slide")
+    assert page.url == f"{live_server.url}/slides/{second}"
+    wait_until_drawn(page)
+    expect(steps).to_contain_text("slide 2 of 2 in the exam")
+    expect(page.locator("#next-slide")).to_have_count(0)
+    expect(page.locator("#previous-slide")).to_have_attribute("href", f"/slides/{first}")
+    page.close()
+
+
 @pytest.mark.console_errors_expected(REFUSED)  # refusals provoked on purpose
 def test_upload_page_shows_progress_and_errors(
     browser: Browser,

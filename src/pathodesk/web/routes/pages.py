@@ -244,6 +244,8 @@ def viewer_page(
 ) -> Response:
     slide = visible_slide(session, user, slide_id)
     note_opened(state, session, user, "slide", slide.id)
+    siblings = sorted(slide.exam.slides, key=lambda s: (s.slide_number, s.id))  # the case's slides, in order
+    place = siblings.index(slide)
     model = active_model(session, slide.exam.disease_type)  # A3: the type picks the model
     cascade = [active_model(session, slide.exam.disease_type, role) for role in ("fine", "coarse")]
     context = {
@@ -256,6 +258,12 @@ def viewer_page(
         # C1–C4: a cascade needs both stages' models
         "cascade_ready": all(cascade),
         "cascade_weak": any(m is not None and is_weak(m.metrics) for m in cascade),
+        "step": {
+            "place": place + 1,
+            "count": len(siblings),
+            "previous": siblings[place - 1] if place > 0 else None,
+            "next": siblings[place + 1] if place + 1 < len(siblings) else None,
+        },
     }
     return templates.TemplateResponse(request, "viewer.html", context)
 

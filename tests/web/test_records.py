@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from pathodesk.config import Settings
 from tests.support.accounts import Accounts
 from tests.support.http import PASSWORD, login
+from tests.support.slides import ingest_slide
 
 INJECTIONS = [
     "' OR '1'='1",
@@ -146,6 +147,39 @@ def test_assignment_opens_a_case_to_another_expert(
         ).status_code
         == 422
     )
+
+
+def test_an_expert_asks_a_colleague_for_a_second_opinion(
+    app_client: TestClient, accounts: Accounts, settings: Settings, samples: dict[str, Path]
+) -> None:
+    slide_id = ingest_slide(settings, samples["svs"], accounts.exam_a_id, accounts.expert_a_id)
+    assigned = f"/api/v1/exams/{accounts.exam_a_id}/assignments"
+    a, b, admin = (TestClient(app_client.app) for _ in range(3))
+    login(a, "expert-a")
+    login(b, "expert-b")
+    login(admin, "admin")
+    assert b.post(assigned, json={"user_id": accounts.expert_b_id}).status_code == 404  # not B's to open
+    asked = a.post(assigned, json={"user_id": accounts.expert_b_id})
+    assert asked.status_code == 201 and asked.json()["assigned_user_ids"] == [accounts.expert_b_id]
+    # B finds it in the worklist, and opens it
+    assert [s["id"] for s in b.get("/api/v1/slides", params={"mine": "assigned"}).json()] == [slide_id]
+    assert b.get(f"/dzi/{slide_id}_files/11/0_0.jpeg").status_code == 200
+    page = a.get(f"/exams/{accounts.exam_a_id}").text
+    assert "Ask for a second opinion" in page and "Expert B (expert-b)" in page
+    # the one who asked, or the one asked, withdraws it; B's access ends with it
+    assert b.delete(f"{assigned}/{accounts.expert_b_id}").status_code == 204
+    assert b.get(f"/dzi/{slide_id}_files/11/0_0.jpeg").status_code == 404
+    assert a.post(assigned, json={"user_id": accounts.expert_b_id}).status_code == 201
+    assert a.delete(f"{assigned}/{accounts.expert_b_id}").status_code == 204
+    # an administrator's assignment is withdrawn by an administrator only
+    assert admin.post(assigned, json={"user_id": accounts.expert_b_id}).status_code == 201
+    refused = a.delete(f"{assigned}/{accounts.expert_b_id}")
+    assert refused.status_code == 403 and "expert who asked" in refused.json()["detail"]
+    actions = [
+        (e["actor_account"], e["action"])
+        for e in admin.get("/api/v1/audit", params={"record_type": "exam"}).json()
+    ]
+    assert actions.count(("expert-a", "assign")) == 2 and ("expert-b", "unassign") in actions
 
 
 def test_admin_manages_users_and_disease_types(app_client: TestClient, accounts: Accounts) -> None:

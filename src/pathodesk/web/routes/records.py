@@ -19,12 +19,12 @@ from pathodesk.audit import record_by
 from pathodesk.db.changes import apply_changes
 from pathodesk.db.models import DiseaseType, Exam, ExamAssignment, Patient, Role, Slide, User
 from pathodesk.db.search import contains
-from pathodesk.errors import ConflictError, NotFoundError, ValidationFailedError
+from pathodesk.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationFailedError
 from pathodesk.i18n import N_
 from pathodesk.lifecycle.schedule import drop_if_discharged
 from pathodesk.web.access import may_see_exam, visible_exams, visible_patients
 from pathodesk.web.access_log import note_opened
-from pathodesk.web.deps import AdminUser, CurrentUser, DbSession, IdValue, RecordId, SearchQuery, StateDep
+from pathodesk.web.deps import CurrentUser, DbSession, IdValue, RecordId, SearchQuery, StateDep
 from pathodesk.web.route_helpers import forget_slide, visible_exam, visible_patient
 from pathodesk.web.state import AppState, Principal
 
@@ -262,15 +262,18 @@ def delete_exam(
 
 @router.post("/exams/{exam_id}/assignments", status_code=201)
 def assign(
-    exam_id: RecordId, body: Assignment, admin: AdminUser, session: DbSession, state: StateDep
+    exam_id: RecordId, body: Assignment, user: CurrentUser, session: DbSession, state: StateDep
 ) -> ExamPublic:
-    exam = visible_exam(session, admin, exam_id)
+    """An administrator assigns an expert to a case; an expert who works on the case asks a
+    colleague for a second opinion the same way. Either opens the case to that expert (it is
+    in their worklist under "assigned to me"), and is audited."""
+    exam = visible_exam(session, user, exam_id)
     expert = session.get(User, body.user_id)
     if expert is None or not expert.active or expert.role != Role.expert:
         raise ValidationFailedError("user %(user_id)s is not an active expert", user_id=body.user_id)
     if all(a.user_id != expert.id for a in exam.assignments):
-        exam.assignments.append(ExamAssignment(user_id=expert.id, assigned_by_id=admin.user_id))
-        record_by(session, admin, "assign", "exam", exam.id, user_id=expert.id)
+        exam.assignments.append(ExamAssignment(user_id=expert.id, assigned_by_id=user.user_id))
+        record_by(session, user, "assign", "exam", exam.id, user_id=expert.id)
     session.flush()
     state.slide_handles.clear()
     return exam_public(exam)
@@ -278,16 +281,20 @@ def assign(
 
 @router.delete("/exams/{exam_id}/assignments/{user_id}", status_code=204)
 def unassign(
-    exam_id: RecordId, user_id: RecordId, admin: AdminUser, session: DbSession, state: StateDep
+    exam_id: RecordId, user_id: RecordId, user: CurrentUser, session: DbSession, state: StateDep
 ) -> Response:
-    exam = visible_exam(session, admin, exam_id)
-    kept = [a for a in exam.assignments if a.user_id != user_id]
-    if len(kept) == len(exam.assignments):
+    """An administrator withdraws any assignment; an expert only one they asked for, or
+    their own (a second opinion given)."""
+    exam = visible_exam(session, user, exam_id)
+    found = next((a for a in exam.assignments if a.user_id == user_id), None)
+    if found is None:
         raise NotFoundError(
             "user %(user_id)s is not assigned to exam %(exam_id)s", user_id=user_id, exam_id=exam_id
         )
-    exam.assignments = kept
-    record_by(session, admin, "unassign", "exam", exam.id, user_id=user_id)
+    if not user.is_admin and user.user_id not in (found.assigned_by_id, found.user_id):
+        raise PermissionDeniedError("only an administrator or the expert who asked can withdraw this")
+    exam.assignments = [a for a in exam.assignments if a is not found]
+    record_by(session, user, "unassign", "exam", exam.id, user_id=user_id)
     session.flush()
     state.slide_handles.clear()
     return Response(status_code=204)

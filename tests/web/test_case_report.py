@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from fastapi.testclient import TestClient
@@ -127,3 +128,10 @@ def test_the_report_is_for_those_who_may_see_the_case(app_client: TestClient, ac
     assert page.status_code == 200 and "no-store" in page.headers["cache-control"]
     seen = text_of(page.text)
     assert "病理报告" in seen and "初步" in seen  # in Chinese; no slide yet, so preliminary
+
+
+def test_slides_come_in_the_order_of_their_numbers() -> None:
+    numbers = ["10", "2", "A10", "A2", "1", "B", "A1"]
+    exam = SimpleNamespace(slides=[SimpleNamespace(slide_number=n, id=i) for i, n in enumerate(numbers)])
+    ordered = [s.slide_number for s in case_report.slides_in_order(exam)]  # type: ignore[arg-type]
+    assert ordered == ["1", "2", "10", "A1", "A2", "A10", "B"]

@@ -9,6 +9,7 @@ signed report.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -119,9 +120,18 @@ class CaseReport:
         return bool(self.slides) and all(s.signature and not s.edited_since for s in self.slides)
 
 
+def slides_in_order(exam: Exam) -> list[Slide]:
+    """A case's slides as numbered on the glass: "2" before "10", then "A1" before "A2"."""
+
+    def key(slide: Slide) -> tuple[list[tuple[int, int | str]], int]:
+        parts = re.findall(r"\d+|\D+", slide.slide_number)
+        return [(0, int(p)) if p.isdigit() else (1, p) for p in parts], slide.id
+
+    return sorted(exam.slides, key=key)
+
+
 def case_report(session: Session, settings: Settings, exam: Exam) -> CaseReport:
-    slides = sorted(exam.slides, key=lambda s: (s.slide_number, s.id))
-    reports = [_slide_report(session, settings, slide) for slide in slides]
+    reports = [_slide_report(session, settings, slide) for slide in slides_in_order(exam)]
     patient = exam.patient
     age = _age(patient.birth_date, exam.admitted_on or date.today())
     return CaseReport(exam, patient, age, reports, _sections(session, exam))

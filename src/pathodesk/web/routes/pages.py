@@ -21,7 +21,7 @@ from pathodesk.ml.registry import active_model, is_weak
 from pathodesk.storage.report import storage_report
 from pathodesk.web.access import may_see_exam, visible_exams
 from pathodesk.web.access_log import note_opened
-from pathodesk.web.case_report import case_report
+from pathodesk.web.case_report import case_report, slides_in_order
 from pathodesk.web.deps import AdminPageUser, DbSession, PageUser, RecordId, StateDep
 from pathodesk.web.i18n import remember_locale
 from pathodesk.web.redirects import safe_next
@@ -244,7 +244,7 @@ def viewer_page(
 ) -> Response:
     slide = visible_slide(session, user, slide_id)
     note_opened(state, session, user, "slide", slide.id)
-    siblings = sorted(slide.exam.slides, key=lambda s: (s.slide_number, s.id))  # the case's slides, in order
+    siblings = slides_in_order(slide.exam)
     place = siblings.index(slide)
     model = active_model(session, slide.exam.disease_type)  # A3: the type picks the model
     cascade = [active_model(session, slide.exam.disease_type, role) for role in ("fine", "coarse")]

@@ -88,4 +88,11 @@ def test_cascade_from_the_viewer_shows_boxes_outlines_and_grade(
         ]
     )
     assert swatches[0, 1] > swatches[0, 0] and swatches[1, 0] > swatches[1, 1]  # green, then red
+
+    # the case report gives the slide's grade and each outline's
+    page.goto(f"{live_server.url}/exams/{accounts.exam_a_id}/report")
+    expect(page.locator(".report-ai")).to_contain_text("Slide grade: malignant.")
+    expect(page.locator('.report-findings tr[data-number="1"]')).to_contain_text(
+        "lung squamous cell carcinoma · malignant"
+    )
     page.close()

@@ -135,3 +135,19 @@ def test_slides_come_in_the_order_of_their_numbers() -> None:
     exam = SimpleNamespace(slides=[SimpleNamespace(slide_number=n, id=i) for i, n in enumerate(numbers)])
     ordered = [s.slide_number for s in case_report.slides_in_order(exam)]  # type: ignore[arg-type]
     assert ordered == ["1", "2", "10", "A1", "A2", "A10", "B"]
+
+
+def test_a_thyroid_grade_names_its_bethesda_category(monkeypatch: pytest.MonkeyPatch) -> None:
+    summary = {
+        "mode": "cascade",
+        "model": "thyroid-fine v1",
+        "slide_grade": "suspicious",
+        "grades": [
+            {"name": "benign", "bethesda": "II"},
+            {"name": "suspicious", "bethesda": "III–IV"},
+            {"name": "malignant", "bethesda": "V–VI"},
+        ],
+    }
+    monkeypatch.setattr(case_report, "read_summary", lambda settings, slide: summary)
+    found = case_report._analysis(None, None)  # type: ignore[arg-type]
+    assert found == {"model": "thyroid-fine v1", "call": None, "grade": "suspicious", "bethesda": "III–IV"}

@@ -46,7 +46,7 @@ class Finding:
     drawn_by: str | None  # display names, not accounts
     edited_by: str | None
     probability: float | None
-    grade: str | None  # the cascade's fine grade, else its coarse one (C2, C4)
+    grade: str | None  # the cascade's coarse grade (C1); its fine grade is the class itself (C2)
     area_mm2: float | None
     longest_mm: float | None
     path: str  # SVG, level-0 px
@@ -226,7 +226,7 @@ def _finding(number: int, found: dict[str, Any], slide: Slide, people: dict[str,
         drawn_by=people.get(author, author) if author else None,
         edited_by=people.get(editor, editor) if editor else None,
         probability=found.get("probability"),
-        grade=properties.get("fine_grade") or properties.get("coarse_grade"),
+        grade=properties.get("coarse_grade"),
         area_mm2=float(found["area_px"]) * mpp * mpp / 1e6 if mpp else None,
         longest_mm=longest_dimension(outline) * mpp / 1000 if mpp else None,
         path=svg_path(picture),
@@ -274,9 +274,11 @@ def _analysis(settings: Settings, slide: Slide) -> dict[str, Any] | None:
     summary = read_summary(settings, slide)
     if summary is None:
         return None
+    grade = summary.get("slide_grade")
+    bethesda = {g["name"]: g.get("bethesda") for g in summary.get("grades", [])}.get(grade)
     return {
         "model": summary.get("model"),
         "call": summary.get("slide_label"),
-        "grade": summary.get("slide_grade"),
-        "mode": summary.get("mode", "tiles"),
+        "grade": grade,
+        "bethesda": bethesda,  # the thyroid cascade's grades stand for Bethesda categories (C1)
     }

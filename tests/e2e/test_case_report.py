@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Page, expect
 from pathodesk.config import Settings
 from tests.support.accounts import Accounts
 from tests.support.axe import audit, blocking
-from tests.support.browser import ready, submit_login
+from tests.support.browser import ready, submit_login, wait_for_report_picture
 from tests.support.http import ingest, login
 from tests.support.paths import ARTIFACTS
 from tests.support.server import LiveServer, free_port, serve
@@ -78,7 +78,7 @@ def test_the_report_shows_the_signed_outlines_and_prints(
     expect(page.locator(".report-findings tbody tr")).to_have_count(2)
     expect(page.locator('tr[data-number="1"]')).to_contain_text("lung adenocarcinoma")
     expect(page.locator('tr[data-number="2"]')).to_contain_text("pleura")
-    page.wait_for_function("() => document.querySelector('.report-picture img').naturalWidth > 0")
+    wait_for_report_picture(page)
 
     # the outline lies where it was drawn on the slide: its left edge, on the picture, is red
     pixels, box = _picture_pixels(page)
@@ -115,7 +115,7 @@ def test_the_report_shows_the_signed_outlines_and_prints(
     expect(chinese.locator("h1")).to_have_text("病理报告")
     expect(chinese.locator("#report-state")).to_have_text("已签发")
     expect(chinese.locator('tr[data-number="1"]')).to_contain_text("肺腺癌")
-    chinese.wait_for_function("() => document.querySelector('.report-picture img').naturalWidth > 0")
+    wait_for_report_picture(chinese)
     chinese.screenshot(path=str(ARTIFACTS / "case-report-zh.png"), full_page=True)
     assert blocking(audit(chinese)) == []
     chinese.close()

@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, expect
 from pathodesk.cli.demo import load_demo
 from tests.support.accounts import Accounts
 from tests.support.axe import audit, blocking
-from tests.support.browser import ready, submit_login, wait_until_drawn
+from tests.support.browser import ready, submit_login, wait_for_report_picture, wait_until_drawn
 from tests.support.paths import ARTIFACTS
 from tests.support.server import LiveServer
 
@@ -56,7 +56,7 @@ def test_the_demo_in_chinese(
     expect(page.locator("#report-state")).to_have_text("已签发")
     expect(page.locator(".report-findings")).to_contain_text("肺腺癌")
     expect(page.locator(".report-opinion")).to_contain_text("腺癌区域经复核确认")
-    page.wait_for_function("() => document.querySelector('.report-picture img').naturalWidth > 0")
+    wait_for_report_picture(page)
     page.screenshot(path=str(ARTIFACTS / "tour-zh-lung-report.png"), full_page=True)
 
     page.goto(f"{live_server.url}/")

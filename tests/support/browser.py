@@ -99,3 +99,8 @@ def to_screen(page: Page, points: list[list[float]]) -> list[Screen]:
         points,
     )
     return [(x + ox, y + oy) for x, y in inside]
+
+
+def wait_for_report_picture(page: Page) -> None:
+    """Wait until the case report's slide picture has loaded (under its outlines)."""
+    page.wait_for_function("() => document.querySelector('.report-picture img').naturalWidth > 0")

@@ -235,6 +235,7 @@ def _finding(number: int, found: dict[str, Any], slide: Slide, people: dict[str,
 
 
 def _totals(regions: list[Finding], cells: list[dict[str, Any]], slide: Slide) -> list[ClassTotal]:
+    """Per class: its regions, their area and the cells counted; the largest area first."""
     by_label: dict[str, list[Finding]] = defaultdict(list)
     for region in regions:
         by_label[region.label].append(region)
@@ -244,16 +245,17 @@ def _totals(regions: list[Finding], cells: list[dict[str, Any]], slide: Slide) -
         x0, y0, x1, y1 = cell["bbox"]
         centres[cell["label"]].append(((x0 + x1) / 2, (y0 + y1) / 2))
         colours.setdefault(cell["label"], cell.get("color") or "#808080")
+    areas = {label: sum(r.area_mm2 or 0.0 for r in by_label[label]) for label in colours}
     return [
         ClassTotal(
             label=label,
             colour=colours[label],
             regions=len(by_label[label]),
-            area_mm2=sum(r.area_mm2 or 0.0 for r in by_label[label]) if slide.mpp else None,
+            area_mm2=areas[label] if slide.mpp else None,
             cells=len(centres[label]),
             cell_centres=centres[label],
         )
-        for label in sorted(colours, key=lambda name: -sum(r.area_mm2 or 0.0 for r in by_label[name]))
+        for label in sorted(colours, key=lambda name: -areas[name])
     ]
 
 

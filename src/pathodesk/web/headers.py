@@ -51,10 +51,9 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [*message.get("headers", ()), *SECURITY_HEADERS]
-                if not cacheable and not any(name.lower() == b"cache-control" for name, _ in headers):
-                    headers.append(NOT_STORED)
-                message["headers"] = headers
+                own = message.get("headers", ())
+                chose = cacheable or any(name.lower() == b"cache-control" for name, _ in own)
+                message["headers"] = [*own, *SECURITY_HEADERS, *(() if chose else (NOT_STORED,))]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -224,3 +225,27 @@ def test_the_slide_row_counts_the_levels_the_api_lists(
     ).json()
     listed = next(s for s in app_client.get("/api/v1/slides").json() if s["id"] == detail["id"])
     assert listed["level_count"] == detail["level_count"] == len(detail["levels"]) > 1
+
+
+def test_label_and_macro_read_at_once_from_one_open_tiff_are_whole(samples: dict[str, Path]) -> None:
+    """Two viewers asking for a slide's label and macro at the same moment (no browser caches
+    them, they show the patient's name) read through one open reader: each gets its own bytes."""
+    reader = TiffSlideReader(samples["svs"])
+    expected = {name: np.asarray(reader.associated_image(name)) for name in ("label", "macro")}
+    failures: list[str] = []
+
+    def read(start: int) -> None:
+        for k in range(20):
+            name = ("label", "macro")[(start + k) % 2]
+            try:
+                if not np.array_equal(np.asarray(reader.associated_image(name)), expected[name]):
+                    failures.append(f"{name}: other pixels")
+            except Exception as exc:  # a torn read fails to decode
+                failures.append(f"{name}: {exc!r}")
+
+    threads = [threading.Thread(target=read, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []

@@ -135,6 +135,10 @@ class TiffSlideReader:
             ) from exc
         if not self._levels:
             raise UnsupportedSlideError("%(name)s holds no image", name=path.name)
+        # Tiles are read with pread; whatever tifffile reads itself (strips, label and macro
+        # images) seeks and reads its one shared file handle: serialised, or concurrent reads
+        # of one open slide get each other's bytes.
+        self._tif.filehandle.set_lock(True)
         self._fd = os.open(path, os.O_RDONLY)
         self._strip_cache: dict[int, np.ndarray] = {}
         self._reader_id = next(_reader_ids)

@@ -6,6 +6,7 @@ import { $ } from "./dom.js";
 import { t, term } from "./i18n.js";
 
 const POLL_MS = 400;
+const ANALYSIS_JOBS = ["analyze", "cascade"]; // a slide's other jobs (nuclei counts, …) have panels of their own
 
 export function startAnalysisPanel(viewer, slideId, toggleOverlay, annotations) {
   const button = $("analyze-start");
@@ -128,7 +129,7 @@ export function startAnalysisPanel(viewer, slideId, toggleOverlay, annotations) 
     api(`/api/v1/slides/${slideId}/analysis`).then(showSummary).catch((problem) => showError(error, problem.message));
   }
   api(`/api/v1/jobs?slide_id=${slideId}`).then((jobs) => {
-    const active = jobs.find((j) => j.state === "queued" || j.state === "running");
+    const active = jobs.find((j) => ANALYSIS_JOBS.includes(j.kind) && (j.state === "queued" || j.state === "running"));
     if (active) follow(active);
   }).catch(() => {});
 }

@@ -25,6 +25,8 @@ export class AnnotationCanvas {
     this.labelLayer = new paper.Layer(); // each outline's class, written on the slide
     this.labels = new Map(); // key -> paper.PointText
     this.sketchLayer = new paper.Layer(); // what a tool is drawing right now
+    this.nucleiLayer = new paper.Layer(); // nuclei counted in a region (ihc-panel.js)
+    this.nucleiLayer.insertBelow(this.labelLayer);
     this.layer.activate();
     this.zoom = 1;
     for (const event of ["update-viewport", "resize", "open"]) viewer.addHandler(event, () => this.sync());
@@ -119,6 +121,25 @@ export class AnnotationCanvas {
   select(key) {
     this.selectedKey = key;
     this.render();
+    this.store.dispatchEvent(new CustomEvent("select", { detail: { key } }));
+  }
+
+  // Counted nuclei as rings of `radius` slide px: red where their DAB reaches `threshold`
+  // (positive), blue otherwise. Two compound paths, so thousands of rings stay light.
+  showNuclei(cells, threshold, radius) {
+    this.nucleiLayer.removeChildren();
+    this.nucleiLayer.activate();
+    for (const [colour, positive] of [["#c81e1e", true], ["#1e50dc", false]]) {
+      const rings = new paper.CompoundPath({ strokeColor: colour, strokeWidth: 2, strokeScaling: false });
+      for (const [x, y, dab] of cells) {
+        if ((dab >= threshold) === positive) rings.addChild(new paper.Path.Circle({ center: [x, y], radius, insert: false }));
+      }
+      rings.data.positive = positive;
+      this.nucleiLayer.addChild(rings);
+    }
+    this.layer.activate();
+    this.viewer.element.dataset.nucleiShown = String(cells.length);
+    this.scope.view.update();
   }
 
   hit(point, tolerancePx = 10) {

@@ -8,6 +8,7 @@ import { AnnotationCanvas } from "./annotation-canvas.js";
 import { wireList } from "./annotation-list.js";
 import { AnnotationStore } from "./annotation-store.js";
 import { makeTools } from "./annotation-tools.js";
+import { startIhcPanel } from "./ihc-panel.js";
 import { $, toast } from "./dom.js";
 import { t, term } from "./i18n.js";
 
@@ -29,6 +30,7 @@ export function startAnnotator(viewer, slideId, mpp) {
   wireEditing(editor);
   wireImport(editor);
   wireReview(editor);
+  startIhcPanel(editor);
   editor.refreshReview();
   editor.setTool("pan");
   window.pathodeskAnnotations = { store, canvas, setTool: editor.setTool, loadView: editor.loadView };

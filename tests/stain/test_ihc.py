@@ -14,33 +14,8 @@ import pytest
 from PIL import Image
 
 from pathodesk.cli import main
-from pathodesk.stain.ihc import BLOCK_PX, HEMATOXYLIN_DAB, score_nuclei
-from pathodesk.stain.optical import to_rgb
-
-MPP = 0.5  # 20×: a nucleus of 7 µm is 14 px across
-
-
-def painted_nuclei(size: tuple[int, int], nuclei: list[tuple[int, int, float]]) -> np.ndarray:
-    """White glass with round nuclei at (x, y): hematoxylin 0.35 OD each, plus ``dab`` OD of
-    DAB (Beer–Lambert, so the colours are those a scanner records)."""
-    height, width = size
-    rows, columns = np.mgrid[0:height, 0:width]
-    hematoxylin, dab = np.zeros(size, np.float32), np.zeros(size, np.float32)
-    radius = 3.5 / MPP
-    for x, y, amount in nuclei:
-        disc = (columns - x) ** 2 + (rows - y) ** 2 <= radius**2
-        hematoxylin[disc] = 0.35
-        dab[disc] = amount
-    density = hematoxylin[..., None] * HEMATOXYLIN_DAB[0] + dab[..., None] * HEMATOXYLIN_DAB[1]
-    return to_rgb(density.astype(np.float32))
-
-
-def grid(amounts: list[float], spacing: int = 40, offset: int = 30) -> list[tuple[int, int, float]]:
-    per_row = 8
-    return [
-        (offset + (i % per_row) * spacing, offset + (i // per_row) * spacing, amount)
-        for i, amount in enumerate(amounts)
-    ]
+from pathodesk.stain.ihc import BLOCK_PX, score_nuclei
+from tests.support.ihc import MPP, grid, painted_nuclei
 
 
 def test_each_nucleus_is_found_once_and_graded_by_its_brown() -> None:
@@ -64,19 +39,17 @@ def test_a_stricter_threshold_counts_fewer_positive_and_glass_counts_nothing() -
         score_nuclei(image, 0.0)
 
 
-def test_nuclei_on_the_seams_of_large_images_count_once_and_a_region_limits_the_count() -> None:
+def test_nuclei_on_the_seams_of_large_images_count_once() -> None:
     """Blocks of ``BLOCK_PX`` with margins: nuclei straddling a seam are neither lost nor
-    counted by both blocks; ``inside`` keeps the nuclei of a drawn region only."""
+    counted by both blocks."""
     seam = BLOCK_PX
     nuclei = [(seam + dx, 100 + 40 * i, 0.9 if i % 2 else 0.0) for i in range(6) for dx in (-3, 25)]
     nuclei += [(60 + 40 * i, seam, 0.0) for i in range(5)]
     image = painted_nuclei((seam + 60, seam + 80), nuclei)
     score = score_nuclei(image, MPP)
     assert score.total == len(nuclei)
-    inside = np.zeros(image.shape[:2], bool)
-    inside[:, seam + 10 :] = True  # the column right of the seam: six nuclei, three positive
-    region = score_nuclei(image, MPP, inside=inside)
-    assert (region.total, int(region.positive.sum())) == (6, 3)
+    right = score.subset(score.centres[:, 0] > seam + 10)  # right of the seam: six, three positive
+    assert (right.total, int(right.positive.sum())) == (6, 3)
 
 
 def test_the_command_prints_the_index_and_rings_what_it_counted(

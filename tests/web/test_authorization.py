@@ -298,6 +298,9 @@ EXPECTATIONS: dict[tuple[str, str], Case] = {
     ("POST", "/api/v1/annotations/{annotation_id}/restore"): Case(
         (401, OK, 404, OK), params=fresh_annotation, json=lambda w: {"version": 1}
     ),
+    ("POST", "/api/v1/annotations/{annotation_id}/ihc"): Case((401, 202, 404, 202), params=fresh_annotation),
+    # never counted: 204 (tests/web/test_ihc_count.py reads a count)
+    ("GET", "/api/v1/annotations/{annotation_id}/ihc"): Case((401, 204, 404, 204), params=fresh_annotation),
     ("GET", "/api/v1/slides/{slide_id}/review"): Case((401, OK, 404, OK), params=shared_slide),
     ("PUT", "/api/v1/slides/{slide_id}/review"): Case(
         (401, OK, 404, OK), params=shared_slide, json=lambda w: {"verdict": "approved", "opinion": "ok"}

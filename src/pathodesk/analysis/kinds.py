@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from pathodesk.analysis.cascade_job import run_cascade_analysis
+from pathodesk.analysis.ihc_job import IHC_KIND, run_ihc_scoring
 from pathodesk.analysis.job import run_analysis_part, run_tile_analysis
 from pathodesk.analysis.parts import PART_KIND
 from pathodesk.analysis.schemas import (
@@ -65,12 +66,13 @@ ANALYSIS_KINDS: dict[str, AnalysisKind] = {
 
 
 def job_kinds() -> list[JobKind]:
-    """Every job kind the workers run: analyses and the registration of section groups
-    (the storage life cycle adds its own in ``lifecycle.kinds``)."""
+    """Every job kind the workers run: analyses, the registration of section groups and
+    nuclear IHC counts (the storage life cycle adds its own in ``lifecycle.kinds``)."""
     return [
         *(kind.job for kind in ANALYSIS_KINDS.values()),
         JobKind("register", run_section_registration),
         JobKind(CLASSIFY_KIND, run_section_classification),
+        JobKind(IHC_KIND, run_ihc_scoring),
         JobKind("pregenerate", run_pregeneration),
         JobKind(PART_KIND, run_analysis_part),
         JobKind(PREGENERATE_PART, run_pregeneration_part),

@@ -34,6 +34,10 @@ class NuclearScore:
     dab: np.ndarray  # (n,) mean DAB OD around each centre
     positive_threshold: float
 
+    def subset(self, keep: np.ndarray) -> NuclearScore:
+        """The nuclei where ``keep`` is true (e.g. those inside a drawn region)."""
+        return NuclearScore(self.centres[keep], self.dab[keep], self.positive_threshold)
+
     @property
     def total(self) -> int:
         return len(self.dab)
@@ -110,13 +114,10 @@ def score_nuclei(
     mpp: float,
     *,
     positive_threshold: float = INTENSITY_THRESHOLDS[0],
-    inside: np.ndarray | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> NuclearScore:
-    """Every nucleus of ``rgb`` (µm per pixel ``mpp``) whose centre lies where ``inside``
-    (a boolean mask of the same size, e.g. a drawn region) is true. Large images go block by
-    block with a margin of two nucleus diameters, each nucleus counted by the block that
-    holds its centre."""
+    """Every nucleus of ``rgb`` (µm per pixel ``mpp``). Large images go block by block with a
+    margin of two nucleus diameters, each nucleus counted by the block that holds its centre."""
     if mpp <= 0 or not np.isfinite(mpp):
         raise ValueError("the pixel size must be a positive number of µm")
     height, width = rgb.shape[:2]
@@ -139,11 +140,7 @@ def score_nuclei(
         if progress is not None:
             progress(done, len(blocks))
     points = np.concatenate(centres) if centres else np.zeros((0, 2))
-    values = np.concatenate(amounts) if amounts else np.zeros(0)
-    if inside is not None:
-        keep = inside[points[:, 1].astype(int), points[:, 0].astype(int)]
-        points, values = points[keep], values[keep]
-    return NuclearScore(points, values, positive_threshold)
+    return NuclearScore(points, np.concatenate(amounts) if amounts else np.zeros(0), positive_threshold)
 
 
 def overlay_picture(rgb: np.ndarray, score: NuclearScore, mpp: float) -> np.ndarray:

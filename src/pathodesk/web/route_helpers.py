@@ -12,7 +12,7 @@ from collections.abc import Callable
 from fastapi import Request, Response
 from sqlalchemy.orm import Session
 
-from pathodesk.db.models import Exam, Patient, Slide
+from pathodesk.db.models import Annotation, Exam, Patient, Slide
 from pathodesk.errors import NotFoundError
 from pathodesk.storage import release_slide_files, slide_file
 from pathodesk.web.access import exam_viewers, may_see, may_see_exam, may_see_patient
@@ -38,6 +38,22 @@ def visible_patient(session: Session, user: Principal, patient_id: int) -> Patie
     if patient is None or not may_see_patient(user, patient):
         raise NotFoundError("patient %(patient_id)s does not exist", patient_id=patient_id)
     return patient
+
+
+def visible_annotation(
+    session: Session, user: Principal, annotation_id: int, *, live: bool = True
+) -> tuple[Annotation, Slide]:
+    """The annotation and its slide; 404 alike for missing, deleted (when ``live``) and unseen."""
+    annotation = session.get(Annotation, annotation_id)
+    slide = session.get(Slide, annotation.slide_id) if annotation else None
+    if (
+        annotation is None
+        or slide is None
+        or (live and annotation.deleted)
+        or not may_see_exam(user, slide.exam)
+    ):
+        raise NotFoundError("annotation %(annotation_id)s does not exist", annotation_id=annotation_id)
+    return annotation, slide
 
 
 def visible_exam(session: Session, user: Principal, exam_id: int) -> Exam:

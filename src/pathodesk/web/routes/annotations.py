@@ -23,10 +23,9 @@ from pathodesk.annotations.query import Viewport, annotation_rows, count_in_view
 from pathodesk.annotations.review import describe_round, review_round, review_rounds, submit_review
 from pathodesk.audit import record_by
 from pathodesk.db.models import Annotation, Slide, Verdict
-from pathodesk.errors import NotFoundError, PayloadTooLargeError, ValidationFailedError
-from pathodesk.web.access import may_see_exam
+from pathodesk.errors import PayloadTooLargeError, ValidationFailedError
 from pathodesk.web.deps import AdminUser, CurrentUser, DbSession, IdValue, RecordId, StateDep
-from pathodesk.web.route_helpers import visible_slide
+from pathodesk.web.route_helpers import visible_annotation, visible_slide
 from pathodesk.web.state import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["annotations"])
@@ -77,22 +76,6 @@ def json_response(body: object, status_code: int = 200) -> Response:
     return Response(
         json.dumps(body, separators=(",", ":")), status_code=status_code, media_type="application/json"
     )
-
-
-def _visible(
-    session: DbSession, user: Principal, annotation_id: int, *, live: bool = True
-) -> tuple[Annotation, Slide]:
-    """The annotation and its slide; 404 alike for missing, deleted (when ``live``) and unseen."""
-    annotation = session.get(Annotation, annotation_id)
-    slide = session.get(Slide, annotation.slide_id) if annotation else None
-    if (
-        annotation is None
-        or slide is None
-        or (live and annotation.deleted)
-        or not may_see_exam(user, slide.exam)
-    ):
-        raise NotFoundError("annotation %(annotation_id)s does not exist", annotation_id=annotation_id)
-    return annotation, slide
 
 
 def _feature(session: DbSession, slide: Slide, annotation: Annotation) -> dict[str, Any]:
@@ -166,7 +149,7 @@ def create_annotation(
 
 @router.get("/annotations/{annotation_id}")
 def read_annotation(annotation_id: RecordId, user: CurrentUser, session: DbSession) -> Response:
-    annotation, slide = _visible(session, user, annotation_id)
+    annotation, slide = visible_annotation(session, user, annotation_id)
     return json_response(_feature(session, slide, annotation))
 
 
@@ -174,7 +157,7 @@ def read_annotation(annotation_id: RecordId, user: CurrentUser, session: DbSessi
 def update_annotation(
     annotation_id: RecordId, body: AnnotationUpdate, user: CurrentUser, session: DbSession
 ) -> Response:
-    annotation, slide = _visible(session, user, annotation_id)
+    annotation, slide = visible_annotation(session, user, annotation_id)
     changes = body.model_dump(exclude_unset=True, exclude={"version"})
     store.update(session, slide, annotation, body.version, changes, user.user_id)
     record_by(session, user, "update", "annotation", annotation.id, fields=sorted(changes))
@@ -189,7 +172,7 @@ def delete_annotation(
     session: DbSession,
     version: Annotated[int, Query(ge=1, le=2**31, description="the version being deleted")],
 ) -> Response:
-    annotation, slide = _visible(session, user, annotation_id)
+    annotation, slide = visible_annotation(session, user, annotation_id)
     store.delete(session, slide, annotation, version, user.user_id)
     record_by(session, user, "delete", "annotation", annotation.id, slide_id=slide.id)
     propagate(session, annotation, user.user_id)
@@ -198,7 +181,7 @@ def delete_annotation(
 
 @router.get("/annotations/{annotation_id}/revisions")
 def annotation_revisions(annotation_id: RecordId, user: CurrentUser, session: DbSession) -> Response:
-    _visible(session, user, annotation_id, live=False)
+    visible_annotation(session, user, annotation_id, live=False)
     return json_response(
         [
             {
@@ -220,7 +203,7 @@ def restore_annotation(
     annotation_id: RecordId, body: RestoreRequest, user: CurrentUser, session: DbSession
 ) -> Response:
     """Bring back an earlier revision, also of a deleted annotation."""
-    annotation, slide = _visible(session, user, annotation_id, live=False)
+    annotation, slide = visible_annotation(session, user, annotation_id, live=False)
     store.restore(session, slide, annotation, body.version, user.user_id)
     record_by(session, user, "restore", "annotation", annotation_id, version=body.version)
     propagate(session, annotation, user.user_id)

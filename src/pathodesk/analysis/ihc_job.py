@@ -1,0 +1,126 @@
+"""The Ki-67 index of a region drawn on a nuclear IHC slide (the job behind
+``POST /api/v1/annotations/{id}/ihc``): the region's box read at 0.5 µm per px, its nuclei
+found and graded (``stain.ihc``), those whose centre lies inside the outline kept. The result
+lives on the job: the counts, the index and H-score, and every nucleus (level-0 px and its
+DAB density) for the viewer to draw. A region edited after its count keeps the old count,
+marked as made on an earlier version of the outline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import shapely
+from shapely.geometry import shape
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pathodesk.analysis.section_images import read_window
+from pathodesk.db.models import Annotation, Job, JobState, Slide
+from pathodesk.errors import NotFoundError, ValidationFailedError
+from pathodesk.i18n import N_
+from pathodesk.jobs.context import JobContext
+from pathodesk.stain.ihc import INTENSITY_THRESHOLDS, score_nuclei
+
+IHC_KIND = "ihc-score"
+COUNTING = N_("counting nuclei")
+READ_MPP = 0.5  # 20×: a nucleus of 5 µm is 10 px across, and a mm² is 4 megapixels
+COARSEST_MPP = 1.0  # coarser scans (10× and below) cannot show a nucleus' colour reliably
+MAX_REGION_MM2 = 10.0  # hot spots are ~0.2–2 mm²; a whole section is not a Ki-67 count
+
+
+@dataclass(frozen=True)
+class RegionPlan:
+    box: tuple[float, float, float, float]  # level-0 px
+    downsample: float  # level-0 px per px read
+    read_mpp: float
+
+
+def plan_region(slide: Slide, annotation: Annotation) -> RegionPlan:
+    """Where and how finely to read a region; a readable refusal for what cannot be counted
+    (said when the count is asked for, and again when it runs)."""
+    if annotation.shape == "point" or annotation.geometry.get("type") not in ("Polygon", "MultiPolygon"):
+        raise ValidationFailedError("Nuclei are counted inside a drawn region, not at a point.")
+    if not slide.mpp:
+        raise ValidationFailedError(
+            "This slide does not say its pixel size, so nuclei cannot be told by their size."
+        )
+    if slide.mpp > COARSEST_MPP:
+        raise ValidationFailedError(
+            "This slide was scanned at %(mpp).2f µm per pixel: counting nuclei needs 10× or finer "
+            "(%(limit).1f µm per pixel or less).",
+            mpp=slide.mpp,
+            limit=COARSEST_MPP,
+        )
+    outline = shape(annotation.geometry)
+    area_mm2 = outline.area * slide.mpp**2 / 1e6
+    if area_mm2 > MAX_REGION_MM2:
+        raise ValidationFailedError(
+            "The region covers %(area).1f mm²; count nuclei in hot spots of at most %(limit).0f mm².",
+            area=area_mm2,
+            limit=MAX_REGION_MM2,
+        )
+    x0, y0, x1, y1 = outline.bounds
+    box = (max(0.0, x0), max(0.0, y0), min(float(slide.width), x1), min(float(slide.height), y1))
+    downsample = max(1.0, READ_MPP / slide.mpp)
+    return RegionPlan(box, downsample, slide.mpp * downsample)
+
+
+def run_ihc_scoring(context: JobContext) -> dict[str, object]:
+    annotation_id = int(context.params["annotation_id"])
+    threshold = float(context.params.get("threshold", INTENSITY_THRESHOLDS[0]))
+    with context.db.session() as session:
+        annotation = session.get(Annotation, annotation_id)
+        if annotation is None or annotation.deleted:
+            raise NotFoundError("annotation %(annotation_id)s does not exist", annotation_id=annotation_id)
+        slide = session.get_one(Slide, annotation.slide_id)
+        plan = plan_region(slide, annotation)
+        outline, version = shape(annotation.geometry), annotation.version
+        session.expunge(slide)
+    context.report(0.02, COUNTING)
+    image = read_window(context.settings, slide, plan.box, plan.downsample)
+    score = score_nuclei(
+        image,
+        plan.read_mpp,
+        positive_threshold=threshold,
+        progress=lambda done, total: context.report(0.05 + 0.9 * done / total, COUNTING),
+    )
+    # centres of the pixels read, in level-0 px; only nuclei inside the outline count
+    level0 = (score.centres + 0.5) * plan.downsample + np.asarray(plan.box[:2])
+    inside = shapely.contains_xy(outline, level0[:, 0], level0[:, 1])
+    score = score.subset(inside)
+    level0 = level0[inside]
+    return {
+        "annotation_id": annotation_id,
+        "annotation_version": version,
+        "slide_id": slide.id,
+        "read_mpp": round(plan.read_mpp, 4),
+        "area_mm2": round(outline.area * (slide.mpp or 0) ** 2 / 1e6, 4),
+        **score.summary(),
+        "cells": [
+            [round(float(x), 1), round(float(y), 1), round(float(dab), 3)]
+            for (x, y), dab in zip(level0, score.dab, strict=True)
+        ],
+    }
+
+
+def last_ihc_score(session: Session, annotation: Annotation) -> dict[str, Any] | None:
+    """The region's newest finished count, with ``current`` false when the outline changed
+    since (the count stands for the earlier outline)."""
+    jobs = session.scalars(
+        select(Job)
+        .where(Job.kind == IHC_KIND, Job.slide_id == annotation.slide_id, Job.state == JobState.succeeded)
+        .order_by(Job.finished_at.desc(), Job.id.desc())
+        .limit(200)
+    )
+    job = next((job for job in jobs if (job.result or {}).get("annotation_id") == annotation.id), None)
+    if job is None or job.result is None:
+        return None
+    counted_at = job.finished_at.isoformat() if job.finished_at else None
+    return {
+        **job.result,
+        "job_id": job.id,
+        "counted_at": counted_at,
+        "current": job.result.get("annotation_version") == annotation.version,
+    }

@@ -10,10 +10,11 @@ import pytest
 from sqlalchemy import select
 
 from pathodesk.accounts import create_user
+from pathodesk.analysis.ihc_job import IHC_KIND, last_ihc_score
 from pathodesk.cli.common import open_database
 from pathodesk.cli.demo import MOSAIC_NOTE, load_demo
 from pathodesk.config import Settings
-from pathodesk.db.models import Annotation, Exam, ReviewRound, Role, Slide, SlideStatus
+from pathodesk.db.models import Annotation, Exam, Job, ReviewRound, Role, Slide, SlideStatus
 from tests.support.paths import SAMPLE_DIR
 
 
@@ -66,8 +67,14 @@ def test_with_shared_data_the_ai_has_found_and_an_expert_signed(
         assert [a.label for a in found if a.source == "ai"] == ["lung_aca"]  # the tumour, outlined
         rounds = session.scalars(select(ReviewRound).where(ReviewRound.slide_id == lung.id)).all()
         assert [(r.round, r.verdict.value) for r in rounds] == [(1, "approved")]
+        ki67, ki67_type = loaded["OS-2-ndpi.ome.tif"]
+        (hot_spot,) = session.scalars(select(Annotation).where(Annotation.slide_id == ki67.id)).all()
+        counted = last_ihc_score(session, hot_spot)  # QuPath gives 12 to 21 % on this whole crop
+        assert ki67_type == "ki67" and counted is not None and counted["current"]
+        assert counted["nuclei"] > 500 and 8 < counted["index_percent"] < 30
     count = len(loaded)
     load_demo(settings, "expert")  # again: nothing doubled, nothing analysed or signed twice
     assert len(slides_by_name(settings)) == count
     with open_database(settings).session() as session:
         assert len(session.scalars(select(ReviewRound)).all()) == 1
+        assert len(session.scalars(select(Job).where(Job.kind == IHC_KIND)).all()) == 1

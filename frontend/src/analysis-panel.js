@@ -15,11 +15,14 @@ export function startAnalysisPanel(viewer, slideId, toggleOverlay, annotations) 
   const error = $("analyze-error");
   const cancel = $("analyze-cancel");
   const heatmaps = $("heatmap-toggles");
-  const mode = $("analyze-mode");
+  const mode = $("analyze-mode"); // absent (with the button) where no model is active
   const cascade = cascadeView(viewer);
-  const showModeOptions = () => { $("analyze-overlap").hidden = mode.value === "cascade"; };
-  mode.addEventListener("change", showModeOptions);
-  showModeOptions();
+  const setBusy = (busy) => { if (button) button.disabled = busy; };
+  if (mode) {
+    const showModeOptions = () => { $("analyze-overlap").hidden = mode.value === "cascade"; };
+    mode.addEventListener("change", showModeOptions);
+    showModeOptions();
+  }
 
   function regionText(summary, r) {
     const values = { label: term("class", r.label), p: r.probability.toFixed(2), count: r.tiles, px: summary.cell_px };
@@ -81,7 +84,7 @@ export function startAnalysisPanel(viewer, slideId, toggleOverlay, annotations) 
   });
 
   async function follow(job) {
-    button.disabled = true;
+    setBusy(true);
     bar.hidden = false;
     following = job.id;
     cancel.hidden = false;
@@ -96,7 +99,7 @@ export function startAnalysisPanel(viewer, slideId, toggleOverlay, annotations) 
     }
     following = null;
     cancel.hidden = true;
-    button.disabled = false;
+    setBusy(false);
     bar.hidden = true; // the status line says how it ended; a full bar would say "still working"
     status.textContent = `${term("job", job.state)} ${Math.round(job.progress * 100)} %`;
     document.documentElement.dataset.analysisState = job.state;
@@ -108,7 +111,7 @@ export function startAnalysisPanel(viewer, slideId, toggleOverlay, annotations) 
     }
   }
 
-  button.addEventListener("click", async () => {
+  button?.addEventListener("click", async () => {
     showError(error, "");
     try {
       const job = await api(`/api/v1/slides/${slideId}/analyze`, {
@@ -120,7 +123,7 @@ export function startAnalysisPanel(viewer, slideId, toggleOverlay, annotations) 
       await follow(job);
     } catch (problem) {
       showError(error, problem.message);
-      button.disabled = false;
+      setBusy(false);
     }
   });
 

@@ -1,6 +1,7 @@
 """The demo as a Chinese-speaking pathologist first sees it (issue 21, items 2 and 9): the
 worklist, the analysed lung mosaic with its heatmap and signed-off review and its case report,
-the thyroid mosaic with its weak-model warning. Screenshots: test-artifacts/tour-zh-*.png."""
+the thyroid mosaic with its weak-model warning, the Ki-67 hot spot counted. Screenshots:
+test-artifacts/tour-zh-*.png."""
 
 from __future__ import annotations
 
@@ -29,12 +30,12 @@ def test_the_demo_in_chinese(
     submit_login(page, "expert-a")
     page.wait_for_url(f"{live_server.url}/")
     ready(page)
-    expect(page.locator("h1")).to_have_text("切片（8）")
+    expect(page.locator("h1")).to_have_text("切片（9）")
     page.screenshot(path=str(ARTIFACTS / "tour-zh-worklist.png"), full_page=True)
-    page.goto(f"{live_server.url}/?mine=review")  # awaiting review: the thyroid mosaic
+    page.goto(f"{live_server.url}/?mine=review")  # awaiting review: the thyroid mosaic, the Ki-67 count
     ready(page)
-    expect(page.locator(".slide-card")).to_have_count(1)
-    expect(page.locator(".slide-card")).to_contain_text("thyroid-demo-mosaic.tiff")
+    expect(page.locator(".slide-card")).to_have_count(2)
+    expect(page.locator(".slide-card").first).to_contain_text("thyroid-demo-mosaic.tiff")
 
     page.goto(f"{live_server.url}/")
     ready(page)
@@ -67,3 +68,15 @@ def test_the_demo_in_chinese(
     expect(page.locator("#weak-model-warning")).to_contain_text("性能较弱")
     expect(page.locator("#weak-cascade-warning")).to_contain_text("级联模型性能较弱")  # six slides
     page.screenshot(path=str(ARTIFACTS / "tour-zh-thyroid.png"))
+
+    page.goto(f"{live_server.url}/")  # a Ki-67 stained region: its hot spot counted
+    ready(page)
+    page.click("text=OS-2-ndpi.ome.tif")
+    ready(page)
+    wait_until_drawn(page)
+    page.wait_for_selector("html[data-annotations-loaded='true']", state="attached")
+    expect(page.locator("#no-model-note")).to_contain_text("尚无启用的 AI 模型")  # said, not a dead button
+    page.locator("#annotation-rows tr").first.click()
+    expect(page.locator("#ihc-index")).to_contain_text("Ki-67 指数")
+    page.wait_for_function("() => Number(document.getElementById('viewer').dataset.nucleiShown) > 500")
+    page.screenshot(path=str(ARTIFACTS / "tour-zh-ki67.png"))

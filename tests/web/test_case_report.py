@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -16,17 +15,11 @@ from pathodesk.web import case_report
 from pathodesk.web.app import create_app
 from tests.support.accounts import Accounts
 from tests.support.http import login
+from tests.support.pages import text_of
 from tests.support.shapes import rectangle
 from tests.support.slides import ingest_slide
 
 MPP = 0.499  # CMU-1's pixel size, µm
-
-
-def text_of(page: str) -> str:
-    """What a reader sees: scripts (the page's message catalogue) and tags dropped, entities
-    decoded, spaces collapsed."""
-    shown = re.sub(r"<script.*?</script>", " ", page, flags=re.S)
-    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", shown)))
 
 
 def row(page: str, number: int) -> str:

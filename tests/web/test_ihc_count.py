@@ -17,6 +17,7 @@ from tests.support.accounts import Accounts
 from tests.support.http import login
 from tests.support.ihc import grid, ihc_slide
 from tests.support.jobs import finished, wait_for
+from tests.support.pages import text_of
 from tests.support.shapes import rectangle
 from tests.support.slides import ingest_slide
 
@@ -68,6 +69,11 @@ def test_a_region_counts_its_own_nuclei_and_keeps_the_count_beside_later_edits(
     assert kept["current"] is False and kept["nuclei"] == 16  # the count of the earlier outline
     recounted = count(app_client, region["id"])
     assert (recounted["nuclei"], recounted["positive"], recounted["current"]) == (32, 11, True)
+
+    # the case report states the count beside the outline it was made on
+    report = text_of(app_client.get(f"/exams/{accounts.exam_a_id}/report").text)
+    assert "Ki-67 index 34.4 %: 11 of 32 nuclei positive; H-score 103" in report
+    assert "16 nuclei" not in report  # the count of the earlier outline is not this outline's
 
     login(app_client, "admin")
     trail = app_client.get(

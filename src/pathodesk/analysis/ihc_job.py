@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from pathodesk.analysis.section_images import read_window
 from pathodesk.db.models import Annotation, Job, JobState, Slide
-from pathodesk.errors import NotFoundError, ValidationFailedError
+from pathodesk.errors import Cancelled, NotFoundError, ValidationFailedError
 from pathodesk.i18n import N_
 from pathodesk.jobs.context import JobContext
 from pathodesk.stain.ihc import INTENSITY_THRESHOLDS, score_nuclei
@@ -80,12 +80,13 @@ def run_ihc_scoring(context: JobContext) -> dict[str, object]:
         session.expunge(slide)
     context.report(0.02, COUNTING)
     image = read_window(context.settings, slide, plan.box, plan.downsample)
-    score = score_nuclei(
-        image,
-        plan.read_mpp,
-        positive_threshold=threshold,
-        progress=lambda done, total: context.report(0.05 + 0.9 * done / total, COUNTING),
-    )
+
+    def advance(done: int, total: int) -> None:
+        context.report(0.05 + 0.9 * done / total, COUNTING)
+        if context.should_stop():  # cancelled between blocks
+            raise Cancelled
+
+    score = score_nuclei(image, plan.read_mpp, positive_threshold=threshold, progress=advance)
     # centres of the pixels read, in level-0 px; only nuclei inside the outline count
     level0 = (score.centres + 0.5) * plan.downsample + np.asarray(plan.box[:2])
     inside = shapely.contains_xy(outline, level0[:, 0], level0[:, 1])
@@ -105,15 +106,34 @@ def run_ihc_scoring(context: JobContext) -> dict[str, object]:
     }
 
 
+def _finished_counts(session: Session, slide_id: int) -> list[Job]:
+    """The slide's finished counts, newest first."""
+    return list(
+        session.scalars(
+            select(Job)
+            .where(Job.kind == IHC_KIND, Job.slide_id == slide_id, Job.state == JobState.succeeded)
+            .order_by(Job.finished_at.desc(), Job.id.desc())
+            .limit(500)
+        )
+    )
+
+
+def counts_by_outline(session: Session, slide_id: int) -> dict[tuple[int, int], dict[str, Any]]:
+    """The newest count of each (annotation id, outline version) on a slide, cells left out:
+    what a report states beside the outline it was counted in."""
+    counts: dict[tuple[int, int], dict[str, Any]] = {}
+    for job in _finished_counts(session, slide_id):
+        result: dict[str, Any] = job.result or {}
+        key = (int(result.get("annotation_id", 0)), int(result.get("annotation_version", 0)))
+        if key not in counts:
+            counts[key] = {name: value for name, value in result.items() if name != "cells"}
+    return counts
+
+
 def last_ihc_score(session: Session, annotation: Annotation) -> dict[str, Any] | None:
     """The region's newest finished count, with ``current`` false when the outline changed
     since (the count stands for the earlier outline)."""
-    jobs = session.scalars(
-        select(Job)
-        .where(Job.kind == IHC_KIND, Job.slide_id == annotation.slide_id, Job.state == JobState.succeeded)
-        .order_by(Job.finished_at.desc(), Job.id.desc())
-        .limit(200)
-    )
+    jobs = _finished_counts(session, annotation.slide_id)
     job = next((job for job in jobs if (job.result or {}).get("annotation_id") == annotation.id), None)
     if job is None or job.result is None:
         return None

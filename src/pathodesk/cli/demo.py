@@ -1,5 +1,6 @@
 """What ``make demo`` loads (issue 21, item 2): slides where the AI finds something, the real
-sample slides under the disease types they are, a finished analysis and a signed-off review.
+sample slides under the disease types they are, a finished analysis and a signed-off review,
+and a Ki-67 stained region with its hot spot counted.
 
 With ``../shared/data`` there: a lung and a thyroid mosaic built from their models' held-out
 test tiles (marked as such in their descriptions), analysed before the server starts, the
@@ -16,8 +17,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from pathodesk.analysis.ihc_job import IHC_KIND
 from pathodesk.analysis.mosaic import split_images, write_mosaic
 from pathodesk.annotations.review import submit_review
+from pathodesk.annotations.store import Draft, create_many
 from pathodesk.cli.common import open_database
 from pathodesk.cli.ingest import ingest_paths
 from pathodesk.config import Settings
@@ -37,7 +40,11 @@ SAMPLE_TYPES = {
     "TCGA-XK-": ("prostate", "Prostate (sample)"),
     "kidney": ("kidney", "Kidney (sample)"),
     "multiplex": ("multiplex", "Multiplex immunofluorescence (sample)"),
+    "OS-2-": ("ki67", "Ki-67 immunohistochemistry (sample)"),
 }
+# a Ki-67 stained region (OpenSlide's OS-2, 0.227 µm/px), with a hot spot outlined and counted
+KI67_SAMPLE = Path("openslide-os-crops-ometiff") / "OS-2-ndpi.ome.tif"
+HOT_SPOT = (300, 300, 1900, 1900)  # level-0 px: 0.13 mm² of its 0.25 mm²
 MOSAIC_NOTE = "Demo: a mosaic of the model's held-out test tiles (not a real slide); the true tumour is known"
 SIGN_OFF = "Adenocarcinoma region outlined by the AI checked and confirmed. 腺癌区域经复核确认。"
 ANALYSIS_WAIT_S = 600
@@ -94,7 +101,24 @@ def demo_cases(settings: Settings) -> list[DemoCase]:
         by_type.setdefault(sample_type(path), []).append(path)
     for (name, _display), paths in sorted(by_type.items()):
         cases.append(DemoCase("DEMO-PATIENT-1", f"DEMO-{name.upper()}-1", name, paths))
+    ki67 = settings.shared_data_dir / KI67_SAMPLE
+    if ki67.is_file():
+        cases.append(DemoCase("DEMO-PATIENT-3", "DEMO-KI67-1", "ki67", [ki67]))
     return cases + _mosaics(settings, settings.data_dir / "demo")
+
+
+def _hot_spot_job(db: Database, slide_id: int, owner_id: int | None) -> int | None:
+    """The Ki-67 sample's hot spot outlined and its nuclei counted (a job), once."""
+    with db.session() as session:
+        slide = session.get(Slide, slide_id)
+        if slide is None or slide.status != SlideStatus.uploaded or owner_id is None:
+            return None
+        x0, y0, x1, y1 = HOT_SPOT
+        ring = [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]
+        draft = Draft("tumour", {"type": "Polygon", "coordinates": [ring]}, name="Ki-67 hot spot")
+        (region,) = create_many(session, slide, [draft], owner_id)
+        params: dict[str, object] = {"annotation_id": region.id}
+        return queue.submit(session, IHC_KIND, slide_id, params, user_id=owner_id).id
 
 
 def _analyse(db: Database, settings: Settings, slide_ids: list[int], owner_id: int | None) -> None:
@@ -104,6 +128,12 @@ def _analyse(db: Database, settings: Settings, slide_ids: list[int], owner_id: i
             queue.submit(session, "analyze", slide_id, {"outline": "tiles"}, user_id=owner_id).id
             for slide_id in slide_ids
         ]
+    _run(db, settings, job_ids)
+    print(f"demo: analysed {len(job_ids)} mosaic slide(s)")
+
+
+def _run(db: Database, settings: Settings, job_ids: list[int]) -> None:
+    """Run queued jobs with the real workers, waiting for them to end."""
     pool = WorkerPool(db, settings, all_job_kinds())
     pool.start()
     try:
@@ -116,12 +146,13 @@ def _analyse(db: Database, settings: Settings, slide_ids: list[int], owner_id: i
             time.sleep(1)
     finally:
         pool.stop()
-    print(f"demo: analysed {len(job_ids)} mosaic slide(s): {', '.join(s.value for s in states)}")
+    print(f"demo: {len(job_ids)} job(s): {', '.join(s.value for s in states)}")
 
 
 def load_demo(settings: Settings, owner: str) -> None:
     db = open_database(settings)
     mosaics: dict[int, str] = {}  # slide id -> disease type
+    ki67: list[int] = []
     loaded, failed = 0, 0
     for case in demo_cases(settings):
         if not case.mosaic:
@@ -140,6 +171,8 @@ def load_demo(settings: Settings, owner: str) -> None:
             print(f"demo: skipped {item['path']}: {item['error']}")
         if case.mosaic:
             mosaics |= {int(str(item["slide_id"])): case.disease_type for item in good}
+        if case.disease_type == "ki67":
+            ki67 += [int(str(item["slide_id"])) for item in good]
     with db.session() as session:
         owner_id = session.scalar(select(User.id).where(User.account == owner))
         fresh = []
@@ -150,6 +183,9 @@ def load_demo(settings: Settings, owner: str) -> None:
             if slide.status == SlideStatus.uploaded:
                 fresh.append(slide_id)
     print(f"demo: {loaded} slides loaded, {failed} could not be read")
+    counts = [job for job in (_hot_spot_job(db, slide_id, owner_id) for slide_id in ki67) if job is not None]
+    if counts:
+        _run(db, settings, counts)
     if fresh:
         _analyse(db, settings, fresh, owner_id)
         with db.session() as session:

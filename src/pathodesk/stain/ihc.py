@@ -8,6 +8,7 @@ the units QuPath uses (mean DAB OD 0.2 / 0.4 / 0.6 for 1+ / 2+ / 3+)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -72,7 +73,7 @@ class NuclearScore:
             "nuclei": self.total,
             "positive": int(self.positive.sum()),
             "index_percent": None if index is None else round(index, 2),
-            "h_score": None if h_score is None else round(h_score, 1),
+            "h_score": None if h_score is None else math.floor(h_score + 0.5),  # a whole number, 0–300
             "intensity": {"negative": negative, "1+": weak, "2+": moderate, "3+": strong},
             "positive_threshold": self.positive_threshold,
         }

@@ -20,6 +20,7 @@ from shapely.geometry import shape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pathodesk.analysis.ihc_job import counts_by_outline
 from pathodesk.analysis.results import read_summary
 from pathodesk.analysis.section_classify import last_classification
 from pathodesk.annotations.geometry import longest_dimension, svg_path
@@ -51,6 +52,7 @@ class Finding:
     longest_mm: float | None
     path: str  # SVG, level-0 px
     centre: tuple[float, float]
+    nuclei: dict[str, Any] | None  # its Ki-67 count, made on this very outline
 
 
 @dataclass(frozen=True)
@@ -185,8 +187,9 @@ def _slide_report(session: Session, settings: Settings, slide: Slide) -> SlideRe
     people = _people(session, [f.get("author") for f in features] + [f.get("edited_by") for f in features])
     regions = [f for f in features if f["shape"] != "point"]
     cells = [f for f in features if f["shape"] == "point"]
+    counts = counts_by_outline(session, slide.id)
     figure = [
-        _finding(number, f, slide, people)
+        _finding(number, f, slide, people, counts.get((f["id"], f["version"])))
         for number, f in enumerate(sorted(regions, key=lambda f: -float(f["area_px"])), start=1)
     ]
     return SlideReport(
@@ -209,7 +212,13 @@ def _people(session: Session, accounts: Iterable[str | None]) -> dict[str, str]:
     return {account: name for account, name in rows}
 
 
-def _finding(number: int, found: dict[str, Any], slide: Slide, people: dict[str, str]) -> Finding:
+def _finding(
+    number: int,
+    found: dict[str, Any],
+    slide: Slide,
+    people: dict[str, str],
+    nuclei: dict[str, Any] | None = None,
+) -> Finding:
     outline = shape(found["geometry"])
     mpp = slide.mpp
     picture = outline.simplify(max(slide.width, slide.height) / FIGURE_DETAIL, preserve_topology=True)
@@ -231,6 +240,7 @@ def _finding(number: int, found: dict[str, Any], slide: Slide, people: dict[str,
         longest_mm=longest_dimension(outline) * mpp / 1000 if mpp else None,
         path=svg_path(picture),
         centre=(centre.x, centre.y),
+        nuclei=nuclei,
     )
 
 

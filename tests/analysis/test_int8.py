@@ -80,8 +80,11 @@ def test_a_damaged_variant_leaves_the_fp32_network_serving(tmp_path: Path, int8_
 
 def test_int8_and_fp32_answer_alike_on_real_tiles(samples: dict[str, Path], int8_on: None) -> None:
     """On the H&E sample's 44 tissue tiles, tissue the lung model never saw: the same class
-    for all but at most two, and close probabilities on average (measured: 43 of 44, mean
-    difference 0.03), batch by batch as the engine feeds them (channels-last)."""
+    for all but a few, and close probabilities on average, batch by batch as the engine feeds
+    them (channels-last). Off its tissue the answers sit near ties, and OpenVINO's int8 kernels
+    differ by instruction set: 43 of 44 and a mean difference of 0.03 on the machine the
+    variant was made on, 41 of 44 and 0.093 on an AVX2-only AMD EPYC (where the lung test
+    split still agrees on 99.5 %: ``test_int8_keeps_the_answers_on_the_models_own_tissue``)."""
     loaded = load_model(LUNG / "model.pt")
     assert loaded.int8 is not None
     reader = open_slide(samples["svs"])
@@ -93,5 +96,22 @@ def test_int8_and_fp32_answer_alike_on_real_tiles(samples: dict[str, Path], int8
     )
     agreement = (int8.argmax(1) == fp32.argmax(1)).mean()
     assert isinstance(serving_model(loaded), Int8Model)
-    assert agreement >= 0.95, agreement
-    assert np.abs(int8 - fp32).mean() < 0.05
+    assert agreement >= 0.9, agreement
+    assert np.abs(int8 - fp32).mean() < 0.12
+
+
+@pytest.mark.shared
+def test_int8_keeps_the_answers_on_the_models_own_tissue(shared_data: Path, int8_on: None) -> None:
+    """The lung test split's 600 tiles (its patients never trained on): int8 gives fp32's class
+    on at least 99 % (measured 99.5–99.67 % on two CPUs) and loses under a point of accuracy."""
+    loaded = load_model(LUNG / "model.pt")
+    assert loaded.int8 is not None
+    rows = split_rows(LUNG / "splits.csv", shared_data / "lc25000-lung-224", "test")
+    pixels = np.stack([np.asarray(Image.open(path).convert("RGB").resize((224, 224))) for path, _ in rows])
+    truth = np.array([loaded.labels.index(label) for _, label in rows])
+    batches = [to_batch(pixels[i : i + 50], loaded.normalization) for i in range(0, len(pixels), 50)]
+    fp32 = np.concatenate([predict(inference_model(loaded), batch) for batch in batches])
+    int8 = np.concatenate([predict(serving_model(loaded), batch) for batch in batches])
+    assert isinstance(serving_model(loaded), Int8Model)
+    assert len(rows) == 600 and (int8.argmax(1) == fp32.argmax(1)).mean() >= 0.99
+    assert (fp32.argmax(1) == truth).mean() - (int8.argmax(1) == truth).mean() < 0.01

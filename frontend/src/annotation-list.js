@@ -33,7 +33,7 @@ function authorship(record) {
   return t("{author}, edited by {editor}", { author, editor: record.edited_by });
 }
 
-function flyTo(viewer, record) {
+export function flyTo(viewer, record) {
   const [x0, y0, x1, y1] = record.bbox;
   const item = viewer.world.getItemAt(0);
   const pad = Math.max(x1 - x0, y1 - y0) * 0.6 + 20;

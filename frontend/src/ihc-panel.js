@@ -3,13 +3,15 @@
 // and every counted nucleus is ringed on the slide (red positive, blue negative) so the
 // pathologist can check the number before trusting it.
 import { api, showError, untilJobEnds } from "./api.js";
+import { flyTo } from "./annotation-list.js";
 import { $ } from "./dom.js";
 import { formatNumber, formatTime, t, term } from "./i18n.js";
 
 const RING_UM = 4; // ring radius on the slide, µm
+const SETTLE_MS = 1500;
 
 export function startIhcPanel(editor) {
-  const { store, canvas, mpp } = editor;
+  const { store, canvas, mpp, viewer, slideId } = editor;
   const box = $("ihc-count");
   const button = $("ihc-start");
   const bar = $("ihc-progress");
@@ -89,28 +91,64 @@ export function startIhcPanel(editor) {
     }
   }
 
-  button.addEventListener("click", async () => {
-    const record = region();
-    if (!record || record.id === null) return;
+  // a count running for the region `key`: its percentage, then its result
+  async function followCount(job, key) {
     showError(error, "");
     running = true;
     button.disabled = true;
     bar.hidden = false;
     try {
-      let job = await api(`/api/v1/annotations/${record.id}/ihc`, { method: "POST", json: {} });
       job = await untilJobEnds(job, (progress) => {
         bar.value = progress.progress;
         status.textContent = `${term("job", progress.state)} ${Math.round(progress.progress * 100)} %`;
       });
       status.textContent = "";
       if (job.state !== "succeeded") showError(error, t("Counting failed: {error}", { error: job.error || term("job", job.state) }));
-      else if (shownKey === record.key) await load(record);
+      else if (shownKey === key) await load(store.records.get(key));
     } catch (problem) {
       showError(error, problem.message);
     } finally {
       running = false;
       bar.hidden = true;
       refresh();
+    }
+  }
+
+  button.addEventListener("click", async () => {
+    const record = region();
+    if (!record || record.id === null) return;
+    try {
+      const job = await api(`/api/v1/annotations/${record.id}/ihc`, { method: "POST", json: {} });
+      await followCount(job, record.key);
+    } catch (problem) {
+      showError(error, problem.message);
+    }
+  });
+
+  // the AI finds the hot spot: outlined, selected, shown and counted
+  const finder = $("ihc-hot-spot");
+  finder?.addEventListener("click", async () => {
+    const finderError = $("ihc-hot-spot-error");
+    showError(finderError, "");
+    finder.disabled = true;
+    try {
+      const found = await api(`/api/v1/slides/${slideId}/ki67-hot-spot`, {
+        method: "POST", json: { label: editor.labelSelect.value }, // the class chosen for drawing
+      });
+      const key = `a${found.annotation.id}`;
+      const arrived = new Promise((resolve) => {
+        viewer.addOnceHandler("animation-finish", resolve);
+        setTimeout(resolve, SETTLE_MS); // already there: no animation
+      });
+      flyTo(viewer, found.annotation);
+      await arrived;
+      await editor.loadView(); // the hot spot is in view now
+      canvas.select(key);
+      await followCount(found.job, key);
+    } catch (problem) {
+      showError(finderError, problem.message);
+    } finally {
+      finder.disabled = false;
     }
   });
   show.addEventListener("change", draw);

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.support.accounts import Accounts
 from tests.support.axe import audit, blocking
-from tests.support.browser import log_in, open_editor, overlay_pixels, to_screen
+from tests.support.browser import REFUSED, log_in, open_editor, overlay_pixels, to_screen
 from tests.support.http import PASSWORD, ingest
-from tests.support.ihc import grid, ihc_slide
+from tests.support.ihc import grid, hot_spot_field, ihc_slide, pyramid_of
 from tests.support.paths import ARTIFACTS
 from tests.support.server import LiveServer
 from tests.support.shapes import rectangle
@@ -88,3 +89,30 @@ def test_a_region_is_counted_and_each_nucleus_ringed_where_it_lies(
     expect(chinese.locator("#ihc-start")).to_have_text("计数细胞核")
     chinese.screenshot(path=str(ARTIFACTS / "ihc-count-zh.png"))
     chinese.close()
+
+
+@pytest.mark.console_errors_expected(REFUSED)  # the H&E slide's refusal (422)
+def test_the_ai_finds_the_hot_spot_in_the_viewer_and_says_why_not_on_h_and_e(
+    browser: Browser, live_server: LiveServer, accounts: Accounts, samples: dict[str, Path], tmp_path: Path
+) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    field = hot_spot_field((1400, 1800), 16, (1250, 700, 220), mpp=0.5)
+    slide_id = ingest(
+        live_server.url, "expert-a", pyramid_of(tmp_path / "ki67-field.tif", field, 0.5), accounts.exam_a_id
+    )
+    page = browser.new_page(viewport={"width": 1440, "height": 900}, locale="en-US")
+    log_in(page, live_server, "expert-a")
+    open_editor(page, live_server, slide_id)
+    page.click("#ihc-hot-spot")
+    expect(page.locator("#ihc-index")).to_contain_text("Ki-67 index")
+    expect(page.locator("#annotation-rows tr")).to_have_count(1)
+    expect(page.locator("#annotation-name")).to_have_value("Ki-67 hot spot")
+    page.wait_for_function("() => Number(document.getElementById('viewer').dataset.nucleiShown) > 1000")
+    page.screenshot(path=str(ARTIFACTS / "ihc-hot-spot.png"))
+
+    he_id = ingest(live_server.url, "expert-a", samples["svs"], accounts.exam_a_id)
+    open_editor(page, live_server, he_id)
+    page.click("#ihc-hot-spot")
+    expect(page.locator("#ihc-hot-spot-error")).to_contain_text("not on H&E")
+    expect(page.locator("#annotation-rows tr")).to_have_count(0)
+    page.close()

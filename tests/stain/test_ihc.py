@@ -14,8 +14,10 @@ import pytest
 from PIL import Image
 
 from pathodesk.cli import main
-from pathodesk.stain.ihc import BLOCK_PX, score_nuclei
-from tests.support.ihc import MPP, grid, painted_nuclei
+from pathodesk.sampledata import fetch_he_reference
+from pathodesk.stain.ihc import BLOCK_PX, DAB_ANGLE_LIMIT, dab_angle, hot_spot, score_nuclei
+from tests.support.ihc import MPP, grid, hot_spot_field, painted_nuclei
+from tests.support.paths import SAMPLE_DIR
 
 
 def test_each_nucleus_is_found_once_and_graded_by_its_brown() -> None:
@@ -97,3 +99,13 @@ def test_real_ki67_images_agree_with_their_labels_and_across_scanners(shared_dat
     vsi = score_nuclei(tifffile.imread(scans / "OS-2-vsi.ome.tif"), 0.3461)
     assert abs((ndpi.index or 0) - (vsi.index or 0)) < 2.0
     assert abs(ndpi.total - vsi.total) < 0.1 * ndpi.total
+
+
+def test_the_hot_spot_is_where_brown_nuclei_crowd_and_h_and_e_is_told_apart() -> None:
+    field = hot_spot_field((360, 600), 6, (400, 180, 60), mpp=2.0)  # 720 × 1200 µm at low power
+    centre = hot_spot(field, 2.0, diameter_um=200)
+    assert centre is not None and np.hypot(centre[0] - 400, centre[1] - 180) < 30, centre
+    assert hot_spot(np.full((200, 200, 3), 245, np.uint8), 2.0) is None  # glass: nowhere
+    assert (dab_angle(field) or 90.0) < DAB_ANGLE_LIMIT
+    he = np.asarray(Image.open(fetch_he_reference(SAMPLE_DIR)).convert("RGB"))  # TIAToolbox's H&E
+    assert (dab_angle(he) or 0.0) > DAB_ANGLE_LIMIT

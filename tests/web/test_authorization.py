@@ -299,6 +299,8 @@ EXPECTATIONS: dict[tuple[str, str], Case] = {
         (401, OK, 404, OK), params=fresh_annotation, json=lambda w: {"version": 1}
     ),
     ("POST", "/api/v1/annotations/{annotation_id}/ihc"): Case((401, 202, 404, 202), params=fresh_annotation),
+    # the shared slide is H&E: refused with the reason once the caller may see it
+    ("POST", "/api/v1/slides/{slide_id}/ki67-hot-spot"): Case((401, 422, 404, 422), params=shared_slide),
     # never counted: 204 (tests/web/test_ihc_count.py reads a count)
     ("GET", "/api/v1/annotations/{annotation_id}/ihc"): Case((401, 204, 404, 204), params=fresh_annotation),
     ("GET", "/api/v1/slides/{slide_id}/review"): Case((401, OK, 404, OK), params=shared_slide),

@@ -15,7 +15,7 @@ from pathodesk.annotations.geometry import point_disc, to_geojson
 from pathodesk.config import Settings
 from tests.support.accounts import Accounts
 from tests.support.http import login
-from tests.support.ihc import grid, ihc_slide
+from tests.support.ihc import grid, hot_spot_field, ihc_slide, pyramid_of
 from tests.support.jobs import finished, wait_for
 from tests.support.pages import text_of
 from tests.support.shapes import rectangle
@@ -123,3 +123,37 @@ def test_what_cannot_be_counted_is_refused_with_the_reason_and_others_see_nothin
     assert app_client.get(f"/api/v1/annotations/{region['id']}/ihc").status_code == 404
     app_client.cookies.clear()
     assert app_client.get(f"/api/v1/annotations/{region['id']}/ihc").status_code == 401
+
+
+def test_the_ai_outlines_the_hot_spot_and_counts_it_but_not_on_h_and_e(
+    app_client: TestClient, accounts: Accounts, settings: Settings, samples: dict[str, Path], tmp_path: Path
+) -> None:
+    """A Ki-67 field of 900 × 700 µm, 5 % of its nuclei brown but half of them in a 110 µm
+    cluster: the 500 µm hot spot holds the cluster and is counted higher than the field."""
+    cluster = (1250, 700, 220)  # x, y, radius in px at 0.5 µm/px
+    field = hot_spot_field((1400, 1800), 16, cluster, mpp=0.5)
+    slide_id = ingest_slide(
+        settings,
+        pyramid_of(tmp_path / "ki67-field.tif", field, 0.5),
+        accounts.exam_a_id,
+        accounts.expert_a_id,
+    )
+    login(app_client, "expert-a")
+    found = app_client.post(f"/api/v1/slides/{slide_id}/ki67-hot-spot", headers={"Accept-Language": "zh-CN"})
+    assert found.status_code == 202, found.text
+    spot, job = found.json()["annotation"], found.json()["job"]
+    assert (spot["source"], spot["shape"], spot["name"]) == ("ai", "ellipse", "Ki-67 热点")
+    x0, y0, x1, y1 = spot["bbox"]
+    assert 900 < x1 - x0 < 1100 and 900 < y1 - y0 < 1100  # a disc of 500 µm (1000 px)
+    cx, cy, radius = cluster
+    assert x0 <= cx - radius and cx + radius <= x1 and y0 <= cy - radius and cy + radius <= y1
+    done = wait_for(finished(app_client, job["id"]), timeout=120)
+    assert done["state"] == "succeeded", done
+    counted = app_client.get(f"/api/v1/annotations/{spot['id']}/ihc").json()
+    assert counted["nuclei"] > 1000 and counted["index_percent"] > 10  # the field as a whole: ~5–8 %
+
+    he_id = ingest_slide(settings, samples["svs"], accounts.exam_a_id, accounts.expert_a_id)
+    refused = app_client.post(f"/api/v1/slides/{he_id}/ki67-hot-spot")
+    assert refused.status_code == 422 and "not on H&E" in refused.json()["detail"]
+    login(app_client, "expert-b")
+    assert app_client.post(f"/api/v1/slides/{slide_id}/ki67-hot-spot").status_code == 404

@@ -17,17 +17,27 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pathodesk.analysis.section_images import read_window
+from pathodesk.config import Settings
 from pathodesk.db.models import Annotation, Job, JobState, Slide
 from pathodesk.errors import Cancelled, NotFoundError, ValidationFailedError
 from pathodesk.i18n import N_
 from pathodesk.jobs.context import JobContext
-from pathodesk.stain.ihc import INTENSITY_THRESHOLDS, score_nuclei
+from pathodesk.stain.ihc import (
+    DAB_ANGLE_LIMIT,
+    HOT_SPOT_DIAMETER_UM,
+    INTENSITY_THRESHOLDS,
+    dab_angle,
+    hot_spot,
+    score_nuclei,
+)
 
 IHC_KIND = "ihc-score"
 COUNTING = N_("counting nuclei")
 READ_MPP = 0.5  # 20×: a nucleus of 5 µm is 10 px across, and a mm² is 4 megapixels
 COARSEST_MPP = 1.0  # coarser scans (10× and below) cannot show a nucleus' colour reliably
 MAX_REGION_MM2 = 10.0  # hot spots are ~0.2–2 mm²; a whole section is not a Ki-67 count
+HOT_SPOT_MPP = 2.0  # the hot spot is looked for at low power: 2 µm per px or coarser
+HOT_SPOT_SIDE = 4096  # longest side of that picture, whatever the slide's size
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,30 @@ def plan_region(slide: Slide, annotation: Annotation) -> RegionPlan:
     box = (max(0.0, x0), max(0.0, y0), min(float(slide.width), x1), min(float(slide.height), y1))
     downsample = max(1.0, READ_MPP / slide.mpp)
     return RegionPlan(box, downsample, slide.mpp * downsample)
+
+
+def hot_spot_outline(settings: Settings, slide: Slide) -> dict[str, Any]:
+    """The slide's Ki-67 hot spot (``stain.ihc.hot_spot``) as a GeoJSON disc in level-0 px,
+    read from a low-power picture of the whole slide; a readable refusal where there is none."""
+    if not slide.mpp:
+        raise ValidationFailedError(
+            "This slide does not say its pixel size, so nuclei cannot be told by their size."
+        )
+    downsample = max(HOT_SPOT_MPP / slide.mpp, max(slide.width, slide.height) / HOT_SPOT_SIDE, 1.0)
+    picture = read_window(settings, slide, (0.0, 0.0, float(slide.width), float(slide.height)), downsample)
+    angle = dab_angle(picture)
+    if angle is not None and angle > DAB_ANGLE_LIMIT:
+        raise ValidationFailedError(
+            "This slide does not look stained with DAB (brown): a Ki-67 hot spot is looked for on "
+            "DAB-stained slides, not on H&E."
+        )
+    centre = hot_spot(picture, slide.mpp * downsample) if angle is not None else None
+    if centre is None:
+        raise ValidationFailedError("No brown (DAB-stained) tissue was found on this slide.")
+    x, y = ((value + 0.5) * downsample for value in centre)
+    disc = shapely.Point(x, y).buffer(HOT_SPOT_DIAMETER_UM / 2 / slide.mpp, quad_segs=16)
+    inside = disc.intersection(shapely.box(0, 0, slide.width, slide.height))
+    return shapely.geometry.mapping(inside)
 
 
 def run_ihc_scoring(context: JobContext) -> dict[str, object]:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pathodesk.stain.optical import to_density
+from pathodesk.stain.macenko import macenko_stains
+from pathodesk.stain.optical import tissue_pixels, to_density
 
 # rows: hematoxylin, DAB (Ruifrok & Johnston, Anal Quant Cytol Histol 2001), unit length
 HEMATOXYLIN_DAB = np.array([[0.650, 0.704, 0.286], [0.268, 0.570, 0.776]])
@@ -25,6 +26,11 @@ NUCLEUS_RADIUS_UM = (2.5, 5.0)  # smallest and largest nucleus radius looked for
 BLOB_THRESHOLD = 0.02  # Laplacian-of-Gaussian response (OD) of the faintest nucleus kept
 DAB_SMOOTHING_UM = 1.2  # a nucleus' DAB is the density around its centre, not one pixel
 BLOCK_PX = 1024  # blob detection holds one float per scale per pixel: bound it
+HOT_SPOT_DIAMETER_UM = 500.0  # a disc of ~0.2 mm²: one high-power field, where Ki-67 is counted
+BROWN_PIXEL_OD = 0.3  # DAB density of a pixel of a positive nucleus, at low power
+# the second stain of a DAB slide lies within a few degrees of DAB (1.8–13.5° on nine Ki-67
+# images of three scanners); eosin lies 23.7–28.9° away on three H&E slides
+DAB_ANGLE_LIMIT = 18.0
 
 
 @dataclass(frozen=True)
@@ -155,3 +161,46 @@ def overlay_picture(rgb: np.ndarray, score: NuclearScore, mpp: float) -> np.ndar
         colour = (200, 30, 30) if positive else (30, 80, 220)
         cv2.circle(picture, (int(x), int(y)), radius, colour, thickness=2, lineType=cv2.LINE_AA)
     return picture
+
+
+def dab_angle(rgb: np.ndarray) -> float | None:
+    """Degrees between DAB and the second stain Macenko's method finds in the image: small
+    on a DAB-stained slide, large on H&E (eosin); None without tissue."""
+    tissue = tissue_pixels(rgb)
+    if len(tissue) < 100:
+        return None
+    second = macenko_stains(tissue)[1]
+    cosine = float(second @ HEMATOXYLIN_DAB[1]) / max(float(np.linalg.norm(second)), 1e-9)
+    return float(np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0))))
+
+
+def hot_spot(
+    rgb: np.ndarray, mpp: float, diameter_um: float = HOT_SPOT_DIAMETER_UM
+) -> tuple[float, float] | None:
+    """Centre (x, y px of ``rgb``, a low-power picture of a slide at ``mpp`` µm per px) of the
+    disc of ``diameter_um`` with the most brown per area: the hot spot a Ki-67 index is counted
+    in, the area densest in positive nuclei (brown pixels stand for them at low power). None
+    without any brown."""
+    import cv2
+
+    _, dab = unmix_hematoxylin_dab(rgb)
+    brown = (dab > BROWN_PIXEL_OD).astype(np.float32)
+    radius = max(1, round(diameter_um / 2 / mpp))
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)).astype(np.float32)
+    brown_in_disc = cv2.filter2D(brown, -1, disc, borderType=cv2.BORDER_CONSTANT)  # off the slide: none
+    if brown_in_disc.max() <= 0:
+        return None
+    row, column = (
+        int(value) for value in np.unravel_index(int(np.argmax(brown_in_disc)), brown_in_disc.shape)
+    )
+    # many discs may hold the same brown: centre on the brown of the best one (one mean-shift
+    # step), kept when it holds (nearly) as much
+    rows, columns = np.nonzero(
+        brown[max(0, row - radius) : row + radius + 1, max(0, column - radius) : column + radius + 1]
+    )
+    rows, columns = rows + max(0, row - radius), columns + max(0, column - radius)
+    inside = (rows - row) ** 2 + (columns - column) ** 2 <= radius**2
+    centred = round(float(rows[inside].mean())), round(float(columns[inside].mean()))
+    if brown_in_disc[centred] >= 0.95 * brown_in_disc[row, column]:
+        row, column = centred
+    return float(column), float(row)

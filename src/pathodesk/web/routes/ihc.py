@@ -10,17 +10,21 @@ from typing import Annotated
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
-from pathodesk.analysis.ihc_job import IHC_KIND, last_ihc_score, plan_region
+from pathodesk.analysis.ihc_job import IHC_KIND, hot_spot_outline, last_ihc_score, plan_region
+from pathodesk.annotations import store
+from pathodesk.annotations.query import feature
 from pathodesk.audit import record_by
+from pathodesk.i18n import N_, translate
 from pathodesk.jobs import queue
 from pathodesk.stain.ihc import INTENSITY_THRESHOLDS
 from pathodesk.web.deps import CurrentUser, DbSession, RecordId, StateDep
 from pathodesk.web.i18n import RequestLocale
-from pathodesk.web.route_helpers import start_queued, visible_annotation
+from pathodesk.web.route_helpers import start_queued, visible_annotation, visible_slide
 from pathodesk.web.routes.annotations import json_response
 from pathodesk.web.routes.jobs import JobPublic, to_public
 
 router = APIRouter(prefix="/api/v1", tags=["nuclear IHC"])
+HOT_SPOT_NAME = N_("Ki-67 hot spot")  # named in the language of whoever asked
 
 
 class CountRequest(BaseModel):
@@ -47,6 +51,37 @@ def count_nuclei(
     record_by(session, user, "count-nuclei", "annotation", annotation.id, job_id=job.id, threshold=threshold)
     start_queued(session, state)
     return to_public(job, locale)
+
+
+class HotSpotRequest(BaseModel):
+    label: Annotated[str, Field(min_length=1, max_length=64)] | None = None  # default: the first class
+
+
+@router.post("/slides/{slide_id}/ki67-hot-spot", status_code=202)
+def find_hot_spot(
+    slide_id: RecordId,
+    user: CurrentUser,
+    session: DbSession,
+    state: StateDep,
+    locale: RequestLocale,
+    body: HotSpotRequest | None = None,
+) -> Response:
+    """Finds the slide's Ki-67 hot spot (the brownest disc of 0.5 mm at low power), outlines it
+    as an AI annotation and counts its nuclei (a job): the outline and the job."""
+    slide = visible_slide(session, user, slide_id)
+    outline = hot_spot_outline(state.settings, slide)
+    colours = store.label_colours(session, slide)
+    label = (body.label if body else None) or next(iter(colours), "")
+    draft = store.Draft(label, outline, shape="ellipse", source="ai", name=translate(locale, HOT_SPOT_NAME))
+    (annotation,) = store.create_many(session, slide, [draft], user.user_id)
+    record_by(session, user, "create", "annotation", annotation.id, slide_id=slide.id)
+    job = queue.submit(
+        session, IHC_KIND, slide.id, {"annotation_id": annotation.id}, user_id=user.user_id, interactive=True
+    )
+    record_by(session, user, "count-nuclei", "annotation", annotation.id, job_id=job.id)
+    start_queued(session, state)
+    found = feature(annotation, slide, colours)
+    return json_response({"annotation": found, "job": to_public(job, locale).model_dump(mode="json")}, 202)
 
 
 @router.get("/annotations/{annotation_id}/ihc", responses={204: {"description": "not counted yet"}})

@@ -140,41 +140,42 @@ def run_ihc_scoring(context: JobContext) -> dict[str, object]:
     }
 
 
-def _finished_counts(session: Session, slide_id: int) -> list[Job]:
-    """The slide's finished counts, newest first."""
-    return list(
-        session.scalars(
-            select(Job)
-            .where(Job.kind == IHC_KIND, Job.slide_id == slide_id, Job.state == JobState.succeeded)
-            .order_by(Job.finished_at.desc(), Job.id.desc())
-            .limit(500)
-        )
+def _newest_counts(session: Session, slide_id: int) -> dict[int, int]:
+    """The job id of the newest finished count of each annotation of a slide, chosen by the
+    small ``params``: the results (every nucleus) are read only of the jobs needed."""
+    rows = session.execute(
+        select(Job.id, Job.params)
+        .where(Job.kind == IHC_KIND, Job.slide_id == slide_id, Job.state == JobState.succeeded)
+        .order_by(Job.finished_at.desc(), Job.id.desc())
     )
+    newest: dict[int, int] = {}
+    for job_id, params in rows:
+        asked: dict[str, Any] = params or {}
+        newest.setdefault(int(asked.get("annotation_id", 0)), job_id)
+    return newest
 
 
 def counts_by_outline(session: Session, slide_id: int) -> dict[tuple[int, int], dict[str, Any]]:
-    """The newest count of each (annotation id, outline version) on a slide, cells left out:
-    what a report states beside the outline it was counted in."""
+    """Each annotation's newest count keyed by (annotation id, the outline version it was made
+    on), nuclei left out: what a report states beside the outline it was counted in."""
     counts: dict[tuple[int, int], dict[str, Any]] = {}
-    for job in _finished_counts(session, slide_id):
-        result: dict[str, Any] = job.result or {}
-        key = (int(result.get("annotation_id", 0)), int(result.get("annotation_version", 0)))
-        if key not in counts:
-            counts[key] = {name: value for name, value in result.items() if name != "cells"}
+    for annotation_id, job_id in _newest_counts(session, slide_id).items():
+        result: dict[str, Any] = session.get_one(Job, job_id).result or {}
+        key = (annotation_id, int(result.get("annotation_version", 0)))
+        counts[key] = {name: value for name, value in result.items() if name != "cells"}
     return counts
 
 
 def last_ihc_score(session: Session, annotation: Annotation) -> dict[str, Any] | None:
     """The region's newest finished count, with ``current`` false when the outline changed
     since (the count stands for the earlier outline)."""
-    jobs = _finished_counts(session, annotation.slide_id)
-    job = next((job for job in jobs if (job.result or {}).get("annotation_id") == annotation.id), None)
+    job_id = _newest_counts(session, annotation.slide_id).get(annotation.id)
+    job = session.get(Job, job_id) if job_id is not None else None
     if job is None or job.result is None:
         return None
-    counted_at = job.finished_at.isoformat() if job.finished_at else None
     return {
         **job.result,
         "job_id": job.id,
-        "counted_at": counted_at,
+        "counted_at": job.finished_at.isoformat() if job.finished_at else None,
         "current": job.result.get("annotation_version") == annotation.version,
     }

@@ -45,13 +45,16 @@ def test_viewer_first_and_nothing_wider_than_the_screen(
     page.goto(f"{live_server.url}/slides/{slide_id}")
     ready(page)
     wait_until_drawn(page)
-    viewer = page.locator("#viewer").bounding_box()
     if device == "phone":  # the panel is a drawer there: the slide has the screen until asked
         expect(page.locator("#metadata")).to_be_hidden()
-        page.click("#panel-toggle")
+        page.click("#panel-toggle")  # may scroll the page to reach the button below the slide
         expect(page.locator("#panel-toggle")).to_have_attribute("aria-expanded", "true")
-    panel = page.locator("#metadata").bounding_box()
-    assert viewer is not None and panel is not None
+    # both measured in one moment: the page may still be scrolling to the opened drawer
+    viewer, panel = page.evaluate(
+        "() => ['viewer', 'metadata'].map((id) => {"
+        " const r = document.getElementById(id).getBoundingClientRect();"
+        " return { x: r.x, y: r.y, width: r.width, height: r.height }; })"
+    )
     assert viewer["width"] >= 0.9 * width and viewer["height"] >= 300  # the slide first, large
     assert panel["y"] >= viewer["y"] + viewer["height"] - 1  # below it (to a sub-pixel), not beside
     assert page.evaluate(SIDEWAYS) <= 0, "the viewer page scrolls sideways"

@@ -81,7 +81,7 @@ def test_the_command_prints_the_index_and_rings_what_it_counted(
 
 @pytest.mark.shared
 def test_real_ki67_images_agree_with_their_labels_and_across_scanners(shared_data: Path) -> None:
-    """DeepLIIF's labelled Ki-67 tiles (held out from setting the parameters) and one region
+    """DeepLIIF's labelled Ki-67 tiles (not the two the parameters were chosen by) and one region
     scanned by a Hamamatsu and an Olympus scanner (QuPath's index differs by 3 to 8 points
     between them)."""
     import tifffile

@@ -57,3 +57,15 @@ def no_console_errors(request: pytest.FixtureRequest, monkeypatch: pytest.Monkey
     expected = [re.compile(pattern) for pattern in (marker.args if marker else ())]
     errors = [text for text in seen if not any(pattern.search(text) for pattern in expected)]
     assert errors == [], "errors in the browser console"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    """Every page a test opened is closed when it ends, before its server stops (a page left
+    polling a stopped server logs refused connections). An open viewer keeps OpenSeadragon's
+    frame loop running, a sixth of a core here where Chromium draws in software: left open, a
+    dozen earlier tests' pages took the whole machine from the tests after them."""
+    browser = getattr(item, "funcargs", {}).get("browser")
+    if isinstance(browser, Browser):
+        for context in browser.contexts:
+            context.close()

@@ -47,7 +47,8 @@ from pathodesk.analysis.mosaic import MosaicTruth, split_images, write_mosaic
 from pathodesk.analysis.params import AnalysisParams
 from pathodesk.analysis.run import AnalysisOutcome, analyze_slide
 from pathodesk.ml.grades import DEFAULT_SCALES
-from pathodesk.ml.model_file import LoadedModel, load_model, read_card
+from pathodesk.ml.model_file import LoadedModel, load_model
+from pathodesk.ml.model_folder import read_card
 from pathodesk.ml.registry import SHIPPED_DIR
 from pathodesk.slides import open_slide
 

@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, result_line, side_venv
 from analyze import model_only
 from pathodesk.analysis.inference import BATCH_SIZE, to_batch
-from pathodesk.ml.model_file import LoadedModel, load_model, split_rows
+from pathodesk.ml.model_file import LoadedModel, load_model
+from pathodesk.ml.model_folder import split_rows
 from pathodesk.ml.registry import SHIPPED_DIR
 
 PINS = (

@@ -26,7 +26,8 @@ from PIL import Image
 
 from pathodesk.analysis.inference import BATCH_SIZE, inference_model, model_threads, predict, to_batch
 from pathodesk.analysis.int8 import Int8Model
-from pathodesk.ml.model_file import CARD_FILE, INT8_FILES, MODEL_FILE, LoadedModel, load_model, split_rows
+from pathodesk.ml.model_file import LoadedModel, load_model
+from pathodesk.ml.model_folder import CARD_FILE, INT8_FILES, MODEL_FILE, split_rows
 
 CALIBRATION_TILES = 300
 MIN_AGREEMENT = 0.995

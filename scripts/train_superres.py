@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from pathodesk.ml.data import group_split
-from pathodesk.ml.model_file import CARD_FILE, MODEL_FILE
+from pathodesk.ml.model_folder import CARD_FILE, MODEL_FILE
 from pathodesk.ml.registry import GENERAL_TYPE
 from pathodesk.ml.superres_data import HighResImage, bicubic, cropped_to_multiple, degrade, read_images
 from pathodesk.ml.superres_losses import TissueFeatures

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from pathodesk.config import Settings
-from pathodesk.db.models import Slide, User
+from pathodesk.db.models import Slide, TrainedModel, User
 from pathodesk.db.session import Database
 
 
@@ -151,3 +151,25 @@ def test_low_resolution_ingest_super_resolution_and_the_storage_report(
         "9",
     )  # E8: a generator that sees past the tiles' context margin would show seams
     assert too_deep.returncode == 2 and "fewer blocks" in too_deep.stderr, too_deep.stderr
+
+
+def test_commands_without_a_model_start_without_the_model_stack(settings: Settings) -> None:
+    """Help, accounts, storage and backups never wait for torch or scikit-learn to load (seven
+    seconds on a slow CPU, on every call): opening the database registers the shipped models
+    from their cards alone; only loading weights imports torch."""
+    probe = (
+        "import sys\n"
+        "from pathodesk.cli import build_parser\n"
+        "from pathodesk.cli.common import open_database\n"
+        "from pathodesk.config import Settings\n"
+        "build_parser()\n"
+        f"open_database(Settings(data_dir={str(settings.data_dir)!r})).dispose()\n"
+        "print(sorted({'torch', 'torchvision', 'sklearn'} & set(sys.modules)))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+    db = Database(settings.resolved_database_url())
+    with db.session() as session:
+        assert session.query(TrainedModel).count() > 0, "the shipped models were registered"
+    db.dispose()

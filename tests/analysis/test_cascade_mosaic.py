@@ -20,7 +20,8 @@ from pathodesk.analysis.mosaic import split_images, write_mosaic
 from pathodesk.analysis.params import AnalysisParams
 from pathodesk.analysis.run import analyze_slide
 from pathodesk.ml.grades import DEFAULT_SCALES
-from pathodesk.ml.model_file import LoadedModel, load_model, read_card
+from pathodesk.ml.model_file import LoadedModel, load_model
+from pathodesk.ml.model_folder import read_card
 from pathodesk.ml.registry import SHIPPED_DIR
 from pathodesk.slides import open_slide
 from pathodesk.slides.raster_backend import RasterSlideReader

@@ -21,7 +21,8 @@ from pathodesk.analysis.inference import (
     to_batch,
 )
 from pathodesk.analysis.int8 import Int8Model
-from pathodesk.ml.model_file import INT8_FILES, load_model, read_card, split_rows
+from pathodesk.ml.model_file import load_model
+from pathodesk.ml.model_folder import INT8_FILES, read_card, split_rows
 from pathodesk.ml.registry import SHIPPED_DIR
 from pathodesk.slides import open_slide
 

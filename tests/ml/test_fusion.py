@@ -27,7 +27,7 @@ from pathodesk.ml.fusion_data import (
 from pathodesk.ml.fusion_model import load_fusion_model, stain_weights
 from pathodesk.ml.fusion_nets import StainExcitation, StainFusionNet
 from pathodesk.ml.fusion_train import FusionConfig, save_fusion_run, train_fusion
-from pathodesk.ml.model_file import CARD_FILE, MODEL_FILE
+from pathodesk.ml.model_folder import CARD_FILE, MODEL_FILE
 
 PATCH = 28
 

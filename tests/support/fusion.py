@@ -19,7 +19,7 @@ from pathodesk.ml.fusion_data import StainNormalization, grid_stacks
 from pathodesk.ml.fusion_model import save_fusion_model
 from pathodesk.ml.fusion_nets import StainFusionNet, fusion_arch
 from pathodesk.ml.fusion_train import FusionConfig, save_fusion_run, train_fusion
-from pathodesk.ml.model_file import CARD_FILE, MODEL_FILE
+from pathodesk.ml.model_folder import CARD_FILE, MODEL_FILE
 
 STAINS = ("H&E", "HER2")
 

@@ -10,7 +10,7 @@ import torch
 
 from pathodesk.config import Settings
 from pathodesk.db.session import Database
-from pathodesk.ml.model_file import CARD_FILE, MODEL_FILE
+from pathodesk.ml.model_folder import CARD_FILE, MODEL_FILE
 from pathodesk.ml.registry import register
 from pathodesk.ml.superres_model import save_superres_model
 from pathodesk.ml.superres_nets import SuperResolutionNet, superres_arch

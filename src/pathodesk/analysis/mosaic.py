@@ -22,7 +22,7 @@ from shapely.geometry import box
 from shapely.ops import unary_union
 
 from pathodesk.annotations.geometry import Outline, polygonal_part
-from pathodesk.ml.model_file import split_rows
+from pathodesk.ml.model_folder import split_rows
 from pathodesk.slides.pyramid import write_pyramid
 from pathodesk.slides.raster_backend import RasterSlideReader
 

@@ -27,7 +27,7 @@ from pathodesk.jobs.context import JobContext
 from pathodesk.ml import registry
 from pathodesk.ml.fusion_data import centre_patches
 from pathodesk.ml.fusion_model import FusionModel, load_fusion_model, stain_weights
-from pathodesk.ml.model_file import MODEL_FILE
+from pathodesk.ml.model_folder import MODEL_FILE
 from pathodesk.registration import Transform
 
 CLASSIFYING = N_("classifying the lesion")

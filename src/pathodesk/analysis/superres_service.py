@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -20,10 +21,12 @@ import numpy as np
 from pathodesk.config import Settings
 from pathodesk.db.session import Database
 from pathodesk.ml.registry import GENERAL_TYPE, active_model, load_superres
-from pathodesk.ml.superres_model import super_resolve
-from pathodesk.ml.superres_nets import SUPERRES_SCALES, SuperResolutionNet
+from pathodesk.ml.superres_arch import SUPERRES_SCALES
 from pathodesk.slides.base import SlideReader
 from pathodesk.slides.superresolved import Enlarge, SuperResolvedReader, bicubic_enlarge, stored_downsample
+
+if TYPE_CHECKING:  # torch comes with the first generator, not with the server's start
+    from pathodesk.ml.superres_nets import SuperResolutionNet
 
 MODELS_TTL_SECONDS = 10.0  # activating another model reaches the viewer within this
 BICUBIC = "bicubic"
@@ -43,6 +46,8 @@ def generator_enlarge(models: dict[int, SuperResolutionNet]) -> Enlarge:
             return bicubic_enlarge(low, factor)
         # the smallest generator scale that reaches the factor, else the largest there is
         scale = min((s for s in models if s >= factor), default=max(models))
+        from pathodesk.ml.superres_model import super_resolve
+
         high = super_resolve(models[scale], low)
         if scale > factor:
             return _reduced(high, scale // factor)

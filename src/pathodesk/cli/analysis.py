@@ -10,18 +10,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pathodesk.analysis.kinds import ANALYSIS_KINDS
-from pathodesk.cli.common import AddCommand, emit, open_database, progress_bar, settings_of
+from pathodesk.analysis.schemas import ANALYSIS_MODES
+from pathodesk.cli.common import AddCommand, bar_progress, emit, open_database, progress_bar, settings_of
 from pathodesk.cli.language import _
 from pathodesk.errors import ValidationFailedError
 
 if TYPE_CHECKING:
-    from tqdm import tqdm
-
     from pathodesk.annotations.formats import FileRegion
     from pathodesk.annotations.geometry import Outline
     from pathodesk.config import Settings
-    from pathodesk.progress import Progress
     from pathodesk.slides.base import SlideReader
 
 FILE_KINDS = {".xml": "xml", ".geojson": "geojson", ".json": "geojson"}
@@ -36,14 +33,6 @@ def open_slide_file(path: Path) -> Iterator[SlideReader]:
         yield reader
     finally:
         reader.close()
-
-
-def bar_progress(bar: tqdm) -> Progress:
-    def progress(done: int, total: int) -> None:
-        bar.total = total
-        bar.update(done - bar.n)
-
-    return progress
 
 
 def _run_tiles(args: argparse.Namespace, settings: Settings) -> tuple[dict[str, Any], list[FileRegion]]:
@@ -173,6 +162,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         staged.write_bytes(WRITERS[file_kind](regions, colours))
         staged.replace(out)  # never a half-written file under the asked name
     summary = {"slide": str(args.slide), **summary, "out": str(out) if out else None}
+    from pathodesk.analysis.kinds import ANALYSIS_KINDS
+
     ANALYSIS_KINDS[mode].result.model_validate(summary)  # the result schema holds for the CLI too
     emit(args, summary, "\n".join(_lines(summary, out)))
     return 0
@@ -184,11 +175,11 @@ def register(add: AddCommand) -> None:
     command.add_argument("--disease-type", required=True)
     command.add_argument(
         "--mode",
-        choices=sorted(ANALYSIS_KINDS),
+        choices=sorted(ANALYSIS_MODES),
         default="tiles",
         help=_("tiles: every tissue tile (default); cascade: low power, then high power where it matters"),
     )
-    command.add_argument("--kind", choices=sorted(ANALYSIS_KINDS), default=None, help=argparse.SUPPRESS)
+    command.add_argument("--kind", choices=sorted(ANALYSIS_MODES), default=None, help=argparse.SUPPRESS)
     command.add_argument(
         "--tile-px", type=int, default=None, help=_("tile edge in level-0 px (slides without mpp)")
     )

@@ -17,6 +17,7 @@ from pathodesk.config import Settings
 
 if TYPE_CHECKING:
     from pathodesk.db.session import Database
+    from pathodesk.progress import Progress
 
 # add(name, help) -> the sub-command's parser, with the shared --data-dir already on it
 AddCommand = Callable[[str, str], argparse.ArgumentParser]
@@ -54,6 +55,16 @@ def emit(args: argparse.Namespace, data: object, text: str) -> None:
 def progress_bar(args: argparse.Namespace, desc: str, unit: str = "it", total: int = 0) -> tqdm[Any]:
     """A bar on standard error, silent under ``--json`` (standard output stays one document)."""
     return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, disable=getattr(args, "json", False))
+
+
+def bar_progress(bar: tqdm[Any]) -> Progress:
+    """A work loop's ``progress(done, total)`` moving ``bar`` (the total may be known late)."""
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    return progress
 
 
 def save_png(path: Path, pixels: Any) -> None:

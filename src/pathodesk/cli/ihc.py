@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pathodesk.cli.common import AddCommand, emit, progress_bar, save_png
+from pathodesk.cli.common import AddCommand, bar_progress, emit, progress_bar, save_png
 from pathodesk.cli.language import _
 from pathodesk.cli.registration import existing
 from pathodesk.errors import ValidationFailedError
@@ -50,12 +50,7 @@ def cmd_ihc(args: argparse.Namespace) -> int:
         raise ValidationFailedError("--threshold must lie between 0 and 3 (mean DAB optical density)")
     image, mpp = read_image(args.image, args.mpp)
     with progress_bar(args, _("nuclei"), _("block")) as bar:
-
-        def advance(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
-
-        score = score_nuclei(image, mpp, positive_threshold=args.threshold, progress=advance)
+        score = score_nuclei(image, mpp, positive_threshold=args.threshold, progress=bar_progress(bar))
     if args.overlay is not None:
         save_png(args.overlay, overlay_picture(image, score, mpp))
     summary = {"image": str(args.image), "mpp": mpp, **score.summary()}

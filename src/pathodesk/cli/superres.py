@@ -10,7 +10,15 @@ from pathlib import Path
 
 import numpy as np
 
-from pathodesk.cli.common import AddCommand, emit, open_database, progress_bar, save_png, settings_of
+from pathodesk.cli.common import (
+    AddCommand,
+    bar_progress,
+    emit,
+    open_database,
+    progress_bar,
+    save_png,
+    settings_of,
+)
 from pathodesk.cli.language import _
 from pathodesk.cli.registered import register_run
 from pathodesk.errors import PathoDeskError, ValidationFailedError
@@ -51,12 +59,7 @@ def cmd_superres(args: argparse.Namespace) -> int:
         name = f"{record.disease_type} v{record.version} ({record.arch})"
     started = time.perf_counter()
     with progress_bar(args, _("super-resolution"), _("tile")) as bar:
-
-        def advance(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
-
-        high = super_resolve_tiled(model.model, low, progress=advance)
+        high = super_resolve_tiled(model.model, low, progress=bar_progress(bar))
     seconds = time.perf_counter() - started
     save_png(args.out, high)
     emit(

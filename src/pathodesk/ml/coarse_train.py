@@ -30,7 +30,8 @@ from tqdm import tqdm
 from pathodesk import __version__
 from pathodesk.ml.cascade_nets import COARSE_ARCH, COARSE_CELL_PX, COARSE_STRIDE, CoarseAttentionNet
 from pathodesk.ml.data import DataError, LabelledSet, Sample, apply_dihedral, load_rgb
-from pathodesk.ml.model_file import CARD_FILE, MODEL_FILE, save_model
+from pathodesk.ml.model_file import save_model
+from pathodesk.ml.model_folder import CARD_FILE, MODEL_FILE
 from pathodesk.ml.pipeline import Normalization
 
 GLASS = -1  # grade of a glass pixel: no grade is learnt there

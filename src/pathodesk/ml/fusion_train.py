@@ -25,7 +25,7 @@ from pathodesk.ml.fusion_data import StainNormalization, StainStack, augmented, 
 from pathodesk.ml.fusion_model import save_fusion_model, stain_weights
 from pathodesk.ml.fusion_nets import StainFusionNet, fusion_arch
 from pathodesk.ml.metrics import classification_metrics
-from pathodesk.ml.model_file import CARD_FILE, MODEL_FILE
+from pathodesk.ml.model_folder import CARD_FILE, MODEL_FILE
 from pathodesk.ml.nets import build_model, count_parameters
 from pathodesk.ml.plots import confusion_picture, training_curves
 from pathodesk.ml.train import TrainConfig, fit

@@ -17,7 +17,7 @@ import tempfile
 import uuid
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -27,10 +27,13 @@ from pathodesk.db.locks import take_lock
 from pathodesk.db.models import MODEL_ROLES, DiseaseType, TrainedModel
 from pathodesk.errors import NotFoundError, ValidationFailedError
 from pathodesk.ml.grades import disease_scale
-from pathodesk.ml.model_file import MODEL_FILE, RUN_FILES, LoadedModel, load_model, read_card
-from pathodesk.ml.superres_model import LoadedSuperRes, load_superres_model
-from pathodesk.ml.superres_nets import superres_scale
+from pathodesk.ml.model_folder import MODEL_FILE, RUN_FILES, read_card
+from pathodesk.ml.superres_arch import superres_scale
 from pathodesk.storage import file_sha256
+
+if TYPE_CHECKING:  # loading weights needs torch, opening the database does not
+    from pathodesk.ml.model_file import LoadedModel
+    from pathodesk.ml.superres_model import LoadedSuperRes
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "shipped_models"
 GENERAL_TYPE = "unclassified"  # a super-resolution model here enlarges every type without its own
@@ -215,11 +218,15 @@ def _verified(path: str, sha256: str) -> Path:
 
 @lru_cache(maxsize=4)
 def _load_cached(path: str, sha256: str) -> LoadedModel:
+    from pathodesk.ml.model_file import load_model
+
     return load_model(_verified(path, sha256))
 
 
 @lru_cache(maxsize=4)
 def _load_superres_cached(path: str, sha256: str) -> LoadedSuperRes:
+    from pathodesk.ml.superres_model import load_superres_model
+
     return load_superres_model(_verified(path, sha256))
 
 

@@ -19,21 +19,19 @@ Arch names, as stored in a model file: ``superres-x<scale>`` plus ``-w<width>b<b
 from __future__ import annotations
 
 import math
-import re
 
 import torch
 from torch import nn
 from torch.nn import functional
 
 from pathodesk.errors import ValidationFailedError
+from pathodesk.ml.superres_arch import SUPERRES_SCALES, parse_superres_arch
 
-SUPERRES_SCALES = (4, 8)
 DEFAULT_WIDTH = 48
 DEFAULT_BLOCKS = 6
 # The margin of stored pixels every region is enlarged with (``analysis.superres``,
 # ``slides.superresolved``). A generator must not see further, or tiles show seams.
 CONTEXT_LOW_PX = 20
-_ARCH = re.compile(r"^superres-x(\d+)-w(\d+)b(\d+)$")
 
 
 def superres_arch(scale: int, width: int = DEFAULT_WIDTH, blocks: int = DEFAULT_BLOCKS) -> str:
@@ -61,17 +59,6 @@ def check_reach(scale: int, blocks: int) -> None:
             blocks=blocks,
             margin=CONTEXT_LOW_PX,
         )
-
-
-def superres_scale(arch: str) -> int | None:
-    parsed = parse_superres_arch(arch)
-    return None if parsed is None else parsed[0]
-
-
-def parse_superres_arch(arch: str) -> tuple[int, int, int] | None:
-    """(scale, width, blocks) of a super-resolution arch name; None for any other name."""
-    match = _ARCH.match(arch)
-    return None if match is None else (int(match[1]), int(match[2]), int(match[3]))
 
 
 class _Residual(nn.Module):

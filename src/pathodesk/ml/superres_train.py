@@ -28,7 +28,7 @@ from torch.nn import functional
 from tqdm import tqdm
 
 from pathodesk import __version__
-from pathodesk.ml.model_file import CARD_FILE, MODEL_FILE
+from pathodesk.ml.model_folder import CARD_FILE, MODEL_FILE
 from pathodesk.ml.nets import count_parameters
 from pathodesk.ml.superres_data import (
     HighResImage,

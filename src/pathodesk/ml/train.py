@@ -29,7 +29,8 @@ from pathodesk import __version__
 from pathodesk.ml.cascade_nets import load_backbone
 from pathodesk.ml.data import DataError, LabelledSet, Sample, balance_by_augmentation, group_split, groups_of
 from pathodesk.ml.metrics import classification_metrics
-from pathodesk.ml.model_file import CARD_FILE, MODEL_FILE, LoadedModel, save_model
+from pathodesk.ml.model_file import LoadedModel, save_model
+from pathodesk.ml.model_folder import CARD_FILE, MODEL_FILE
 from pathodesk.ml.nets import build_model, count_parameters
 from pathodesk.ml.pipeline import Batches, ImageBank, Normalization
 from pathodesk.ml.plots import confusion_picture, training_curves

@@ -9,11 +9,11 @@ the units QuPath uses (mean DAB OD 0.2 / 0.4 / 0.6 for 1+ / 2+ / 3+)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from pathodesk.progress import Progress
 from pathodesk.stain.macenko import macenko_stains
 from pathodesk.stain.optical import tissue_pixels, to_density
 
@@ -121,7 +121,7 @@ def score_nuclei(
     mpp: float,
     *,
     positive_threshold: float = INTENSITY_THRESHOLDS[0],
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> NuclearScore:
     """Every nucleus of ``rgb`` (µm per pixel ``mpp``). Large images go block by block with a
     margin of two nucleus diameters, each nucleus counted by the block that holds its centre."""

@@ -13,7 +13,7 @@ from pathodesk.audit import record_by
 from pathodesk.config import Settings
 from pathodesk.db.models import TrainedModel
 from pathodesk.errors import NotFoundError
-from pathodesk.ml.model_file import PICTURES
+from pathodesk.ml.model_folder import PICTURES
 from pathodesk.ml.registry import is_weak, model_path, set_active
 from pathodesk.web.deps import AdminUser, CurrentUser, DbSession, RecordId, StateDep
 from pathodesk.web.route_helpers import cached_image_response

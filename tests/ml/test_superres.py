@@ -17,6 +17,7 @@ from torch.nn import functional
 from pathodesk.analysis.superres import super_resolve_tiled
 from pathodesk.errors import ValidationFailedError
 from pathodesk.ml.registry import SHIPPED_DIR
+from pathodesk.ml.superres_arch import parse_superres_arch, superres_arch
 from pathodesk.ml.superres_data import (
     STORED_JPEG_QUALITY,
     Degradation,
@@ -27,14 +28,7 @@ from pathodesk.ml.superres_data import (
 )
 from pathodesk.ml.superres_losses import TissueFeatures
 from pathodesk.ml.superres_model import load_superres_model, save_superres_model, super_resolve
-from pathodesk.ml.superres_nets import (
-    CONTEXT_LOW_PX,
-    PatchDiscriminator,
-    SuperResolutionNet,
-    parse_superres_arch,
-    reach_low_px,
-    superres_arch,
-)
+from pathodesk.ml.superres_nets import CONTEXT_LOW_PX, PatchDiscriminator, SuperResolutionNet, reach_low_px
 from pathodesk.ml.superres_train import SuperResConfig, evaluate, train_superres
 from pathodesk.slides.superresolved import SuperResolvedReader
 

@@ -12,8 +12,9 @@ from pathodesk.config import Settings
 from pathodesk.db.session import Database
 from pathodesk.ml.model_folder import CARD_FILE, MODEL_FILE
 from pathodesk.ml.registry import register
+from pathodesk.ml.superres_arch import superres_arch
 from pathodesk.ml.superres_model import save_superres_model
-from pathodesk.ml.superres_nets import SuperResolutionNet, superres_arch
+from pathodesk.ml.superres_nets import SuperResolutionNet
 
 
 def random_generator(scale: int = 8, seed: int = 5) -> SuperResolutionNet:

@@ -1,12 +1,19 @@
-"""Super-resolution arch names (``superres-x4-w48b6``: scale, width, residual blocks), read
-without torch: the registry files a model by its scale whenever the database opens."""
+"""Super-resolution arch names, as stored in a model file (``superres-x4-w48b6``: scale,
+width, residual blocks), written and read without torch: the registry files a model by its
+scale whenever the database opens."""
 
 from __future__ import annotations
 
 import re
 
 SUPERRES_SCALES = (4, 8)
+DEFAULT_WIDTH = 48
+DEFAULT_BLOCKS = 6
 _ARCH = re.compile(r"^superres-x(\d+)-w(\d+)b(\d+)$")
+
+
+def superres_arch(scale: int, width: int = DEFAULT_WIDTH, blocks: int = DEFAULT_BLOCKS) -> str:
+    return f"superres-x{scale}-w{width}b{blocks}"
 
 
 def parse_superres_arch(arch: str) -> tuple[int, int, int] | None:

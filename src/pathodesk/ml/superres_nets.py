@@ -13,7 +13,7 @@ only has to learn the detail. No fully connected layer: any input size works.
 Discriminator: a PatchGAN (Isola et al., CVPR 2017): strided 4 × 4 convs ending in a map of
 real/generated scores, one per overlapping patch, so it judges texture, not layout.
 
-Arch names, as stored in a model file: ``superres-x<scale>`` plus ``-w<width>b<blocks>``.
+Arch names, as stored in a model file: ``ml.superres_arch``.
 """
 
 from __future__ import annotations
@@ -25,17 +25,11 @@ from torch import nn
 from torch.nn import functional
 
 from pathodesk.errors import ValidationFailedError
-from pathodesk.ml.superres_arch import SUPERRES_SCALES, parse_superres_arch
+from pathodesk.ml.superres_arch import DEFAULT_BLOCKS, DEFAULT_WIDTH, SUPERRES_SCALES, parse_superres_arch
 
-DEFAULT_WIDTH = 48
-DEFAULT_BLOCKS = 6
 # The margin of stored pixels every region is enlarged with (``analysis.superres``,
 # ``slides.superresolved``). A generator must not see further, or tiles show seams.
 CONTEXT_LOW_PX = 20
-
-
-def superres_arch(scale: int, width: int = DEFAULT_WIDTH, blocks: int = DEFAULT_BLOCKS) -> str:
-    return f"superres-x{scale}-w{width}b{blocks}"
 
 
 class ReachBeyondMarginError(ValidationFailedError, ValueError):

@@ -30,6 +30,7 @@ from tqdm import tqdm
 from pathodesk import __version__
 from pathodesk.ml.model_folder import CARD_FILE, MODEL_FILE
 from pathodesk.ml.nets import count_parameters
+from pathodesk.ml.superres_arch import superres_arch
 from pathodesk.ml.superres_data import (
     HighResImage,
     PairBatches,
@@ -40,7 +41,7 @@ from pathodesk.ml.superres_data import (
 )
 from pathodesk.ml.superres_losses import TissueFeatures, adversarial_loss, perceptual_loss
 from pathodesk.ml.superres_model import save_superres_model, super_resolve
-from pathodesk.ml.superres_nets import PatchDiscriminator, SuperResolutionNet, superres_arch
+from pathodesk.ml.superres_nets import PatchDiscriminator, SuperResolutionNet
 
 RECIPES = ("l1", "gan")
 

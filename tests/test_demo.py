@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from pathodesk.accounts import create_user
-from pathodesk.analysis.ihc_job import IHC_KIND, last_ihc_score
+from pathodesk.analysis.ihc_job import last_ihc_score
+from pathodesk.analysis.job_names import IHC_KIND
 from pathodesk.cli.common import open_database
 from pathodesk.cli.demo import MOSAIC_NOTE, load_demo
 from pathodesk.config import Settings

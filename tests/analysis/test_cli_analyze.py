@@ -62,12 +62,3 @@ def test_asap_xml_polygons_match_the_mosaic_truth(tmp_path: Path, shared_data: P
     found = unary_union([shape(r.geometry) for r in regions])
     assert truth.tumour is not None
     assert 2 * found.intersection(truth.tumour).area / (found.area + truth.tumour.area) >= 0.9
-
-
-def test_the_command_line_offers_every_analysis_mode_and_no_other() -> None:
-    """``--mode`` reads its choices from ``analysis.schemas`` (no model stack at start-up);
-    they must stay the analysis kinds' table."""
-    from pathodesk.analysis.kinds import ANALYSIS_KINDS
-    from pathodesk.analysis.schemas import ANALYSIS_MODES
-
-    assert sorted(ANALYSIS_MODES) == sorted(ANALYSIS_KINDS)

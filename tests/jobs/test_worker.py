@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,6 +19,7 @@ from pathodesk.jobs.context import JobContext
 from pathodesk.jobs.kinds import JobKind
 from pathodesk.jobs.worker import WorkerPool
 from tests.support.accounts import Accounts
+from tests.support.jobs import wait_for
 
 
 def stored(db: Database, job_id: int) -> Job:
@@ -26,6 +28,16 @@ def stored(db: Database, job_id: int) -> Job:
         assert job is not None
         session.expunge(job)
         return job
+
+
+def settled(db: Database, job_id: int) -> Callable[[], Job | None]:
+    """A check for ``wait_for``: the job once it has finished, however it ended."""
+
+    def check() -> Job | None:
+        job = stored(db, job_id)
+        return job if job.state in (JobState.succeeded, JobState.failed, JobState.cancelled) else None
+
+    return check
 
 
 def test_progress_is_written_when_it_moves(
@@ -88,10 +100,7 @@ def test_a_live_job_is_never_taken_as_dead_however_short_the_stale_limit(
     pool = WorkerPool(db, settings, [JobKind("slow", slow)], poll_seconds=0.1)
     pool.start()
     try:
-        deadline = time.monotonic() + 30
-        while stored(db, job_id).state != JobState.succeeded and time.monotonic() < deadline:
-            time.sleep(0.1)
-        job = stored(db, job_id)
+        job = wait_for(settled(db, job_id), 30)
         assert job.state == JobState.succeeded and job.attempts == 1, (job.state, job.attempts)
     finally:
         pool.stop()

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.cluster import DBSCAN
 
 from pathodesk.analysis.hull import Point, graham_scan
 
@@ -50,6 +49,8 @@ def tumour_regions(tiles: list[TileScore], params: ClusterParams = ClusterParams
         return []
     size = tiles[0].size
     centres = np.array([((t.x + t.size / 2) / size, (t.y + t.size / 2) / size) for t in tiles])
+    from sklearn.cluster import DBSCAN  # here, not above: parameters are read without scikit-learn
+
     labels = DBSCAN(eps=params.eps_tiles, min_samples=params.min_samples).fit_predict(centres)
     regions = []
     for label in sorted(set(labels.tolist()) - {-1}):

@@ -16,6 +16,7 @@ from shapely.geometry import shape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pathodesk.analysis.job_names import IHC_KIND
 from pathodesk.analysis.section_images import read_window
 from pathodesk.config import Settings
 from pathodesk.db.models import Annotation, Job, JobState, Slide
@@ -31,7 +32,6 @@ from pathodesk.stain.ihc import (
     score_nuclei,
 )
 
-IHC_KIND = "ihc-score"
 COUNTING = N_("counting nuclei")
 READ_MPP = 0.5  # 20×: a nucleus of 5 µm is 10 px across, and a mm² is 4 megapixels
 COARSEST_MPP = 1.0  # coarser scans (10× and below) cannot show a nucleus' colour reliably

@@ -8,14 +8,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from pathodesk.analysis.inference import serving_model
 from pathodesk.analysis.params import AnalysisParams, params_from_record
 from pathodesk.analysis.parts import run_in_parts
-from pathodesk.analysis.results import save_analysis
+from pathodesk.analysis.results import model_name, replace_outlines
 from pathodesk.analysis.resumable import classify_resumable, encode_probabilities
-from pathodesk.analysis.run import outcome_of, plan_tiles
+from pathodesk.analysis.run import AnalysisOutcome, outcome_of, outcome_summary, plan_tiles
 from pathodesk.analysis.schemas import TileAnalysisResult
 from pathodesk.analysis.superres_service import SuperResolution
+from pathodesk.annotations import store
+from pathodesk.annotations.geometry import to_geojson
+from pathodesk.config import Settings
 from pathodesk.db.models import DiseaseType, Slide, TrainedModel
 from pathodesk.errors import NotFoundError
 from pathodesk.i18n import N_
@@ -29,6 +34,23 @@ from pathodesk.storage import slide_file
 from pathodesk.tissue.grid import Tile
 
 CLASSIFYING = N_("classifying tiles")  # followed by "done/total"; see web.i18n.translate
+
+
+def save_analysis(
+    session: Session, settings: Settings, slide: Slide, outcome: AnalysisOutcome, model: TrainedModel
+) -> dict[str, Any]:
+    """The outcome's regions as AI outlines, its summary and tile probabilities kept (``results``)."""
+    summary = {"model_id": model.id, "model": model_name(model), **outcome_summary(outcome, slide.mpp)}
+    outlines = [
+        (
+            store.Draft(
+                region.label, to_geojson(region.outline), "polygon", "ai", round(region.probability, 4)
+            ),
+            row,
+        )
+        for region, row in zip(outcome.regions, summary["regions"], strict=True)
+    ]
+    return replace_outlines(session, settings, slide, outlines, outcome.results, summary)
 
 
 def model_mpp(model: TrainedModel) -> float | None:

@@ -13,20 +13,13 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from pathodesk.analysis.cascade_job import run_cascade_analysis
-from pathodesk.analysis.ihc_job import IHC_KIND, run_ihc_scoring
-from pathodesk.analysis.job import run_analysis_part, run_tile_analysis
-from pathodesk.analysis.parts import PART_KIND
+from pathodesk.analysis.job_names import CLASSIFY_KIND, IHC_KIND, PART_KIND, PREGENERATE_PART
 from pathodesk.analysis.schemas import (
     CascadeAnalysisParams,
     CascadeAnalysisResult,
     TileAnalysisParams,
     TileAnalysisResult,
 )
-from pathodesk.analysis.section_classify import CLASSIFY_KIND, run_section_classification
-from pathodesk.analysis.section_job import run_section_registration
-from pathodesk.analysis.superres_pregenerate import PART_KIND as PREGENERATE_PART
-from pathodesk.analysis.superres_pregenerate import run_pregeneration, run_pregeneration_part
 from pathodesk.jobs.kinds import JobKind
 
 
@@ -48,7 +41,7 @@ ANALYSIS_KINDS: dict[str, AnalysisKind] = {
             "tiles",
             "Tile classification and tumour outlines",
             "tile",
-            JobKind("analyze", run_tile_analysis),
+            JobKind("analyze", "pathodesk.analysis.job:run_tile_analysis"),
             TileAnalysisParams,
             TileAnalysisResult,
         ),
@@ -56,7 +49,7 @@ ANALYSIS_KINDS: dict[str, AnalysisKind] = {
             "cascade",
             "Cascade grading: low power, then high power where it matters",
             "fine",
-            JobKind("cascade", run_cascade_analysis),
+            JobKind("cascade", "pathodesk.analysis.cascade_job:run_cascade_analysis"),
             CascadeAnalysisParams,
             CascadeAnalysisResult,
             ("coarse",),
@@ -67,13 +60,14 @@ ANALYSIS_KINDS: dict[str, AnalysisKind] = {
 
 def job_kinds() -> list[JobKind]:
     """Every job kind the workers run: analyses, the registration of section groups and
-    nuclear IHC counts (the storage life cycle adds its own in ``lifecycle.kinds``)."""
+    nuclear IHC counts (the storage life cycle adds its own in ``lifecycle.kinds``). The
+    handlers are named, not imported: they load the model stack when their first job runs."""
     return [
         *(kind.job for kind in ANALYSIS_KINDS.values()),
-        JobKind("register", run_section_registration),
-        JobKind(CLASSIFY_KIND, run_section_classification),
-        JobKind(IHC_KIND, run_ihc_scoring),
-        JobKind("pregenerate", run_pregeneration),
-        JobKind(PART_KIND, run_analysis_part),
-        JobKind(PREGENERATE_PART, run_pregeneration_part),
+        JobKind("register", "pathodesk.analysis.section_job:run_section_registration"),
+        JobKind(CLASSIFY_KIND, "pathodesk.analysis.section_classify_job:run_section_classification"),
+        JobKind(IHC_KIND, "pathodesk.analysis.ihc_job:run_ihc_scoring"),
+        JobKind("pregenerate", "pathodesk.analysis.superres_pregenerate:run_pregeneration"),
+        JobKind(PART_KIND, "pathodesk.analysis.job:run_analysis_part"),
+        JobKind(PREGENERATE_PART, "pathodesk.analysis.superres_pregenerate:run_pregeneration_part"),
     ]

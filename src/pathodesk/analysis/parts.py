@@ -11,14 +11,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from pathodesk.analysis.inference import BATCH_SIZE
+from pathodesk.analysis.job_names import PART_KIND
 from pathodesk.analysis.resumable import decode_probabilities
 from pathodesk.analysis.run import TilePlan
 from pathodesk.jobs.context import JobContext
 from pathodesk.jobs.kinds import Handler
 from pathodesk.jobs.parts import PartFailed, run_parts
 from pathodesk.progress import Progress
-
-PART_KIND = "analyze-part"
 
 
 @dataclass(frozen=True)

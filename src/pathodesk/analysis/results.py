@@ -11,20 +11,20 @@ import json
 import shutil
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pathodesk.analysis.heatmap import TILES_FILE, TileProbabilities, save_tiles
-from pathodesk.analysis.inference import TileResults
-from pathodesk.analysis.run import AnalysisOutcome, outcome_summary
 from pathodesk.annotations import store
-from pathodesk.annotations.geometry import to_geojson
 from pathodesk.config import Settings
 from pathodesk.db.models import Annotation, Slide, TrainedModel
 from pathodesk.storage import analysis_folder, existing_analysis_folder
+
+if TYPE_CHECKING:  # the model stack loads with the jobs that write results, not with readers
+    from pathodesk.analysis.inference import TileResults
 
 ANALYSIS_PROPERTY = "analysis"  # in an AI outline's properties: which analysis drew it
 
@@ -96,22 +96,6 @@ def replace_outlines(
     }
     _write_files(analysis_folder(settings, slide), results, summary)
     return summary
-
-
-def save_analysis(
-    session: Session, settings: Settings, slide: Slide, outcome: AnalysisOutcome, model: TrainedModel
-) -> dict[str, Any]:
-    summary = {"model_id": model.id, "model": model_name(model), **outcome_summary(outcome, slide.mpp)}
-    outlines = [
-        (
-            store.Draft(
-                region.label, to_geojson(region.outline), "polygon", "ai", round(region.probability, 4)
-            ),
-            row,
-        )
-        for region, row in zip(outcome.regions, summary["regions"], strict=True)
-    ]
-    return replace_outlines(session, settings, slide, outlines, outcome.results, summary)
 
 
 def read_summary(settings: Settings, slide: Slide) -> dict[str, Any] | None:

@@ -9,10 +9,6 @@ from pydantic import BaseModel, Field
 
 from pathodesk.db.models import MAX_ID
 
-# The modes an analysis request may name, each an entry of ``analysis.kinds`` (named here so
-# the command line offers them without importing every job and the model stack behind it)
-ANALYSIS_MODES = ("tiles", "cascade")
-
 
 class TileAnalysisParams(BaseModel):
     """What a tile analysis may be asked (API.md: analyze)."""

@@ -19,6 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from pathodesk.analysis.job_names import PREGENERATE_PART
 from pathodesk.analysis.superres_service import SuperResolution
 from pathodesk.config import Settings
 from pathodesk.db.models import Slide
@@ -33,7 +34,6 @@ from pathodesk.slides.superresolved import SuperResolvedReader, stored_downsampl
 from pathodesk.storage import slide_file
 from pathodesk.storage.temporary import generated_slides_dir
 
-PART_KIND = "pregenerate-part"
 TILE = 256  # the generated pyramid's tiles
 WRITING_FROM = 0.9  # progress when parts have generated the tiles and the pyramid is written
 GENERATING = N_("generating the full-resolution slide")
@@ -146,7 +146,7 @@ def _tiles_from_parts(
     def report(done: float) -> None:
         context.report(0.01 + (WRITING_FROM - 0.01) * done, GENERATING)
 
-    parts = run_parts(context, PART_KIND, params, run_pregeneration_part, report)
+    parts = run_parts(context, PREGENERATE_PART, params, run_pregeneration_part, report)
     context.resumable = False  # writing the pyramid from the parts' files is not: the parts are gone
     workers.extend(part.worker for part in parts)
     position = {tile: index for index, tile in enumerate(order)}

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pathodesk.analysis.schemas import ANALYSIS_MODES
+from pathodesk.analysis.kinds import ANALYSIS_KINDS
 from pathodesk.cli.common import AddCommand, bar_progress, emit, open_database, progress_bar, settings_of
 from pathodesk.cli.language import _
 from pathodesk.errors import ValidationFailedError
@@ -162,8 +162,6 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         staged.write_bytes(WRITERS[file_kind](regions, colours))
         staged.replace(out)  # never a half-written file under the asked name
     summary = {"slide": str(args.slide), **summary, "out": str(out) if out else None}
-    from pathodesk.analysis.kinds import ANALYSIS_KINDS
-
     ANALYSIS_KINDS[mode].result.model_validate(summary)  # the result schema holds for the CLI too
     emit(args, summary, "\n".join(_lines(summary, out)))
     return 0
@@ -175,11 +173,11 @@ def register(add: AddCommand) -> None:
     command.add_argument("--disease-type", required=True)
     command.add_argument(
         "--mode",
-        choices=sorted(ANALYSIS_MODES),
+        choices=sorted(ANALYSIS_KINDS),
         default="tiles",
         help=_("tiles: every tissue tile (default); cascade: low power, then high power where it matters"),
     )
-    command.add_argument("--kind", choices=sorted(ANALYSIS_MODES), default=None, help=argparse.SUPPRESS)
+    command.add_argument("--kind", choices=sorted(ANALYSIS_KINDS), default=None, help=argparse.SUPPRESS)
     command.add_argument(
         "--tile-px", type=int, default=None, help=_("tile edge in level-0 px (slides without mpp)")
     )

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from pathodesk.analysis.ihc_job import IHC_KIND
+from pathodesk.analysis.job_names import IHC_KIND
 from pathodesk.analysis.mosaic import split_images, write_mosaic
 from pathodesk.annotations.review import submit_review
 from pathodesk.annotations.store import Draft, create_many

@@ -11,7 +11,7 @@ from pathodesk.cli.language import _
 
 
 def cmd_classify_sections(args: argparse.Namespace) -> int:
-    from pathodesk.analysis.section_classify import run_section_classification
+    from pathodesk.analysis.section_classify_job import run_section_classification
     from pathodesk.jobs.context import JobContext
 
     settings = settings_of(args)

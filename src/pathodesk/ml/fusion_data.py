@@ -16,15 +16,18 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-import torch
 
 from pathodesk.errors import ValidationFailedError
 from pathodesk.stain import StainNormalizer, normalizer
 from pathodesk.stain.normalizer import StainFit
 from pathodesk.stain.optical import TISSUE_DENSITY, to_density
+
+if TYPE_CHECKING:
+    import torch
 
 ROTATIONS = (60, 90, 180, 270)  # D4, the seed's set: with one random crop, five samples a patch
 CROP_JITTER = 3  # px a random crop may move the patch from the window's centre
@@ -191,6 +194,8 @@ class StainNormalization:
 
     def tensor(self, patches: np.ndarray) -> torch.Tensor:
         """(n, stains, 3, p, p) float32 from (n, stains, p, p, 3) uint8 already recoloured."""
+        import torch  # here, not above: the routes read stain stacks without the model stack
+
         values = patches.astype(np.float32) / 255.0
         values = (values - self.mean[None, :, None, None, :]) / self.std[None, :, None, None, :]
         return torch.from_numpy(np.ascontiguousarray(values.transpose(0, 1, 4, 2, 3), dtype=np.float32))

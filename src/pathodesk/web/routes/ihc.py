@@ -10,7 +10,8 @@ from typing import Annotated
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
-from pathodesk.analysis.ihc_job import IHC_KIND, hot_spot_outline, last_ihc_score, plan_region
+from pathodesk.analysis.ihc_job import hot_spot_outline, last_ihc_score, plan_region
+from pathodesk.analysis.job_names import IHC_KIND
 from pathodesk.annotations import store
 from pathodesk.annotations.query import feature
 from pathodesk.audit import record_by

@@ -14,7 +14,8 @@ from PIL import Image
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 
-from pathodesk.analysis.section_classify import CLASSIFY_KIND, model_sections
+from pathodesk.analysis.job_names import CLASSIFY_KIND
+from pathodesk.analysis.section_classify import model_sections
 from pathodesk.analysis.section_images import fitted_normalizer, overlay_png, transform_grid
 from pathodesk.analysis.sections import newest_transform
 from pathodesk.audit import record_by

@@ -4,8 +4,10 @@ fail here, not on a user's first analysis."""
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +19,7 @@ from pathodesk.jobs.context import JobContext
 from pathodesk.jobs.kinds import JobKind, handlers
 from pathodesk.jobs.worker import WorkerPool
 from pathodesk.lifecycle.kinds import all_job_kinds
+from pathodesk.lifetime import freeze_new_modules
 from tests.jobs.test_worker import settled
 from tests.support.accounts import Accounts
 from tests.support.jobs import wait_for
@@ -73,3 +76,21 @@ def test_a_server_starts_and_answers_without_the_model_stack(settings: Settings)
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_a_handler_imported_late_is_kept_out_of_full_collections(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server freezes what start-up loaded; a handler's modules arrive with its first
+    job and must be frozen too, or every full collection walks the whole model stack with
+    all threads (and the viewers' tiles) stopped."""
+    (tmp_path / "late_handler_module.py").write_text(
+        "class Kept:\n    pass\n\nKEPT = Kept()\n\ndef run(context):\n    return {}\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    JobKind("late", "late_handler_module:run").resolve()
+    kept = sys.modules["late_handler_module"].KEPT
+    assert not any(tracked is kept for tracked in gc.get_objects())  # frozen: no pass looks at it
+    frozen = gc.get_freeze_count()
+    freeze_new_modules()
+    assert gc.get_freeze_count() == frozen  # nothing imported since: no second collection

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from pathodesk.jobs.context import JobContext
+from pathodesk.lifetime import freeze_new_modules
 
 Handler = Callable[[JobContext], dict[str, object]]
 
@@ -40,6 +41,7 @@ def imported(reference: str) -> Handler:
         raise ValueError(f"job handler {reference!r}: {error}") from error
     if not callable(handler):
         raise ValueError(f"job handler {reference!r} names no function")
+    freeze_new_modules()
     return handler
 
 

@@ -26,6 +26,7 @@ from pathodesk.config import Settings
 from pathodesk.db.locks import take_lock
 from pathodesk.db.models import MODEL_ROLES, DiseaseType, TrainedModel
 from pathodesk.errors import NotFoundError, ValidationFailedError
+from pathodesk.lifetime import freeze_new_modules
 from pathodesk.ml.grades import disease_scale
 from pathodesk.ml.model_folder import MODEL_FILE, RUN_FILES, read_card
 from pathodesk.ml.superres_arch import superres_scale
@@ -220,14 +221,18 @@ def _verified(path: str, sha256: str) -> Path:
 def _load_cached(path: str, sha256: str) -> LoadedModel:
     from pathodesk.ml.model_file import load_model
 
-    return load_model(_verified(path, sha256))
+    loaded = load_model(_verified(path, sha256))
+    freeze_new_modules()
+    return loaded
 
 
 @lru_cache(maxsize=4)
 def _load_superres_cached(path: str, sha256: str) -> LoadedSuperRes:
     from pathodesk.ml.superres_model import load_superres_model
 
-    return load_superres_model(_verified(path, sha256))
+    loaded = load_superres_model(_verified(path, sha256))
+    freeze_new_modules()
+    return loaded
 
 
 def ensure_shipped_models(session: Session, settings: Settings, shipped_dir: Path = SHIPPED_DIR) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathodesk.lifecycle.backups import upgrade_schema
 from pathodesk.lifecycle.kinds import all_job_kinds
 from pathodesk.lifecycle.nightly import NightlySchedule
 from pathodesk.lifecycle.schedule import resume_interrupted
+from pathodesk.lifetime import freeze_new_modules
 from pathodesk.ml.shipped import install_shipped_models
 from pathodesk.slides.pool import ReaderPool
 from pathodesk.slides.tilecache import TileCache
@@ -70,10 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        # Objects alive after start-up (modules, routes, engine) never need collecting:
-        # frozen, they stay out of the full collections that would otherwise pause tiles.
-        gc.collect()
-        gc.freeze()
+        freeze_new_modules()  # modules, routes and engine never need collecting
         workers: Workers = (
             CeleryDispatcher(state.db, settings, all_job_kinds())
             if settings.job_backend == "celery"

@@ -154,9 +154,9 @@ def test_low_resolution_ingest_super_resolution_and_the_storage_report(
 
 
 def test_commands_without_a_model_start_without_the_model_stack(settings: Settings) -> None:
-    """Help, accounts, storage and backups never wait for torch or scikit-learn to load (seven
-    seconds on a slow CPU, on every call): opening the database registers the shipped models
-    from their cards alone; only loading weights imports torch."""
+    """Help, accounts, storage and backups never wait for torch, scikit-learn or
+    scikit-image to load (eight seconds on a slow CPU, on every call): opening the database
+    registers the shipped models from their cards alone; only loading weights imports torch."""
     probe = (
         "import sys\n"
         "from pathodesk.cli import build_parser\n"
@@ -164,7 +164,7 @@ def test_commands_without_a_model_start_without_the_model_stack(settings: Settin
         "from pathodesk.config import Settings\n"
         "build_parser()\n"
         f"open_database(Settings(data_dir={str(settings.data_dir)!r})).dispose()\n"
-        "print(sorted({'torch', 'torchvision', 'sklearn'} & set(sys.modules)))\n"
+        "print(sorted({'torch', 'torchvision', 'sklearn', 'skimage', 'scipy'} & set(sys.modules)))\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

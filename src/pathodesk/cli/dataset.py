@@ -9,6 +9,7 @@ from pathlib import Path
 from pathodesk.cli.common import AddCommand, emit, progress_bar
 from pathodesk.cli.language import _
 from pathodesk.errors import PathoDeskError
+from pathodesk.ml.tile_size import DEFAULT_TILE_PX
 
 
 def slide_and_geojson(text: str) -> tuple[Path, Path]:
@@ -42,8 +43,6 @@ def cmd_dataset_build(args: argparse.Namespace) -> int:
 
 
 def register(add: AddCommand) -> None:
-    from pathodesk.ml.slide_tiles import DEFAULT_TILE_PX
-
     command = add("dataset", _("labelled tiles from annotated slides (class folders for training)"))
     command.add_argument("action", choices=("build",))
     command.add_argument(

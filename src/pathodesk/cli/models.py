@@ -15,6 +15,7 @@ from pathodesk.cli.language import _
 from pathodesk.cli.registered import describe, model_row, register_run
 from pathodesk.db.models import MODEL_ROLES, TrainedModel
 from pathodesk.errors import PathoDeskError
+from pathodesk.ml.tile_size import DEFAULT_TILE_PX
 
 if TYPE_CHECKING:
     from pathodesk.ml.data import LabelledSet
@@ -256,7 +257,9 @@ def register(add: AddCommand) -> None:
         metavar="SLIDE=GEOJSON",
         help=_("train on tiles inside the annotations of a slide (QuPath GeoJSON); repeatable"),
     )
-    command.add_argument("--tile-px", type=int, default=1024, help=_("tile edge for --annotated, level-0 px"))
+    command.add_argument(
+        "--tile-px", type=int, default=DEFAULT_TILE_PX, help=_("tile edge for --annotated, level-0 px")
+    )
     command.add_argument("--groups", type=Path, help=_("CSV path,group: files of one patient/slide/source"))
     command.add_argument(
         "--arch",

@@ -21,13 +21,13 @@ from shapely.geometry.base import BaseGeometry
 from shapely.prepared import prep
 
 from pathodesk.ml.data import DataError, LabelledSet, Region, Sample, load_rgb
+from pathodesk.ml.tile_size import DEFAULT_TILE_PX
 from pathodesk.progress import Progress
 from pathodesk.slides import open_slide
 from pathodesk.tissue import detect_tissue, tile_grid
 
 MIN_INSIDE = 0.5  # share of a tile's area that must lie in the annotation
 MIN_TISSUE = 0.5  # share of a tile that must be tissue (the tissue mask, B1)
-DEFAULT_TILE_PX = 1024  # B2
 
 
 def read_geojson_classes(path: Path) -> list[tuple[str, BaseGeometry]]:

@@ -71,3 +71,14 @@ def ome_tiff_naming_another_file(path: Path, secret: Path) -> Path:
     pixels = np.full((64, 64, 3), (0, 200, 0), np.uint8)
     tifffile.imwrite(path, pixels, photometric="rgb", description=xml, metadata=None)
     return path
+
+
+def damaged_copy(source: Path, edits: list[tuple[int, int]], folder: Path) -> Path:
+    """``source`` with the bytes at the edits' offsets (wrapped to its length) set to their
+    values: a bad disk or a copy gone wrong, as a fuzzer chooses it."""
+    data = bytearray(source.read_bytes())
+    for at, value in edits:
+        data[at % len(data)] = value
+    damaged = folder / f"damaged{source.suffix}"
+    damaged.write_bytes(bytes(data))
+    return damaged

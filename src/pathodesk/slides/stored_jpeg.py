@@ -63,7 +63,8 @@ def read_tile(fd: int, page: tifffile.TiffPage, col: int, row: int) -> bytes | N
     """One stored tile of ``page`` as a standalone JPEG, read from the open file ``fd``;
     None for a tile the scanner never wrote (the reader fills it) or one not whole."""
     index = row * math.ceil(page.imagewidth / page.tilewidth) + col
-    if not 0 <= index < len(page.dataoffsets) or not 0 < page.databytecounts[index] <= MAX_TILE_BYTES:
+    written = min(len(page.dataoffsets), len(page.databytecounts))  # unequal in a damaged directory
+    if not 0 <= index < written or not 0 < page.databytecounts[index] <= MAX_TILE_BYTES:
         return None  # never written, or a byte count no tile has (a damaged directory)
     data = os.pread(fd, page.databytecounts[index], page.dataoffsets[index])
     return complete_jpeg(data, page.jpegtables, page.photometric)

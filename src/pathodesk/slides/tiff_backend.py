@@ -105,6 +105,20 @@ def _level_pages(tif: tifffile.TiffFile) -> list[_Level]:
     return levels
 
 
+def _measurable(level: _Level) -> bool:
+    """A level with a size and tiles of a size (a damaged directory can say 0, or a list)."""
+
+    def positive(value: object) -> bool:
+        return isinstance(value, int) and value >= 1
+
+    return all(
+        positive(page.imagewidth)
+        and positive(page.imagelength)
+        and (not page.is_tiled or (positive(page.tilewidth) and positive(page.tilelength)))
+        for page in level.pages
+    )
+
+
 def _resolution_mpp(page: tifffile.TiffPage, axis: str = "X") -> float | None:
     tags = page.tags
     if f"{axis}Resolution" not in tags or "ResolutionUnit" not in tags:
@@ -124,16 +138,26 @@ class TiffSlideReader:
     thread_safe = True
 
     def __init__(self, path: Path) -> None:
+        self._fd = -1
         try:
             # never follow an OME-XML reference to another file (<UUID FileName="/etc/...">):
             # a multi-file OME series falls back to this file's own pages (issue 20, D)
             self._tif = tifffile.TiffFile(path, _multifile=False)
-            self._levels = _level_pages(self._tif)
-        except (tifffile.TiffFileError, ValueError, IndexError, KeyError) as exc:
+            try:
+                self._open(path)
+            except BaseException:
+                self.close()
+                raise
+        except UnsupportedSlideError:
+            raise
+        except Exception as exc:  # a damaged directory fails in tifffile in many ways
             raise UnsupportedSlideError(
                 "%(name)s is not a readable TIFF: %(exc)s", name=path.name, exc=exc
             ) from exc
-        if not self._levels:
+
+    def _open(self, path: Path) -> None:
+        self._levels = _level_pages(self._tif)
+        if not self._levels or not all(map(_measurable, self._levels)):
             raise UnsupportedSlideError("%(name)s holds no image", name=path.name)
         # Tiles are read with pread; whatever tifffile reads itself (strips, label and macro
         # images) seeks and reads its one shared file handle: serialised, or concurrent reads
@@ -149,6 +173,9 @@ class TiffSlideReader:
             )
         dimensions = tuple((lv.width, lv.height) for lv in self._levels)
         self._colours = self._channel_colours()
+        # found once, here: tifffile parses a page it has not cached from the shared file
+        # handle outside its lock, so looking again while another thread reads tears both
+        self._associated = self._associated_pages()
         self.info = SlideInfo(
             format=self._format_name(),
             vendor=self._vendor(),
@@ -157,7 +184,7 @@ class TiffSlideReader:
             mpp_x=self._mpp("X"),
             mpp_y=self._mpp("Y"),
             objective_power=self._objective_power(),
-            associated_images=tuple(sorted(self._associated_pages())),
+            associated_images=tuple(sorted(self._associated)),
             properties=self._properties(),
         )
         self._check_readable()
@@ -282,6 +309,8 @@ class TiffSlideReader:
         return tile
 
     def _decode_uncached(self, page: tifffile.TiffPage, index: int) -> np.ndarray:
+        if index >= min(len(page.dataoffsets), len(page.databytecounts)):  # a damaged directory
+            raise UnsupportedSlideError("tile %(index)s is missing from the file", index=index)
         data = os.pread(self._fd, page.databytecounts[index], page.dataoffsets[index])
         try:
             tile, _, _ = page.decode(data, index, jpegtables=page.jpegtables)
@@ -353,7 +382,7 @@ class TiffSlideReader:
         return out
 
     def associated_image(self, name: str) -> Image.Image:
-        page = self._associated_pages().get(name)
+        page = self._associated.get(name)
         if page is None:
             raise NotFoundError("no associated image %(name)r", name=name)
         array = page.asarray()

@@ -15,7 +15,6 @@ import numpy as np
 import pydicom
 from PIL import Image
 from pydicom.encaps import generate_frames
-from pydicom.errors import InvalidDicomError
 
 from pathodesk.errors import NotFoundError, UnsupportedSlideError
 from pathodesk.slides.base import Size, SlideInfo, clip_to, white_canvas
@@ -46,11 +45,15 @@ class DicomSlideReader:
 
     def __init__(self, path: Path) -> None:
         try:
-            ds = pydicom.dcmread(path)
-        except (InvalidDicomError, OSError, ValueError) as exc:
+            self._open(path, pydicom.dcmread(path))
+        except UnsupportedSlideError:
+            raise
+        except Exception as exc:  # a damaged header fails in pydicom in many ways
             raise UnsupportedSlideError(
                 "%(name)s is not a readable DICOM file: %(exc)s", name=path.name, exc=exc
             ) from exc
+
+    def _open(self, path: Path, ds: pydicom.Dataset) -> None:
         if ds.get("SOPClassUID") != WSI_SOP_CLASS:
             raise UnsupportedSlideError("%(name)s is DICOM but not a whole-slide image", name=path.name)
         syntax = str(ds.file_meta.TransferSyntaxUID)
@@ -68,6 +71,8 @@ class DicomSlideReader:
         self._tile_w, self._tile_h = int(ds.Columns), int(ds.Rows)
         width = int(ds.get("TotalPixelMatrixColumns") or ds.Columns)
         height = int(ds.get("TotalPixelMatrixRows") or ds.Rows)
+        if min(self._tile_w, self._tile_h, width, height) < 1:
+            raise UnsupportedSlideError("%(name)s holds no image", name=path.name)
         self._columns = math.ceil(width / self._tile_w)
         rows = math.ceil(height / self._tile_h)
         frame_count = int(ds.get("NumberOfFrames", 1))
@@ -85,6 +90,12 @@ class DicomSlideReader:
             raise UnsupportedSlideError(
                 "%(name)s: pixel data is damaged: %(exc)s", name=path.name, exc=exc
             ) from exc
+        if len(self._frames) != frame_count:
+            raise UnsupportedSlideError(
+                "%(name)s: pixel data is damaged: %(exc)s",
+                name=path.name,
+                exc=f"{len(self._frames)} of {frame_count} frames",
+            )
         self._size = (width, height)
         self._rows = rows
         self._column_major = False
@@ -138,11 +149,18 @@ class DicomSlideReader:
     def _decode_frame(self, index: int) -> np.ndarray:
         try:
             with Image.open(io.BytesIO(self._frames[index])) as frame:
-                return np.asarray(frame.convert("RGB"))
+                pixels = np.asarray(frame.convert("RGB"))
         except OSError as exc:
             raise UnsupportedSlideError(
                 "DICOM frame %(index)s cannot be decoded: %(exc)s", index=index, exc=exc
             ) from exc
+        if pixels.shape[:2] != (self._tile_h, self._tile_w):
+            raise UnsupportedSlideError(
+                "DICOM frame %(index)s cannot be decoded: %(exc)s",
+                index=index,
+                exc=f"{pixels.shape[1]}x{pixels.shape[0]} px, not {self._tile_w}x{self._tile_h}",
+            )
+        return pixels
 
     def read_region(self, location: Size, level: int, size: Size) -> np.ndarray:
         if level != 0:

@@ -1,0 +1,81 @@
+"""A damaged slide file (a bad disk, a copy cut short, a tool that wrote it wrongly) is
+refused when opened, with a readable error, or read: pixels, or a readable error for the
+part that is broken. Never another exception, which would be a 500 in the viewer and a
+stack trace in the log instead of a message."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from pathodesk.errors import UnsupportedSlideError
+from pathodesk.slides.base import SlideReader
+from pathodesk.slides.dicom_backend import DicomSlideReader
+from pathodesk.slides.tiff_backend import TiffSlideReader
+from tests.support.hostile import damaged_copy
+
+EDIT = st.integers(0, 255)
+# the sample pyramid's level-0 directory and its tile offsets and byte counts lie in its
+# first 3,840 bytes; the rest is mostly tile data and the smaller levels
+PYRAMID_EDITS = st.lists(
+    st.tuples(st.one_of(st.integers(0, 3_840), st.integers(0, 5_867_824)), EDIT), max_size=8
+)
+# the DICOM sample's header (sizes, frame count, transfer syntax) and the frame offsets
+# table lie in its first 3,000 bytes
+DICOM_EDITS = st.lists(
+    st.tuples(st.one_of(st.integers(0, 3_000), st.integers(0, 1_546_967)), EDIT), max_size=6
+)
+FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def read_everywhere(reader: SlideReader) -> None:
+    """Corners and middle of the first and last level: pixels or a readable error."""
+    width, height = reader.info.level_dimensions[0]
+    for x, y in ((0, 0), (width // 2, height // 2), (width - 1, height - 1)):
+        for level in (0, len(reader.info.level_dimensions) - 1):
+            try:
+                pixels = reader.read_region((x, y), level, (64, 64))
+            except UnsupportedSlideError:
+                continue
+            assert pixels.shape == (64, 64, 3) and pixels.dtype == np.uint8
+
+
+@FUZZ
+@given(edits=PYRAMID_EDITS)
+@example(edits=[(206, 100)])  # TileByteCounts: 100 counts for 432 tiles
+@example(edits=[(182, 0)])  # TileLength: a list instead of a number
+def test_a_damaged_pyramid_is_refused_or_read_never_a_crash(
+    samples: dict[str, Path], edits: list[tuple[int, int]]
+) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            reader = TiffSlideReader(damaged_copy(samples["pyramid"], edits, Path(folder)))
+        except UnsupportedSlideError:
+            return
+        try:
+            read_everywhere(reader)
+            tile = reader.native_jpeg_tile(0, 3, 4)
+            assert tile is None or tile.startswith(b"\xff\xd8")
+        finally:
+            reader.close()
+
+
+@FUZZ
+@given(edits=DICOM_EDITS)
+def test_a_damaged_dicom_is_refused_or_read_never_a_crash(
+    shared_data: Path, edits: list[tuple[int, int]]
+) -> None:
+    source = shared_data / "wsi-samples" / "TCGA-XK-AAJU-01A-01-TS1_small_wsi.dcm"
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            reader = DicomSlideReader(damaged_copy(source, edits, Path(folder)))
+        except UnsupportedSlideError:
+            return
+        try:
+            read_everywhere(reader)
+        finally:
+            reader.close()

@@ -13,9 +13,11 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pathodesk.errors import UnsupportedSlideError
+from pathodesk.slides import open_slide
 from pathodesk.slides.base import SlideReader
 from pathodesk.slides.dicom_backend import DicomSlideReader
 from pathodesk.slides.tiff_backend import TiffSlideReader
+from tests.slides.test_stored_jpeg import WHERE as SVS_DIRECTORY_OR_ANYWHERE
 from tests.support.hostile import damaged_copy
 
 EDIT = st.integers(0, 255)
@@ -77,5 +79,28 @@ def test_a_damaged_dicom_is_refused_or_read_never_a_crash(
             return
         try:
             read_everywhere(reader)
+        finally:
+            reader.close()
+
+
+@FUZZ
+@given(edits=st.lists(st.tuples(SVS_DIRECTORY_OR_ANYWHERE, EDIT), max_size=6))
+def test_a_damaged_svs_is_refused_or_read_never_a_crash(
+    samples: dict[str, Path], edits: list[tuple[int, int]]
+) -> None:
+    """OpenSlide reads it: its errors (a corrupt JPEG tile, a broken directory, properties
+    that fail after opening) become readable ones."""
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            reader = open_slide(damaged_copy(samples["svs"], edits, Path(folder)))
+        except UnsupportedSlideError:
+            return
+        try:
+            read_everywhere(reader)
+            for name in reader.info.associated_images:
+                try:
+                    reader.associated_image(name).load()
+                except UnsupportedSlideError:
+                    continue
         finally:
             reader.close()

@@ -34,12 +34,18 @@ class OpenSlideReader:
     thread_safe = True
 
     def __init__(self, path: Path) -> None:
+        self._name = path.name
         try:
             self._slide = openslide.OpenSlide(str(path))
         except openslide.OpenSlideError as exc:
-            raise UnsupportedSlideError(
-                "OpenSlide cannot read %(name)s: %(exc)s", name=path.name, exc=exc
-            ) from exc
+            raise self._unreadable(exc) from exc
+        try:
+            self._describe(path)
+        except Exception as exc:  # a damaged file can open and fail on its properties
+            self._slide.close()
+            raise self._unreadable(exc) from exc
+
+    def _describe(self, path: Path) -> None:
         properties = dict(self._slide.properties)
         self.info = SlideInfo(
             format=str(openslide.OpenSlide.detect_format(str(path))),
@@ -58,6 +64,11 @@ class OpenSlideReader:
             else None
         )
 
+    def _unreadable(self, exc: Exception) -> UnsupportedSlideError:
+        """OpenSlide's own error, readable; after one, OpenSlide refuses every later read of
+        the open slide too (a damaged tile or directory)."""
+        return UnsupportedSlideError("OpenSlide cannot read %(name)s: %(exc)s", name=self._name, exc=exc)
+
     def native_tile_size(self, level: int) -> Size | None:
         return None if self._stored is None else self._stored.tile_size(level)
 
@@ -65,13 +76,19 @@ class OpenSlideReader:
         return None if self._stored is None else self._stored.tile(level, col, row)
 
     def read_region(self, location: Size, level: int, size: Size) -> np.ndarray:
-        region = self._slide.read_region(location, level, size)
+        try:
+            region = self._slide.read_region(location, level, size)
+        except openslide.OpenSlideError as exc:
+            raise self._unreadable(exc) from exc
         return rgba_to_rgb_on_white(np.asarray(region))
 
     def associated_image(self, name: str) -> Image.Image:
         if name not in self.info.associated_images:
             raise NotFoundError("no associated image %(name)r", name=name)
-        return self._slide.associated_images[name].convert("RGB")
+        try:
+            return self._slide.associated_images[name].convert("RGB")
+        except openslide.OpenSlideError as exc:
+            raise self._unreadable(exc) from exc
 
     def close(self) -> None:
         self._slide.close()

@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import tifffile
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -34,7 +35,8 @@ FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthChe
 
 
 def read_everywhere(reader: SlideReader) -> None:
-    """Corners and middle of the first and last level: pixels or a readable error."""
+    """Corners and middle of the first and last level, and the label and macro images:
+    pixels or a readable error."""
     width, height = reader.info.level_dimensions[0]
     for x, y in ((0, 0), (width // 2, height // 2), (width - 1, height - 1)):
         for level in (0, len(reader.info.level_dimensions) - 1):
@@ -43,6 +45,11 @@ def read_everywhere(reader: SlideReader) -> None:
             except UnsupportedSlideError:
                 continue
             assert pixels.shape == (64, 64, 3) and pixels.dtype == np.uint8
+    for name in reader.info.associated_images:
+        try:
+            reader.associated_image(name).load()
+        except UnsupportedSlideError:
+            continue
 
 
 @FUZZ
@@ -96,10 +103,35 @@ def test_a_damaged_svs_is_refused_or_read_never_a_crash(
             return
         try:
             read_everywhere(reader)
-            for name in reader.info.associated_images:
-                try:
-                    reader.associated_image(name).load()
-                except UnsupportedSlideError:
-                    continue
+        finally:
+            reader.close()
+
+
+def label_ranges(path: Path) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Where the label's directory and its pixels lie in the file."""
+    with tifffile.TiffFile(path) as tif:
+        label = next(page for page in tif.pages if "label" in (page.description or ""))
+        return (label.offset, label.offset + 300), (
+            label.dataoffsets[0],
+            label.dataoffsets[0] + sum(label.databytecounts) - 1,
+        )
+
+
+@FUZZ
+@given(data=st.data())
+def test_a_damaged_label_is_refused_or_read_never_a_crash(
+    labelled_pyramid: Path, data: st.DataObject
+) -> None:
+    """The label shows the patient's name: a damaged one says so, and the slide still opens."""
+    directory, pixels = label_ranges(labelled_pyramid)
+    where = st.one_of(st.integers(*directory), st.integers(*pixels))
+    edits = data.draw(st.lists(st.tuples(where, EDIT), min_size=1, max_size=5))
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            reader = open_slide(damaged_copy(labelled_pyramid, edits, Path(folder)))
+        except UnsupportedSlideError:
+            return
+        try:
+            read_everywhere(reader)
         finally:
             reader.close()

@@ -14,7 +14,6 @@ from fastapi.testclient import TestClient
 from pathodesk.errors import UnsupportedSlideError
 from pathodesk.slides import open_slide, thumbnail
 from pathodesk.slides.openslide_backend import OpenSlideReader
-from pathodesk.slides.pyramid import write_pyramid
 from pathodesk.slides.raster_backend import RasterSlideReader, build_pyramid
 from pathodesk.slides.tiff_backend import TiffSlideReader
 from tests.support.accounts import Accounts
@@ -228,16 +227,7 @@ def test_the_slide_row_counts_the_levels_the_api_lists(
     assert listed["level_count"] == detail["level_count"] == len(detail["levels"]) > 1
 
 
-@pytest.fixture
-def pyramid_with_label(samples: dict[str, Path], tmp_path: Path) -> Path:
-    """A pyramid PathoDesk wrote (low-resolution storage writes these), with the scan's label
-    and macro as pages of their own: tifffile does not cache its pages, unlike an SVS's."""
-    source = open_slide(samples["svs"])
-    associated = {name: np.asarray(source.associated_image(name)) for name in ("label", "macro")}
-    return write_pyramid(source, tmp_path / "with-label.tiff", associated=associated)
-
-
-@pytest.mark.parametrize("slide", ["svs", "pyramid_with_label"])
+@pytest.mark.parametrize("slide", ["svs", "labelled_pyramid"])
 def test_label_and_macro_read_at_once_from_one_open_tiff_are_whole(
     slide: str, samples: dict[str, Path], request: pytest.FixtureRequest
 ) -> None:

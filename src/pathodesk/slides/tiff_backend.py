@@ -385,8 +385,13 @@ class TiffSlideReader:
         page = self._associated.get(name)
         if page is None:
             raise NotFoundError("no associated image %(name)r", name=name)
-        array = page.asarray()
-        return Image.fromarray(self._to_rgb([array.reshape(array.shape[0], array.shape[1], -1)]))
+        try:
+            array = page.asarray()
+            return Image.fromarray(self._to_rgb([array.reshape(array.shape[0], array.shape[1], -1)]))
+        except Exception as exc:  # a damaged page: any codec error, or pixels of no image's shape
+            raise UnsupportedSlideError(
+                "cannot decode the %(name)s image: %(exc)s", name=name, exc=exc
+            ) from exc
 
     def close(self) -> None:
         if self._fd >= 0:

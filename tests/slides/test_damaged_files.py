@@ -135,3 +135,24 @@ def test_a_damaged_label_is_refused_or_read_never_a_crash(
             read_everywhere(reader)
         finally:
             reader.close()
+
+
+def test_a_label_declaring_a_huge_size_is_not_offered(labelled_pyramid: Path, tmp_path: Path) -> None:
+    """Decoding it would allocate what its directory claims (here 60,000 x 60,000 px, ten
+    gigabytes): a damaged directory must not take the server's memory."""
+    with tifffile.TiffFile(labelled_pyramid) as tif:
+        label = next(page for page in tif.pages if "label" in (page.description or ""))
+        width, length = label.tags["ImageWidth"], label.tags["ImageLength"]
+        assert (width.dtype, length.dtype) == (4, 4)  # LONG values held in the entries
+        offsets = width.valueoffset, length.valueoffset
+    data = bytearray(labelled_pyramid.read_bytes())
+    for offset in offsets:
+        data[offset : offset + 4] = (60_000).to_bytes(4, "little")
+    damaged = tmp_path / "huge-label.tiff"
+    damaged.write_bytes(bytes(data))
+    reader = open_slide(damaged)
+    try:
+        assert "label" not in reader.info.associated_images
+        assert "macro" in reader.info.associated_images
+    finally:
+        reader.close()

@@ -68,6 +68,7 @@ PYRAMID_SOFTWARE = "PathoDesk pyramid"
 # Fluorescence channels (e.g. DAPI, Opal 570, Opal 690) shown as blue, green, red.
 CHANNEL_COLOURS = np.array([[0, 0, 255], [0, 255, 0], [255, 0, 0], [255, 255, 0]], dtype=np.float32)
 MAX_STRIP_PIXELS = 400_000_000
+MAX_ASSOCIATED_PIXELS = 50_000_000  # a photo of the whole glass is a few million
 
 
 @dataclass
@@ -105,16 +106,16 @@ def _level_pages(tif: tifffile.TiffFile) -> list[_Level]:
     return levels
 
 
+def _positive(value: object) -> bool:
+    return isinstance(value, int) and value >= 1
+
+
 def _measurable(level: _Level) -> bool:
     """A level with a size and tiles of a size (a damaged directory can say 0, or a list)."""
-
-    def positive(value: object) -> bool:
-        return isinstance(value, int) and value >= 1
-
     return all(
-        positive(page.imagewidth)
-        and positive(page.imagelength)
-        and (not page.is_tiled or (positive(page.tilewidth) and positive(page.tilelength)))
+        _positive(page.imagewidth)
+        and _positive(page.imagelength)
+        and (not page.is_tiled or (_positive(page.tilewidth) and _positive(page.tilelength)))
         for page in level.pages
     )
 
@@ -272,6 +273,10 @@ class TiffSlideReader:
         for page in self._tif.pages:
             if not isinstance(page, tifffile.TiffPage) or id(page) in level_pages:
                 continue
+            if not (_positive(page.imagewidth) and _positive(page.imagelength)):
+                continue
+            if page.imagewidth * page.imagelength > MAX_ASSOCIATED_PIXELS:
+                continue  # no label or photo of the glass is this large: a damaged directory
             text = (page.description or "").lower()
             for name in ("label", "macro", "thumbnail", "overview"):
                 if name in text and name not in found and page.samplesperpixel >= 3:

@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 import tifffile
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -72,6 +73,7 @@ def test_a_damaged_pyramid_is_refused_or_read_never_a_crash(
             reader.close()
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")  # pydicom warns of each damaged value it reads
 @FUZZ
 @given(edits=DICOM_EDITS)
 def test_a_damaged_dicom_is_refused_or_read_never_a_crash(

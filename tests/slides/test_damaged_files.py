@@ -6,6 +6,7 @@ stack trace in the log instead of a message."""
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,26 @@ def read_everywhere(reader: SlideReader) -> None:
             continue
 
 
+def refused_or_read(
+    source: Path,
+    edits: list[tuple[int, int]],
+    opener: Callable[[Path], SlideReader] = open_slide,
+    more: Callable[[SlideReader], None] | None = None,
+) -> None:
+    """A damaged copy of ``source`` is refused at open, or read everywhere (and ``more``)."""
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            reader = opener(damaged_copy(source, edits, Path(folder)))
+        except UnsupportedSlideError:
+            return
+        try:
+            read_everywhere(reader)
+            if more is not None:
+                more(reader)
+        finally:
+            reader.close()
+
+
 @FUZZ
 @given(edits=PYRAMID_EDITS)
 @example(edits=[(206, 100)])  # TileByteCounts: 100 counts for 432 tiles
@@ -60,17 +81,12 @@ def read_everywhere(reader: SlideReader) -> None:
 def test_a_damaged_pyramid_is_refused_or_read_never_a_crash(
     samples: dict[str, Path], edits: list[tuple[int, int]]
 ) -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        try:
-            reader = open_slide(damaged_copy(samples["pyramid"], edits, Path(folder)))
-        except UnsupportedSlideError:
-            return
-        try:
-            read_everywhere(reader)
-            tile = reader.native_jpeg_tile(0, 3, 4)
-            assert tile is None or tile.startswith(b"\xff\xd8")
-        finally:
-            reader.close()
+
+    def stored_tile(reader: SlideReader) -> None:
+        tile = reader.native_jpeg_tile(0, 3, 4)
+        assert tile is None or tile.startswith(b"\xff\xd8")
+
+    refused_or_read(samples["pyramid"], edits, more=stored_tile)
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")  # pydicom warns of each damaged value it reads
@@ -80,15 +96,7 @@ def test_a_damaged_dicom_is_refused_or_read_never_a_crash(
     shared_data: Path, edits: list[tuple[int, int]]
 ) -> None:
     source = shared_data / "wsi-samples" / "TCGA-XK-AAJU-01A-01-TS1_small_wsi.dcm"
-    with tempfile.TemporaryDirectory() as folder:
-        try:
-            reader = DicomSlideReader(damaged_copy(source, edits, Path(folder)))
-        except UnsupportedSlideError:
-            return
-        try:
-            read_everywhere(reader)
-        finally:
-            reader.close()
+    refused_or_read(source, edits, opener=DicomSlideReader)
 
 
 @FUZZ
@@ -98,15 +106,7 @@ def test_a_damaged_svs_is_refused_or_read_never_a_crash(
 ) -> None:
     """OpenSlide reads it: its errors (a corrupt JPEG tile, a broken directory, properties
     that fail after opening) become readable ones."""
-    with tempfile.TemporaryDirectory() as folder:
-        try:
-            reader = open_slide(damaged_copy(samples["svs"], edits, Path(folder)))
-        except UnsupportedSlideError:
-            return
-        try:
-            read_everywhere(reader)
-        finally:
-            reader.close()
+    refused_or_read(samples["svs"], edits)
 
 
 def label_ranges(path: Path) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -128,15 +128,7 @@ def test_a_damaged_label_is_refused_or_read_never_a_crash(
     directory, pixels = label_ranges(labelled_pyramid)
     where = st.one_of(st.integers(*directory), st.integers(*pixels))
     edits = data.draw(st.lists(st.tuples(where, EDIT), min_size=1, max_size=5))
-    with tempfile.TemporaryDirectory() as folder:
-        try:
-            reader = open_slide(damaged_copy(labelled_pyramid, edits, Path(folder)))
-        except UnsupportedSlideError:
-            return
-        try:
-            read_everywhere(reader)
-        finally:
-            reader.close()
+    refused_or_read(labelled_pyramid, edits)
 
 
 def test_a_label_declaring_a_huge_size_is_not_offered(labelled_pyramid: Path, tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from pathodesk.db.models import JobState
 from pathodesk.db.session import Database
 from pathodesk.jobs import queue
 from pathodesk.jobs.context import JobContext
-from pathodesk.jobs.kinds import JobKind, handlers
+from pathodesk.jobs.kinds import LOADING, JobKind, handlers
 from pathodesk.jobs.worker import WorkerPool
 from pathodesk.lifecycle.kinds import all_job_kinds
 from pathodesk.lifetime import freeze_new_modules
@@ -94,3 +94,20 @@ def test_a_handler_imported_late_is_kept_out_of_full_collections(
     frozen = gc.get_freeze_count()
     freeze_new_modules()
     assert gc.get_freeze_count() == frozen  # nothing imported since: no second collection
+
+
+def test_a_job_says_it_is_loading_while_its_handler_is_first_imported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: Settings
+) -> None:
+    """The model stack takes seconds to import on a slow CPU: the first analysis after a
+    restart said nothing at 0 % meanwhile, and looked stuck."""
+    (tmp_path / "slow_handler_module.py").write_text(
+        "def run(context):\n    return {'message': context.message}\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    run = handlers([JobKind("slow", "slow_handler_module:run")])["slow"]
+    context = JobContext(1, None, {}, None, Database(settings.resolved_database_url()), settings)
+    assert run(context) == {"message": LOADING}
+    context.message = None
+    assert run(context) == {"message": None}  # imported: nothing to say the second time
+    context.db.dispose()

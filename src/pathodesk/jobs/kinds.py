@@ -11,14 +11,20 @@ server and the command line would otherwise load them all before answering anyth
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 
+from pathodesk.i18n import N_
 from pathodesk.jobs.context import JobContext
 from pathodesk.lifetime import freeze_new_modules
 
 Handler = Callable[[JobContext], dict[str, object]]
+
+# Shown while a named handler's modules load: seconds for the model stack, which would
+# otherwise read as a job stuck at 0 %.
+LOADING = N_("loading the analysis programs")
 
 
 @dataclass(frozen=True)
@@ -50,7 +56,13 @@ def deferred(kind: JobKind) -> Handler:
     if not isinstance(kind.handler, str):
         return kind.handler
     reference = kind.handler
-    return lambda context: imported(reference)(context)
+
+    def run(context: JobContext) -> dict[str, object]:
+        if reference.partition(":")[0] not in sys.modules:
+            context.report(context.progress, LOADING)
+        return imported(reference)(context)
+
+    return run
 
 
 def handlers(kinds: Iterable[JobKind]) -> dict[str, Handler]:

@@ -91,11 +91,8 @@ class DicomSlideReader:
                 "%(name)s: pixel data is damaged: %(exc)s", name=path.name, exc=exc
             ) from exc
         if len(self._frames) != frame_count:
-            raise UnsupportedSlideError(
-                "%(name)s: pixel data is damaged: %(exc)s",
-                name=path.name,
-                exc=f"{len(self._frames)} of {frame_count} frames",
-            )
+            found = f"{len(self._frames)} of {frame_count} frames"
+            raise UnsupportedSlideError("%(name)s: pixel data is damaged: %(exc)s", name=path.name, exc=found)
         self._size = (width, height)
         self._rows = rows
         self._column_major = False
@@ -155,10 +152,9 @@ class DicomSlideReader:
                 "DICOM frame %(index)s cannot be decoded: %(exc)s", index=index, exc=exc
             ) from exc
         if pixels.shape[:2] != (self._tile_h, self._tile_w):
+            wrong_size = f"{pixels.shape[1]}x{pixels.shape[0]} px, not {self._tile_w}x{self._tile_h}"
             raise UnsupportedSlideError(
-                "DICOM frame %(index)s cannot be decoded: %(exc)s",
-                index=index,
-                exc=f"{pixels.shape[1]}x{pixels.shape[0]} px, not {self._tile_w}x{self._tile_h}",
+                "DICOM frame %(index)s cannot be decoded: %(exc)s", index=index, exc=wrong_size
             )
         return pixels
 

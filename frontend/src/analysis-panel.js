@@ -1,6 +1,6 @@
 // AI analysis in the viewer (issue 7): start it, watch the job's progress, then see the
 // outlines (reloaded into the editor) and per-class probability heatmaps.
-import { api, showError } from "./api.js";
+import { api, jobStatusText, showError } from "./api.js";
 import { cascadeView } from "./cascade-view.js";
 import { $ } from "./dom.js";
 import { t, term } from "./i18n.js";
@@ -92,7 +92,7 @@ export function startAnalysisPanel(viewer, slideId, toggleOverlay, annotations) 
     while (job.state === "queued" || job.state === "running") {
       bar.value = job.progress;
       if (!cancel.disabled) {
-        status.textContent = `${term("job", job.state)} ${Math.round(job.progress * 100)} %${job.message ? ` — ${job.message}` : ""}`;
+        status.textContent = jobStatusText(job);
       }
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
       job = await api(`/api/v1/jobs/${job.id}`);
@@ -101,7 +101,7 @@ export function startAnalysisPanel(viewer, slideId, toggleOverlay, annotations) 
     cancel.hidden = true;
     setBusy(false);
     bar.hidden = true; // the status line says how it ended; a full bar would say "still working"
-    status.textContent = `${term("job", job.state)} ${Math.round(job.progress * 100)} %`;
+    status.textContent = jobStatusText(job);
     document.documentElement.dataset.analysisState = job.state;
     if (job.state === "succeeded") {
       showSummary(job.result);

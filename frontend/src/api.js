@@ -1,5 +1,5 @@
 // Small helpers shared by the pages: CSRF header on state-changing calls, problem details.
-import { t } from "./i18n.js";
+import { t, term } from "./i18n.js";
 import { csrfToken, signInAgain, takeNewCsrfToken } from "./session-renewal.js";
 
 export { csrfToken };
@@ -61,6 +61,13 @@ export function showError(element, message) {
 
 const JOB_POLL_MS = 500;
 const JOB_ENDED = ["succeeded", "failed", "cancelled"];
+
+// "running 40 % — registering sections": a job's state and percentage, and while it runs the
+// stage its handler reports (the server has put it in the reader's language).
+export function jobStatusText(job) {
+  const text = `${term("job", job.state)} ${Math.round(job.progress * 100)} %`;
+  return job.message && !JOB_ENDED.includes(job.state) ? `${text} — ${job.message}` : text;
+}
 
 // Follow a job until it ends, telling onProgress(job) at each poll (a bar, a percentage).
 export async function untilJobEnds(job, onProgress = () => {}) {

@@ -2,7 +2,7 @@
 // outline and the brown ones among them; the index, H-score and intensity grades are shown,
 // and every counted nucleus is ringed on the slide (red positive, blue negative) so the
 // pathologist can check the number before trusting it.
-import { api, showError, untilJobEnds } from "./api.js";
+import { api, jobStatusText, showError, untilJobEnds } from "./api.js";
 import { flyTo } from "./annotation-list.js";
 import { $ } from "./dom.js";
 import { formatNumber, formatTime, t, term } from "./i18n.js";
@@ -100,7 +100,7 @@ export function startIhcPanel(editor) {
     try {
       job = await untilJobEnds(job, (progress) => {
         bar.value = progress.progress;
-        status.textContent = `${term("job", progress.state)} ${Math.round(progress.progress * 100)} %`;
+        status.textContent = jobStatusText(progress);
       });
       status.textContent = "";
       if (job.state !== "succeeded") showError(error, t("Counting failed: {error}", { error: job.error || term("job", job.state) }));

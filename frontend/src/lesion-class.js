@@ -1,7 +1,7 @@
 // The lesion's class from all its stains (SPEC D4–D6): runs the classify job of the section
 // group, shows its progress, then per outline the class, each class's probability and how much
 // the model leaned on each stain (the squeeze-and-excitation weights), as bars.
-import { api, untilJobEnds } from "./api.js";
+import { api, jobStatusText, untilJobEnds } from "./api.js";
 import { t, term } from "./i18n.js";
 
 
@@ -70,7 +70,7 @@ if (panel && button) {
       let job = await api(`/api/v1/section-groups/${panel.dataset.groupId}/classify`, { method: "POST" });
       job = await untilJobEnds(job, (running) => {
         bar.value = running.progress;
-        status.textContent = `${term("job", running.state)} ${Math.round(running.progress * 100)} %`;
+        status.textContent = jobStatusText(running);
       });
       bar.hidden = true;
       if (job.state !== "succeeded") {

@@ -1,6 +1,6 @@
 // Serial sections on the exam page (SPEC D1): build a group from the exam's slides with their
 // stains and a reference, and register it (a job whose percentage is shown as it runs).
-import { api, untilJobEnds } from "./api.js";
+import { api, jobStatusText, untilJobEnds } from "./api.js";
 import { t, term } from "./i18n.js";
 
 const form = document.getElementById("section-group-form");
@@ -46,7 +46,7 @@ for (const button of document.querySelectorAll("[data-register-group]")) {
       let job = await api(`/api/v1/section-groups/${button.dataset.registerGroup}/register`, { method: "POST" });
       job = await untilJobEnds(job, (running) => {
         bar.value = running.progress;
-        status.textContent = `${term("job", running.state)} ${Math.round(running.progress * 100)} %`;
+        status.textContent = jobStatusText(running);
       });
       if (job.state === "succeeded") location.reload();
       else status.textContent = `${term("job", job.state)}: ${job.error || ""}`;

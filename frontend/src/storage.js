@@ -4,7 +4,7 @@
 //   <div class="job-action"><button data-job-url="/api/v1/…" data-job-method="POST"
 //     data-job-body='{"…": …}' [data-job-select="#id"]>…</button><progress hidden></progress>
 //     <span class="job-status" role="status"></span></div>
-import { api, untilJobEnds } from "./api.js";
+import { api, jobStatusText, untilJobEnds } from "./api.js";
 import { t, term } from "./i18n.js";
 import "./page.js";
 
@@ -27,7 +27,7 @@ for (const button of document.querySelectorAll("[data-job-url]")) {
       bar.hidden = false;
       const job = await untilJobEnds({ id: started.job_id, state: "queued", progress: 0 }, (running) => {
         bar.value = running.progress;
-        status.textContent = `${term("job", running.state)} ${Math.round(running.progress * 100)} %`;
+        status.textContent = jobStatusText(running);
       });
       if (job.state === "succeeded") location.reload();
       else status.textContent = `${term("job", job.state)}: ${job.error || t("no reason given")}`;

@@ -45,10 +45,23 @@ def test_a_lesion_drawn_on_one_stain_appears_on_the_other_and_views_move_togethe
     group = page.locator(".section-group").first
     expect(group).to_contain_text("block A1")
     expect(group).to_contain_text("not registered yet")
+    # every text the status line shows, recorded by the page itself (sampling could miss one)
+    # where the reload after success keeps it
+    group.locator(".register-status").evaluate(
+        """(status) => {
+          const shown = [];
+          new MutationObserver(() => {
+            shown.push(status.textContent);
+            sessionStorage.setItem('statusTexts', JSON.stringify(shown));
+          }).observe(status, {childList: true, characterData: true, subtree: true});
+        }"""
+    )
     group.locator("[data-register-group]").click()
     expect(page.locator(".section-group").first).to_contain_text(
         "registered, estimated error", timeout=120_000
     )
+    shown: list[str] = page.evaluate("() => JSON.parse(sessionStorage.getItem('statusTexts'))")
+    assert any(text.endswith("— registering sections") for text in shown), shown  # the stage, not only %
 
     # draw a polygon on the reference (H&E) in its viewer
     open_editor(page, live_server, he)

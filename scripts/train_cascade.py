@@ -35,7 +35,7 @@ from pathodesk.ml.coarse_train import CoarseConfig, train_coarse
 from pathodesk.ml.data import LabelledSet, Sample
 from pathodesk.ml.grades import DEFAULT_SCALES
 from pathodesk.ml.metrics import classification_metrics
-from pathodesk.ml.plots import confusion_picture
+from pathodesk.ml.model_pictures import write_pictures
 from pathodesk.ml.train import Splits, TrainConfig, train
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -139,12 +139,7 @@ def thyroid_fine(out: Path, epochs: int) -> dict[str, object]:
     )  # fmt: skip
     card = {**result.card, "test": pooled, "leave_one_slide_out": rows}
     (out / "card.json").write_text(json.dumps(card, indent=2))
-    confusion_picture(
-        pooled["confusion_matrix"],  # type: ignore[arg-type]
-        THYROID_LABELS,
-        "six slides, each held out once",
-        out / "confusion.png",
-    )
+    write_pictures(out)  # the confusion matrix of the slides held out, not of the empty test split
     return card
 
 

@@ -85,33 +85,27 @@ def test_scores(model: SuperResolutionNet, images: list[HighResImage], scale: in
 
 def examples_picture(
     images: list[HighResImage], scale: int, models: dict[str, SuperResolutionNet], path: Path
-) -> None:
-    """Crops of validation tiles, real | bicubic | each model: the model page's picture."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    side = 192
-    figure, axes = plt.subplots(
-        len(images), 2 + len(models), figsize=(2.2 * (2 + len(models)), 2.2 * len(images))
-    )
-    for row, image in enumerate(images):
+) -> list[str]:
+    """Crops of validation tiles, one row each: real | bicubic | each model, as a bare grid of
+    equal cells; the model page writes the columns' names above it in the reader's language.
+    Returns the columns, for the card."""
+    side, gap = 192, 6
+    columns = ["real", "bicubic", *models]
+    rows = []
+    for image in images:
         real = cropped_to_multiple(image.pixels, scale)
         top = (real.shape[0] - side) // 2
         window = np.s_[top : top + side, top : top + side]
         low = degrade(real, scale)
-        columns = {"real 40x": real, f"bicubic x{scale}": bicubic(low, scale)}
-        columns |= {name: super_resolve(model, low) for name, model in models.items()}
-        for column, (title, picture) in enumerate(columns.items()):
-            axis = axes[row, column]
-            axis.imshow(picture[window])
-            axis.set_axis_off()
-            if row == 0:
-                axis.set_title(title, fontsize=9)
-    figure.tight_layout()
-    figure.savefig(path, dpi=60)
-    plt.close(figure)
+        pictures = [real, bicubic(low, scale), *(super_resolve(model, low) for model in models.values())]
+        rows.append([picture[window] for picture in pictures])
+    grid = np.full((len(rows) * (side + gap), len(columns) * (side + gap), 3), 255, np.uint8)
+    for row, crops in enumerate(rows):
+        for column, crop in enumerate(crops):
+            y, x = row * (side + gap) + gap // 2, column * (side + gap) + gap // 2
+            grid[y : y + side, x : x + side] = crop
+    cv2.imwrite(str(path), grid[..., ::-1])
+    return columns
 
 
 def score(scale: int, folders: dict[str, Path], splits: dict[str, list[HighResImage]]) -> None:
@@ -120,10 +114,9 @@ def score(scale: int, folders: dict[str, Path], splits: dict[str, list[HighResIm
     for recipe, folder in folders.items():
         card = json.loads((folder / CARD_FILE).read_text())
         card["test"] = test_scores(models[recipe], splits["test"], scale)
-        (folder / CARD_FILE).write_text(json.dumps(card, indent=2))
         print(f"x{scale} {recipe} test: {card['test']}", flush=True)
-        named = {f"{name} x{scale}": model for name, model in models.items()}
-        examples_picture(splits["validation"][:3], scale, named, folder / "examples.png")
+        card["examples"] = examples_picture(splits["validation"][:3], scale, models, folder / "examples.png")
+        (folder / CARD_FILE).write_text(json.dumps(card, indent=2))
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from playwright.sync_api import Browser, expect
 from pathodesk.db.session import Database
 from pathodesk.ml.registry import SHIPPED_DIR, register
 from tests.support.accounts import Accounts
-from tests.support.browser import logged_in_page, ready
+from tests.support.browser import log_in, logged_in_page, ready
 from tests.support.http import ingest
 from tests.support.paths import ARTIFACTS
 from tests.support.server import LiveServer
@@ -55,6 +55,27 @@ def test_models_page_shows_metrics_curves_and_switches_the_active_model(
     expect(held_out).to_have_count(7)  # a header and one row per slide
     expect(held_out.nth(1)).to_contain_text("benign thyroid tissue")
     expect(expert.locator("form[data-api$='/activate']")).to_have_count(0)  # experts only look
+    x8 = generators.filter(has_text="superres-x8").first
+    expect(x8.locator(".example-columns span")).to_have_text(
+        ["real 40× tissue", "bicubic ×8", "L1 generator ×8", "GAN generator ×8"]
+    )
+
+    # in Chinese, the pictures too: drawn in Chinese, classes by display name
+    chinese = browser.new_page(viewport={"width": 1280, "height": 860}, locale="zh-CN")
+    log_in(chinese, live_server, "expert-a")
+    chinese.goto(f"{live_server.url}/models")
+    ready(chinese)
+    x8 = chinese.locator('.model-card[data-role="superres"]', has_text="superres-x8").first
+    expect(x8.locator(".example-columns span").last).to_have_text("GAN 生成器 ×8")
+    confusion = chinese.locator(
+        '.model-card[data-role="tile"][data-disease-type="lung"] img[alt^="测试图像的混淆矩阵"]'
+    )
+    expect(confusion).to_have_count(2)  # the shipped lung model, registered twice above
+    assert "confusion.png?lang=zh_CN" in (confusion.first.get_attribute("src") or "")
+    chinese.evaluate("() => { for (const image of document.images) image.loading = 'eager'; }")
+    chinese.wait_for_function("() => [...document.images].every(i => i.complete && i.naturalWidth > 300)")
+    chinese.screenshot(path=str(ARTIFACTS / "models-page-zh.png"), full_page=True)
+    chinese.close()
 
     page = logged_in_page(browser, live_server, "admin")
     page.goto(f"{live_server.url}/models")

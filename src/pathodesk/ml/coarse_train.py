@@ -12,7 +12,6 @@ neighbours of a candidate graded with it); the test canvases are scored once, at
 
 from __future__ import annotations
 
-import csv
 import json
 import time
 from collections.abc import Sequence
@@ -31,7 +30,8 @@ from pathodesk import __version__
 from pathodesk.ml.cascade_nets import COARSE_ARCH, COARSE_CELL_PX, COARSE_STRIDE, CoarseAttentionNet
 from pathodesk.ml.data import DataError, LabelledSet, Sample, apply_dihedral, load_rgb
 from pathodesk.ml.model_file import save_model
-from pathodesk.ml.model_folder import CARD_FILE, MODEL_FILE
+from pathodesk.ml.model_folder import CARD_FILE, MODEL_FILE, write_log
+from pathodesk.ml.model_pictures import write_pictures
 from pathodesk.ml.pipeline import Normalization
 
 GLASS = -1  # grade of a glass pixel: no grade is learnt there
@@ -254,10 +254,7 @@ def train_coarse(
     test = score_canvases(model, cells["test"], normalization, 40, config.seed + 2, 16)
     out_dir.mkdir(parents=True, exist_ok=True)
     save_model(out_dir / MODEL_FILE, model, COARSE_ARCH, grade_names, normalization, COARSE_CELL_PX)
-    with (out_dir / "log.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["step", "loss"])
-        writer.writeheader()
-        writer.writerows(history)
+    write_log(history, out_dir)
     card: dict[str, object] = {
         "arch": COARSE_ARCH,
         "role": "coarse",
@@ -288,4 +285,5 @@ def train_coarse(
         "notes": notes,
     }
     (out_dir / CARD_FILE).write_text(json.dumps(card, indent=2))
+    write_pictures(out_dir)
     return card

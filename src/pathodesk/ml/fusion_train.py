@@ -25,9 +25,9 @@ from pathodesk.ml.fusion_data import StainNormalization, StainStack, augmented, 
 from pathodesk.ml.fusion_model import save_fusion_model, stain_weights
 from pathodesk.ml.fusion_nets import StainFusionNet, fusion_arch
 from pathodesk.ml.metrics import classification_metrics
-from pathodesk.ml.model_folder import CARD_FILE, MODEL_FILE
+from pathodesk.ml.model_folder import CARD_FILE, MODEL_FILE, write_log
+from pathodesk.ml.model_pictures import write_pictures
 from pathodesk.ml.nets import build_model, count_parameters
-from pathodesk.ml.plots import confusion_picture, training_curves
 from pathodesk.ml.train import TrainConfig, fit
 
 
@@ -189,17 +189,7 @@ def save_fusion_run(
         config.patch_px,
         config.microns_per_px,
     )
-    training_curves(run.history, run.best_epoch, out_dir / "curves.png")
-    if run.test is not None:
-        confusion_picture(
-            run.test["confusion_matrix"],  # type: ignore[arg-type]
-            labels,
-            f"test split (n={run.test['count']})",
-            out_dir / "confusion.png",
-        )
-    with (out_dir / "log.csv").open("w") as handle:
-        handle.write(",".join(run.history[0]) + "\n")
-        handle.writelines(",".join(str(v) for v in row.values()) + "\n" for row in run.history)
+    write_log(run.history, out_dir)
 
     def describe(stacks: list[StainStack]) -> dict[str, object]:
         counts = (
@@ -246,4 +236,5 @@ def save_fusion_run(
     }
     text = json.dumps(card, indent=2)
     (out_dir / CARD_FILE).write_text(text)
+    write_pictures(out_dir)
     return dict(json.loads(text))

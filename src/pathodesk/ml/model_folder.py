@@ -8,15 +8,24 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pathodesk.errors import ValidationFailedError
 
 MODEL_FILE = "model.pt"
 CARD_FILE = "card.json"
+LOG_FILE = "log.csv"  # one row per epoch (or step) of training: its losses and scores
 PICTURES = ("curves.png", "confusion.png", "examples.png")  # examples: super-resolution crops
 INT8_FILES = ("int8.xml", "int8.bin")  # optional int8 variant (OpenVINO IR): analysis.int8
-RUN_FILES = (MODEL_FILE, CARD_FILE, "log.csv", "splits.csv", *PICTURES, *INT8_FILES)
+RUN_FILES = (MODEL_FILE, CARD_FILE, LOG_FILE, "splits.csv", *PICTURES, *INT8_FILES)
+
+
+def write_log(history: Sequence[Mapping[str, float]], folder: Path) -> None:
+    with (folder / LOG_FILE).open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(history[0]))
+        writer.writeheader()
+        writer.writerows(history)
 
 
 def split_rows(splits_csv: Path, tiles_dir: Path, split: str) -> list[tuple[Path, str]]:

@@ -28,7 +28,8 @@ from torch.nn import functional
 from tqdm import tqdm
 
 from pathodesk import __version__
-from pathodesk.ml.model_folder import CARD_FILE, MODEL_FILE
+from pathodesk.ml.model_folder import CARD_FILE, MODEL_FILE, write_log
+from pathodesk.ml.model_pictures import write_pictures
 from pathodesk.ml.nets import count_parameters
 from pathodesk.ml.superres_arch import superres_arch
 from pathodesk.ml.superres_data import (
@@ -218,26 +219,6 @@ def train_superres(
     return SuperResRun(model, arch, history, best[1], validation_quality, time.perf_counter() - began)
 
 
-def superres_curves(history: list[dict[str, float]], best_epoch: int, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    epochs = [row["epoch"] for row in history]
-    figure, (loss_axis, psnr_axis) = plt.subplots(1, 2, figsize=(9, 3.4))
-    loss_axis.plot(epochs, [r["train_l1"] for r in history], label="train L1")
-    loss_axis.set(xlabel="epoch", ylabel="mean absolute error", title="pixel loss")
-    psnr_axis.plot(epochs, [r["val_psnr"] for r in history], label="validation")
-    psnr_axis.set(xlabel="epoch", ylabel="PSNR (dB)", title="validation PSNR")
-    for axis in (loss_axis, psnr_axis):
-        axis.axvline(best_epoch, color="grey", linestyle=":", label=f"best epoch {best_epoch}")
-        axis.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-
-
 def save_superres_run(
     run: SuperResRun,
     splits: Mapping[str, Sequence[HighResImage]],
@@ -252,10 +233,7 @@ def save_superres_run(
     """A registry folder: model file, card (role ``superres``), log and curves."""
     out_dir.mkdir(parents=True, exist_ok=True)
     save_superres_model(out_dir / MODEL_FILE, run.model, run.arch)
-    superres_curves(run.history, run.best_epoch, out_dir / "curves.png")
-    with (out_dir / "log.csv").open("w") as handle:
-        handle.write(",".join(run.history[0]) + "\n")
-        handle.writelines(",".join(str(v) for v in row.values()) + "\n" for row in run.history)
+    write_log(run.history, out_dir)
     card: dict[str, object] = {
         "arch": run.arch,
         "role": "superres",
@@ -284,4 +262,5 @@ def save_superres_run(
     }
     text = json.dumps(card, indent=2)
     (out_dir / CARD_FILE).write_text(text)
+    write_pictures(out_dir)
     return dict(json.loads(text))

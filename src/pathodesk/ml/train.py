@@ -30,10 +30,10 @@ from pathodesk.ml.cascade_nets import load_backbone
 from pathodesk.ml.data import DataError, LabelledSet, Sample, balance_by_augmentation, group_split, groups_of
 from pathodesk.ml.metrics import classification_metrics
 from pathodesk.ml.model_file import LoadedModel, save_model
-from pathodesk.ml.model_folder import CARD_FILE, MODEL_FILE
+from pathodesk.ml.model_folder import CARD_FILE, MODEL_FILE, write_log
+from pathodesk.ml.model_pictures import write_pictures
 from pathodesk.ml.nets import build_model, count_parameters
 from pathodesk.ml.pipeline import Batches, ImageBank, Normalization
-from pathodesk.ml.plots import confusion_picture, training_curves
 
 
 @dataclass
@@ -156,12 +156,14 @@ def train(
         truth, predicted, _ = predict(model, Batches(bank, splits.test, normalization, 64, False))
         test_metrics = classification_metrics(truth, predicted, data.labels)
     seconds = time.perf_counter() - started
-    _write_pictures_and_logs(out_dir, history, best_epoch, splits, data.labels, test_metrics)
+    write_log(history, out_dir)
+    write_splits(splits, data.labels, out_dir / "splits.csv")
     card = _card(data, splits, config, normalization, model, history, best_epoch, test_metrics, seconds)
     card.update(disease_type=disease_type, role=role, data=data_description, notes=notes or [])
     save_model(out_dir / MODEL_FILE, model, config.arch, data.labels, normalization, config.image_px)
     text = json.dumps(card, indent=2)
     (out_dir / CARD_FILE).write_text(text)
+    write_pictures(out_dir)
     return TrainResult(out_dir, json.loads(text))  # as a reader of the card will see it
 
 
@@ -252,26 +254,6 @@ def _train_epoch(
     return total_loss / max(seen, 1), correct / max(seen, 1)
 
 
-def _write_pictures_and_logs(
-    out_dir: Path,
-    history: list[dict[str, float]],
-    best_epoch: int,
-    splits: Splits,
-    labels: list[str],
-    test_metrics: dict[str, object] | None,
-) -> None:
-    _write_log(history, out_dir / "log.csv")
-    write_splits(splits, labels, out_dir / "splits.csv")
-    training_curves(history, best_epoch, out_dir / "curves.png")
-    if test_metrics is not None:
-        confusion_picture(
-            test_metrics["confusion_matrix"],  # type: ignore[arg-type]
-            labels,
-            f"test split (n={test_metrics['count']})",
-            out_dir / "confusion.png",
-        )
-
-
 def write_splits(splits: Splits, labels: list[str], path: Path) -> None:
     """Which image went where (``path`` relative to the data's common folder), so that anyone
     can re-score the test split of a model (``splits.csv``)."""
@@ -287,13 +269,6 @@ def write_splits(splits: Splits, labels: list[str], path: Path) -> None:
                 if region is not None:
                     where += f"#{region.x},{region.y},{region.size}"
                 writer.writerow([name, where, sample.group, labels[sample.label]])
-
-
-def _write_log(history: list[dict[str, float]], path: Path) -> None:
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(history[0]))
-        writer.writeheader()
-        writer.writerows(history)
 
 
 def _card(

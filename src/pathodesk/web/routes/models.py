@@ -3,7 +3,10 @@ their slides and how well it scored; only an administrator changes the active on
 
 from __future__ import annotations
 
+import zlib
 from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
@@ -11,12 +14,16 @@ from sqlalchemy import select
 
 from pathodesk.audit import record_by
 from pathodesk.config import Settings
-from pathodesk.db.models import TrainedModel
+from pathodesk.db.models import DiseaseType, TrainedModel
 from pathodesk.errors import NotFoundError
+from pathodesk.i18n import supported, translations
+from pathodesk.ml import model_pictures
 from pathodesk.ml.model_folder import PICTURES
 from pathodesk.ml.registry import is_weak, model_path, set_active
 from pathodesk.web.deps import AdminUser, CurrentUser, DbSession, RecordId, StateDep
+from pathodesk.web.i18n import RequestLocale
 from pathodesk.web.route_helpers import cached_image_response
+from pathodesk.web.vocabulary import class_names, term
 
 router = APIRouter(prefix="/api/v1", tags=["models"])
 
@@ -54,8 +61,7 @@ def to_public(settings: Settings, model: TrainedModel) -> ModelPublic:
         weak=is_weak(model.metrics, model.role),
         pictures={
             name.removesuffix(".png"): f"/api/v1/models/{model.id}/{name}"
-            for name in PICTURES
-            if (folder / name).is_file()
+            for name in model_pictures.pictures(folder)
         },
     )
 
@@ -90,14 +96,51 @@ def read_model(model_id: RecordId, user: CurrentUser, session: DbSession, state:
 
 @router.get("/models/{model_id}/{name}", response_class=Response)
 def model_picture(
-    model_id: RecordId, name: str, request: Request, user: CurrentUser, session: DbSession, state: StateDep
+    model_id: RecordId,
+    name: str,
+    request: Request,
+    user: CurrentUser,
+    session: DbSession,
+    state: StateDep,
+    locale: RequestLocale,
+    lang: str | None = None,
 ) -> Response:
-    """Training curves or the test confusion matrix; names come from a fixed set."""
+    """Training curves, the test confusion matrix or super-resolution examples; names come
+    from a fixed set. Drawn in the reader's language (``lang``, else the request's), with
+    classes by display name, wherever the model's log and card allow; else as stored."""
     model = _model(session, model_id)
-    path = model_path(state.settings, model) / name
+    folder = model_path(state.settings, model)
+    locale = supported(lang) or locale
+    names = _class_names(session, model, locale)
+    if name in PICTURES:
+        drawn = _drawn(folder, model.sha256, name, locale, names)
+        if drawn is not None:
+            etag = f'"{model.sha256[:32]}-{name}-{locale}-{zlib.crc32(repr(names).encode()):08x}"'
+            return cached_image_response(request, etag, lambda: drawn, "image/png")
+    path = folder / name
     if name not in PICTURES or not path.is_file():
         raise NotFoundError("model %(model_id)s has no picture %(value)r", model_id=model_id, value=name[:64])
     return cached_image_response(request, f'"{model.sha256[:32]}-{name}"', path.read_bytes, "image/png")
+
+
+def _class_names(session: DbSession, model: TrainedModel, locale: str) -> tuple[tuple[str, str], ...]:
+    """Each of the model's classes with its display name: the one its disease type gives it,
+    else PathoDesk's own, else the code."""
+    labels = session.scalar(select(DiseaseType.labels).where(DiseaseType.name == model.disease_type))
+    given = class_names([labels or []], locale)
+    return tuple((code, given.get(code) or term(locale, "class", code)) for code in model.labels)
+
+
+@lru_cache(maxsize=64)
+def _drawn(
+    folder: Path, sha256: str, name: str, locale: str, names: tuple[tuple[str, str], ...]
+) -> bytes | None:
+    """Drawing takes a few hundred milliseconds; a model's pictures never change for a given
+    checksum, language and class names."""
+    display = dict(names)
+    return model_pictures.draw(
+        folder, name, translations(locale).gettext, lambda code: display.get(code, code)
+    )
 
 
 @router.post("/models/{model_id}/activate")

@@ -93,6 +93,7 @@ TERMS: dict[str, dict[str, str]] = {
         "temporary": N_("temporary"),
     },
     "resolution": {"low": N_("low resolution"), "high": N_("full resolution")},
+    "split": {"train": N_("training"), "validation": N_("validation"), "test": N_("test")},
     "associated": {"label": N_("label image"), "macro": N_("macro image"), "thumbnail": N_("thumbnail")},
     "sort": {
         "newest": N_("newest first"),

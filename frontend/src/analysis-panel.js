@@ -8,6 +8,13 @@ import { t, term } from "./i18n.js";
 const POLL_MS = 400;
 const ANALYSIS_JOBS = ["analyze", "cascade"]; // a slide's other jobs (nuclei counts, …) have panels of their own
 
+// "Lung v3 (mobilenetv3)": the disease type by its display name; results saved before their
+// model's parts were kept give the name they were saved with
+function modelName(summary) {
+  const parts = summary.model_parts;
+  return parts ? `${term("disease_type", parts.disease_type)} v${parts.version} (${parts.arch})` : summary.model;
+}
+
 export function startAnalysisPanel(viewer, slideId, toggleOverlay, annotations) {
   const button = $("analyze-start");
   const bar = $("analyze-progress");
@@ -32,7 +39,7 @@ export function startAnalysisPanel(viewer, slideId, toggleOverlay, annotations) 
 
   function showSummary(summary) {
     const regions = summary.regions.map((r) => regionText(summary, r));
-    const parts = [t("{model}: {label}", { model: summary.model, label: term("class", summary.slide_label) })];
+    const parts = [t("{model}: {label}", { model: modelName(summary), label: term("class", summary.slide_label) })];
     if (summary.mode !== "cascade") {
       parts.push(t("{count} tiles of {px} px", { count: summary.tiles, px: summary.tile_px }) +
         (summary.overlap > 1 ? t(", {px} px apart", { px: summary.cell_px }) : ""));

@@ -38,6 +38,7 @@ def test_cascade_job_keeps_candidates_grade_and_graded_outlines(
         assert job["kind"] == "cascade"
         result = job["result"]
         assert result["mode"] == "cascade" and result["model"].startswith("lung v")
+        assert result["model_parts"]["disease_type"] == result["coarse_model_parts"]["disease_type"] == "lung"
         assert [g["name"] for g in result["grades"]] == ["benign", "malignant"]
         assert result["slide_grade"] in ("benign", "malignant")
         assert result["tiles_exhaustive"] > 0 and result["tiles_read"] <= result["tiles_exhaustive"]

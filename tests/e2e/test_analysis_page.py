@@ -74,6 +74,7 @@ def test_upload_analyze_watch_progress_and_export(
     assert any(text.endswith("finding tissue") for text in shown), shown  # stage by stage
     expect(page.locator("#analyze-progress")).to_be_hidden()  # no full bar left behind
     expect(page.locator("#analysis-summary")).to_contain_text("lung adenocarcinoma")  # by display name
+    expect(page.locator("#analysis-summary")).to_contain_text("Lung v")  # the model's disease type too
     expect(page.locator("#analysis-summary")).to_contain_text("tiles of 224 px, 112 px apart")
 
     # the AI outline is in the list and drawn over the tumour

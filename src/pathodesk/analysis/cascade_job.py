@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from pathodesk.analysis.cascade import CascadeOutcome, CascadeSettings, cascade_slide
 from pathodesk.analysis.job import CLASSIFYING, disease_params, model_mpp
-from pathodesk.analysis.results import ANALYSIS_PROPERTY, model_name, replace_outlines
+from pathodesk.analysis.results import ANALYSIS_PROPERTY, model_fields, replace_outlines
 from pathodesk.analysis.schemas import CascadeAnalysisResult
 from pathodesk.analysis.superres_service import SuperResolution
 from pathodesk.annotations import store
@@ -102,9 +102,9 @@ def save_cascade(
 ) -> dict[str, Any]:
     summary = {
         "model_id": fine.id,
-        "model": model_name(fine),
+        **model_fields(fine),
         "coarse_model_id": coarse.id,
-        "coarse_model": model_name(coarse),
+        **model_fields(coarse, "coarse_model"),
         **cascade_summary(outcome, slide.mpp, scale),
     }
     outlines = [

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from pathodesk.analysis.inference import serving_model
 from pathodesk.analysis.params import AnalysisParams, params_from_record
 from pathodesk.analysis.parts import run_in_parts
-from pathodesk.analysis.results import model_name, replace_outlines
+from pathodesk.analysis.results import model_fields, replace_outlines
 from pathodesk.analysis.resumable import classify_resumable, encode_probabilities
 from pathodesk.analysis.run import AnalysisOutcome, outcome_of, outcome_summary, plan_tiles
 from pathodesk.analysis.schemas import TileAnalysisResult
@@ -40,7 +40,7 @@ def save_analysis(
     session: Session, settings: Settings, slide: Slide, outcome: AnalysisOutcome, model: TrainedModel
 ) -> dict[str, Any]:
     """The outcome's regions as AI outlines, its summary and tile probabilities kept (``results``)."""
-    summary = {"model_id": model.id, "model": model_name(model), **outcome_summary(outcome, slide.mpp)}
+    summary = {"model_id": model.id, **model_fields(model), **outcome_summary(outcome, slide.mpp)}
     outlines = [
         (
             store.Draft(

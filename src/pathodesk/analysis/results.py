@@ -56,8 +56,11 @@ def _drawn_by_analysis(annotation: Annotation) -> bool:
     return properties is None or ANALYSIS_PROPERTY in properties
 
 
-def model_name(model: TrainedModel) -> str:
-    return f"{model.disease_type} v{model.version} ({model.arch})"
+def model_fields(model: TrainedModel, key: str = "model") -> dict[str, Any]:
+    """A result's model: its name for the command line and logs, and its parts for pages,
+    which show the disease type by its display name in the reader's language."""
+    parts = {"disease_type": model.disease_type, "version": model.version, "arch": model.arch}
+    return {key: f"{model.disease_type} v{model.version} ({model.arch})", f"{key}_parts": parts}
 
 
 def replace_outlines(

@@ -41,6 +41,14 @@ class RegionSummary(BaseModel):
     area_um2: float | None
 
 
+class ModelParts(BaseModel):
+    """The model that analysed, for pages (its disease type by display name)."""
+
+    disease_type: str
+    version: int
+    arch: str
+
+
 class TileAnalysisResult(BaseModel):
     """The job's result and ``GET /slides/{id}/analysis``; the CLI's ``--json`` without the
     server's fields."""
@@ -49,6 +57,7 @@ class TileAnalysisResult(BaseModel):
     slide_id: int | None = None
     model_id: int | None = None
     model: str
+    model_parts: ModelParts | None = None  # absent from results saved before it was kept
     tile_px: int
     tiles: int
     overlap: int
@@ -88,8 +97,10 @@ class CascadeAnalysisResult(BaseModel):
     slide_id: int | None = None
     model_id: int | None = None
     model: str
+    model_parts: ModelParts | None = None
     coarse_model_id: int | None = None
     coarse_model: str
+    coarse_model_parts: ModelParts | None = None
     tile_px: int
     cell_px: int
     seconds: float  # analysis wall time, models loaded beforehand

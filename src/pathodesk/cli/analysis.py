@@ -38,7 +38,7 @@ def open_slide_file(path: Path) -> Iterator[SlideReader]:
 def _run_tiles(args: argparse.Namespace, settings: Settings) -> tuple[dict[str, Any], list[FileRegion]]:
     """The exhaustive analysis (A4–A6): every tissue tile through the tile model."""
     from pathodesk.analysis.job import disease_params, model_mpp
-    from pathodesk.analysis.results import model_name
+    from pathodesk.analysis.results import model_fields
     from pathodesk.analysis.run import analyze_slide, outcome_summary
     from pathodesk.db.models import DiseaseType
     from pathodesk.ml import registry
@@ -48,7 +48,7 @@ def _run_tiles(args: argparse.Namespace, settings: Settings) -> tuple[dict[str, 
         model = registry.find_version(session, args.disease_type, args.model_version, role="tile")
         loaded = registry.load(settings, model)
         params = disease_params(session.get(DiseaseType, args.disease_type), loaded.labels)
-        name, mpp_of_model = model_name(model), model_mpp(model)
+        names, mpp_of_model = model_fields(model), model_mpp(model)
     db.dispose()
     with open_slide_file(args.slide) as reader, progress_bar(args, _("tiles"), unit="tile") as bar:
         outcome = analyze_slide(
@@ -61,7 +61,7 @@ def _run_tiles(args: argparse.Namespace, settings: Settings) -> tuple[dict[str, 
             overlap=args.overlap,
             progress=bar_progress(bar),
         )
-        summary = {"model": name, **outcome_summary(outcome, reader.info.mpp_x)}
+        summary = {**names, **outcome_summary(outcome, reader.info.mpp_x)}
     return summary, [_file_region(r.label, r.outline, r.probability) for r in outcome.regions]
 
 
@@ -70,7 +70,7 @@ def _run_cascade(args: argparse.Namespace, settings: Settings) -> tuple[dict[str
     from pathodesk.analysis.cascade import cascade_slide
     from pathodesk.analysis.cascade_job import cascade_settings, cascade_summary, grade_scale
     from pathodesk.analysis.job import disease_params, model_mpp
-    from pathodesk.analysis.results import model_name
+    from pathodesk.analysis.results import model_fields
     from pathodesk.db.models import DiseaseType
     from pathodesk.ml import registry
 
@@ -83,7 +83,7 @@ def _run_cascade(args: argparse.Namespace, settings: Settings) -> tuple[dict[str
         params = disease_params(disease, fine_loaded.labels)
         scale = grade_scale(disease, fine_loaded.labels, params.background_labels)
         chosen = cascade_settings(coarse, {})
-        names = {"model": model_name(fine), "coarse_model": model_name(coarse)}
+        names = model_fields(fine) | model_fields(coarse, "coarse_model")
         mpp_of_model = model_mpp(fine)
     db.dispose()
     with open_slide_file(args.slide) as reader, progress_bar(args, _("tiles"), unit="tile") as bar:

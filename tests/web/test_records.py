@@ -182,6 +182,21 @@ def test_an_expert_asks_a_colleague_for_a_second_opinion(
     assert actions.count(("expert-a", "assign")) == 2 and ("expert-b", "unassign") in actions
 
 
+def test_with_no_colleague_to_ask_the_case_says_so_instead_of_an_empty_list(
+    app_client: TestClient, accounts: Accounts
+) -> None:
+    """The demo's one expert created every case: the page showed an empty list and a button."""
+    admin = TestClient(app_client.app)
+    login(admin, "admin")
+    assert admin.delete(f"/api/v1/users/{accounts.expert_b_id}").status_code in (200, 204)
+    login(app_client, "expert-a")
+    page = app_client.get(f"/exams/{accounts.exam_a_id}").text
+    assert 'id="no-one-to-assign"' in page and 'id="assign-form"' not in page
+    assert "Add an expert account" not in page  # an administrator's link
+    admin_page = admin.get(f"/exams/{accounts.exam_a_id}").text
+    assert 'id="no-one-to-assign"' in admin_page and 'href="/admin/users"' in admin_page
+
+
 def test_admin_manages_users_and_disease_types(app_client: TestClient, accounts: Accounts) -> None:
     login(app_client, "admin")
     created = app_client.post(

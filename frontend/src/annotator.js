@@ -10,7 +10,7 @@ import { AnnotationStore } from "./annotation-store.js";
 import { makeTools } from "./annotation-tools.js";
 import { startIhcPanel } from "./ihc-panel.js";
 import { $, toast } from "./dom.js";
-import { t, term } from "./i18n.js";
+import { formatTime, t, term } from "./i18n.js";
 
 const SHORTCUTS = {
   h: "pan", v: "select", p: "pencil", g: "polygon", r: "rectangle", c: "circle",
@@ -165,7 +165,12 @@ async function refreshReview({ slideId, store, renderList }) {
   store.round = state.round;
   $("review-rounds").replaceChildren(...state.rounds.map((r) => {
     const li = document.createElement("li");
-    const heading = t("Round {round}: {verdict} by {reviewer}", { round: r.round, verdict: term("verdict", r.verdict), reviewer: r.reviewer });
+    const heading = t("Round {round}: {verdict} by {reviewer}, {time}", {
+      round: r.round,
+      verdict: term("verdict", r.verdict),
+      reviewer: r.reviewer_name || r.reviewer,
+      time: formatTime(r.reviewed_at),
+    });
     li.textContent = heading + " — " + r.opinion + " ";
     const link = document.createElement("a");
     link.href = `/api/v1/slides/${slideId}/annotations.xml?round=${r.round}`;

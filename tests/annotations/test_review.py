@@ -55,6 +55,7 @@ def test_slide_goes_from_uploaded_through_analyzed_and_review_to_reviewed(
     state = signed.json()
     assert state["status"] == "reviewed" and state["round"] == 1
     assert state["rounds"][0]["verdict"] == "approved" and state["rounds"][0]["reviewer"] == "expert-a"
+    assert state["rounds"][0]["reviewer_name"] == "Expert A"
     assert state["rounds"][0]["annotations"] == 1
 
     # a later edit opens round 2; round 1 stays as it was signed

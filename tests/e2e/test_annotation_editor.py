@@ -4,6 +4,7 @@ every shape at two zoom levels; after saving and reloading each lies where it wa
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -218,7 +219,8 @@ def test_conflicting_saves_and_sign_off_in_the_browser(
     expert.fill("#review-opinion", "Squamous cell carcinoma, moderately differentiated.")
     expert.click("#review-submit")
     expect(expert.locator("#review-status")).to_have_text("reviewed, round 1")
-    expect(expert.locator("#review-rounds li")).to_contain_text("approved by expert-a")
+    expect(expert.locator("#review-rounds li")).to_contain_text("approved by Expert A, ")  # name, then when
+    expect(expert.locator("#review-rounds li")).to_contain_text(str(datetime.now().year))
     expert.screenshot(path=str(ARTIFACTS / "annotation-review.png"))
 
     admin.goto(f"{live_server.url}/")

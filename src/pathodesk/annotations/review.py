@@ -56,6 +56,7 @@ def describe_round(review: ReviewRound) -> dict[str, Any]:
         "verdict": review.verdict.value,
         "opinion": review.opinion,
         "reviewer": review.reviewer.account if review.reviewer else None,
+        "reviewer_name": review.reviewer.name if review.reviewer else None,  # what pages show
         "reviewed_at": review.reviewed_at.isoformat(),
         "annotations": len(review.annotations),
     }

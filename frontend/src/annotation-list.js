@@ -1,7 +1,7 @@
 // The annotation list beside the viewer: one row per outline in view (class, area, perimeter,
 // source, probability, author), filters by class and source, click to fly to an outline.
 import { $ } from "./dom.js";
-import { formatNumber as fmt, t, term } from "./i18n.js";
+import { formatArea, formatLength, formatNumber as fmt, t, term } from "./i18n.js";
 
 const MAX_ROWS = 300;
 
@@ -78,7 +78,7 @@ export function wireList(editor) {
     const area = mpp ? record.area_px * mpp * mpp : null;
     const perimeter = mpp ? record.perimeter_px * mpp : null;
     const cells = [
-      show, relabel, fmt(area), fmt(perimeter), term("source", record.source),
+      show, relabel, formatArea(area), formatLength(perimeter), term("source", record.source),
       record.probability === null ? "—" : record.probability.toFixed(2),
       authorship(record),
     ];

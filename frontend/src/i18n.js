@@ -24,6 +24,18 @@ export function formatNumber(value, digits = 0) {
   return Number(value).toLocaleString(lang, { maximumFractionDigits: digits });
 }
 
+// Sizes in the unit a pathologist reads them in: µm for a cell, mm for a tumour region
+// (852,000 µm² is 0.85 mm², and fits the annotation list's column).
+export function formatArea(um2) {
+  if (um2 === null || um2 === undefined) return "—";
+  return um2 >= 1e4 ? `${formatNumber(um2 / 1e6, 2)} mm²` : `${formatNumber(um2)} µm²`;
+}
+
+export function formatLength(um) {
+  if (um === null || um === undefined) return "—";
+  return um >= 1e3 ? `${formatNumber(um / 1e3, 2)} mm` : `${formatNumber(um)} µm`;
+}
+
 // A stored UTC time in the reader's language and own time zone.
 export function formatTime(iso) {
   const when = new Date(iso);

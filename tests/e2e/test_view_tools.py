@@ -42,6 +42,9 @@ def test_presets_rotation_cursor_labels_and_shortcuts(
     expect(page.locator("#annotation-count")).to_contain_text("1 in view of 1")
     assert page.evaluate("() => window.pathodeskAnnotations.canvas.labels.size") == 1  # class on the slide
 
+    # sizes in the unit a pathologist reads: 29,880 µm² is 0.03 mm²; 699 µm stays in µm
+    expect(page.locator("#annotation-rows tr td:nth-child(3)")).to_have_text("0.03 mm²")
+    expect(page.locator("#annotation-rows tr td:nth-child(4)")).to_have_text("699 µm")
     page.click("#annotation-rows tr td:nth-child(3)")  # select it from the list
     expect(page.locator("#annotation-details")).to_be_visible()
     page.fill("#annotation-name", "Focus A")

@@ -244,3 +244,15 @@ def test_no_domain_error_is_built_from_an_f_string() -> None:
             ):
                 found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert found == []
+
+
+def test_codes_are_shown_by_their_display_names(app_client: TestClient, accounts: Accounts) -> None:
+    """A walk through the Chinese pages found an exam offered as "E-A · lung · P-A", a
+    disease type's code headed "姓名" (a person's name) and the unclassified type's class
+    shown as "lesion"."""
+    login(app_client, "admin")
+    chinese = {"Accept-Language": "zh-CN"}
+    assert "E-A · 肺 · P-A" in app_client.get("/upload", headers=chinese).text
+    types = app_client.get("/admin/disease-types", headers=chinese).text
+    assert "<th>代码</th>" in types and "<th>姓名</th>" not in types
+    assert "病灶" in types

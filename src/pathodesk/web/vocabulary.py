@@ -25,6 +25,7 @@ SHIPPED_NAMES = (
     N_("Prostate (sample)"),
     N_("Kidney (sample)"),
     N_("Multiplex immunofluorescence (sample)"),
+    N_("Ki-67 immunohistochemistry (sample)"),
     N_("Other tissue (sample)"),
 )
 
@@ -76,6 +77,7 @@ TERMS: dict[str, dict[str, str]] = {
         "lung_n": N_("benign lung tissue"),
         "normal": N_("normal"),
         "tumour": N_("tumour"),
+        "lesion": N_("lesion"),  # the unclassified type's one class
         "BN": N_("benign thyroid tissue"),
         "FTC": N_("follicular thyroid carcinoma"),
         "PTC": N_("papillary thyroid carcinoma"),

@@ -338,3 +338,12 @@ def test_writes_are_committed_before_the_response(settings: Settings, accounts: 
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_patients_are_listed_by_their_patient_id(app_client: TestClient, accounts: Accounts) -> None:
+    """As people look them up, not in the order they were entered (the demo listed 1, 3, 2)."""
+    login(app_client, "admin")
+    for code in ("P-Z", "P-C"):
+        assert app_client.post("/api/v1/patients", json={"patient_code": code}).status_code == 201
+    codes = [p["patient_code"] for p in app_client.get("/api/v1/patients").json()]
+    assert codes == ["P-A", "P-B", "P-C", "P-Z"]

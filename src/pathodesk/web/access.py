@@ -54,7 +54,7 @@ def visible_slides(user: Principal) -> Select[Slide]:
 
 
 def visible_patients(user: Principal) -> Select[Patient]:
-    query = select(Patient).order_by(Patient.id)
+    query = select(Patient).order_by(Patient.patient_code, Patient.id)  # as people look them up
     if user.is_admin:
         return query
     through_exams = select(Exam.patient_id).where(Exam.id.in_(_visible_exam_ids(user)))

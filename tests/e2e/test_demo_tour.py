@@ -56,6 +56,7 @@ def test_the_demo_in_chinese(
     ready(page)
     expect(page.locator("#report-state")).to_have_text("已签发")
     expect(page.locator(".report-findings")).to_contain_text("肺腺癌")
+    expect(page.locator(".report-ai")).to_contain_text("AI 分析所用模型：肺 v")  # the type by name
     expect(page.locator(".report-opinion")).to_contain_text("腺癌区域经复核确认")
     wait_for_report_picture(page)
     page.screenshot(path=str(ARTIFACTS / "tour-zh-lung-report.png"), full_page=True)

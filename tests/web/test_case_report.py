@@ -143,4 +143,10 @@ def test_a_thyroid_grade_names_its_bethesda_category(monkeypatch: pytest.MonkeyP
     }
     monkeypatch.setattr(case_report, "read_summary", lambda settings, slide: summary)
     found = case_report._analysis(None, None)  # type: ignore[arg-type]
-    assert found == {"model": "thyroid-fine v1", "call": None, "grade": "suspicious", "bethesda": "III–IV"}
+    assert found == {
+        "model": "thyroid-fine v1",
+        "model_parts": None,  # a result saved before its model's parts were kept
+        "call": None,
+        "grade": "suspicious",
+        "bethesda": "III–IV",
+    }

@@ -45,7 +45,10 @@ SAMPLE_TYPES = {
 # a Ki-67 stained region (OpenSlide's OS-2, 0.227 µm/px), with a hot spot outlined and counted
 KI67_SAMPLE = Path("openslide-os-crops-ometiff") / "OS-2-ndpi.ome.tif"
 HOT_SPOT = (300, 300, 1900, 1900)  # level-0 px: 0.13 mm² of its 0.25 mm²
-MOSAIC_NOTE = "Demo: a mosaic of the model's held-out test tiles (not a real slide); the true tumour is known"
+MOSAIC_NOTE = (  # demo data, written in both languages as the sign-off is
+    "Demo: a mosaic of the model's held-out test tiles (not a real slide); the true tumour is known."
+    " 演示：由模型留出的测试图块拼成（非真实切片），真实肿瘤位置已知。"
+)
 SIGN_OFF = "Adenocarcinoma region outlined by the AI checked and confirmed. 腺癌区域经复核确认。"
 ANALYSIS_WAIT_S = 600
 

@@ -290,6 +290,7 @@ def _analysis(settings: Settings, slide: Slide) -> dict[str, Any] | None:
     bethesda = {g["name"]: g.get("bethesda") for g in summary.get("grades", [])}.get(grade)
     return {
         "model": summary.get("model"),
+        "model_parts": summary.get("model_parts"),  # for the disease type's display name
         "call": summary.get("slide_label"),
         "grade": grade,
         "bethesda": bethesda,  # the thyroid cascade's grades stand for Bethesda categories (C1)

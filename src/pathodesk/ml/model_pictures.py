@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Callable
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +32,9 @@ ClassName = Callable[[str], str]
 
 
 def pictures(folder: Path) -> list[str]:
-    """The names of the pictures a model's folder can show, drawn or stored."""
-    card, history = _read(folder)
+    """The names of the pictures a model's folder can show, drawn or stored. Asked for every
+    model a page lists: the log's columns decide, so only its first row is read."""
+    card, history = _read(folder, rows=1)
     return [
         name
         for name in PICTURES
@@ -91,15 +93,17 @@ def _confusion(card: dict[str, Any], _: Words, class_name: ClassName) -> Callabl
     return lambda: confusion_picture(matrix, names, title, _)
 
 
-def _read(folder: Path) -> tuple[dict[str, Any], list[Row]]:
-    """The card and the log; each empty where its file is missing or unreadable."""
+def _read(folder: Path, rows: int | None = None) -> tuple[dict[str, Any], list[Row]]:
+    """The card and the log (its first ``rows``, or all); each empty where its file is
+    missing or unreadable."""
     try:
         card = json.loads((folder / CARD_FILE).read_text())
     except (OSError, ValueError):
         card = {}
     try:
         with (folder / LOG_FILE).open(newline="") as handle:
-            history = [{key: float(value) for key, value in row.items()} for row in csv.DictReader(handle)]
+            read = islice(csv.DictReader(handle), rows)
+            history = [{key: float(value) for key, value in row.items()} for row in read]
     except (OSError, ValueError, TypeError):
         history = []
     return (card if isinstance(card, dict) else {}), history

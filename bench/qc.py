@@ -27,6 +27,7 @@ from _common import result_line
 from pathodesk.qc.blur import sharpness
 from pathodesk.qc.bubbles import bubble_mask
 from pathodesk.qc.colour import colour_histogram, mutual_information
+from pathodesk.qc.colour_reference import image_histogram
 from pathodesk.qc.folds import fold_mask
 from pathodesk.qc.report import run_qc
 from pathodesk.sampledata import ensure_samples, fetch_he_reference
@@ -134,7 +135,7 @@ def main() -> None:
     reference = np.asarray(Image.open(fetch_he_reference(ROOT / "sample-data")).convert("RGB"))
     reader = open_slide(path)
     started = time.perf_counter()
-    report = run_qc(reader, reference)
+    report = run_qc(reader, image_histogram(reference))
     ours = time.perf_counter() - started
     print({"ours": report.as_json()}, file=sys.stderr)
     started = time.perf_counter()

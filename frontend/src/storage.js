@@ -1,6 +1,7 @@
-// Storage life cycle (issue 18): buttons that start a storage job (apply the placement policy,
-// check the mirror, send a case to its reading station) and show its progress in per cent;
-// the page reloads to show the new state when the job ends well.
+// Buttons that start a background job and show its progress in per cent: the storage life
+// cycle's (issue 18: apply the placement policy, check the mirror, send a case to its reading
+// station) and the QC page's colour reference; the page reloads to show the new state when
+// the job ends well.
 //   <div class="job-action"><button data-job-url="/api/v1/…" data-job-method="POST"
 //     data-job-body='{"…": …}' [data-job-select="#id"]>…</button><progress hidden></progress>
 //     <span class="job-status" role="status"></span></div>

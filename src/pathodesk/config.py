@@ -155,7 +155,8 @@ class Settings(BaseSettings):
 
     @property
     def qc_dir(self) -> Path:
-        """QC thumbnails and overlays, one folder per slide checksum."""
+        """QC thumbnails and overlays, one folder per slide checksum, and the lab's colour
+        reference (``qc.colour_reference``)."""
         return self.data_dir / "qc"
 
     @property

@@ -168,13 +168,7 @@ def _checked_slide(
         # QC on the same reader: single-level slides get cheap thumbnails
         extended = with_overview_levels(reader)
         info = extended.info
-        qc_passed, qc_report = qc_at_ingest(
-            extended,
-            staged.sha256,
-            settings.sample_dir,
-            settings.qc_sample_fraction,
-            settings.qc_dir / staged.sha256,
-        )
+        qc_passed, qc_report = qc_at_ingest(extended, staged.sha256, settings)
     finally:
         reader.close()
     return info, qc_passed, qc_report

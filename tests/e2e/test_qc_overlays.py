@@ -1,12 +1,16 @@
 """QC in the browser (issue 5, item 3): the viewer switches the tissue mask and QC overlays on
-and off over the slide, and the report page shows each check's overlay on the thumbnail."""
+and off over the slide, and the report page shows each check's overlay on the thumbnail; an
+administrator makes a slide the lab's colour reference there (SPEC E2)."""
 
 from __future__ import annotations
 
+import io
+import re
 from pathlib import Path
 
 import numpy as np
-from playwright.sync_api import Browser, expect
+from PIL import Image
+from playwright.sync_api import Browser, Page, expect
 
 from pathodesk.qc.checks import CHECKS
 from tests.support.accounts import Accounts
@@ -14,6 +18,7 @@ from tests.support.browser import canvas_pixels, logged_in_page, ready, wait_unt
 from tests.support.http import ingest
 from tests.support.paths import ARTIFACTS
 from tests.support.server import LiveServer
+from tests.support.slides import cast_copy
 
 ALL_LOADED = (
     "n => window.pathodeskViewer.world.getItemCount() === n &&"
@@ -61,3 +66,40 @@ def test_viewer_overlays_and_report_page(
     sizes = page.evaluate("() => [...document.querySelectorAll('.qc-stack img')].map(i => i.naturalWidth)")
     assert len(sizes) == 2 * len(CHECKS) and len(set(sizes)) == 1  # overlays match the thumbnail
     page.screenshot(path=str(ARTIFACTS / "qc-report.png"), full_page=True)
+
+
+def _orange_share(page: Page) -> float:
+    """Share of the colour card's picture drawn in the check's orange over the tissue."""
+    picture = np.asarray(Image.open(io.BytesIO(page.locator('[data-check="colour"] .qc-stack').screenshot())))
+    red, blue = picture[..., 0].astype(int), picture[..., 2].astype(int)
+    return float(((red > 180) & (blue < 110)).mean())
+
+
+def test_an_administrator_makes_a_slide_the_colour_reference(
+    browser: Browser, live_server: LiveServer, accounts: Accounts, samples: dict[str, Path], tmp_path: Path
+) -> None:
+    """E2: a slide stained unlike the built-in H&E picture is flagged; made the lab's
+    reference, it is measured against itself and passes, and the overlay goes."""
+    yellowish = cast_copy(samples["svs"], tmp_path / "yellowish.tiff", (1.05, 1.0, 0.8))
+    slide_id = ingest(live_server.url, "expert-a", yellowish, accounts.exam_a_id)
+    page = logged_in_page(browser, live_server, "admin")
+    page.goto(f"{live_server.url}/slides/{slide_id}/qc")
+    ready(page)
+    expect(page.locator("#qc-verdict")).to_contain_text("non-standard")
+    expect(page.locator('[data-check="colour"]')).to_have_class(re.compile("flagged"))
+    expect(page.locator("#colour-reference")).to_contain_text("built-in H&E picture")
+    page.wait_for_function("() => [...document.images].every(i => i.complete && i.naturalWidth > 0)")
+    before = _orange_share(page)
+    page.screenshot(path=str(ARTIFACTS / "qc-colour-built-in-reference.png"), full_page=True)
+
+    page.click("#make-reference")
+    expect(page.locator("#colour-reference")).to_contain_text("This slide is the reference.", timeout=60_000)
+    ready(page)
+    expect(page.locator("#qc-verdict")).to_contain_text("QC passed")
+    expect(page.locator('[data-check="colour"]')).not_to_have_class(re.compile("flagged"))
+    expect(page.locator('[data-check="colour"]')).to_contain_text("lab's colour reference slide")
+    expect(page.locator("#built-in-reference")).to_be_visible()
+    page.wait_for_function("() => [...document.images].every(i => i.complete && i.naturalWidth > 0)")
+    after = _orange_share(page)
+    page.screenshot(path=str(ARTIFACTS / "qc-colour-lab-reference.png"), full_page=True)
+    assert before > 0.15 and after < 0.1 * before, (before, after)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from pathodesk.config import Settings
 from pathodesk.db.session import Database
@@ -19,6 +20,15 @@ def blurred_copy(svs: Path, destination: Path) -> Path:
     reader = open_slide(svs)
     pixels = cv2.GaussianBlur(reader.read_region((0, 0), 0, reader.info.dimensions), (0, 0), 6)
     return write_pyramid(RasterSlideReader.from_array(pixels), destination, mpp=0.499)
+
+
+def cast_copy(svs: Path, destination: Path, gains: tuple[float, float, float]) -> Path:
+    """The CMU slide with a colour cast: each RGB channel scaled (a scanner's white balance)."""
+    reader = open_slide(svs)
+    pixels = reader.read_region((0, 0), 0, reader.info.dimensions).astype(np.float32) * np.asarray(gains)
+    return write_pyramid(
+        RasterSlideReader.from_array(np.clip(pixels, 0, 255).astype(np.uint8)), destination, mpp=0.499
+    )
 
 
 def ingest_slide(

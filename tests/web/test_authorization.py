@@ -273,6 +273,9 @@ EXPECTATIONS: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/slides/{slide_id}/qc/{name}"): Case(
         (401, OK, 404, OK), params=lambda w: {**shared_slide(w), "name": "blur.png"}
     ),
+    ("GET", "/api/v1/qc/colour-reference"): Case((401, OK, OK, OK)),
+    ("PUT", "/api/v1/qc/colour-reference"): Case((401, 403, 403, 202), json=shared_slide),
+    ("DELETE", "/api/v1/qc/colour-reference"): Case((401, 403, 403, 202)),
     ("GET", "/api/v1/slides/{slide_id}/annotations"): Case((401, OK, 404, OK), params=shared_slide),
     ("POST", "/api/v1/slides/{slide_id}/annotations"): Case(
         (401, CREATED, 404, CREATED),

@@ -6,9 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pathodesk.cli.common import AddCommand, emit, progress_bar
+from pathodesk.cli.common import AddCommand, emit, progress_bar, settings_of
 from pathodesk.cli.language import _, cli_locale
-from pathodesk.config import Settings
 
 
 def cmd_qc(args: argparse.Namespace) -> int:
@@ -16,13 +15,15 @@ def cmd_qc(args: argparse.Namespace) -> int:
     from PIL import Image
 
     from pathodesk.qc.checks import CHECKS
+    from pathodesk.qc.colour_reference import current_reference, image_histogram
     from pathodesk.qc.report import run_qc
-    from pathodesk.sampledata import fetch_he_reference
     from pathodesk.slides import open_slide
     from pathodesk.web.vocabulary import term
 
-    reference_path = Path(args.reference) if args.reference else fetch_he_reference(Settings().sample_dir)
-    reference = np.asarray(Image.open(reference_path).convert("RGB"))
+    if args.reference:
+        reference = image_histogram(np.asarray(Image.open(args.reference).convert("RGB")))
+    else:
+        reference = current_reference(settings_of(args)).histogram
     results: dict[str, dict[str, object]] = {}
     with progress_bar(args, _("quality control"), total=len(args.slides) * len(CHECKS)) as bar:
         for path in args.slides:
@@ -49,6 +50,8 @@ def register(add: AddCommand) -> None:
     command.add_argument("slides", nargs="+", type=Path, help=_("slide files"))
     command.add_argument("--json", action="store_true", help=_("print one JSON document"))
     command.add_argument(
-        "--reference", default=None, help=_("H&E colour reference image (default: TIAToolbox's)")
+        "--reference",
+        default=None,
+        help=_("colour reference image (default: the lab's reference slide, else TIAToolbox's H&E tile)"),
     )
     command.set_defaults(handler=cmd_qc)

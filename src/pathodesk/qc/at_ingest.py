@@ -8,23 +8,15 @@ unchecked and the reason is kept in its report.
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
-from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
+from pathodesk.config import Settings
+from pathodesk.qc.colour_reference import current_reference
 from pathodesk.qc.overlays import write_images
-from pathodesk.qc.report import run_qc
-from pathodesk.sampledata import SampleDataError, fetch_he_reference
+from pathodesk.qc.report import QcReport, run_qc
+from pathodesk.sampledata import SampleDataError
 from pathodesk.slides.base import SlideReader
 
 log = logging.getLogger(__name__)
-
-
-@lru_cache(maxsize=4)
-def _reference(sample_dir: Path) -> np.ndarray:
-    return np.asarray(Image.open(fetch_he_reference(sample_dir)).convert("RGB"))
 
 
 def selected_for_qc(sha256: str, fraction: float) -> bool:
@@ -33,15 +25,24 @@ def selected_for_qc(sha256: str, fraction: float) -> bool:
 
 
 def qc_at_ingest(
-    reader: SlideReader, sha256: str, sample_dir: Path, fraction: float, images_dir: Path
+    reader: SlideReader, sha256: str, settings: Settings
 ) -> tuple[bool | None, dict[str, object]]:
-    """Run QC and write its pictures to ``images_dir`` (see qc.overlays)."""
-    if not selected_for_qc(sha256, fraction):
+    """QC of a new file, if sampling selects it."""
+    if not selected_for_qc(sha256, settings.qc_sample_fraction):
         return None, {"sampled": False}
+    return checked(reader, sha256, settings)
+
+
+def checked(
+    reader: SlideReader, sha256: str, settings: Settings, *, replace: bool = False
+) -> tuple[bool | None, dict[str, object]]:
+    """Run QC against the lab's colour reference and write its pictures (see qc.overlays);
+    ``replace``: over those of an earlier run (``lifecycle.qc_recheck``)."""
     try:
-        report = run_qc(reader, _reference(sample_dir))
-        write_images(report, images_dir)
+        reference = current_reference(settings)
+        report: QcReport = run_qc(reader, reference.histogram)
+        write_images(report, settings.qc_dir / sha256, replace=replace)
     except (SampleDataError, OSError, ValueError) as exc:
         log.warning("quality control could not run on slide %s: %s", sha256[:12], type(exc).__name__)
         return None, {"sampled": True, "error": str(exc)[:500]}
-    return report.passed, {"sampled": True, **report.as_json()}
+    return report.passed, {"sampled": True, **report.as_json(), "colour_reference": reference.describe()}

@@ -24,7 +24,7 @@ from pathodesk.qc.exposure import exposure_mask, exposure_stats
 from pathodesk.qc.folds import fold_mask
 from pathodesk.slides.base import SlideReader
 from pathodesk.tissue import SlideTissue, Tile, tile_grid
-from pathodesk.tissue.mask import pen_ink_hsv, tissue_mask
+from pathodesk.tissue.mask import pen_ink_hsv
 from pathodesk.tissue.slide import ASSUMED_MPP
 
 
@@ -32,7 +32,7 @@ from pathodesk.tissue.slide import ASSUMED_MPP
 class QcInput:
     reader: SlideReader
     tissue: SlideTissue
-    reference_rgb: np.ndarray  # an H&E colour reference
+    reference_histogram: np.ndarray  # the standard image's colours (qc.colour_reference)
 
     @property
     def thumb_mpp(self) -> float:
@@ -126,15 +126,10 @@ def _blur(qc: QcInput, limits: BlurLimits) -> CheckResult:
     )
 
 
-def _reference_tissue(rgb: np.ndarray) -> np.ndarray:
-    mask = tissue_mask(rgb)
-    return mask if mask.any() else np.ones(rgb.shape[:2], bool)
-
-
 def _colour(qc: QcInput, max_mutual_information: float) -> CheckResult:
     thumbnail, mask = qc.tissue.thumbnail, qc.tissue.mask
     hist = colour_histogram(thumbnail, mask)
-    reference = colour_histogram(qc.reference_rgb, _reference_tissue(qc.reference_rgb))
+    reference = qc.reference_histogram
     mi = mutual_information(hist, reference)
     return CheckResult(
         round(mi, 4),
@@ -185,8 +180,11 @@ CHECKS: dict[str, QcCheck] = {
     for check in (
         QcCheck("tissue_coverage", (0, 170, 80), 0.01, _tissue_coverage, at_least=True),  # of the slide
         QcCheck("blur", (230, 40, 30), BlurLimits(), _blur),
-        # bits; H&E from other labs scores 0.1-0.3 against the reference
-        QcCheck("colour", (255, 150, 0), 0.4, _colour),
+        # bits, against the lab's own standard slide (qc.colour_reference says why). Within
+        # one lab (ThyHisTer, 6 slides, the only series here), slides of one staining batch
+        # score 0.20-0.45 against each other, its paler batch 0.62-0.78 and 5-20 % channel
+        # casts 0.64 and up; no second lab's series confirms the limit
+        QcCheck("colour", (255, 150, 0), 0.5, _colour),
         QcCheck("pen", (30, 90, 255), 0.02, _pen),  # most share of the slide
         QcCheck(  # most share of the tissue area
             "folds",

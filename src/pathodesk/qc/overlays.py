@@ -40,10 +40,12 @@ def overlay_image(mask: np.ndarray, colour: tuple[int, int, int]) -> Image.Image
     return image
 
 
-def write_images(report: QcReport, directory: Path) -> None:
-    """Write the thumbnail and every check's overlay into ``directory`` (created whole)."""
-    if directory.exists() or report.thumbnail is None:
-        return  # same checksum, same pictures
+def write_images(report: QcReport, directory: Path, *, replace: bool = False) -> None:
+    """Write the thumbnail and every check's overlay into ``directory`` (created whole);
+    ``replace``: over the pictures of an earlier run, else those stay (same checksum, same
+    pictures)."""
+    if report.thumbnail is None or (directory.exists() and not replace):
+        return
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=directory.parent))
     try:
@@ -51,7 +53,12 @@ def write_images(report: QcReport, directory: Path) -> None:
         for check, mask in report.masks.items():
             image = _fit(overlay_image(mask, CHECKS[check].colour))
             image.save(staging / f"{check}.png", optimize=True, transparency=bytes([0, OVERLAY_OPACITY]))
-        os.replace(staging, directory)
+        if replace and directory.exists():  # file by file: each is always there, old or new
+            for written in staging.iterdir():
+                os.replace(written, directory / written.name)
+            staging.rmdir()
+        else:
+            os.replace(staging, directory)
     except OSError:
         shutil.rmtree(staging, ignore_errors=True)
         if not directory.exists():

@@ -34,9 +34,12 @@ class QcReport:
         return {"passed": self.passed, "checks": self.checks}
 
 
-def run_qc(reader: SlideReader, reference_rgb: np.ndarray, progress: StepReport | None = None) -> QcReport:
+def run_qc(
+    reader: SlideReader, reference_histogram: np.ndarray, progress: StepReport | None = None
+) -> QcReport:
+    """``reference_histogram``: the standard image's colours (``qc.colour_reference``)."""
     tissue = detect_tissue(reader)
-    qc = QcInput(reader, tissue, reference_rgb)
+    qc = QcInput(reader, tissue, reference_histogram)
     report = QcReport(thumbnail=tissue.thumbnail)
     for check in CHECKS.values():
         if progress:

@@ -126,6 +126,8 @@ TERMS: dict[str, dict[str, str]] = {
         "scrub": N_("mirror checked"),
         "backup": N_("database backup started"),
         "restore-database": N_("database restored from a backup"),
+        "set-colour-reference": N_("made the lab's colour reference"),
+        "clear-colour-reference": N_("built-in colour reference restored"),
         "assign-station": N_("reading station chosen"),
         "register": N_("registration started"),
         "classify": N_("classification started"),
@@ -173,6 +175,7 @@ TERMS: dict[str, dict[str, str]] = {
         "section_group": N_("group of serial sections"),
         "storage": N_("storage"),
         "database": N_("database"),
+        "qc": N_("quality control"),
     },
 }
 

@@ -30,7 +30,7 @@ from pathodesk.web.routes.admin import audit_log
 from pathodesk.web.routes.admin import to_public as to_public_disease_type
 from pathodesk.web.routes.models import list_models
 from pathodesk.web.routes.models import to_public as to_public_model
-from pathodesk.web.routes.qc import qc_summary
+from pathodesk.web.routes.qc import colour_reference_public, qc_summary
 from pathodesk.web.routes.records import list_patients
 from pathodesk.web.routes.sections import list_groups, read_group
 from pathodesk.web.routes.slides import to_detail, to_public
@@ -294,5 +294,10 @@ def qc_report_page(
     slide_id: RecordId, request: Request, user: PageUser, session: DbSession, state: StateDep
 ) -> Response:
     slide = visible_slide(session, user, slide_id)
-    context = {"user": user, "slide": to_public(slide), "qc": qc_summary(state.settings, slide)}
+    context = {
+        "user": user,
+        "slide": to_public(slide),
+        "qc": qc_summary(state.settings, slide),
+        "colour_reference": colour_reference_public(session, state.settings),
+    }
     return templates.TemplateResponse(request, "qc_report.html", context)

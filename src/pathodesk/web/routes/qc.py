@@ -1,20 +1,38 @@
 """Quality-control report of a slide (issue 5, item 3): scores as JSON, and the thumbnail and
-per-check overlays the report page and the viewer draw."""
+per-check overlays the report page and the viewer draw; and the lab's colour reference (E2:
+the standard image the colour check compares with), which administrators set from a slide."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.orm import Session
 
+from pathodesk.audit import record_by
 from pathodesk.config import Settings
-from pathodesk.db.models import Slide
-from pathodesk.errors import NotFoundError
+from pathodesk.db.models import Slide, User, utcnow
+from pathodesk.errors import NotFoundError, ValidationFailedError
+from pathodesk.lifecycle.qc_recheck import QC_RECHECK_JOB
+from pathodesk.lifecycle.schedule import submit_storage_job
 from pathodesk.qc.checks import CHECKS
+from pathodesk.qc.colour_reference import (
+    BUILT_IN,
+    ColourReference,
+    clear_reference,
+    current_reference,
+    lab_reference,
+    report_key,
+    save_reference,
+    slide_histogram,
+)
 from pathodesk.qc.overlays import IMAGE_NAMES, THUMBNAIL_NAME, image_names
-from pathodesk.web.deps import CurrentUser, DbSession, RecordId, StateDep
-from pathodesk.web.route_helpers import cached_image_response, slide_handle, visible_slide
+from pathodesk.slides.overview import with_overview_levels
+from pathodesk.slides.superresolved import open_scan
+from pathodesk.storage.files import slide_file
+from pathodesk.web.deps import AdminUser, CurrentUser, DbSession, IdValue, RecordId, StateDep
+from pathodesk.web.route_helpers import cached_image_response, slide_handle, start_queued, visible_slide
 
 router = APIRouter(prefix="/api/v1", tags=["quality control"])
 
@@ -33,23 +51,31 @@ class QcPublic(BaseModel):
     thumbnail_url: str | None
     overlays: list[QcOverlay]
     limits: dict[str, tuple[float | None, float | None]]  # per check, the scores that pass
+    # the colour check's standard: "built-in" or the lab's reference slide, as when checked
+    colour_reference: str
+    colour_reference_slide_id: int | None
 
 
 def qc_summary(settings: Settings, slide: Slide) -> QcPublic:
     directory = settings.qc_dir / slide.sha256
-    base = f"/api/v1/slides/{slide.id}/qc"
     report = slide.qc_report or {}
+    # pictures are cached for good: a QC made again (another reference) has new addresses
+    key = report_key(report)
+    base, version = f"/api/v1/slides/{slide.id}/qc", f"?v={key}"
+    described = report.get("colour_reference")
     return QcPublic(
         slide_id=slide.id,
         checked="checks" in report,
         passed=slide.qc_passed,
         report=slide.qc_report,
-        thumbnail_url=f"{base}/{THUMBNAIL_NAME}" if (directory / THUMBNAIL_NAME).is_file() else None,
+        thumbnail_url=f"{base}/{THUMBNAIL_NAME}{version}" if (directory / THUMBNAIL_NAME).is_file() else None,
         overlays=[
-            QcOverlay(check=check, url=f"{base}/{check}.png", colour=CHECKS[check].hex_colour)
+            QcOverlay(check=check, url=f"{base}/{check}.png{version}", colour=CHECKS[check].hex_colour)
             for check in image_names(directory)
         ],
         limits={name: check.score_range for name, check in CHECKS.items()},
+        colour_reference=BUILT_IN if key == BUILT_IN else "lab",
+        colour_reference_slide_id=described.get("slide_id") if isinstance(described, dict) else None,
     )
 
 
@@ -68,6 +94,76 @@ def qc_image(slide_id: RecordId, name: str, request: Request, user: CurrentUser,
     if not path.is_file():
         raise NotFoundError("slide %(slide_id)s has no QC image %(name)s", slide_id=slide_id, name=name)
     media_type = "image/jpeg" if name == THUMBNAIL_NAME else "image/png"
+    version = path.stat().st_mtime_ns  # QC made again writes new pictures
     return cached_image_response(
-        request, f'"{handle.sha256[:32]}-qc-{name}"', path.read_bytes, media_type=media_type
+        request, f'"{handle.sha256[:32]}-qc-{name}-{version}"', path.read_bytes, media_type=media_type
     )
+
+
+class ColourReferenceChoice(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    slide_id: IdValue
+
+
+class ColourReferencePublic(BaseModel):
+    source: str  # "built-in": TIAToolbox's H&E tile; "lab": one of the lab's slides
+    slide_id: int | None  # the lab's reference slide (it may since have been deleted)
+    set_by_name: str | None
+    set_at: str | None
+    job_id: int | None = None  # the job checking stored slides again against it
+
+
+def _public(session: Session, reference: ColourReference, job_id: int | None = None) -> ColourReferencePublic:
+    setter = session.get(User, reference.set_by) if reference.set_by else None
+    return ColourReferencePublic(
+        source=BUILT_IN if reference.slide_id is None else "lab",
+        slide_id=reference.slide_id,
+        set_by_name=setter.name if setter else None,
+        set_at=reference.set_at,
+        job_id=job_id,
+    )
+
+
+def colour_reference_public(session: Session, settings: Settings) -> ColourReferencePublic:
+    return _public(session, current_reference(settings))
+
+
+@router.get("/qc/colour-reference")
+def read_colour_reference(_user: CurrentUser, session: DbSession, state: StateDep) -> ColourReferencePublic:
+    return colour_reference_public(session, state.settings)
+
+
+def _recheck(session: Session, state: StateDep, admin: AdminUser) -> int:
+    job_id = submit_storage_job(session, QC_RECHECK_JOB, user_id=admin.user_id)
+    start_queued(session, state)
+    return job_id
+
+
+@router.put("/qc/colour-reference", status_code=202)
+def set_colour_reference(
+    body: ColourReferenceChoice, admin: AdminUser, session: DbSession, state: StateDep
+) -> ColourReferencePublic:
+    """This slide's tissue colours become the lab's standard; every checked slide is checked
+    again against them (a job)."""
+    slide = visible_slide(session, admin, body.slide_id)
+    try:
+        reader = with_overview_levels(open_scan(slide_file(state.settings, slide)))
+    except OSError:
+        raise ValidationFailedError("This slide's file cannot be read.") from None
+    try:
+        histogram = slide_histogram(reader)
+    finally:
+        reader.close()
+    reference = lab_reference(histogram, slide.id, admin.user_id, utcnow())
+    save_reference(state.settings, reference)
+    record_by(session, admin, "set-colour-reference", "slide", slide.id)
+    return _public(session, reference, _recheck(session, state, admin))
+
+
+@router.delete("/qc/colour-reference", status_code=202)
+def clear_colour_reference(admin: AdminUser, session: DbSession, state: StateDep) -> ColourReferencePublic:
+    """Back to the built-in H&E reference; checked slides are checked again."""
+    clear_reference(state.settings)
+    record_by(session, admin, "clear-colour-reference", "qc", None)
+    return _public(session, current_reference(state.settings), _recheck(session, state, admin))

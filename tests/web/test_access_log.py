@@ -63,3 +63,4 @@ def test_opening_a_patients_records_is_recorded_once_per_person(
     rows = re.findall(r"<tr><td><time.*?</tr>", listed, re.S)
     accounts_listed = {re.findall(r"<td>(.*?)</td>", row)[1] for row in rows}
     assert accounts_listed == {"expert-a", "admin"}  # A and this look; not B, who was refused
+    assert all(f'<a href="/patients/{patient_id}">' in row for row in rows)  # each row opens the record

@@ -55,6 +55,11 @@ def test_models_page_shows_metrics_curves_and_switches_the_active_model(
     expect(held_out).to_have_count(7)  # a header and one row per slide
     expect(held_out.nth(1)).to_contain_text("benign thyroid tissue")
     expect(expert.locator("form[data-api$='/activate']")).to_have_count(0)  # experts only look
+    # the two recipes of each scale told apart (E6: the GAN against its L1-only baseline)
+    expect(generators.filter(has_text="· GAN ·")).to_have_count(2)
+    expect(generators.filter(has_text="· L1 ·")).to_have_count(2)
+    gan = generators.filter(has_text="· GAN ·").first
+    expect(gan.locator(".superres-recipe")).to_contain_text("pixel, perceptual and adversarial")
     x8 = generators.filter(has_text="superres-x8").first
     expect(x8.locator(".example-columns span")).to_have_text(
         ["real 40× tissue", "bicubic ×8", "L1 generator ×8", "GAN generator ×8"]

@@ -1,5 +1,5 @@
 // The annotation list beside the viewer: one row per outline in view (class, area, perimeter,
-// source, probability, author), filters by class and source, click to fly to an outline.
+// the AI's probability, who drew it), filters by class and source, click to fly to an outline.
 import { $ } from "./dom.js";
 import { formatArea, formatLength, formatNumber as fmt, t, term } from "./i18n.js";
 
@@ -26,11 +26,17 @@ function pointCounts(records) {
   return t("; points: {list}", { list });
 }
 
-// Who drew it, and who changed it since: a corrected AI outline says both.
-function authorship(record) {
-  const author = record.author || (record.source === "ai" ? term("source", "ai") : record.id === null ? t("you") : "—");
-  if (!record.edited_by || record.edited_by === record.author) return author;
-  return t("{author}, edited by {editor}", { author, editor: record.edited_by });
+// Who drew it (the AI, registration from the reference section, or an expert, by name), and
+// who changed it since: a corrected AI outline says both.
+function drawnBy(record) {
+  const editor = record.edited_by_name || record.edited_by;
+  if (record.source !== "expert") {
+    const machine = term("source", record.source);
+    return editor ? t("{author}, edited by {editor}", { author: machine, editor }) : machine;
+  }
+  const author = record.author_name || record.author || (record.id === null ? t("you") : "—");
+  if (!editor || record.edited_by === record.author) return author;
+  return t("{author}, edited by {editor}", { author, editor });
 }
 
 export function flyTo(viewer, record) {
@@ -78,9 +84,8 @@ export function wireList(editor) {
     const area = mpp ? record.area_px * mpp * mpp : null;
     const perimeter = mpp ? record.perimeter_px * mpp : null;
     const cells = [
-      show, relabel, formatArea(area), formatLength(perimeter), term("source", record.source),
-      record.probability === null ? "—" : record.probability.toFixed(2),
-      authorship(record),
+      show, relabel, formatArea(area), formatLength(perimeter),
+      record.probability === null ? "—" : record.probability.toFixed(2), drawnBy(record),
     ];
     for (const cell of cells) {
       const td = document.createElement("td");

@@ -212,6 +212,7 @@ def test_a_corrected_outline_says_who_edited_it_and_the_list_counts_all(
     assert moved.status_code == 200 and moved.json()["edited_by"] == "expert-a"
     listed = app_client.get(f"/api/v1/slides/{slide_id}/annotations").json()
     assert [(a["author"], a["edited_by"]) for a in listed["annotations"]] == [(None, "expert-a")]
+    assert listed["annotations"][0]["edited_by_name"] == "Expert A"  # what pages show
     create(app_client, slide_id, rectangle(2000, 2000, 10, 10))
     corner = {"x0": 0, "y0": 0, "x1": 100, "y1": 100}
     in_view = app_client.get(f"/api/v1/slides/{slide_id}/annotations", params=corner).json()

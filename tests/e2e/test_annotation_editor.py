@@ -210,6 +210,12 @@ def test_conflicting_saves_and_sign_off_in_the_browser(
     admin.locator(f"#annotation-rows tr[data-id='{made['id']}'] select.relabel").select_option("lung_n")
     expert.click("#annotation-save")
     expect(expert.locator("#annotation-save")).to_have_text("Saved")
+    # one column says who drew it and who corrected it
+    drawn_by = expert.locator(f"#annotation-rows tr[data-id='{made['id']}'] td").last
+    expect(drawn_by).to_have_text("AI, edited by Expert A")  # by name, not account
+    expect(expert.locator("#annotation-list thead th")).to_have_text(
+        ["shown", "class", "area", "perimeter", "p", "drawn by"]
+    )
     admin.click("#annotation-save")
     expect(admin.locator("#annotation-message")).to_contain_text("Someone else changed an annotation")
     expect(admin.locator("#annotation-save")).to_have_text("Save (1)")  # nothing of theirs is lost

@@ -45,6 +45,12 @@ def test_presets_rotation_cursor_labels_and_shortcuts(
     # sizes in the unit a pathologist reads: 29,880 µm² is 0.03 mm²; 699 µm stays in µm
     expect(page.locator("#annotation-rows tr td:nth-child(3)")).to_have_text("0.03 mm²")
     expect(page.locator("#annotation-rows tr td:nth-child(4)")).to_have_text("699 µm")
+    cut = page.evaluate(
+        "() => [...document.querySelectorAll('#annotation-list th, #annotation-rows td')]"
+        ".filter(cell => !cell.querySelector('input, select') && cell.scrollWidth > cell.clientWidth)"
+        ".map(cell => cell.textContent)"
+    )
+    assert cut == [], cut  # at the panel's default width every heading and value is whole
     page.click("#annotation-rows tr td:nth-child(3)")  # select it from the list
     expect(page.locator("#annotation-details")).to_be_visible()
     page.fill("#annotation-name", "Focus A")

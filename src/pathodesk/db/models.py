@@ -386,6 +386,14 @@ class Annotation(Base):
     def editor_account(self) -> str | None:
         return self.editor.account if self.editor else None
 
+    @property
+    def author_name(self) -> str | None:
+        return self.author.name if self.author else None
+
+    @property
+    def editor_name(self) -> str | None:
+        return self.editor.name if self.editor else None
+
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy reads it once)
 
 

@@ -125,17 +125,23 @@ def test_upload_page_shows_progress_and_errors(
     page.click("#case-form button[type=submit]")
     expect(page.locator("#exam-select")).to_contain_text("E-UP")
 
+    expect(page.locator("#upload-percent")).to_be_hidden()  # no bar before anything is sent
     bad = tmp_path / "notes.svs"
     bad.write_text("not a slide at all")
-    page.set_input_files("#file", str(bad))
+    page.set_input_files("#file", [str(bad), str(samples["svs"])])  # several at once, one refused
     page.click("#upload-form button[type=submit]")
-    expect(page.locator("#upload-error")).to_contain_text("notes.svs")
-
-    page.set_input_files("#file", str(samples["svs"]))
-    page.click("#upload-form button[type=submit]")
-    expect(page.locator("#upload-result a")).to_contain_text("Uploaded slide")
-    expect(page.locator("#upload-percent")).to_have_text("100 %")
+    expect(page.locator("#upload-percent")).to_have_text("2 files · 100 %")
+    lines = page.locator("#upload-result li")
+    expect(lines).to_have_count(2)
+    expect(lines.first).to_have_class("error")
+    expect(lines.first).to_contain_text(re.compile(r"^notes\.svs: .*notes\.svs"))  # which file, and why
+    expect(lines.nth(1).locator("a")).to_contain_text("Uploaded slide")
     page.screenshot(path=str(ARTIFACTS / "upload.png"))
+
+    page.set_input_files("#file", str(samples["svs"]))  # the same bytes again: found, not stored twice
+    page.click("#upload-form button[type=submit]")
+    expect(page.locator("#upload-result a")).to_contain_text("Already stored as slide")
+    expect(page.locator("#upload-percent")).to_have_text("100 %")
     page.click("#upload-result a")
     wait_until_drawn(page)
     page.close()

@@ -14,7 +14,6 @@ first) becomes the active one, the L1 one is there to compare and to switch to
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import sys
@@ -24,13 +23,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pathodesk.ml.data import group_split
 from pathodesk.ml.model_folder import CARD_FILE, MODEL_FILE
 from pathodesk.ml.registry import GENERAL_TYPE
 from pathodesk.ml.superres_data import HighResImage, bicubic, cropped_to_multiple, degrade, read_images
 from pathodesk.ml.superres_losses import TissueFeatures
 from pathodesk.ml.superres_model import load_superres_model, super_resolve
 from pathodesk.ml.superres_nets import SuperResolutionNet
+from pathodesk.ml.superres_split import native_tiles, patient_splits
 from pathodesk.ml.superres_train import (
     SuperResConfig,
     SuperResRun,
@@ -44,20 +43,14 @@ SHARED_DATA = Path(os.environ.get("PATHODESK_SHARED_DATA_DIR", ROOT.parent / "sh
 SOURCE = "he-40x-sr-monuseg"
 EXTRA_SOURCE = "monuseg-nuclei-xml"  # 7 more 40x MoNuSeg patients, training only
 FEATURE_MODEL = ROOT / "src" / "pathodesk" / "shipped_models" / "lung" / "model.pt"
-SPLIT = (0.6, 0.2, 0.2)
 
 
-def monuseg_tiles(root: Path) -> list[HighResImage]:
-    rows = list(csv.DictReader((root / "labels.csv").open()))
-    return [
-        HighResImage(np.ascontiguousarray(cv2.imread(str(root / row["path"]))[..., ::-1]), row["patient_id"])
-        for row in rows
-    ]
-
-
-def patient_splits(images: list[HighResImage]) -> dict[str, list[HighResImage]]:
-    train, validation, test = group_split(images, SPLIT, seed=0)
-    return {"train": train, "validation": validation, "test": test}
+def monuseg_splits(root: Path) -> dict[str, list[HighResImage]]:
+    """The source's tiles, read, in the package's split by patient (``ml.superres_split``)."""
+    return {
+        name: [HighResImage(np.ascontiguousarray(cv2.imread(str(t.path))[..., ::-1]), t.group) for t in tiles]
+        for name, tiles in patient_splits(native_tiles(root)).items()
+    }
 
 
 def extra_training_tiles(root: Path, held_out: list[HighResImage]) -> list[HighResImage]:
@@ -136,7 +129,7 @@ def main() -> None:
     root = SHARED_DATA / SOURCE
     if not root.is_dir():
         sys.exit(f"needs {root} (PATHODESK_SHARED_DATA_DIR)")
-    splits = patient_splits(monuseg_tiles(root))
+    splits = monuseg_splits(root)
     splits["train"] += extra_training_tiles(SHARED_DATA / EXTRA_SOURCE, splits["validation"] + splits["test"])
     features = TissueFeatures(FEATURE_MODEL)
     described = ", ".join(f"{name} {len(images)} patients" for name, images in splits.items())

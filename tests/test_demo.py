@@ -13,9 +13,9 @@ from pathodesk.accounts import create_user
 from pathodesk.analysis.ihc_job import last_ihc_score
 from pathodesk.analysis.job_names import IHC_KIND
 from pathodesk.cli.common import open_database
-from pathodesk.cli.demo import MOSAIC_NOTE, load_demo
+from pathodesk.cli.demo import LOW_RESOLUTION_NOTE, MOSAIC_NOTE, load_demo
 from pathodesk.config import Settings
-from pathodesk.db.models import Annotation, Exam, Job, ReviewRound, Role, Slide, SlideStatus
+from pathodesk.db.models import Annotation, Exam, Job, ResolutionState, ReviewRound, Role, Slide, SlideStatus
 from tests.support.paths import SAMPLE_DIR
 
 
@@ -63,6 +63,11 @@ def test_with_shared_data_the_ai_has_found_and_an_expert_signed(
     assert lung.status == SlideStatus.reviewed and thyroid.status == SlideStatus.analyzed
     assert loaded["TCGA-XK-AAJU-01A-01-TS1_small_wsi.dcm"][1] == "prostate"
     assert loaded["TCGA-CR-7395-01A-01-TS1.svs"][1] == "head_neck"
+    low, low_type = loaded["low-resolution-demo.tiff"]  # E1: the models' held-out patients, kept at 1/8
+    assert low_type == "various" and low.description == LOW_RESOLUTION_NOTE
+    assert low.resolution_state == ResolutionState.low and low.store_downsample == 8
+    assert (low.width, low.height, low.mpp) == (2000, 2000, 0.25)  # the scan's size and pixel
+    assert low.stored_bytes is not None and low.stored_bytes < low.byte_size / 20
     with open_database(settings).session() as session:
         found = session.scalars(select(Annotation).where(Annotation.slide_id == lung.id)).all()
         assert [a.label for a in found if a.source == "ai"] == ["lung_aca"]  # the tumour, outlined

@@ -1,6 +1,7 @@
 """The demo as a Chinese-speaking pathologist first sees it (issue 21, items 2 and 9): the
 worklist, the analysed lung mosaic with its heatmap and signed-off review and its case report,
-the thyroid mosaic with its weak-model warning, the Ki-67 hot spot counted. Screenshots:
+the thyroid mosaic with its weak-model warning, the Ki-67 hot spot counted, the low-resolution
+slide read at 40× by super-resolution. Screenshots:
 test-artifacts/tour-zh-*.png."""
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def test_the_demo_in_chinese(
     submit_login(page, "expert-a")
     page.wait_for_url(f"{live_server.url}/")
     ready(page)
-    expect(page.locator("h1")).to_have_text("切片（9）")
+    expect(page.locator("h1")).to_have_text("切片（10）")
     page.screenshot(path=str(ARTIFACTS / "tour-zh-worklist.png"), full_page=True)
     page.goto(f"{live_server.url}/?mine=review")  # awaiting review: the thyroid mosaic, the Ki-67 count
     ready(page)
@@ -81,3 +82,14 @@ def test_the_demo_in_chinese(
     expect(page.locator("#ihc-index")).to_contain_text("Ki-67 指数")
     page.wait_for_function("() => Number(document.getElementById('viewer').dataset.nucleiShown) > 500")
     page.screenshot(path=str(ARTIFACTS / "tour-zh-ki67.png"))
+
+    page.goto(f"{live_server.url}/")  # held-out 40× tissue kept at 1/8, read at 40× by super-resolution
+    ready(page)
+    page.click("text=low-resolution-demo.tiff")
+    ready(page)
+    wait_until_drawn(page)
+    page.click("[data-magnification='40']")
+    expect(page.locator("#superres-badge")).to_have_text("超分辨率 ×8")
+    page.wait_for_timeout(600)  # the zoom animates
+    wait_until_drawn(page)
+    page.screenshot(path=str(ARTIFACTS / "tour-zh-low-resolution-40x.png"))

@@ -1,20 +1,24 @@
 """What ``make demo`` loads (issue 21, item 2): slides where the AI finds something, the real
 sample slides under the disease types they are, a finished analysis and a signed-off review,
-and a Ki-67 stained region with its hot spot counted.
+a Ki-67 stained region with its hot spot counted, and a slide kept at low resolution.
 
 With ``../shared/data`` there: a lung and a thyroid mosaic built from their models' held-out
 test tiles (marked as such in their descriptions), analysed before the server starts, the
 lung one signed off by the demo pathologist; the shared whole-slide samples under fitting
-disease types. Without it: the PyPI sample slides, and a line saying how to get the rest.
-Running it again adds nothing twice (ingest recognises the same bytes).
+disease types; native 40× tissue of the super-resolution models' held-out patients, kept at
+1/8 of its resolution (E1) and read at full magnification by super-resolution (E8). Without
+it: the PyPI sample slides, and a line saying how to get the rest. Running it again adds
+nothing twice (ingest recognises the same bytes).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
 from sqlalchemy import select
 
 from pathodesk.analysis.job_names import IHC_KIND
@@ -30,7 +34,10 @@ from pathodesk.jobs import queue
 from pathodesk.jobs.worker import WorkerPool
 from pathodesk.lifecycle.kinds import all_job_kinds
 from pathodesk.ml.registry import SHIPPED_DIR
+from pathodesk.ml.superres_split import native_tiles, patient_splits
 from pathodesk.sampledata import ensure_samples, shared_slides
+from pathodesk.slides.pyramid import write_pyramid
+from pathodesk.slides.raster_backend import RasterSlideReader
 
 GENERIC_LABELS = [{"name": "tumour", "color": "#d62728"}, {"name": "normal", "color": "#2ca02c"}]
 # the sample slides' tissue (TCGA project codes in their names), as disease types without a model
@@ -50,6 +57,17 @@ MOSAIC_NOTE = (  # demo data, written in both languages as the sign-off is
     " 演示：由模型留出的测试图块拼成（非真实切片），真实肿瘤位置已知。"
 )
 SIGN_OFF = "Adenocarcinoma region outlined by the AI checked and confirmed. 腺癌区域经复核确认。"
+# E1 and E8: the super-resolution models' held-out patients, 2 × 2 native 40× tiles, kept at 1/8
+SUPERRES_SOURCE = Path("he-40x-sr-monuseg")
+SUPERRES_MPP = 0.25  # MoNuSeg's 40× tiles (0.246–0.253 µm/px in their XML)
+LOW_RESOLUTION = 8
+LOW_RESOLUTION_TYPE = ("various", "Various organs (sample)")
+LOW_RESOLUTION_NOTE = (
+    "Demo: native 40× tissue of 4 patients the super-resolution models never saw (2 × 2 tiles), kept at"
+    " 1/8 of its resolution, 1/64 of its pixels; finer views are generated."
+    " 演示：超分辨率模型从未见过的 4 名患者的原生 40× 组织（2 × 2 图块），以 1/8 分辨率（1/64 像素）保存；"
+    "更精细的视图由超分辨率生成。"
+)
 ANALYSIS_WAIT_S = 600
 
 
@@ -60,6 +78,8 @@ class DemoCase:
     disease_type: str
     paths: list[Path]
     mosaic: bool = False
+    store_downsample: int | None = None  # None: as its disease type says
+    description: str | None = None
 
 
 def sample_type(path: Path) -> tuple[str, str]:
@@ -93,6 +113,27 @@ def _mosaics(settings: Settings, out: Path) -> list[DemoCase]:
     return made
 
 
+def _low_resolution(settings: Settings, out: Path) -> list[DemoCase]:
+    """The super-resolution models' test patients side by side (the same bytes on every run),
+    stored as a 40× scan kept at 1/8 would be."""
+    root = settings.shared_data_dir / SUPERRES_SOURCE
+    if not (root / "labels.csv").is_file():
+        return []
+    path = out / "low-resolution-demo.tiff"
+    if not path.is_file():
+        held_out = patient_splits(native_tiles(root))["test"][:4]
+        tiles = [np.asarray(Image.open(tile.path).convert("RGB")) for tile in held_out]
+        side = min(min(tile.shape[:2]) for tile in tiles)
+        row = [tile[:side, :side] for tile in tiles]
+        grid = np.vstack([np.hstack(row[:2]), np.hstack(row[2:])]) if len(row) == 4 else np.hstack(row)
+        out.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}")  # whole or not at all: a stopped demo starts it again
+        write_pyramid(RasterSlideReader.from_array(grid), partial, mpp=SUPERRES_MPP)
+        partial.replace(path)
+    case = DemoCase("DEMO-PATIENT-4", "DEMO-LOW-RES-1", LOW_RESOLUTION_TYPE[0], [path])
+    return [replace(case, store_downsample=LOW_RESOLUTION, description=LOW_RESOLUTION_NOTE)]
+
+
 def demo_cases(settings: Settings) -> list[DemoCase]:
     cases = []
     samples = ensure_samples(settings.sample_dir)
@@ -107,7 +148,8 @@ def demo_cases(settings: Settings) -> list[DemoCase]:
     ki67 = settings.shared_data_dir / KI67_SAMPLE
     if ki67.is_file():
         cases.append(DemoCase("DEMO-PATIENT-3", "DEMO-KI67-1", "ki67", [ki67]))
-    return cases + _mosaics(settings, settings.data_dir / "demo")
+    out = settings.data_dir / "demo"
+    return cases + _mosaics(settings, out) + _low_resolution(settings, out)
 
 
 def _hot_spot_job(db: Database, slide_id: int, owner_id: int | None) -> int | None:
@@ -157,8 +199,11 @@ def load_demo(settings: Settings, owner: str) -> None:
     mosaics: dict[int, str] = {}  # slide id -> disease type
     ki67: list[int] = []
     loaded, failed = 0, 0
+    described: dict[int, str] = {}  # slide id -> its demo note
     for case in demo_cases(settings):
-        if not case.mosaic:
+        if case.disease_type == LOW_RESOLUTION_TYPE[0]:
+            _ensure_disease_type(db, *LOW_RESOLUTION_TYPE)
+        elif not case.mosaic:
             _ensure_disease_type(db, case.disease_type, sample_type(case.paths[0])[1])
         good, bad = ingest_paths(
             settings,
@@ -168,12 +213,15 @@ def load_demo(settings: Settings, owner: str) -> None:
             disease_type=case.disease_type,
             owner=owner,
             show_progress=False,
+            store_downsample=case.store_downsample,
         )
         loaded, failed = loaded + len(good), failed + len(bad)
         for item in bad:
             print(f"demo: skipped {item['path']}: {item['error']}")
         if case.mosaic:
             mosaics |= {int(str(item["slide_id"])): case.disease_type for item in good}
+        if case.description:
+            described |= {int(str(item["slide_id"])): case.description for item in good}
         if case.disease_type == "ki67":
             ki67 += [int(str(item["slide_id"])) for item in good]
     with db.session() as session:
@@ -185,6 +233,10 @@ def load_demo(settings: Settings, owner: str) -> None:
             slide.description = MOSAIC_NOTE
             if slide.status == SlideStatus.uploaded:
                 fresh.append(slide_id)
+        for slide_id, note in described.items():
+            slide = session.get(Slide, slide_id)
+            if slide is not None:
+                slide.description = note
     print(f"demo: {loaded} slides loaded, {failed} could not be read")
     counts = [job for job in (_hot_spot_job(db, slide_id, owner_id) for slide_id in ki67) if job is not None]
     if counts:

@@ -27,6 +27,7 @@ SHIPPED_NAMES = (
     N_("Multiplex immunofluorescence (sample)"),
     N_("Ki-67 immunohistochemistry (sample)"),
     N_("Other tissue (sample)"),
+    N_("Various organs (sample)"),
 )
 
 TERMS: dict[str, dict[str, str]] = {

@@ -100,7 +100,7 @@ uploadForm.addEventListener("submit", async (event) => {
     for (const [name, value] of fields) if (name !== "file") body.append(name, value);
     body.append("file", file);
     const show = (loaded) => {
-      const value = Math.round((100 * (sent + loaded)) / total);
+      const value = Math.min(100, Math.round((100 * (sent + loaded)) / total)); // the form adds a few bytes
       bar.value = value;
       percent.textContent = files.length > 1
         ? t("file {number} of {count} · {percent} %", { number: index + 1, count: files.length, percent: value })

@@ -155,6 +155,7 @@ function wireImport({ slideId, message, loadView }) {
       showError(message, t("Import failed: {error}", { error: error.message }));
     }
     event.target.value = "";
+    event.target.dispatchEvent(new Event("cleared")); // its picker says no file again
   });
 }
 

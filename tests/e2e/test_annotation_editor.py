@@ -240,3 +240,26 @@ def test_conflicting_saves_and_sign_off_in_the_browser(
     assert b'PartOfGroup="lung_scc"' in archive.read(f"slide-{slide_id}/round-1.xml")
     expert.close()
     admin.close()
+
+
+def test_an_asap_file_imported_from_the_panel(
+    browser: Browser, live_server: LiveServer, accounts: Accounts, samples: dict[str, Path], tmp_path: Path
+) -> None:
+    """The panel's import: the outline appears in the list, and the picker, in the page's own
+    words, says which file was chosen and then that none is."""
+    slide_id = ingest(live_server.url, "expert-a", samples["svs"], accounts.exam_a_id)
+    outline = tmp_path / "from-asap.xml"
+    outline.write_text(
+        '<ASAP_Annotations><Annotations><Annotation Name="focus" Type="Polygon" PartOfGroup="lung_aca">'
+        '<Coordinates><Coordinate Order="0" X="600" Y="600"/><Coordinate Order="1" X="900" Y="600"/>'
+        '<Coordinate Order="2" X="900" Y="900"/><Coordinate Order="3" X="600" Y="900"/></Coordinates>'
+        "</Annotation></Annotations></ASAP_Annotations>"
+    )
+    page = logged_in_page(browser, live_server, "expert-a")
+    open_editor(page, live_server, slide_id)
+    chosen = page.locator(".annotation-files .file-names")
+    expect(chosen).to_have_text("No file chosen")
+    page.set_input_files("#annotation-import", str(outline))
+    expect(page.locator("#annotation-rows tr")).to_have_count(1)
+    expect(page.locator("#annotation-rows tr select.relabel")).to_have_value("lung_aca")
+    expect(chosen).to_have_text("No file chosen")  # taken in: the picker is free again

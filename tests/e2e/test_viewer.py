@@ -126,9 +126,12 @@ def test_upload_page_shows_progress_and_errors(
     expect(page.locator("#exam-select")).to_contain_text("E-UP")
 
     expect(page.locator("#upload-percent")).to_be_hidden()  # no bar before anything is sent
+    chosen = page.locator(".file-pick .file-names")  # the page's words, not the browser's
+    expect(chosen).to_have_text("No file chosen")
     bad = tmp_path / "notes.svs"
     bad.write_text("not a slide at all")
     page.set_input_files("#file", [str(bad), str(samples["svs"])])  # several at once, one refused
+    expect(chosen).to_have_text("2 files")
     page.click("#upload-form button[type=submit]")
     expect(page.locator("#upload-percent")).to_have_text("2 files · 100 %")
     lines = page.locator("#upload-result li")

@@ -13,6 +13,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pathodesk.config import Settings
 from pathodesk.db.models import Slide
 from pathodesk.db.session import Database
 from pathodesk.errors import Cancelled
@@ -20,6 +21,7 @@ from pathodesk.i18n import N_
 from pathodesk.jobs.context import JobContext
 from pathodesk.qc.at_ingest import checked
 from pathodesk.qc.colour_reference import current_reference, report_key
+from pathodesk.slides.base import SlideReader
 from pathodesk.slides.overview import with_overview_levels
 from pathodesk.slides.superresolved import open_scan
 from pathodesk.storage.files import slide_file
@@ -39,6 +41,11 @@ def files_to_recheck(session: Session, key: str) -> list[int]:
     return sorted(chosen[sha256] for sha256 in stale)
 
 
+def open_for_qc(settings: Settings, slide: Slide) -> SlideReader:
+    """A stored slide as QC saw its scan: scan coordinates, with overview levels."""
+    return with_overview_levels(open_scan(slide_file(settings, slide)))
+
+
 def _recheck(context: JobContext, slide_id: int) -> bool | None:
     """The file's new verdict, written to all its slides; None if it could not be checked."""
     settings = context.settings
@@ -46,11 +53,11 @@ def _recheck(context: JobContext, slide_id: int) -> bool | None:
         slide = session.get(Slide, slide_id)
         if slide is None:
             return None  # deleted meanwhile
-        sha256, path = slide.sha256, slide_file(settings, slide)
-    try:
-        reader = with_overview_levels(open_scan(path))
-    except (OSError, ValueError):
-        return None
+        sha256 = slide.sha256
+        try:
+            reader = open_for_qc(settings, slide)
+        except (OSError, ValueError):
+            return None
     try:
         passed, report = checked(reader, sha256, settings, replace=True)
     finally:

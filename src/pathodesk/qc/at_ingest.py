@@ -12,7 +12,7 @@ import logging
 from pathodesk.config import Settings
 from pathodesk.qc.colour_reference import current_reference
 from pathodesk.qc.overlays import write_images
-from pathodesk.qc.report import QcReport, run_qc
+from pathodesk.qc.report import run_qc
 from pathodesk.sampledata import SampleDataError
 from pathodesk.slides.base import SlideReader
 
@@ -40,7 +40,7 @@ def checked(
     ``replace``: over those of an earlier run (``lifecycle.qc_recheck``)."""
     try:
         reference = current_reference(settings)
-        report: QcReport = run_qc(reader, reference.histogram)
+        report = run_qc(reader, reference.histogram)
         write_images(report, settings.qc_dir / sha256, replace=replace)
     except (SampleDataError, OSError, ValueError) as exc:
         log.warning("quality control could not run on slide %s: %s", sha256[:12], type(exc).__name__)

@@ -140,6 +140,11 @@ def clear_reference(settings: Settings) -> None:
     _path(settings).unlink(missing_ok=True)
 
 
+def source_of(key: str) -> str:
+    """ "built-in" or "lab", as pages and the API name a reference."""
+    return BUILT_IN if key == BUILT_IN else "lab"
+
+
 def report_key(report: dict[str, object] | None) -> str:
     """The reference key a stored QC report was made against."""
     described = (report or {}).get("colour_reference")

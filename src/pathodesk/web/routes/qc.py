@@ -14,11 +14,10 @@ from pathodesk.audit import record_by
 from pathodesk.config import Settings
 from pathodesk.db.models import Slide, User, utcnow
 from pathodesk.errors import NotFoundError, ValidationFailedError
-from pathodesk.lifecycle.qc_recheck import QC_RECHECK_JOB
+from pathodesk.lifecycle.qc_recheck import QC_RECHECK_JOB, open_for_qc
 from pathodesk.lifecycle.schedule import submit_storage_job
 from pathodesk.qc.checks import CHECKS
 from pathodesk.qc.colour_reference import (
-    BUILT_IN,
     ColourReference,
     clear_reference,
     current_reference,
@@ -26,11 +25,9 @@ from pathodesk.qc.colour_reference import (
     report_key,
     save_reference,
     slide_histogram,
+    source_of,
 )
 from pathodesk.qc.overlays import IMAGE_NAMES, THUMBNAIL_NAME, image_names
-from pathodesk.slides.overview import with_overview_levels
-from pathodesk.slides.superresolved import open_scan
-from pathodesk.storage.files import slide_file
 from pathodesk.web.deps import AdminUser, CurrentUser, DbSession, IdValue, RecordId, StateDep
 from pathodesk.web.route_helpers import cached_image_response, slide_handle, start_queued, visible_slide
 
@@ -74,7 +71,7 @@ def qc_summary(settings: Settings, slide: Slide) -> QcPublic:
             for check in image_names(directory)
         ],
         limits={name: check.score_range for name, check in CHECKS.items()},
-        colour_reference=BUILT_IN if key == BUILT_IN else "lab",
+        colour_reference=source_of(key),
         colour_reference_slide_id=described.get("slide_id") if isinstance(described, dict) else None,
     )
 
@@ -117,7 +114,7 @@ class ColourReferencePublic(BaseModel):
 def _public(session: Session, reference: ColourReference, job_id: int | None = None) -> ColourReferencePublic:
     setter = session.get(User, reference.set_by) if reference.set_by else None
     return ColourReferencePublic(
-        source=BUILT_IN if reference.slide_id is None else "lab",
+        source=source_of(reference.key),
         slide_id=reference.slide_id,
         set_by_name=setter.name if setter else None,
         set_at=reference.set_at,
@@ -148,7 +145,7 @@ def set_colour_reference(
     again against them (a job)."""
     slide = visible_slide(session, admin, body.slide_id)
     try:
-        reader = with_overview_levels(open_scan(slide_file(state.settings, slide)))
+        reader = open_for_qc(state.settings, slide)
     except OSError:
         raise ValidationFailedError("This slide's file cannot be read.") from None
     try:

@@ -13,6 +13,7 @@ from pathodesk.ingest import ingest_staged, stage_copy
 from pathodesk.slides import open_slide
 from pathodesk.slides.pyramid import write_pyramid
 from pathodesk.slides.raster_backend import RasterSlideReader
+from pathodesk.tissue import detect_tissue
 
 
 def blurred_copy(svs: Path, destination: Path) -> Path:
@@ -29,6 +30,27 @@ def cast_copy(svs: Path, destination: Path, gains: tuple[float, float, float]) -
     return write_pyramid(
         RasterSlideReader.from_array(np.clip(pixels, 0, 255).astype(np.uint8)), destination, mpp=0.499
     )
+
+
+def tissue_crop(svs: Path) -> np.ndarray:
+    """Level-0 pixels of the largest square well inside the slide's tissue: no glass in view."""
+    reader = open_slide(svs)
+    found = detect_tissue(reader)
+    depth = cv2.distanceTransform(found.mask.astype(np.uint8), cv2.DIST_L2, 3)
+    y, x = np.unravel_index(int(depth.argmax()), depth.shape)
+    half = int(depth.max() / 1.5 * found.downsample)
+    centre = (int(x * found.downsample), int(y * found.downsample))
+    return reader.read_region((centre[0] - half, centre[1] - half), 0, (2 * half, 2 * half))
+
+
+def fluorescent(pixels: np.ndarray) -> np.ndarray:
+    """A bright-field image made dark field: the tissue glows green where it absorbed light,
+    on black with a little camera noise."""
+    density = -np.log10(np.clip(pixels[..., :3].mean(axis=2), 1, 255) / 255)
+    glow = np.zeros((*density.shape, 3), np.float32)
+    glow[..., 1], glow[..., 2] = density * 200, density * 80
+    noisy = glow + np.random.default_rng(0).normal(6, 2, glow.shape)
+    return np.clip(noisy, 0, 255).astype(np.uint8)
 
 
 def ingest_slide(

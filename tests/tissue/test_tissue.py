@@ -11,7 +11,9 @@ import pytest
 from PIL import Image
 
 from pathodesk.slides import open_slide
+from pathodesk.slides.raster_backend import RasterSlideReader
 from pathodesk.tissue import detect_tissue, mask_to_polygons, pen_ink, tile_grid, tissue_mask
+from tests.support.slides import fluorescent, tissue_crop
 
 TISSUE_ROLES = {
     "tissue",
@@ -44,6 +46,56 @@ def test_cmu_slide_tissue_is_found_where_the_stain_is(samples: dict[str, Path]) 
     glass = small.min(axis=2) > 225
     assert (found.mask & glass).mean() < 0.02
     assert (found.mask | glass).mean() > 0.9
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / max(1, (a | b).sum()))
+
+
+@pytest.fixture(scope="module")
+def cmu(samples: dict[str, Path]) -> tuple[np.ndarray, np.ndarray]:
+    """The CMU slide's level-0 pixels and its tissue mask at 1.25x."""
+    reader = open_slide(samples["svs"])
+    return reader.read_region((0, 0), 0, reader.info.dimensions), detect_tissue(reader).mask
+
+
+def test_a_crop_inside_the_tissue_is_tissue_throughout(samples: dict[str, Path]) -> None:
+    """No glass in view: Otsu would split the tissue's own colours (it found 76 % of it)."""
+    crop = RasterSlideReader.from_array(tissue_crop(samples["svs"]), 0.499)
+    assert detect_tissue(crop).fraction > 0.98
+
+
+@pytest.mark.parametrize("gains", [(1.05, 1.0, 0.8), (0.85, 0.95, 1.05)], ids=["yellow", "blue"])
+def test_glass_under_a_colour_cast_stays_glass(
+    cmu: tuple[np.ndarray, np.ndarray], gains: tuple[float, float, float]
+) -> None:
+    """A white balance off tints the glass (saturation 0.2) but leaves it bright."""
+    pixels, mask = cmu
+    cast = np.clip(pixels.astype(np.float32) * np.asarray(gains), 0, 255).astype(np.uint8)
+    assert _iou(detect_tissue(RasterSlideReader.from_array(cast, 0.499)).mask, mask) > 0.85
+
+
+def test_in_dark_field_the_tissue_is_what_glows(cmu: tuple[np.ndarray, np.ndarray]) -> None:
+    """Fluorescence: the CMU section made to glow green where it absorbs light, on black."""
+    pixels, mask = cmu
+    found = detect_tissue(RasterSlideReader.from_array(fluorescent(pixels), 0.499))
+    assert found.dark_field and _iou(found.mask, mask) > 0.85
+
+
+def test_fluorescence_ihc_and_small_crops(shared_data: Path) -> None:
+    """The sample crops where the tissue fills the view, is pale under a dark stain, or glows."""
+    crops = shared_data / "openslide-os-crops-ometiff"
+    filled = detect_tissue(open_slide(crops / "OS-1-detail.ome.tif"))  # 250 µm of H&E, all tissue
+    assert filled.fraction > 0.95
+    ihc = detect_tissue(open_slide(crops / "OS-2-ndpi.ome.tif"))  # Ki-67: pale blue cells, brown nuclei
+    saturation, value = ihc.thumbnail_hsv[..., 1], ihc.thumbnail_hsv[..., 2]
+    glass = (saturation < 0.08) & (value > 0.85)
+    assert ihc.fraction > 0.4 and (glass & ~ihc.mask).sum() > 0.7 * glass.sum()  # the gap stays glass
+    core = detect_tissue(
+        open_slide(shared_data / "wsi-samples" / "small_vectra_multiplex_fluorescence.qptiff")
+    )
+    height, width = core.mask.shape
+    assert 0.3 < core.fraction < 0.7 and core.mask[height // 2, width // 3]  # the round core, left of centre
 
 
 def test_pen_strokes_on_real_tissue_are_not_tissue(samples: dict[str, Path]) -> None:

@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image
 
 from pathodesk.slides.base import SlideReader
-from pathodesk.tissue.mask import TissueParams, hsv, tissue_mask_hsv
+from pathodesk.tissue.mask import TissueParams, hsv, is_dark_field, tissue_mask_hsv
 
 # Magnification-equivalent convention used across PathoDesk: 10 µm/px is 1x.
 MICRONS_AT_1X = 10.0
@@ -22,6 +22,7 @@ class SlideTissue:
     thumbnail_hsv: np.ndarray  # its HSV (tissue.mask.hsv), computed once for every check
     downsample: float  # level-0 pixels per mask pixel
     mask_mpp: float | None
+    dark_field: bool = False  # fluorescence: the bright-field QC checks do not apply
 
     @property
     def fraction(self) -> float:
@@ -44,5 +45,10 @@ def detect_tissue(reader: SlideReader, params: TissueParams = TissueParams()) ->
     mpp = slide_mpp * actual
     image_hsv = hsv(thumbnail)
     return SlideTissue(
-        tissue_mask_hsv(image_hsv, mpp, params), thumbnail, image_hsv, actual, mpp if info.mpp_x else None
+        tissue_mask_hsv(image_hsv, mpp, params),
+        thumbnail,
+        image_hsv,
+        actual,
+        mpp if info.mpp_x else None,
+        is_dark_field(image_hsv),
     )

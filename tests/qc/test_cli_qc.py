@@ -13,8 +13,10 @@ from pathodesk.config import Settings
 from pathodesk.qc.checks import CHECKS
 from pathodesk.qc.colour_reference import lab_reference, save_reference, slide_histogram
 from pathodesk.slides import open_slide
+from pathodesk.slides.pyramid import write_pyramid
+from pathodesk.slides.raster_backend import RasterSlideReader
 from tests.support.paths import SAMPLE_DIR
-from tests.support.slides import blurred_copy, cast_copy
+from tests.support.slides import blurred_copy, cast_copy, fluorescent, tissue_crop
 
 
 def qc(*paths: Path, data_dir: Path | None = None) -> tuple[int, dict[str, object], str]:
@@ -58,3 +60,47 @@ def test_qc_measures_colour_against_the_labs_reference_slide(
     save_reference(Settings(data_dir=tmp_path / "data"), lab_reference(histogram, 1, None, datetime.now(UTC)))
     _, report, _ = qc(yellowish, data_dir=tmp_path / "data")
     assert report["checks"]["colour"] == {"score": 0.0, "passed": True, "conditional_entropy": 1.0}  # type: ignore[index]
+
+
+def test_with_no_glass_in_view_the_light_is_not_judged_by_the_tissue(
+    samples: dict[str, Path], tmp_path: Path
+) -> None:
+    """A crop inside the tissue: its tissue is all found, and exposure, which needs glass to
+    measure the light, reports no glass brightness instead of calling the tissue dark glass."""
+    crop = write_pyramid(
+        RasterSlideReader.from_array(tissue_crop(samples["svs"])), tmp_path / "c.tiff", mpp=0.499
+    )
+    _, report, _ = qc(crop)
+    checks = report["checks"]
+    assert isinstance(checks, dict)
+    assert checks["tissue_coverage"]["score"] > 0.98
+    exposure = checks["exposure"]
+    assert exposure["score"] is None and exposure["glass_brightness"] is None and exposure["passed"] is True
+    assert 100 < exposure["tissue_brightness"] < 225
+    text = subprocess.run(
+        [sys.executable, "-m", "pathodesk.cli", "qc", str(crop)], capture_output=True, text=True, check=False
+    ).stdout
+    assert "ok: exposure —" in text
+
+
+def test_on_a_fluorescence_slide_the_bright_field_checks_do_not_apply(
+    samples: dict[str, Path], tmp_path: Path
+) -> None:
+    """Stain colour, ink, folds, bubbles and glass brightness mean nothing in dark field: they
+    are reported as not applicable, not flagged (the glow is green, the hue of marker ink)."""
+    reader = open_slide(samples["svs"])
+    glowing = fluorescent(reader.read_region((0, 0), 0, reader.info.dimensions))
+    path = write_pyramid(RasterSlideReader.from_array(glowing), tmp_path / "glow.tiff", mpp=0.499)
+    code, report, _ = qc(path)
+    checks = report["checks"]
+    assert isinstance(checks, dict)
+    assert code == 0 and report["passed"] is True
+    assert 0.2 < checks["tissue_coverage"]["score"] < 0.5 and checks["blur"]["score"] is not None
+    bright_field = {name for name, check in CHECKS.items() if check.bright_field_only}
+    assert bright_field == {"colour", "pen", "folds", "bubbles", "exposure"}
+    for name in bright_field:
+        assert checks[name] == {"score": None, "passed": True, "applies": False}
+    text = subprocess.run(
+        [sys.executable, "-m", "pathodesk.cli", "qc", str(path)], capture_output=True, text=True, check=False
+    ).stdout
+    assert "not applicable: pen marks —" in text

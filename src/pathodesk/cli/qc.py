@@ -39,10 +39,16 @@ def cmd_qc(args: argparse.Namespace) -> int:
         checks = result["checks"]
         assert isinstance(checks, dict)
         for name, check in checks.items():
-            verdict = _("ok") if check["passed"] else _("flagged")
-            lines.append(f"  {verdict}: {term(cli_locale(), 'qc', name)} {check['score']}")
+            score = "—" if check["score"] is None else check["score"]  # not measurable on this slide
+            lines.append(f"  {_verdict(check)}: {term(cli_locale(), 'qc', name)} {score}")
     emit(args, next(iter(results.values())) if len(results) == 1 else {"slides": results}, "\n".join(lines))
     return 0 if all(r["passed"] for r in results.values()) else 1
+
+
+def _verdict(check: dict[str, object]) -> str:
+    if check.get("applies") is False:  # a bright-field check on a fluorescence slide
+        return _("not applicable")
+    return _("ok") if check["passed"] else _("flagged")
 
 
 def register(add: AddCommand) -> None:

@@ -44,7 +44,7 @@ class QcInput:
 
 @dataclass(frozen=True)
 class CheckResult:
-    score: float
+    score: float | None  # None: not measurable on this slide (e.g. no glass in view)
     passed: bool
     mask: np.ndarray  # thumbnail pixels, True where the check flags the slide
     details: dict[str, Any] = field(default_factory=dict)
@@ -57,6 +57,7 @@ class QcCheck:
     threshold: Any  # in the check's own unit (see each entry)
     run: Callable[[QcInput, Any], CheckResult]
     at_least: bool = False  # a plain number threshold is the score's lowest passing value
+    bright_field_only: bool = False  # judges stain, ink or glass: meaningless on fluorescence
 
     @property
     def hex_colour(self) -> str:
@@ -165,13 +166,13 @@ class ExposureLimits:
 def _exposure(qc: QcInput, limits: ExposureLimits) -> CheckResult:
     thumbnail, mask = qc.tissue.thumbnail, qc.tissue.mask
     stats = exposure_stats(thumbnail, mask)
-    glass, tissue = stats["glass_brightness"], stats["tissue_brightness"]
+    glass, tissue = stats.glass_brightness, stats.tissue_brightness
+    glass_ok = glass is None or limits.glass_brightness[0] <= glass <= limits.glass_brightness[1]
     return CheckResult(
-        round(glass, 2),
-        limits.glass_brightness[0] <= glass <= limits.glass_brightness[1]
-        and limits.tissue_brightness[0] <= tissue <= limits.tissue_brightness[1],
+        None if glass is None else round(glass, 2),
+        glass_ok and limits.tissue_brightness[0] <= tissue <= limits.tissue_brightness[1],
         exposure_mask(thumbnail, mask),
-        {k: round(v, 4) for k, v in stats.items()},
+        {k: None if v is None else round(v, 4) for k, v in stats._asdict().items()},
     )
 
 
@@ -184,20 +185,22 @@ CHECKS: dict[str, QcCheck] = {
         # one lab (ThyHisTer, 6 slides, the only series here), slides of one staining batch
         # score 0.20-0.45 against each other, its paler batch 0.62-0.78 and 5-20 % channel
         # casts 0.64 and up; no second lab's series confirms the limit
-        QcCheck("colour", (255, 150, 0), 0.5, _colour),
-        QcCheck("pen", (30, 90, 255), 0.02, _pen),  # most share of the slide
+        QcCheck("colour", (255, 150, 0), 0.5, _colour, bright_field_only=True),
+        QcCheck("pen", (30, 90, 255), 0.02, _pen, bright_field_only=True),  # most share of the slide
         QcCheck(  # most share of the tissue area
             "folds",
             (150, 0, 200),
             0.05,
             _share_check(lambda qc: fold_mask(qc.tissue.thumbnail, qc.tissue.mask, qc.thumb_mpp)),
+            bright_field_only=True,
         ),
         QcCheck(  # most share of the tissue area
             "bubbles",
             (0, 190, 220),
             0.05,
             _share_check(lambda qc: bubble_mask(qc.tissue.thumbnail_hsv, qc.thumb_mpp)),
+            bright_field_only=True,
         ),
-        QcCheck("exposure", (240, 220, 0), ExposureLimits(), _exposure),
+        QcCheck("exposure", (240, 220, 0), ExposureLimits(), _exposure, bright_field_only=True),
     )
 }

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import cv2
 import numpy as np
 
+MIN_GLASS_SHARE = 0.02  # less glass than this in view (a crop inside the tissue): not measured
 
-def exposure_stats(rgb: np.ndarray, tissue: np.ndarray) -> dict[str, float]:
+
+class ExposureStats(NamedTuple):
+    glass_brightness: float | None  # median grey; None when there is hardly any glass
+    tissue_brightness: float  # median grey
+    clipped_fraction: float  # share of the image clipped white
+
+
+def exposure_stats(rgb: np.ndarray, tissue: np.ndarray) -> ExposureStats:
+    """Without glass in view the light source is not measured: the tissue's own brightness
+    says nothing about it."""
     grey = cv2.cvtColor(np.ascontiguousarray(rgb[..., :3]), cv2.COLOR_RGB2GRAY)
-    glass = grey[~tissue] if (~tissue).any() else grey.reshape(-1)
     stained = grey[tissue] if tissue.any() else grey.reshape(-1)
-    return {
-        "glass_brightness": float(np.median(glass)),
-        "tissue_brightness": float(np.median(stained)),
-        "clipped_fraction": float((_channel_min(rgb) >= 254).mean()),
-    }
+    glass = float(np.median(grey[~tissue])) if (~tissue).mean() >= MIN_GLASS_SHARE else None
+    return ExposureStats(glass, float(np.median(stained)), float((_channel_min(rgb) >= 254).mean()))
 
 
 def exposure_mask(rgb: np.ndarray, tissue: np.ndarray) -> np.ndarray:

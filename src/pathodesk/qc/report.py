@@ -1,6 +1,8 @@
 """Run every QC check on a slide and say pass/fail against its threshold (SPEC E2).
 
 Output shape (API.md): {"passed": bool, "checks": {name: {"score": x, "passed": bool, ...}}}.
+On a fluorescence slide the bright-field checks are not run: {"score": null, "passed": true,
+"applies": false}.
 Besides the scores, the report keeps the thumbnail and one mask per check (thumbnail pixels,
 True where the check flags the slide) so that people can see *where* a slide failed. The
 checks themselves, with their thresholds and colours, are the entries of ``checks.CHECKS``.
@@ -44,6 +46,10 @@ def run_qc(
     for check in CHECKS.values():
         if progress:
             progress(check.name)
+        if check.bright_field_only and tissue.dark_field:
+            report.masks[check.name] = np.zeros_like(tissue.mask)
+            report.checks[check.name] = {"score": None, "passed": True, "applies": False}
+            continue
         result = check.run(qc, check.threshold)
         report.masks[check.name] = result.mask
         report.checks[check.name] = {"score": result.score, "passed": result.passed, **result.details}

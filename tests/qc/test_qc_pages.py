@@ -1,0 +1,36 @@
+"""What the QC page and the viewer's QC table show for checks that cannot be measured on a
+slide: a fluorescence slide's bright-field checks, and glass brightness with no glass."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from pathodesk.config import Settings
+from pathodesk.slides import open_slide
+from pathodesk.slides.pyramid import write_pyramid
+from pathodesk.slides.raster_backend import RasterSlideReader
+from tests.support.accounts import Accounts
+from tests.support.http import login
+from tests.support.slides import fluorescent, ingest_slide
+
+
+def test_not_applicable_checks_say_so_in_both_languages(
+    app_client: TestClient, settings: Settings, accounts: Accounts, samples: dict[str, Path], tmp_path: Path
+) -> None:
+    reader = open_slide(samples["svs"])
+    glowing = fluorescent(reader.read_region((0, 0), 0, reader.info.dimensions))
+    path = write_pyramid(RasterSlideReader.from_array(glowing), tmp_path / "glow.tiff", mpp=0.499)
+    slide = ingest_slide(settings, path, accounts.exam_a_id, accounts.expert_a_id)
+    login(app_client, "expert-a")
+    page = app_client.get(f"/slides/{slide}/qc").text
+    assert page.count("not applicable") == 5 and "A bright-field check: this is a fluorescence slide." in page
+    assert "None" not in page and "QC passed" in page
+    viewer = app_client.get(f"/slides/{slide}").text
+    pen_row = re.search(r'<tr data-check="pen"[^>]*>(.*?)</tr>', viewer)
+    assert pen_row and re.findall(r"<td>(.*?)</td>", pen_row.group(1))[1:4:2] == ["—", "not applicable"]
+    assert viewer.count("<td>not applicable</td>") == 5
+    chinese = app_client.get(f"/slides/{slide}/qc", headers={"Accept-Language": "zh-CN"}).text
+    assert chinese.count("不适用") == 5 and "此切片为荧光切片" in chinese

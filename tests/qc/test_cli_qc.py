@@ -9,6 +9,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
 from pathodesk.config import Settings
 from pathodesk.qc.checks import CHECKS
 from pathodesk.qc.colour_reference import lab_reference, save_reference, slide_histogram
@@ -104,3 +106,17 @@ def test_on_a_fluorescence_slide_the_bright_field_checks_do_not_apply(
         [sys.executable, "-m", "pathodesk.cli", "qc", str(path)], capture_output=True, text=True, check=False
     ).stdout
     assert "not applicable: pen marks —" in text
+
+
+def test_on_empty_glass_only_the_tissue_coverage_fails(tmp_path: Path) -> None:
+    """No tissue: the coverage check says so; colour and exposure do not judge the glass as
+    badly stained or washed-out tissue."""
+    glass = np.clip(np.random.default_rng(0).normal(236, 3, (1200, 1600, 3)), 0, 255).astype(np.uint8)
+    path = write_pyramid(RasterSlideReader.from_array(glass), tmp_path / "glass.tiff", mpp=0.5)
+    code, report, _ = qc(path)
+    checks = report["checks"]
+    assert isinstance(checks, dict)
+    flagged = [name for name, check in checks.items() if not check["passed"]]
+    exposure = checks["exposure"]
+    assert code == 1 and flagged == ["tissue_coverage"] and checks["colour"]["score"] is None
+    assert exposure["tissue_brightness"] is None and 230 < exposure["glass_brightness"] < 240

@@ -129,6 +129,8 @@ def _blur(qc: QcInput, limits: BlurLimits) -> CheckResult:
 
 def _colour(qc: QcInput, max_mutual_information: float) -> CheckResult:
     thumbnail, mask = qc.tissue.thumbnail, qc.tissue.mask
+    if not mask.any():  # no stain to compare: the coverage check reports the empty slide
+        return CheckResult(None, True, mask)
     hist = colour_histogram(thumbnail, mask)
     reference = qc.reference_histogram
     mi = mutual_information(hist, reference)
@@ -168,9 +170,10 @@ def _exposure(qc: QcInput, limits: ExposureLimits) -> CheckResult:
     stats = exposure_stats(thumbnail, mask)
     glass, tissue = stats.glass_brightness, stats.tissue_brightness
     glass_ok = glass is None or limits.glass_brightness[0] <= glass <= limits.glass_brightness[1]
+    tissue_ok = tissue is None or limits.tissue_brightness[0] <= tissue <= limits.tissue_brightness[1]
     return CheckResult(
         None if glass is None else round(glass, 2),
-        glass_ok and limits.tissue_brightness[0] <= tissue <= limits.tissue_brightness[1],
+        glass_ok and tissue_ok,
         exposure_mask(thumbnail, mask),
         {k: None if v is None else round(v, 4) for k, v in stats._asdict().items()},
     )

@@ -7,22 +7,26 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-MIN_GLASS_SHARE = 0.02  # less glass than this in view (a crop inside the tissue): not measured
+MIN_SHARE = 0.02  # less glass (or tissue) than this in view: its brightness is not measured
 
 
 class ExposureStats(NamedTuple):
     glass_brightness: float | None  # median grey; None when there is hardly any glass
-    tissue_brightness: float  # median grey
+    tissue_brightness: float | None  # median grey; None when there is hardly any tissue
     clipped_fraction: float  # share of the image clipped white
 
 
 def exposure_stats(rgb: np.ndarray, tissue: np.ndarray) -> ExposureStats:
-    """Without glass in view the light source is not measured: the tissue's own brightness
-    says nothing about it."""
+    """Without glass in view (a crop inside the tissue) the light source is not measured: the
+    tissue's own brightness says nothing about it; nor, without tissue, the staining."""
     grey = cv2.cvtColor(np.ascontiguousarray(rgb[..., :3]), cv2.COLOR_RGB2GRAY)
-    stained = grey[tissue] if tissue.any() else grey.reshape(-1)
-    glass = float(np.median(grey[~tissue])) if (~tissue).mean() >= MIN_GLASS_SHARE else None
-    return ExposureStats(glass, float(np.median(stained)), float((_channel_min(rgb) >= 254).mean()))
+    return ExposureStats(
+        _median_where(grey, ~tissue), _median_where(grey, tissue), float((_channel_min(rgb) >= 254).mean())
+    )
+
+
+def _median_where(grey: np.ndarray, where: np.ndarray) -> float | None:
+    return float(np.median(grey[where])) if where.mean() >= MIN_SHARE else None
 
 
 def exposure_mask(rgb: np.ndarray, tissue: np.ndarray) -> np.ndarray:

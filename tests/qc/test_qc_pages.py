@@ -24,10 +24,13 @@ def test_not_applicable_checks_say_so_in_both_languages(
     glowing = fluorescent(reader.read_region((0, 0), 0, reader.info.dimensions))
     path = write_pyramid(RasterSlideReader.from_array(glowing), tmp_path / "glow.tiff", mpp=0.499)
     slide = ingest_slide(settings, path, accounts.exam_a_id, accounts.expert_a_id)
-    login(app_client, "expert-a")
+    login(app_client, "admin")
     page = app_client.get(f"/slides/{slide}/qc").text
     assert page.count("not applicable") == 5 and "A bright-field check: this is a fluorescence slide." in page
     assert "None" not in page and "QC passed" in page
+    assert 'id="make-reference"' not in page  # its colours are no standard for stained slides
+    refused = app_client.put("/api/v1/qc/colour-reference", json={"slide_id": slide})
+    assert refused.status_code == 422 and "fluorescence slide" in refused.json()["detail"]
     viewer = app_client.get(f"/slides/{slide}").text
     pen_row = re.search(r'<tr data-check="pen"[^>]*>(.*?)</tr>', viewer)
     assert pen_row and re.findall(r"<td>(.*?)</td>", pen_row.group(1))[1:4:2] == ["—", "not applicable"]

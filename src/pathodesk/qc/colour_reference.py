@@ -65,6 +65,8 @@ def image_histogram(rgb: np.ndarray) -> np.ndarray:
 def slide_histogram(reader: SlideReader) -> np.ndarray:
     """The tissue's colours of a slide, seen as the colour check sees every slide."""
     tissue = detect_tissue(reader)
+    if tissue.dark_field:
+        raise ValidationFailedError("A fluorescence slide cannot be the colour reference of stained slides.")
     if not tissue.mask.any():
         raise ValidationFailedError("No tissue was found on this slide to take its colours from.")
     return colour_histogram(tissue.thumbnail, tissue.mask)

@@ -76,6 +76,7 @@ def test_with_no_glass_in_view_the_light_is_not_judged_by_the_tissue(
     checks = report["checks"]
     assert isinstance(checks, dict)
     assert checks["tissue_coverage"]["score"] > 0.98
+    assert checks["blur"]["tiles"] == 4 and checks["blur"]["passed"] is True  # 350 µm: tiles of half that
     exposure = checks["exposure"]
     assert exposure["score"] is None and exposure["glass_brightness"] is None and exposure["passed"] is True
     assert 100 < exposure["tissue_brightness"] < 225
@@ -118,5 +119,6 @@ def test_on_empty_glass_only_the_tissue_coverage_fails(tmp_path: Path) -> None:
     assert isinstance(checks, dict)
     flagged = [name for name, check in checks.items() if not check["passed"]]
     exposure = checks["exposure"]
-    assert code == 1 and flagged == ["tissue_coverage"] and checks["colour"]["score"] is None
+    assert code == 1 and flagged == ["tissue_coverage"]
+    assert checks["colour"]["score"] is None and checks["blur"] == {"score": None, "passed": True, "tiles": 0}
     assert exposure["tissue_brightness"] is None and 230 < exposure["glass_brightness"] < 240

@@ -42,8 +42,6 @@ def high_frequency_share(rgb: np.ndarray) -> float:
 
 def blurred_fraction(sharpness_values: list[float], threshold: float) -> float:
     """Share of tissue tiles below the sharpness threshold (the blurred area)."""
-    if not sharpness_values:
-        return 0.0
     return float(np.mean(np.asarray(sharpness_values) < threshold))
 
 

@@ -98,7 +98,8 @@ def _sample_evenly(tiles: list[Tile], count: int) -> list[Tile]:
 def _blur(qc: QcInput, limits: BlurLimits) -> CheckResult:
     reader, tissue = qc.reader, qc.tissue
     mpp = reader.info.mpp_x or ASSUMED_MPP
-    tile_px = max(64, round(limits.tile_um / mpp))  # level-0 pixels
+    # level-0 pixels; on a crop under 512 µm across, tiles of half its side
+    tile_px = max(64, round(min(limits.tile_um / mpp, min(reader.info.dimensions) / 2)))
     tiles = tile_grid(tissue.mask, tissue.downsample, reader.info.dimensions, tile_px, min_fraction=0.8)
     tiles = _sample_evenly(tiles, limits.tiles)
     read_downsample = max(1.0, 1.0 / mpp)  # about 1 µm per pixel
@@ -113,6 +114,8 @@ def _blur(qc: QcInput, limits: BlurLimits) -> CheckResult:
             region = np.asarray(Image.fromarray(region).resize((target, target), Image.Resampling.BOX))
         values.append(sharpness(region))
         frequencies.append(high_frequency_share(region))
+    if not values:  # no tile mostly tissue: focus not measured
+        return CheckResult(None, True, np.zeros_like(tissue.mask), {"tiles": 0})
     fraction = blurred_fraction(values, limits.sharpness)
     sharpness_map = blur_map(tissue.mask, tissue.downsample, tiles, values)
     return CheckResult(
@@ -121,8 +124,8 @@ def _blur(qc: QcInput, limits: BlurLimits) -> CheckResult:
         tissue.mask & (sharpness_map < limits.sharpness),
         {
             "tiles": len(values),
-            "median_sharpness": round(float(np.median(values)), 4) if values else None,
-            "median_high_frequency_share": round(float(np.median(frequencies)), 5) if values else None,
+            "median_sharpness": round(float(np.median(values)), 4),
+            "median_high_frequency_share": round(float(np.median(frequencies)), 5),
         },
     )
 

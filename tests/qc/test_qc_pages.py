@@ -4,11 +4,13 @@ slide: a fluorescence slide's bright-field checks, and glass brightness with no 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 
 from pathodesk.config import Settings
+from pathodesk.qc.colour_reference import lab_reference, save_reference, slide_histogram
 from pathodesk.slides import open_slide
 from pathodesk.slides.pyramid import write_pyramid
 from pathodesk.slides.raster_backend import RasterSlideReader
@@ -37,3 +39,16 @@ def test_not_applicable_checks_say_so_in_both_languages(
     assert viewer.count("<td>not applicable</td>") == 5
     chinese = app_client.get(f"/slides/{slide}/qc", headers={"Accept-Language": "zh-CN"}).text
     assert chinese.count("不适用") == 5 and "此切片为荧光切片" in chinese
+
+
+def test_a_report_made_against_an_earlier_reference_says_so(
+    app_client: TestClient, settings: Settings, accounts: Accounts, samples: dict[str, Path]
+) -> None:
+    """Between a change of the colour reference and the recheck job reaching a slide."""
+    slide = ingest_slide(settings, samples["pyramid"], accounts.exam_a_id, accounts.expert_a_id)
+    login(app_client, "expert-a")
+    assert 'id="qc-earlier-reference"' not in app_client.get(f"/slides/{slide}/qc").text
+    reader = open_slide(samples["svs"])
+    save_reference(settings, lab_reference(slide_histogram(reader), slide, None, datetime.now(UTC)))
+    page = app_client.get(f"/slides/{slide}/qc").text
+    assert 'id="qc-earlier-reference"' in page and "Checked against an earlier colour reference" in page

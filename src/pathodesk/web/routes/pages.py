@@ -18,6 +18,7 @@ from pathodesk.i18n import supported
 from pathodesk.lifecycle.distribute import stations
 from pathodesk.lifecycle.schedule import apply_policy
 from pathodesk.ml.registry import active_model, is_weak
+from pathodesk.qc.colour_reference import report_key
 from pathodesk.storage.report import storage_report
 from pathodesk.web.access import may_see_exam, visible_exams
 from pathodesk.web.access_log import note_opened
@@ -294,10 +295,14 @@ def qc_report_page(
     slide_id: RecordId, request: Request, user: PageUser, session: DbSession, state: StateDep
 ) -> Response:
     slide = visible_slide(session, user, slide_id)
+    qc = qc_summary(state.settings, slide)
+    reference = colour_reference_public(session, state.settings)
     context = {
         "user": user,
         "slide": to_public(slide),
-        "qc": qc_summary(state.settings, slide),
-        "colour_reference": colour_reference_public(session, state.settings),
+        "qc": qc,
+        "colour_reference": reference,
+        # the reference changed since (the recheck job has not reached this slide yet)
+        "checked_against_earlier": qc.checked and report_key(slide.qc_report) != reference.key,
     }
     return templates.TemplateResponse(request, "qc_report.html", context)

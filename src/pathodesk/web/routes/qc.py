@@ -105,6 +105,7 @@ class ColourReferenceChoice(BaseModel):
 
 class ColourReferencePublic(BaseModel):
     source: str  # "built-in": TIAToolbox's H&E tile; "lab": one of the lab's slides
+    key: str  # its version, recorded in every QC report made against it
     slide_id: int | None  # the lab's reference slide (it may since have been deleted)
     set_by_name: str | None
     set_at: str | None
@@ -115,6 +116,7 @@ def _public(session: Session, reference: ColourReference, job_id: int | None = N
     setter = session.get(User, reference.set_by) if reference.set_by else None
     return ColourReferencePublic(
         source=source_of(reference.key),
+        key=reference.key,
         slide_id=reference.slide_id,
         set_by_name=setter.name if setter else None,
         set_at=reference.set_at,

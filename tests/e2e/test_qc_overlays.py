@@ -13,12 +13,16 @@ from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
 from pathodesk.qc.checks import CHECKS
+from pathodesk.slides import open_slide
+from pathodesk.slides.pyramid import write_pyramid
+from pathodesk.slides.raster_backend import RasterSlideReader
 from tests.support.accounts import Accounts
-from tests.support.browser import canvas_pixels, logged_in_page, ready, wait_until_drawn
+from tests.support.axe import audit, blocking
+from tests.support.browser import canvas_pixels, log_in, logged_in_page, ready, wait_until_drawn
 from tests.support.http import ingest
 from tests.support.paths import ARTIFACTS
 from tests.support.server import LiveServer
-from tests.support.slides import cast_copy
+from tests.support.slides import cast_copy, fluorescent
 
 ALL_LOADED = (
     "n => window.pathodeskViewer.world.getItemCount() === n &&"
@@ -68,9 +72,14 @@ def test_viewer_overlays_and_report_page(
     page.screenshot(path=str(ARTIFACTS / "qc-report.png"), full_page=True)
 
 
+def _card_picture(page: Page, check: str) -> np.ndarray:
+    """The thumbnail with the check's overlay, as drawn on its card."""
+    return np.asarray(Image.open(io.BytesIO(page.locator(f'[data-check="{check}"] .qc-stack').screenshot())))
+
+
 def _orange_share(page: Page) -> float:
     """Share of the colour card's picture drawn in the check's orange over the tissue."""
-    picture = np.asarray(Image.open(io.BytesIO(page.locator('[data-check="colour"] .qc-stack').screenshot())))
+    picture = _card_picture(page, "colour")
     red, blue = picture[..., 0].astype(int), picture[..., 2].astype(int)
     return float(((red > 180) & (blue < 110)).mean())
 
@@ -103,3 +112,28 @@ def test_an_administrator_makes_a_slide_the_colour_reference(
     after = _orange_share(page)
     page.screenshot(path=str(ARTIFACTS / "qc-colour-lab-reference.png"), full_page=True)
     assert before > 0.15 and after < 0.1 * before, (before, after)
+
+
+def test_a_fluorescence_slides_qc_in_chinese(
+    browser: Browser, live_server: LiveServer, accounts: Accounts, samples: dict[str, Path], tmp_path: Path
+) -> None:
+    """E2 on dark field: the glowing tissue is found and drawn over, and the five bright-field
+    checks say they do not apply, in Chinese; no colour-reference button for such a slide."""
+    reader = open_slide(samples["svs"])
+    glowing = fluorescent(reader.read_region((0, 0), 0, reader.info.dimensions))
+    path = write_pyramid(RasterSlideReader.from_array(glowing), tmp_path / "glow.tiff", mpp=0.499)
+    slide_id = ingest(live_server.url, "expert-a", path, accounts.exam_a_id)
+    page = browser.new_page(viewport={"width": 1440, "height": 900}, locale="zh-CN")
+    log_in(page, live_server, "admin")
+    page.goto(f"{live_server.url}/slides/{slide_id}/qc")
+    ready(page)
+    expect(page.locator("#qc-verdict")).to_contain_text("质控通过")
+    expect(page.locator(".qc-card", has_text="不适用")).to_have_count(5)
+    expect(page.locator('[data-check="pen"]')).to_contain_text("明场检查项：此切片为荧光切片。")
+    expect(page.locator("#make-reference")).to_have_count(0)
+    page.wait_for_function("() => [...document.images].every(i => i.complete && i.naturalWidth > 0)")
+    drawn_over = np.abs(_card_picture(page, "tissue_coverage").astype(int) - _card_picture(page, "pen"))
+    assert 0.2 < (drawn_over[..., :3].sum(axis=2) > 40).mean() < 0.6  # the glowing third of the slide
+    expect(page.locator("#colour-reference")).not_to_contain_text("随后将重新检查所有已质控的切片")
+    page.screenshot(path=str(ARTIFACTS / "qc-fluorescence-zh.png"), full_page=True)
+    assert blocking(audit(page)) == []

@@ -13,16 +13,13 @@ from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
 from pathodesk.qc.checks import CHECKS
-from pathodesk.slides import open_slide
-from pathodesk.slides.pyramid import write_pyramid
-from pathodesk.slides.raster_backend import RasterSlideReader
 from tests.support.accounts import Accounts
 from tests.support.axe import audit, blocking
 from tests.support.browser import canvas_pixels, log_in, logged_in_page, ready, wait_until_drawn
 from tests.support.http import ingest
 from tests.support.paths import ARTIFACTS
 from tests.support.server import LiveServer
-from tests.support.slides import cast_copy, fluorescent
+from tests.support.slides import cast_copy, fluorescent_copy
 
 ALL_LOADED = (
     "n => window.pathodeskViewer.world.getItemCount() === n &&"
@@ -119,9 +116,7 @@ def test_a_fluorescence_slides_qc_in_chinese(
 ) -> None:
     """E2 on dark field: the glowing tissue is found and drawn over, and the five bright-field
     checks say they do not apply, in Chinese; no colour-reference button for such a slide."""
-    reader = open_slide(samples["svs"])
-    glowing = fluorescent(reader.read_region((0, 0), 0, reader.info.dimensions))
-    path = write_pyramid(RasterSlideReader.from_array(glowing), tmp_path / "glow.tiff", mpp=0.499)
+    path = fluorescent_copy(samples["svs"], tmp_path / "glow.tiff")
     slide_id = ingest(live_server.url, "expert-a", path, accounts.exam_a_id)
     page = browser.new_page(viewport={"width": 1440, "height": 900}, locale="zh-CN")
     log_in(page, live_server, "admin")

@@ -18,7 +18,7 @@ from pathodesk.slides import open_slide
 from pathodesk.slides.pyramid import write_pyramid
 from pathodesk.slides.raster_backend import RasterSlideReader
 from tests.support.paths import SAMPLE_DIR
-from tests.support.slides import blurred_copy, cast_copy, fluorescent, tissue_crop
+from tests.support.slides import blurred_copy, cast_copy, fluorescent_copy, tissue_crop
 
 
 def qc(*paths: Path, data_dir: Path | None = None) -> tuple[int, dict[str, object], str]:
@@ -91,9 +91,7 @@ def test_on_a_fluorescence_slide_the_bright_field_checks_do_not_apply(
 ) -> None:
     """Stain colour, ink, folds, bubbles and glass brightness mean nothing in dark field: they
     are reported as not applicable, not flagged (the glow is green, the hue of marker ink)."""
-    reader = open_slide(samples["svs"])
-    glowing = fluorescent(reader.read_region((0, 0), 0, reader.info.dimensions))
-    path = write_pyramid(RasterSlideReader.from_array(glowing), tmp_path / "glow.tiff", mpp=0.499)
+    path = fluorescent_copy(samples["svs"], tmp_path / "glow.tiff")
     code, report, _ = qc(path)
     checks = report["checks"]
     assert isinstance(checks, dict)

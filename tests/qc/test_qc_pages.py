@@ -1,5 +1,6 @@
-"""What the QC page and the viewer's QC table show for checks that cannot be measured on a
-slide: a fluorescence slide's bright-field checks, and glass brightness with no glass."""
+"""What the QC page and the viewer's QC table show for checks that do not apply to a slide (a
+fluorescence slide's bright-field checks), and for a report made against an earlier colour
+reference."""
 
 from __future__ import annotations
 
@@ -12,19 +13,15 @@ from fastapi.testclient import TestClient
 from pathodesk.config import Settings
 from pathodesk.qc.colour_reference import lab_reference, save_reference, slide_histogram
 from pathodesk.slides import open_slide
-from pathodesk.slides.pyramid import write_pyramid
-from pathodesk.slides.raster_backend import RasterSlideReader
 from tests.support.accounts import Accounts
 from tests.support.http import login
-from tests.support.slides import fluorescent, ingest_slide
+from tests.support.slides import fluorescent_copy, ingest_slide
 
 
 def test_not_applicable_checks_say_so_in_both_languages(
     app_client: TestClient, settings: Settings, accounts: Accounts, samples: dict[str, Path], tmp_path: Path
 ) -> None:
-    reader = open_slide(samples["svs"])
-    glowing = fluorescent(reader.read_region((0, 0), 0, reader.info.dimensions))
-    path = write_pyramid(RasterSlideReader.from_array(glowing), tmp_path / "glow.tiff", mpp=0.499)
+    path = fluorescent_copy(samples["svs"], tmp_path / "glow.tiff")
     slide = ingest_slide(settings, path, accounts.exam_a_id, accounts.expert_a_id)
     login(app_client, "admin")
     page = app_client.get(f"/slides/{slide}/qc").text

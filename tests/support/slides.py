@@ -53,6 +53,13 @@ def fluorescent(pixels: np.ndarray) -> np.ndarray:
     return np.clip(noisy, 0, 255).astype(np.uint8)
 
 
+def fluorescent_copy(svs: Path, destination: Path) -> Path:
+    """The CMU slide as a fluorescence scan (``fluorescent``)."""
+    reader = open_slide(svs)
+    glowing = fluorescent(reader.read_region((0, 0), 0, reader.info.dimensions))
+    return write_pyramid(RasterSlideReader.from_array(glowing), destination, mpp=0.499)
+
+
 def ingest_slide(
     settings: Settings, path: Path, exam_id: int, user_id: int, store_downsample: int | None = None
 ) -> int:

@@ -82,7 +82,7 @@ def tissue_mask(
 
 DARK = 0.2  # brightness below which a pixel is near-black
 DARK_FIELD_SHARE = 0.5  # near-black over half the image: fluorescence
-# Measured on the thumbnails of the 6 sample slides and 3 crops here and the demo's mosaics:
+# Measured on the thumbnails of the 5 sample slides and 3 crops here and the demo's mosaics:
 # crops inside the tissue have 0-3 % glass-like pixels, slides with glass 15 % and more; the
 # pale tissue between the floor and Otsu's threshold is 3-6 % of an H&E slide, 21 % of the
 # Ki-67 crop (OS-2).

@@ -35,22 +35,26 @@ def open_slide_file(path: Path) -> Iterator[SlideReader]:
         reader.close()
 
 
-def _run_tiles(args: argparse.Namespace, settings: Settings) -> tuple[dict[str, Any], list[FileRegion]]:
+def _run_tiles(
+    args: argparse.Namespace, settings: Settings, reader: SlideReader
+) -> tuple[dict[str, Any], list[FileRegion]]:
     """The exhaustive analysis (A4–A6): every tissue tile through the tile model."""
-    from pathodesk.analysis.job import disease_params, model_mpp
-    from pathodesk.analysis.results import model_fields
-    from pathodesk.analysis.run import analyze_slide, outcome_summary
     from pathodesk.db.models import DiseaseType
     from pathodesk.ml import registry
 
     db = open_database(settings)
     with db.session() as session:
         model = registry.find_version(session, args.disease_type, args.model_version, role="tile")
+        # PyTorch and torchvision load only now: a missing model is said without waiting for them
+        from pathodesk.analysis.job import disease_params, model_mpp
+        from pathodesk.analysis.results import model_fields
+        from pathodesk.analysis.run import analyze_slide, outcome_summary
+
         loaded = registry.load(settings, model)
         params = disease_params(session.get(DiseaseType, args.disease_type), loaded.labels)
         names, mpp_of_model = model_fields(model), model_mpp(model)
     db.dispose()
-    with open_slide_file(args.slide) as reader, progress_bar(args, _("tiles"), unit="tile") as bar:
+    with progress_bar(args, _("tiles"), unit="tile") as bar:
         outcome = analyze_slide(
             reader,
             loaded,
@@ -65,12 +69,10 @@ def _run_tiles(args: argparse.Namespace, settings: Settings) -> tuple[dict[str, 
     return summary, [_file_region(r.label, r.outline, r.probability) for r in outcome.regions]
 
 
-def _run_cascade(args: argparse.Namespace, settings: Settings) -> tuple[dict[str, Any], list[FileRegion]]:
+def _run_cascade(
+    args: argparse.Namespace, settings: Settings, reader: SlideReader
+) -> tuple[dict[str, Any], list[FileRegion]]:
     """The cascade (C1–C4): low power everywhere, high power in the candidates only."""
-    from pathodesk.analysis.cascade import cascade_slide
-    from pathodesk.analysis.cascade_job import cascade_settings, cascade_summary, grade_scale
-    from pathodesk.analysis.job import disease_params, model_mpp
-    from pathodesk.analysis.results import model_fields
     from pathodesk.db.models import DiseaseType
     from pathodesk.ml import registry
 
@@ -78,6 +80,12 @@ def _run_cascade(args: argparse.Namespace, settings: Settings) -> tuple[dict[str
     with db.session() as session:
         fine = registry.find_version(session, args.disease_type, args.model_version, role="fine")
         coarse = registry.model_for_slide_type(session, args.disease_type, role="coarse")
+        # PyTorch and torchvision load only now: a missing model is said without waiting for them
+        from pathodesk.analysis.cascade import cascade_slide
+        from pathodesk.analysis.cascade_job import cascade_settings, cascade_summary, grade_scale
+        from pathodesk.analysis.job import disease_params, model_mpp
+        from pathodesk.analysis.results import model_fields
+
         fine_loaded, coarse_loaded = registry.load(settings, fine), registry.load(settings, coarse)
         disease = session.get(DiseaseType, args.disease_type)
         params = disease_params(disease, fine_loaded.labels)
@@ -86,7 +94,7 @@ def _run_cascade(args: argparse.Namespace, settings: Settings) -> tuple[dict[str
         names = model_fields(fine) | model_fields(coarse, "coarse_model")
         mpp_of_model = model_mpp(fine)
     db.dispose()
-    with open_slide_file(args.slide) as reader, progress_bar(args, _("tiles"), unit="tile") as bar:
+    with progress_bar(args, _("tiles"), unit="tile") as bar:
         outcome = cascade_slide(
             reader,
             coarse_loaded,
@@ -155,7 +163,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     with db.session() as session:
         colours = label_colours(session.get(DiseaseType, args.disease_type))
     db.dispose()
-    summary, regions = (_run_cascade if mode == "cascade" else _run_tiles)(args, settings)
+    with open_slide_file(args.slide) as reader:  # a wrong path is said before a model loads
+        summary, regions = (_run_cascade if mode == "cascade" else _run_tiles)(args, settings, reader)
     if out is not None and file_kind is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         staged = out.with_name(f".{out.name}.partial")

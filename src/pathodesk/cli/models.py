@@ -43,7 +43,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     from pathodesk.db.models import DiseaseType
     from pathodesk.ml import registry
     from pathodesk.ml.data import read_groups, scan_class_folders
-    from pathodesk.ml.train import TrainConfig, train, train_until
 
     if args.role == "superres":
         from pathodesk.cli.superres import train_superres_command
@@ -64,6 +63,17 @@ def cmd_train(args: argparse.Namespace) -> int:
         source = f"{args.data.name}: class folders {data.labels}"
     else:
         raise PathoDeskError("train needs --data DIR (one sub-folder per class) or --annotated SLIDE=GEOJSON")
+    settings = settings_of(args)
+    db = open_database(settings)
+    with db.session() as session:  # fail before hours of training, not after
+        disease = session.get(DiseaseType, args.disease_type)
+        if disease is None:
+            raise PathoDeskError("disease type %(name)r does not exist", name=args.disease_type)
+        grading = disease.grading
+    # Only now: importing PyTorch, torchvision and scikit-learn takes seconds a wrong
+    # argument should not wait for.
+    from pathodesk.ml.train import TrainConfig, train, train_until
+
     config = TrainConfig(
         arch=args.arch,
         epochs=args.epochs,
@@ -77,13 +87,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         stain_jitter=args.stain_jitter,
         init_from=str(args.init_from) if args.init_from else None,
     )
-    settings = settings_of(args)
-    db = open_database(settings)
-    with db.session() as session:  # fail before hours of training, not after
-        disease = session.get(DiseaseType, args.disease_type)
-        if disease is None:
-            raise PathoDeskError("disease type %(name)r does not exist", name=args.disease_type)
-        grading = disease.grading
     settings.models_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".run-", dir=settings.models_dir) as run:
         if args.role == "coarse":
@@ -228,12 +231,13 @@ def cmd_models(args: argparse.Namespace) -> int:
             return 0
         if not args.data:
             raise PathoDeskError("models evaluate needs --data DIR (one sub-folder per class)")
-        from pathodesk.ml.data import scan_class_folders
+        from pathodesk.ml.data import require_known_classes, scan_class_folders
+
+        data = scan_class_folders(args.data)
+        require_known_classes(data.labels, model.labels)  # said before PyTorch loads
         from pathodesk.ml.train import evaluate
 
-        metrics = evaluate(
-            registry.load(settings, model), scan_class_folders(args.data), progress=not args.json
-        )
+        metrics = evaluate(registry.load(settings, model), data, progress=not args.json)
     emit(
         args,
         metrics,

@@ -95,6 +95,17 @@ def scan_class_folders(root: Path, groups: dict[str, str] | None = None) -> Labe
     return found
 
 
+def require_known_classes(labels: Sequence[str], known: Sequence[str]) -> None:
+    """A model can be scored only on images of the classes it was trained on."""
+    unknown = [name for name in labels if name not in known]
+    if unknown:
+        raise DataError(
+            "classes the model does not know: %(value)s (it knows %(labels)s)",
+            value=", ".join(unknown),
+            labels=list(known),
+        )
+
+
 class Grouped(Protocol):
     """Anything with a class and a group: tiles (``Sample``) or stacks of stains."""
 

@@ -27,7 +27,15 @@ from tqdm import tqdm
 
 from pathodesk import __version__
 from pathodesk.ml.cascade_nets import load_backbone
-from pathodesk.ml.data import DataError, LabelledSet, Sample, balance_by_augmentation, group_split, groups_of
+from pathodesk.ml.data import (
+    DataError,
+    LabelledSet,
+    Sample,
+    balance_by_augmentation,
+    group_split,
+    groups_of,
+    require_known_classes,
+)
 from pathodesk.ml.metrics import classification_metrics
 from pathodesk.ml.model_file import LoadedModel, save_model
 from pathodesk.ml.model_folder import CARD_FILE, MODEL_FILE, write_log
@@ -321,13 +329,7 @@ def _card(
 def evaluate(loaded: LoadedModel, data: LabelledSet, progress: bool = True) -> dict[str, object]:
     """Accuracy, balanced accuracy, per-class F1 and confusion on a class-folder set; the
     folder names must be the model's class names (in any order)."""
-    unknown = [name for name in data.labels if name not in loaded.labels]
-    if unknown:
-        raise DataError(
-            "classes the model does not know: %(value)s (it knows %(labels)s)",
-            value=", ".join(unknown),
-            labels=loaded.labels,
-        )
+    require_known_classes(data.labels, loaded.labels)
     remap = {i: loaded.labels.index(name) for i, name in enumerate(data.labels)}
     samples = [Sample(s.path, remap[s.label], s.group, s.region) for s in data.samples]
     with tqdm(total=len(samples), desc="decoding", disable=not progress) as bar:

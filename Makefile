@@ -65,8 +65,12 @@ lint: $(STAMP) frontend/node_modules/.package-lock.json
 	$(VENV)/bin/lint-imports --no-cache
 	cd frontend && npm run --silent lint
 
+# Two test processes (pytest-xdist), a test file each at a time: run one after the other,
+# the tests leave CI's two cores idle a third of the time (waiting on servers, browsers,
+# subprocesses); the file's tests share its fixtures.
+TEST_WORKERS ?= 2
 test: setup lint
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # Every benchmark, each printing its ratio against a named baseline (API.md). Some need
 # ../shared/data (PATHODESK_SHARED_DATA_DIR); they say so and stop when it is missing.

@@ -173,3 +173,42 @@ def test_commands_without_a_model_start_without_the_model_stack(settings: Settin
     with db.session() as session:
         assert session.query(TrainedModel).count() > 0, "the shipped models were registered"
     db.dispose()
+
+
+def test_wrong_arguments_are_said_before_the_model_stack_loads(
+    settings: Settings, samples: dict[str, Path], tmp_path: Path
+) -> None:
+    """A wrong folder, slide, disease type, model or class set is a readable error without
+    first importing torch and torchvision (ten seconds and more on a slow CPU)."""
+    from PIL import Image
+
+    for name in ("mucosa", "stroma"):  # classes the shipped lung model does not know
+        (tmp_path / "classes" / name).mkdir(parents=True)
+        Image.new("RGB", (32, 32), (200, 120, 160)).save(tmp_path / "classes" / name / "a.png")
+    cases = [
+        ["train", "--disease-type", "lung", "--data", str(tmp_path / "absent")],
+        ["train", "--disease-type", "nope", "--data", str(tmp_path / "classes")],
+        ["analyze", str(tmp_path / "absent.svs"), "--disease-type", "lung"],
+        ["analyze", str(samples["svs"]), "--disease-type", "kidney"],
+        ["analyze", str(samples["svs"]), "--disease-type", "kidney", "--mode", "cascade"],
+        ["models", "evaluate", "--disease-type", "lung", "--data", str(tmp_path / "classes")],
+    ]
+    probe = (
+        "import json, sys\n"
+        "from pathodesk.cli import main\n"
+        f"for case in {cases!r}:\n"
+        f"    code = main(['--data-dir', {str(settings.data_dir)!r}, *case])\n"
+        "    print(json.dumps([code, 'torch' in sys.modules or 'torchvision' in sys.modules]))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line) for line in result.stdout.splitlines()] == [[2, False]] * len(cases)
+    said = result.stderr
+    for expected in (
+        "absent is not a folder",
+        "disease type 'nope' does not exist",
+        "absent.svs",
+        "no active model for disease type 'kidney'",
+        "classes the model does not know: mucosa, stroma",
+    ):
+        assert expected in said, said

@@ -65,9 +65,9 @@ lint: $(STAMP) frontend/node_modules/.package-lock.json
 	$(VENV)/bin/lint-imports --no-cache
 	cd frontend && npm run --silent lint
 
-# Two test processes (pytest-xdist), a test file each at a time: run one after the other,
-# the tests leave CI's two cores idle a third of the time (waiting on servers, browsers,
-# subprocesses); the file's tests share its fixtures.
+# Run one after another, the tests left CI's two cores idle a third of the time (waiting on
+# servers, browsers, subprocesses). Two pytest-xdist processes keep both busy, each taking a
+# whole test file at a time so that the file's fixtures are built once.
 TEST_WORKERS ?= 2
 test: setup lint
 	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile

@@ -14,6 +14,7 @@ from pathlib import Path
 from pathodesk.accounts import create_user
 from pathodesk.cases import get_or_create_exam
 from pathodesk.config import Settings
+from pathodesk.db.dump import is_sqlite, sqlite_path
 from pathodesk.db.models import Role
 from pathodesk.db.session import Database, migrate
 from tests.support.http import PASSWORD
@@ -34,25 +35,25 @@ def make_accounts(settings: Settings) -> Accounts:
     A new SQLite database starts as a copy of one made this way once per test process: the
     schema's migrations and three argon2 hashes cost over a second, and 200 tests start here.
     """
-    database = settings.data_dir / "pathodesk.sqlite3"
-    if settings.database_url is None and not database.exists():
-        template, accounts = _sqlite_template()
-        source, copy = sqlite3.connect(template), sqlite3.connect(database)
-        try:
-            source.backup(copy)
-        finally:
-            source.close()
-            copy.close()
-        return accounts
-    return _create_accounts(settings.resolved_database_url())
+    url = settings.resolved_database_url()
+    if not is_sqlite(url) or sqlite_path(url).exists():
+        return _create_accounts(url)
+    template, accounts = _sqlite_template()
+    source, copy = sqlite3.connect(sqlite_path(template)), sqlite3.connect(sqlite_path(url))
+    try:
+        source.backup(copy)
+    finally:
+        source.close()
+        copy.close()
+    return accounts
 
 
 @cache
-def _sqlite_template() -> tuple[Path, Accounts]:
+def _sqlite_template() -> tuple[str, Accounts]:
     folder = Path(tempfile.mkdtemp(prefix="pathodesk-accounts-"))
     atexit.register(shutil.rmtree, folder, True)
-    database = folder / "pathodesk.sqlite3"
-    return database, _create_accounts(f"sqlite:///{database}")
+    url = Settings(data_dir=folder, database_url=None).resolved_database_url()
+    return url, _create_accounts(url)
 
 
 def _create_accounts(url: str) -> Accounts:

@@ -30,6 +30,7 @@ from pathodesk.qc.colour import colour_histogram, mutual_information
 from pathodesk.qc.colour_reference import image_histogram
 from pathodesk.qc.folds import fold_mask
 from pathodesk.qc.report import run_qc
+from pathodesk.qc.stain import STAINS
 from pathodesk.sampledata import ensure_samples, fetch_he_reference
 from pathodesk.slides import open_slide
 from pathodesk.slides.base import SlideInfo, downsamples_from_dimensions, white_canvas
@@ -135,7 +136,7 @@ def main() -> None:
     reference = np.asarray(Image.open(fetch_he_reference(ROOT / "sample-data")).convert("RGB"))
     reader = open_slide(path)
     started = time.perf_counter()
-    report = run_qc(reader, image_histogram(reference))
+    report = run_qc(reader, dict.fromkeys(STAINS, image_histogram(reference)))
     ours = time.perf_counter() - started
     print({"ours": report.as_json()}, file=sys.stderr)
     started = time.perf_counter()

@@ -1,6 +1,6 @@
 """QC in the browser (issue 5, item 3): the viewer switches the tissue mask and QC overlays on
 and off over the slide, and the report page shows each check's overlay on the thumbnail; an
-administrator makes a slide the lab's colour reference there (SPEC E2)."""
+administrator makes a slide the lab's colour reference there (SPEC E2), one per stain."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from tests.support.browser import canvas_pixels, log_in, logged_in_page, ready, 
 from tests.support.http import ingest
 from tests.support.paths import ARTIFACTS
 from tests.support.server import LiveServer
-from tests.support.slides import cast_copy, fluorescent_copy
+from tests.support.slides import cast_copy, fluorescent_copy, immunostained_copy
 
 ALL_LOADED = (
     "n => window.pathodeskViewer.world.getItemCount() === n &&"
@@ -111,17 +111,24 @@ def test_an_administrator_makes_a_slide_the_colour_reference(
     assert before > 0.15 and after < 0.1 * before, (before, after)
 
 
-def test_a_fluorescence_slides_qc_in_chinese(
-    browser: Browser, live_server: LiveServer, accounts: Accounts, samples: dict[str, Path], tmp_path: Path
-) -> None:
-    """E2 on dark field: the glowing tissue is found and drawn over, and the five bright-field
-    checks say they do not apply, in Chinese; no colour-reference button for such a slide."""
-    path = fluorescent_copy(samples["svs"], tmp_path / "glow.tiff")
+def _chinese_qc_page(browser: Browser, live_server: LiveServer, accounts: Accounts, path: Path) -> Page:
+    """The QC page of a new slide, as an administrator reading Chinese sees it."""
     slide_id = ingest(live_server.url, "expert-a", path, accounts.exam_a_id)
     page = browser.new_page(viewport={"width": 1440, "height": 900}, locale="zh-CN")
     log_in(page, live_server, "admin")
     page.goto(f"{live_server.url}/slides/{slide_id}/qc")
     ready(page)
+    return page
+
+
+def test_a_fluorescence_slides_qc_in_chinese(
+    browser: Browser, live_server: LiveServer, accounts: Accounts, samples: dict[str, Path], tmp_path: Path
+) -> None:
+    """E2 on dark field: the glowing tissue is found and drawn over, and the five bright-field
+    checks say they do not apply, in Chinese; no colour-reference button for such a slide."""
+    page = _chinese_qc_page(
+        browser, live_server, accounts, fluorescent_copy(samples["svs"], tmp_path / "glow.tiff")
+    )
     expect(page.locator("#qc-verdict")).to_contain_text("质控通过")
     expect(page.locator(".qc-card", has_text="不适用")).to_have_count(5)
     expect(page.locator('[data-check="pen"]')).to_contain_text("明场检查项：此切片为荧光切片。")
@@ -132,3 +139,33 @@ def test_a_fluorescence_slides_qc_in_chinese(
     expect(page.locator("#colour-reference")).not_to_contain_text("随后将重新检查所有已质控的切片")
     page.screenshot(path=str(ARTIFACTS / "qc-fluorescence-zh.png"), full_page=True)
     assert blocking(audit(page)) == []
+
+
+def test_an_ihc_slide_gets_its_own_colour_reference_in_chinese(
+    browser: Browser, live_server: LiveServer, accounts: Accounts, samples: dict[str, Path], tmp_path: Path
+) -> None:
+    """E2 on immunohistochemistry: the page names the stain; brown DAB is not flagged against
+    the H&E picture, the colour check waits for an IHC reference, and an administrator makes
+    this slide that reference, leaving H&E's built-in one as it was."""
+    page = _chinese_qc_page(
+        browser, live_server, accounts, immunostained_copy(samples["svs"], tmp_path / "ihc.tiff")
+    )
+    expect(page.locator("#qc-verdict")).to_contain_text("质控通过")
+    expect(page.locator("#qc-stain")).to_have_text("染色：免疫组化（DAB）")
+    colour = page.locator('[data-check="colour"]')
+    expect(colour).to_contain_text("不适用")
+    expect(colour).to_contain_text("尚未为免疫组化切片选定颜色参考。")
+    expect(page.locator("#colour-reference")).to_contain_text("尚无免疫组化切片被设为颜色参考")
+    page.screenshot(path=str(ARTIFACTS / "qc-ihc-no-reference-zh.png"), full_page=True)
+    assert blocking(audit(page)) == []
+
+    page.click("#make-reference")
+    expect(page.locator("#colour-reference")).to_contain_text("此切片即为参考。", timeout=60_000)
+    ready(page)
+    expect(page.locator("#colour-reference")).to_contain_text("本实验室同种染色的参考切片")
+    expect(colour).not_to_contain_text("不适用")
+    expect(colour).not_to_have_class(re.compile("flagged"))
+    expect(page.locator("#built-in-reference")).to_have_text("停止检查免疫组化切片的颜色")
+    page.screenshot(path=str(ARTIFACTS / "qc-ihc-lab-reference-zh.png"), full_page=True)
+    he_reference = page.request.get(f"{live_server.url}/api/v1/qc/colour-reference").json()
+    assert he_reference["source"] == "built-in"

@@ -57,7 +57,8 @@ def test_qc_measures_colour_against_the_labs_reference_slide(
     _, report, _ = qc(yellowish, data_dir=tmp_path / "data")
     assert report["checks"]["colour"]["passed"] is False  # type: ignore[index]
     reader = open_slide(yellowish)
-    histogram = slide_histogram(reader)
+    histogram, stain = slide_histogram(reader)
+    assert stain == "he"
     reader.close()
     save_reference(Settings(data_dir=tmp_path / "data"), lab_reference(histogram, 1, None, datetime.now(UTC)))
     _, report, _ = qc(yellowish, data_dir=tmp_path / "data")

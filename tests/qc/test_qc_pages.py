@@ -46,6 +46,7 @@ def test_a_report_made_against_an_earlier_reference_says_so(
     login(app_client, "expert-a")
     assert 'id="qc-earlier-reference"' not in app_client.get(f"/slides/{slide}/qc").text
     reader = open_slide(samples["svs"])
-    save_reference(settings, lab_reference(slide_histogram(reader), slide, None, datetime.now(UTC)))
+    histogram, _stain = slide_histogram(reader)
+    save_reference(settings, lab_reference(histogram, slide, None, datetime.now(UTC)))
     page = app_client.get(f"/slides/{slide}/qc").text
     assert 'id="qc-earlier-reference"' in page and "Checked against an earlier colour reference" in page

@@ -15,27 +15,31 @@ def cmd_qc(args: argparse.Namespace) -> int:
     from PIL import Image
 
     from pathodesk.qc.checks import CHECKS
-    from pathodesk.qc.colour_reference import current_reference, image_histogram
+    from pathodesk.qc.colour_reference import current_references, histograms, image_histogram
     from pathodesk.qc.report import run_qc
+    from pathodesk.qc.stain import STAINS
     from pathodesk.slides import open_slide
     from pathodesk.web.vocabulary import term
 
-    if args.reference:
-        reference = image_histogram(np.asarray(Image.open(args.reference).convert("RGB")))
+    references: dict[str, np.ndarray | None]
+    if args.reference:  # the one standard for every stain
+        given = image_histogram(np.asarray(Image.open(args.reference).convert("RGB")))
+        references = dict.fromkeys(STAINS, given)
     else:
-        reference = current_reference(settings_of(args)).histogram
+        references = histograms(current_references(settings_of(args)))
     results: dict[str, dict[str, object]] = {}
     with progress_bar(args, _("quality control"), total=len(args.slides) * len(CHECKS)) as bar:
         for path in args.slides:
             reader = open_slide(Path(path))
             try:
-                report = run_qc(reader, reference, progress=lambda _step: bar.update(1))
+                report = run_qc(reader, references, progress=lambda _step: bar.update(1))
             finally:
                 reader.close()
             results[str(path)] = report.as_json()
     lines = []
     for path, result in results.items():
         lines.append(f"{_('passed') if result['passed'] else _('failed')}: {path}")
+        lines.append(f"  {_('stain')}: {term(cli_locale(), 'stain', str(result['stain']))}")
         checks = result["checks"]
         assert isinstance(checks, dict)
         for name, check in checks.items():
@@ -46,7 +50,7 @@ def cmd_qc(args: argparse.Namespace) -> int:
 
 
 def _verdict(check: dict[str, object]) -> str:
-    if check.get("applies") is False:  # a bright-field check on a fluorescence slide
+    if check.get("applies") is False:  # fluorescence, or an IHC slide without an IHC reference
         return _("not applicable")
     return _("ok") if check["passed"] else _("flagged")
 
@@ -58,6 +62,9 @@ def register(add: AddCommand) -> None:
     command.add_argument(
         "--reference",
         default=None,
-        help=_("colour reference image (default: the lab's reference slide, else TIAToolbox's H&E tile)"),
+        help=_(
+            "colour reference image for every slide (default: the lab's reference slide of the slide's"
+            " stain; for H&E without one, TIAToolbox's H&E tile)"
+        ),
     )
     command.set_defaults(handler=cmd_qc)

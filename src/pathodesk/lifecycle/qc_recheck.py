@@ -1,6 +1,7 @@
-"""Quality control made again after the lab changes its colour reference (SPEC E2): every
-stored file whose report was made against another reference is checked again, and all its
-slides take the new verdict (a file shared by several slides has one report).
+"""Quality control made again after the lab changes a colour reference (SPEC E2): every
+stored file whose report was made against another reference than its stain's now is (or
+before stains were told apart) is checked again, and all its slides take the new verdict (a
+file shared by several slides has one report).
 
 Restartable by construction: what is left to do is read from the reports themselves, so a
 job stopped half-way (a crash, a restart) leaves the others to the next one, and a reference
@@ -20,7 +21,7 @@ from pathodesk.errors import Cancelled
 from pathodesk.i18n import N_
 from pathodesk.jobs.context import JobContext
 from pathodesk.qc.at_ingest import checked
-from pathodesk.qc.colour_reference import current_reference, report_key
+from pathodesk.qc.colour_reference import NO_REFERENCE, current_references, key_of, report_key
 from pathodesk.slides.base import SlideReader
 from pathodesk.slides.overview import with_overview_levels
 from pathodesk.slides.superresolved import open_scan
@@ -30,12 +31,23 @@ QC_RECHECK_JOB = "qc-recheck"
 RECHECKING = N_("re-checking quality control")
 
 
-def files_to_recheck(session: Session, key: str) -> list[int]:
-    """One slide id per stored file whose QC ran against a reference other than ``key``."""
+def current_keys(settings: Settings) -> dict[str, str]:
+    """Per stain, the key of its colour reference now."""
+    return {stain: key_of(reference) for stain, reference in current_references(settings).items()}
+
+
+def is_stale(report: dict[str, object], keys: dict[str, str]) -> bool:
+    """Made against another reference than its stain's now, or before stains were told apart."""
+    stain = report.get("stain")
+    return stain is None or report_key(report) != keys.get(str(stain), NO_REFERENCE)
+
+
+def files_to_recheck(session: Session, keys: dict[str, str]) -> list[int]:
+    """One slide id per stored file whose QC report is stale (``is_stale``)."""
     chosen: dict[str, int] = {}
     stale: set[str] = set()
     for slide_id, sha256, report in session.execute(select(Slide.id, Slide.sha256, Slide.qc_report)):
-        if isinstance(report, dict) and "checks" in report and report_key(report) != key:
+        if isinstance(report, dict) and "checks" in report and is_stale(report, keys):
             stale.add(sha256)
         chosen.setdefault(sha256, slide_id)
     return sorted(chosen[sha256] for sha256 in stale)
@@ -79,9 +91,10 @@ def run_qc_recheck(context: JobContext) -> dict[str, object]:
     counts = {"checked": 0, "passed": 0, "unreadable": 0}
     tried: set[tuple[int, str]] = set()
     while True:
-        key = current_reference(context.settings).key
+        keys = current_keys(context.settings)
+        key = repr(sorted(keys.items()))
         with context.db.session() as session:
-            todo = [slide_id for slide_id in files_to_recheck(session, key) if (slide_id, key) not in tried]
+            todo = [slide_id for slide_id in files_to_recheck(session, keys) if (slide_id, key) not in tried]
         if not todo:
             return dict(counts)
         for done, slide_id in enumerate(todo):

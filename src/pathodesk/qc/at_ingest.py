@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from pathodesk.config import Settings
-from pathodesk.qc.colour_reference import current_reference
+from pathodesk.qc.colour_reference import NO_REFERENCE, current_references, histograms
 from pathodesk.qc.overlays import write_images
 from pathodesk.qc.report import run_qc
 from pathodesk.sampledata import SampleDataError
@@ -36,13 +36,15 @@ def qc_at_ingest(
 def checked(
     reader: SlideReader, sha256: str, settings: Settings, *, replace: bool = False
 ) -> tuple[bool | None, dict[str, object]]:
-    """Run QC against the lab's colour reference and write its pictures (see qc.overlays);
-    ``replace``: over those of an earlier run (``lifecycle.qc_recheck``)."""
+    """Run QC against the lab's colour reference of the slide's stain and write its pictures
+    (see qc.overlays); ``replace``: over those of an earlier run (``lifecycle.qc_recheck``)."""
     try:
-        reference = current_reference(settings)
-        report = run_qc(reader, reference.histogram)
+        references = current_references(settings)
+        report = run_qc(reader, histograms(references))
         write_images(report, settings.qc_dir / sha256, replace=replace)
     except (SampleDataError, OSError, ValueError) as exc:
         log.warning("quality control could not run on slide %s: %s", sha256[:12], type(exc).__name__)
         return None, {"sampled": True, "error": str(exc)[:500]}
-    return report.passed, {"sampled": True, **report.as_json(), "colour_reference": reference.describe()}
+    used = references.get(report.stain or "")
+    described = used.describe() if used else {"key": NO_REFERENCE, "stain": report.stain}
+    return report.passed, {"sampled": True, **report.as_json(), "colour_reference": described}

@@ -32,7 +32,8 @@ from pathodesk.tissue.slide import ASSUMED_MPP
 class QcInput:
     reader: SlideReader
     tissue: SlideTissue
-    reference_histogram: np.ndarray  # the standard image's colours (qc.colour_reference)
+    # the standard image's colours for this slide's stain (qc.colour_reference); None: none set
+    reference_histogram: np.ndarray | None
 
     @property
     def thumb_mpp(self) -> float:
@@ -48,6 +49,7 @@ class CheckResult:
     passed: bool
     mask: np.ndarray  # thumbnail pixels, True where the check flags the slide
     details: dict[str, Any] = field(default_factory=dict)
+    applies: bool = True  # False: the check has nothing to measure against on this slide
 
 
 @dataclass(frozen=True)
@@ -134,8 +136,10 @@ def _colour(qc: QcInput, max_mutual_information: float) -> CheckResult:
     thumbnail, mask = qc.tissue.thumbnail, qc.tissue.mask
     if not mask.any():  # no stain to compare: the coverage check reports the empty slide
         return CheckResult(None, True, mask)
-    hist = colour_histogram(thumbnail, mask)
     reference = qc.reference_histogram
+    if reference is None:  # an IHC slide before the lab chose an IHC reference
+        return CheckResult(None, True, np.zeros_like(mask), {"reason": "no_reference"}, applies=False)
+    hist = colour_histogram(thumbnail, mask)
     mi = mutual_information(hist, reference)
     return CheckResult(
         round(mi, 4),

@@ -12,6 +12,12 @@ Kept as a small JSON file beside the QC pictures, written whole (temporary file,
 the histogram's non-zero bins, the slide it came from, who set it and when, and a key that
 names it. Each QC report records the key of the reference it was made against, so a change
 of reference knows which reports to make again (``lifecycle.qc_recheck``).
+
+One reference per stain (``qc.stain``): an H&E slide is measured against the H&E reference,
+an immunohistochemistry slide against the lab's IHC reference slide. There is no built-in
+IHC picture: how much DAB a slide holds depends on the marker and the tumour, not only on
+the staining, so only a lab's own slide of its own stains can be the standard, and until an
+administrator chooses one the colour check does not apply to IHC slides.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from PIL import Image
 from pathodesk.config import Settings
 from pathodesk.errors import ValidationFailedError
 from pathodesk.qc.colour import BINS, colour_histogram
+from pathodesk.qc.stain import HE, IHC, STAINS, detect_stain
 from pathodesk.sampledata import fetch_he_reference
 from pathodesk.slides.base import SlideReader
 from pathodesk.tissue import detect_tissue
@@ -39,8 +46,10 @@ from pathodesk.tissue.mask import tissue_mask
 
 log = logging.getLogger(__name__)
 
-REFERENCE_FILE = "colour-reference.json"
+REFERENCE_FILE = "colour-reference.json"  # H&E's, under the name it had before IHC had one
+REFERENCE_FILES = {HE: REFERENCE_FILE, IHC: "colour-reference-ihc.json"}
 BUILT_IN = "built-in"  # the key of TIAToolbox's tile; reports without a key were made with it
+NO_REFERENCE = "none"  # the key of a stain without a reference: its colour is not checked
 
 
 @dataclass(frozen=True)
@@ -50,10 +59,21 @@ class ColourReference:
     slide_id: int | None = None  # the lab's standard slide; None: the built-in tile
     set_by: int | None = None  # user id
     set_at: str | None = None  # ISO 8601, UTC
+    stain: str = HE  # the slides it is the standard of (``qc.stain``)
 
     def describe(self) -> dict[str, object]:
         """What a QC report and the API say about it."""
-        return {"key": self.key, "slide_id": self.slide_id, "set_by": self.set_by, "set_at": self.set_at}
+        return {
+            "key": self.key,
+            "slide_id": self.slide_id,
+            "set_by": self.set_by,
+            "set_at": self.set_at,
+            "stain": self.stain,
+        }
+
+
+def key_of(reference: ColourReference | None) -> str:
+    return reference.key if reference else NO_REFERENCE
 
 
 def image_histogram(rgb: np.ndarray) -> np.ndarray:
@@ -62,14 +82,15 @@ def image_histogram(rgb: np.ndarray) -> np.ndarray:
     return colour_histogram(rgb, mask if mask.any() else None)
 
 
-def slide_histogram(reader: SlideReader) -> np.ndarray:
-    """The tissue's colours of a slide, seen as the colour check sees every slide."""
+def slide_histogram(reader: SlideReader) -> tuple[np.ndarray, str]:
+    """The tissue's colours of a slide, seen as the colour check sees every slide, and its stain."""
     tissue = detect_tissue(reader)
     if tissue.dark_field:
         raise ValidationFailedError("A fluorescence slide cannot be the colour reference of stained slides.")
     if not tissue.mask.any():
         raise ValidationFailedError("No tissue was found on this slide to take its colours from.")
-    return colour_histogram(tissue.thumbnail, tissue.mask)
+    stain = detect_stain(tissue.thumbnail_hsv, tissue.mask)
+    return colour_histogram(tissue.thumbnail, tissue.mask), stain
 
 
 @lru_cache(maxsize=4)
@@ -78,8 +99,8 @@ def built_in(sample_dir: Path) -> ColourReference:
     return ColourReference(image_histogram(rgb))
 
 
-def _path(settings: Settings) -> Path:
-    return settings.qc_dir / REFERENCE_FILE
+def _path(settings: Settings, stain: str) -> Path:
+    return settings.qc_dir / REFERENCE_FILES[stain]
 
 
 def _key(histogram: np.ndarray) -> str:
@@ -87,15 +108,17 @@ def _key(histogram: np.ndarray) -> str:
 
 
 def lab_reference(
-    histogram: np.ndarray, slide_id: int, set_by: int | None, set_at: datetime
+    histogram: np.ndarray, slide_id: int, set_by: int | None, set_at: datetime, stain: str = HE
 ) -> ColourReference:
-    return ColourReference(histogram, _key(histogram), slide_id, set_by, set_at.isoformat(timespec="seconds"))
+    timestamp = set_at.isoformat(timespec="seconds")
+    return ColourReference(histogram, _key(histogram), slide_id, set_by, timestamp, stain)
 
 
-def current_reference(settings: Settings) -> ColourReference:
-    """The lab's standard slide if one is set, else the built-in tile. A file that cannot be
-    read is reported and the built-in tile used (QC never blocks an upload)."""
-    path = _path(settings)
+def current_reference(settings: Settings, stain: str = HE) -> ColourReference | None:
+    """The lab's standard slide of ``stain`` if one is set, else the built-in tile for H&E
+    and none for IHC. A file that cannot be read is reported and taken as not set (QC never
+    blocks an upload)."""
+    path = _path(settings, stain)
     try:
         stored = json.loads(path.read_text())
         histogram = np.zeros(BINS**3)
@@ -105,15 +128,22 @@ def current_reference(settings: Settings) -> ColourReference:
         if not np.isclose(histogram.sum(), 1.0, atol=1e-6) or (histogram < 0).any():
             raise ValueError("the histogram does not sum to one")
         return ColourReference(
-            histogram, str(stored["key"]), stored["slide_id"], stored["set_by"], stored["set_at"]
+            histogram, str(stored["key"]), stored["slide_id"], stored["set_by"], stored["set_at"], stain
         )
     except FileNotFoundError:
         pass
     except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
-        log.warning(
-            "the lab's colour reference cannot be read (%s); the built-in one is used", type(exc).__name__
-        )
-    return built_in(settings.sample_dir)
+        log.warning("the lab's %s colour reference cannot be read (%s)", stain, type(exc).__name__)
+    return built_in(settings.sample_dir) if stain == HE else None
+
+
+def current_references(settings: Settings) -> dict[str, ColourReference | None]:
+    return {stain: current_reference(settings, stain) for stain in STAINS}
+
+
+def histograms(references: dict[str, ColourReference | None]) -> dict[str, np.ndarray | None]:
+    """What ``qc.report.run_qc`` takes: per stain, the reference's colours (None: none set)."""
+    return {stain: None if ref is None else ref.histogram for stain, ref in references.items()}
 
 
 def save_reference(settings: Settings, reference: ColourReference) -> None:
@@ -123,7 +153,7 @@ def save_reference(settings: Settings, reference: ColourReference) -> None:
         "bins": bins.tolist(),
         "weights": [float(w) for w in reference.histogram[bins]],
     }
-    path = _path(settings)
+    path = _path(settings, reference.stain)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, staging = tempfile.mkstemp(prefix=".reference-", dir=path.parent)
     try:
@@ -137,14 +167,14 @@ def save_reference(settings: Settings, reference: ColourReference) -> None:
         raise
 
 
-def clear_reference(settings: Settings) -> None:
-    """Back to the built-in tile."""
-    _path(settings).unlink(missing_ok=True)
+def clear_reference(settings: Settings, stain: str = HE) -> None:
+    """Back to the built-in tile (H&E) or to none (IHC)."""
+    _path(settings, stain).unlink(missing_ok=True)
 
 
 def source_of(key: str) -> str:
-    """ "built-in" or "lab", as pages and the API name a reference."""
-    return BUILT_IN if key == BUILT_IN else "lab"
+    """ "built-in", "lab" or "none", as pages and the API name a reference."""
+    return key if key in (BUILT_IN, NO_REFERENCE) else "lab"
 
 
 def report_key(report: dict[str, object] | None) -> str:

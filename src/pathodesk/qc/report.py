@@ -2,7 +2,8 @@
 
 Output shape (API.md): {"passed": bool, "checks": {name: {"score": x, "passed": bool, ...}}}.
 On a fluorescence slide the bright-field checks are not run: {"score": null, "passed": true,
-"applies": false}.
+"applies": false}. The report names the slide's stain (``qc.stain``: "he" or "ihc", or
+"fluorescence"), and the colour check uses the reference of that stain.
 Besides the scores, the report keeps the thumbnail and one mask per check (thumbnail pixels,
 True where the check flags the slide) so that people can see *where* a slide failed. The
 checks themselves, with their thresholds and colours, are the entries of ``checks.CHECKS``.
@@ -10,12 +11,13 @@ checks themselves, with their thresholds and colours, are the entries of ``check
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from pathodesk.qc.checks import CHECKS, QcInput
+from pathodesk.qc.stain import FLUORESCENCE, detect_stain
 from pathodesk.slides.base import SlideReader
 from pathodesk.tissue import detect_tissue
 
@@ -27,22 +29,26 @@ class QcReport:
     checks: dict[str, dict[str, object]] = field(default_factory=dict)
     thumbnail: np.ndarray | None = None
     masks: dict[str, np.ndarray] = field(default_factory=dict)
+    stain: str | None = None
 
     @property
     def passed(self) -> bool:
         return all(bool(check["passed"]) for check in self.checks.values())
 
     def as_json(self) -> dict[str, object]:
-        return {"passed": self.passed, "checks": self.checks}
+        return {"passed": self.passed, "stain": self.stain, "checks": self.checks}
 
 
 def run_qc(
-    reader: SlideReader, reference_histogram: np.ndarray, progress: StepReport | None = None
+    reader: SlideReader,
+    references: Mapping[str, np.ndarray | None],
+    progress: StepReport | None = None,
 ) -> QcReport:
-    """``reference_histogram``: the standard image's colours (``qc.colour_reference``)."""
+    """``references``: per stain, the standard image's colours (``qc.colour_reference``)."""
     tissue = detect_tissue(reader)
-    qc = QcInput(reader, tissue, reference_histogram)
-    report = QcReport(thumbnail=tissue.thumbnail)
+    stain = FLUORESCENCE if tissue.dark_field else detect_stain(tissue.thumbnail_hsv, tissue.mask)
+    qc = QcInput(reader, tissue, references.get(stain))
+    report = QcReport(thumbnail=tissue.thumbnail, stain=stain)
     for check in CHECKS.values():
         if progress:
             progress(check.name)
@@ -52,5 +58,8 @@ def run_qc(
             continue
         result = check.run(qc, check.threshold)
         report.masks[check.name] = result.mask
-        report.checks[check.name] = {"score": result.score, "passed": result.passed, **result.details}
+        entry: dict[str, object] = {"score": result.score, "passed": result.passed}
+        if not result.applies:
+            entry["applies"] = False
+        report.checks[check.name] = {**entry, **result.details}
     return report

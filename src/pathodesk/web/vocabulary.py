@@ -60,6 +60,11 @@ TERMS: dict[str, dict[str, str]] = {
         "bubbles": N_("bubbles"),
         "exposure": N_("exposure"),
     },
+    "stain": {
+        "he": N_("H&E"),
+        "ihc": N_("immunohistochemistry (DAB)"),
+        "fluorescence": N_("fluorescence"),
+    },
     "qc_detail": {
         "tiles": N_("tiles"),
         "median_sharpness": N_("median sharpness"),

@@ -19,6 +19,7 @@ from pathodesk.lifecycle.distribute import stations
 from pathodesk.lifecycle.schedule import apply_policy
 from pathodesk.ml.registry import active_model, is_weak
 from pathodesk.qc.colour_reference import report_key
+from pathodesk.qc.stain import HE, STAINS
 from pathodesk.storage.report import storage_report
 from pathodesk.web.access import may_see_exam, visible_exams
 from pathodesk.web.access_log import note_opened
@@ -296,7 +297,8 @@ def qc_report_page(
 ) -> Response:
     slide = visible_slide(session, user, slide_id)
     qc = qc_summary(state.settings, slide)
-    reference = colour_reference_public(session, state.settings)
+    stain = qc.stain if qc.stain in STAINS else HE
+    reference = colour_reference_public(session, state.settings, stain)
     context = {
         "user": user,
         "slide": to_public(slide),

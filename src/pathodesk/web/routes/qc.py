@@ -1,10 +1,12 @@
 """Quality-control report of a slide (issue 5, item 3): scores as JSON, and the thumbnail and
-per-check overlays the report page and the viewer draw; and the lab's colour reference (E2:
-the standard image the colour check compares with), which administrators set from a slide."""
+per-check overlays the report page and the viewer draw; and the lab's colour references (E2:
+the standard image the colour check compares with), one per stain, which administrators set
+from a slide."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict
@@ -21,6 +23,7 @@ from pathodesk.qc.colour_reference import (
     ColourReference,
     clear_reference,
     current_reference,
+    key_of,
     lab_reference,
     report_key,
     save_reference,
@@ -28,10 +31,12 @@ from pathodesk.qc.colour_reference import (
     source_of,
 )
 from pathodesk.qc.overlays import IMAGE_NAMES, THUMBNAIL_NAME, image_names
+from pathodesk.qc.stain import HE
 from pathodesk.web.deps import AdminUser, CurrentUser, DbSession, IdValue, RecordId, StateDep
 from pathodesk.web.route_helpers import cached_image_response, slide_handle, start_queued, visible_slide
 
 router = APIRouter(prefix="/api/v1", tags=["quality control"])
+Stain = Literal["he", "ihc"]  # qc.stain.STAINS
 
 
 class QcOverlay(BaseModel):
@@ -48,7 +53,8 @@ class QcPublic(BaseModel):
     thumbnail_url: str | None
     overlays: list[QcOverlay]
     limits: dict[str, tuple[float | None, float | None]]  # per check, the scores that pass
-    # the colour check's standard: "built-in" or the lab's reference slide, as when checked
+    stain: str | None  # "he", "ihc" or "fluorescence" (qc.stain); None: checked before stains were told
+    # the colour check's standard: "built-in", the lab's reference slide ("lab") or "none", as when checked
     colour_reference: str
     colour_reference_slide_id: int | None
 
@@ -71,6 +77,7 @@ def qc_summary(settings: Settings, slide: Slide) -> QcPublic:
             for check in image_names(directory)
         ],
         limits={name: check.score_range for name, check in CHECKS.items()},
+        stain=report.get("stain") if isinstance(report.get("stain"), str) else None,
         colour_reference=source_of(key),
         colour_reference_slide_id=described.get("slide_id") if isinstance(described, dict) else None,
     )
@@ -104,7 +111,9 @@ class ColourReferenceChoice(BaseModel):
 
 
 class ColourReferencePublic(BaseModel):
-    source: str  # "built-in": TIAToolbox's H&E tile; "lab": one of the lab's slides
+    stain: str  # the slides it is the standard of: "he" or "ihc"
+    # "built-in": TIAToolbox's H&E tile; "lab": one of the lab's slides; "none": IHC before one is chosen
+    source: str
     key: str  # its version, recorded in every QC report made against it
     slide_id: int | None  # the lab's reference slide (it may since have been deleted)
     set_by_name: str | None
@@ -112,25 +121,31 @@ class ColourReferencePublic(BaseModel):
     job_id: int | None = None  # the job checking stored slides again against it
 
 
-def _public(session: Session, reference: ColourReference, job_id: int | None = None) -> ColourReferencePublic:
-    setter = session.get(User, reference.set_by) if reference.set_by else None
+def _public(
+    session: Session, stain: str, reference: ColourReference | None, job_id: int | None = None
+) -> ColourReferencePublic:
+    setter = session.get(User, reference.set_by) if reference and reference.set_by else None
+    key = key_of(reference)
     return ColourReferencePublic(
-        source=source_of(reference.key),
-        key=reference.key,
-        slide_id=reference.slide_id,
+        stain=stain,
+        source=source_of(key),
+        key=key,
+        slide_id=reference.slide_id if reference else None,
         set_by_name=setter.name if setter else None,
-        set_at=reference.set_at,
+        set_at=reference.set_at if reference else None,
         job_id=job_id,
     )
 
 
-def colour_reference_public(session: Session, settings: Settings) -> ColourReferencePublic:
-    return _public(session, current_reference(settings))
+def colour_reference_public(session: Session, settings: Settings, stain: str = HE) -> ColourReferencePublic:
+    return _public(session, stain, current_reference(settings, stain))
 
 
 @router.get("/qc/colour-reference")
-def read_colour_reference(_user: CurrentUser, session: DbSession, state: StateDep) -> ColourReferencePublic:
-    return colour_reference_public(session, state.settings)
+def read_colour_reference(
+    _user: CurrentUser, session: DbSession, state: StateDep, stain: Stain = "he"
+) -> ColourReferencePublic:
+    return colour_reference_public(session, state.settings, stain)
 
 
 def _recheck(session: Session, state: StateDep, admin: AdminUser) -> int:
@@ -143,26 +158,29 @@ def _recheck(session: Session, state: StateDep, admin: AdminUser) -> int:
 def set_colour_reference(
     body: ColourReferenceChoice, admin: AdminUser, session: DbSession, state: StateDep
 ) -> ColourReferencePublic:
-    """This slide's tissue colours become the lab's standard; every checked slide is checked
-    again against them (a job)."""
+    """This slide's tissue colours become the lab's standard for slides of its stain; every
+    checked slide is checked again (a job)."""
     slide = visible_slide(session, admin, body.slide_id)
     try:
         reader = open_for_qc(state.settings, slide)
     except OSError:
         raise ValidationFailedError("This slide's file cannot be read.") from None
     try:
-        histogram = slide_histogram(reader)
+        histogram, stain = slide_histogram(reader)
     finally:
         reader.close()
-    reference = lab_reference(histogram, slide.id, admin.user_id, utcnow())
+    reference = lab_reference(histogram, slide.id, admin.user_id, utcnow(), stain)
     save_reference(state.settings, reference)
-    record_by(session, admin, "set-colour-reference", "slide", slide.id)
-    return _public(session, reference, _recheck(session, state, admin))
+    record_by(session, admin, "set-colour-reference", "slide", slide.id, stain=stain)
+    return _public(session, stain, reference, _recheck(session, state, admin))
 
 
 @router.delete("/qc/colour-reference", status_code=202)
-def clear_colour_reference(admin: AdminUser, session: DbSession, state: StateDep) -> ColourReferencePublic:
-    """Back to the built-in H&E reference; checked slides are checked again."""
-    clear_reference(state.settings)
-    record_by(session, admin, "clear-colour-reference", "qc", None)
-    return _public(session, current_reference(state.settings), _recheck(session, state, admin))
+def clear_colour_reference(
+    admin: AdminUser, session: DbSession, state: StateDep, stain: Stain = "he"
+) -> ColourReferencePublic:
+    """Back to the built-in H&E reference, or to none for IHC; checked slides are checked again."""
+    clear_reference(state.settings, stain)
+    record_by(session, admin, "clear-colour-reference", "qc", None, stain=stain)
+    reference = current_reference(state.settings, stain)
+    return _public(session, stain, reference, _recheck(session, state, admin))

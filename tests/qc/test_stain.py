@@ -61,6 +61,7 @@ def test_an_ihc_slide_is_checked_against_the_labs_ihc_slide_only(
     page = app_client.get(f"/slides/{ihc}/qc").text
     assert "Stain: immunohistochemistry (DAB)" in page and 'id="make-reference"' in page
     assert "No colour reference for immunohistochemistry slides has been chosen yet." in page
+    assert 'id="slide-stain">immunohistochemistry (DAB)</dd>' in app_client.get(f"/slides/{ihc}").text
 
     chosen = app_client.put("/api/v1/qc/colour-reference", json={"slide_id": ihc})
     assert chosen.status_code == 202, chosen.text

@@ -30,12 +30,12 @@ from pathodesk.qc.colour import colour_histogram, mutual_information
 from pathodesk.qc.colour_reference import image_histogram
 from pathodesk.qc.folds import fold_mask
 from pathodesk.qc.report import run_qc
-from pathodesk.qc.stain import STAINS
 from pathodesk.sampledata import ensure_samples, fetch_he_reference
 from pathodesk.slides import open_slide
 from pathodesk.slides.base import SlideInfo, downsamples_from_dimensions, white_canvas
 from pathodesk.slides.pyramid import write_pyramid
 from pathodesk.slides.raster_backend import build_pyramid
+from pathodesk.stain.kind import STAINS
 from pathodesk.tissue import pen_ink
 from pathodesk.tissue.mask import hsv
 

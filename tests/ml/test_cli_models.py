@@ -48,6 +48,7 @@ def test_train_list_activate_evaluate(cmu_tiles: Path, tmp_path: Path) -> None:
         trained = json.loads(result.stdout)
         assert trained["version"] == version and trained["active"] is (version == 1)
         assert trained["card"]["splits"]["test"]["images"] > 0
+        assert trained["card"]["stain"] == "he"  # what the viewer compares a slide's stain with
 
     listed = json.loads(pathodesk(data_dir, "models", "list", "--disease-type", "qa", "--json").stdout)
     assert [(m["version"], m["active"]) for m in listed] == [(1, True), (2, False)]
@@ -183,6 +184,7 @@ def test_train_both_cascade_stages_and_run_the_cascade(
         ["benign", "malignant"],
     )
     assert 0 < card["card"]["objectness_threshold"] < 1 and card["card"]["test"]["tissue_cells"] > 0
+    assert card["card"]["stain"] == "he"
     fine = pathodesk(
         data_dir, *common, "--role", "fine", "--arch", "fpn-mobilenetv3_small_100",
         "--epochs", "1", "--max-steps", "2", "--lr", "0.01", "--json",

@@ -1,4 +1,4 @@
-"""Telling H&E from immunohistochemistry (``qc.stain``; SPEC E2), and the colour check using a
+"""Telling H&E from immunohistochemistry (``stain.kind``; SPEC E2), and the colour check using a
 reference of the slide's own stain: an IHC slide is not measured against an H&E picture; the
 lab can make one of its IHC slides their standard, apart from its H&E standard."""
 
@@ -14,14 +14,15 @@ from PIL import Image
 
 from pathodesk.config import Settings
 from pathodesk.lifecycle.qc_recheck import is_stale
-from pathodesk.qc.stain import HE, IHC, detect_stain
+from pathodesk.ml.pipeline import dominant_stain
 from pathodesk.slides import open_slide
+from pathodesk.stain.kind import HE, IHC, detect_stain
 from pathodesk.tissue import detect_tissue
 from pathodesk.tissue.mask import hsv, tissue_mask_hsv
 from tests.support.accounts import Accounts
 from tests.support.http import login
 from tests.support.jobs import finished, wait_for
-from tests.support.slides import immunostained_copy, ingest_slide
+from tests.support.slides import immunostained, immunostained_copy, ingest_slide, tissue_crop
 
 
 def _stain_of_slide(path: Path) -> str:
@@ -45,6 +46,14 @@ def test_an_immunostained_slide_is_told_from_its_h_and_e(samples: dict[str, Path
     assert _stain_of_picture(glass) == HE  # no tissue: as every slide was before
 
 
+def test_a_model_card_names_the_stain_most_of_its_pictures_show(samples: dict[str, Path]) -> None:
+    inside = tissue_crop(samples["svs"])[..., :3]  # no glass in view
+    tiles = [inside[y : y + 112, x : x + 112] for y in (0, 112) for x in (0, 112, 224)]
+    assert len(tiles) == 6 and all(tile.shape == (112, 112, 3) for tile in tiles)
+    assert dominant_stain(tiles) == HE
+    assert dominant_stain([immunostained(tile) for tile in tiles[:4]] + tiles[4:]) == IHC
+
+
 def test_an_ihc_slide_is_checked_against_the_labs_ihc_slide_only(
     app_client: TestClient, settings: Settings, accounts: Accounts, samples: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -61,7 +70,11 @@ def test_an_ihc_slide_is_checked_against_the_labs_ihc_slide_only(
     page = app_client.get(f"/slides/{ihc}/qc").text
     assert "Stain: immunohistochemistry (DAB)" in page and 'id="make-reference"' in page
     assert "No colour reference for immunohistochemistry slides has been chosen yet." in page
-    assert 'id="slide-stain">immunohistochemistry (DAB)</dd>' in app_client.get(f"/slides/{ihc}").text
+    viewer = app_client.get(f"/slides/{ihc}").text
+    assert 'id="slide-stain">immunohistochemistry (DAB)</dd>' in viewer
+    # the exam's lung models learned from H&E tiles (their cards say so)
+    assert 'id="stain-warning"' in viewer and "AI models learned from H&amp;E slides" in viewer
+    assert 'id="stain-warning"' not in app_client.get(f"/slides/{he}").text
 
     chosen = app_client.put("/api/v1/qc/colour-reference", json={"slide_id": ihc})
     assert chosen.status_code == 202, chosen.text
@@ -94,7 +107,7 @@ def test_reports_from_before_stains_were_told_apart_are_checked_again() -> None:
 
 
 def _pictures(root: Path) -> tuple[list[Path], list[Path]]:
-    """(H&E, IHC) pictures of ../shared/data, as ``qc.stain``'s docstring counts them."""
+    """(H&E, IHC) pictures of ../shared/data, as ``stain.kind``'s docstring counts them."""
     he = sorted((root / "bci-mist-he-ihc-her2").glob("*/HE/*"))
     ihc = sorted((root / "bci-mist-he-ihc-her2").glob("*/IHC/*"))
     ihc += sorted((root / "deepliif-ki67-ihc-mpif" / "ihc_tiles").glob("*.png"))
@@ -116,7 +129,7 @@ def _pictures(root: Path) -> tuple[list[Path], list[Path]]:
 @pytest.mark.shared
 @pytest.mark.slow
 def test_on_real_pictures_no_h_and_e_is_called_ihc(shared_data: Path) -> None:
-    """Each picture shrunk 8× (a thumbnail's scale): the counts ``qc.stain`` states."""
+    """Each picture shrunk 8× (a thumbnail's scale): the counts ``stain.kind`` states."""
     he, ihc = _pictures(shared_data)
 
     def stain(path: Path) -> str:

@@ -17,8 +17,8 @@ def cmd_qc(args: argparse.Namespace) -> int:
     from pathodesk.qc.checks import CHECKS
     from pathodesk.qc.colour_reference import current_references, histograms, image_histogram
     from pathodesk.qc.report import run_qc
-    from pathodesk.qc.stain import STAINS
     from pathodesk.slides import open_slide
+    from pathodesk.stain.kind import STAINS
     from pathodesk.web.vocabulary import term
 
     references: dict[str, np.ndarray | None]

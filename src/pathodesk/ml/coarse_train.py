@@ -32,7 +32,7 @@ from pathodesk.ml.data import DataError, LabelledSet, Sample, apply_dihedral, lo
 from pathodesk.ml.model_file import save_model
 from pathodesk.ml.model_folder import CARD_FILE, MODEL_FILE, write_log
 from pathodesk.ml.model_pictures import write_pictures
-from pathodesk.ml.pipeline import Normalization
+from pathodesk.ml.pipeline import Normalization, dominant_stain
 
 GLASS = -1  # grade of a glass pixel: no grade is learnt there
 TARGET_RECALL = 0.98  # of lesion tiles, on the validation canvases (issue 14, item 6)
@@ -274,6 +274,7 @@ def train_coarse(
         "objectness_threshold": round(threshold, 5),
         "margin_threshold": round(margin_threshold, 5),
         "data": notes[0] if notes else "",
+        "stain": dominant_stain(list(cells["train"].pixels)),
         "splits": {name: _describe(data, part) for name, part in splits.items()},
         "validation": canvas_metrics(validation, threshold),
         "test": {**canvas_metrics(test, threshold), "canvases": 40, "grid": 16, "steps": config.steps},

@@ -6,6 +6,7 @@ rather than in PIL. ``bench/train.py`` measures it against a per-image PIL loop.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -16,6 +17,8 @@ from torchvision.transforms.v2 import functional as tvf
 
 from pathodesk.ml.data import Sample, load_rgb
 from pathodesk.progress import Progress
+from pathodesk.stain.kind import HE, detect_stain
+from pathodesk.tissue.mask import hsv, tissue_mask_hsv
 
 CROP_SCALE = (0.3, 1.0)  # B4: random crop of 30-100 % of the area
 CROP_RATIO = (3 / 4, 4 / 3)  # ... with aspect ratio between 3/4 and 4/3
@@ -59,6 +62,26 @@ class ImageBank:
         mean = total / count
         std = (squares / count - mean**2).clamp_min(1e-12).sqrt()
         return Normalization(tuple(mean.tolist()), tuple(std.tolist()))
+
+    def dominant_stain(self, samples: Sequence[Sample]) -> str:
+        rows = sorted({self.index[_key(s)] for s in samples})
+        return dominant_stain([self.pixels[row].permute(1, 2, 0).numpy() for row in rows])
+
+
+def dominant_stain(pictures: Sequence[np.ndarray], at_most: int = 64) -> str:
+    """The stain most of ``pictures`` (RGB) show (``stain.kind``), told on up to ``at_most``
+    of them spread over the list: a model's card says which stain it learned from."""
+    count = len(pictures)
+    chosen = pictures if count <= at_most else [pictures[i * count // at_most] for i in range(at_most)]
+    votes = Counter(picture_stain(picture) for picture in chosen)
+    return votes.most_common(1)[0][0] if votes else HE
+
+
+def picture_stain(rgb: np.ndarray) -> str:
+    """The stain of one picture's tissue (all of it if none is found)."""
+    image_hsv = hsv(rgb)
+    mask = tissue_mask_hsv(image_hsv)
+    return detect_stain(image_hsv, mask if mask.any() else np.ones(mask.shape, bool))
 
 
 def _key(sample: Sample) -> tuple[object, ...]:

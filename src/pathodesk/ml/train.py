@@ -168,6 +168,7 @@ def train(
     write_splits(splits, data.labels, out_dir / "splits.csv")
     card = _card(data, splits, config, normalization, model, history, best_epoch, test_metrics, seconds)
     card.update(disease_type=disease_type, role=role, data=data_description, notes=notes or [])
+    card["stain"] = bank.dominant_stain(splits.train)
     save_model(out_dir / MODEL_FILE, model, config.arch, data.labels, normalization, config.image_px)
     text = json.dumps(card, indent=2)
     (out_dir / CARD_FILE).write_text(text)

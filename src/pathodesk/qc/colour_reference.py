@@ -13,7 +13,7 @@ the histogram's non-zero bins, the slide it came from, who set it and when, and 
 names it. Each QC report records the key of the reference it was made against, so a change
 of reference knows which reports to make again (``lifecycle.qc_recheck``).
 
-One reference per stain (``qc.stain``): an H&E slide is measured against the H&E reference,
+One reference per stain (``stain.kind``): an H&E slide is measured against the H&E reference,
 an immunohistochemistry slide against the lab's IHC reference slide. There is no built-in
 IHC picture: how much DAB a slide holds depends on the marker and the tumour, not only on
 the staining, so only a lab's own slide of its own stains can be the standard, and until an
@@ -38,9 +38,9 @@ from PIL import Image
 from pathodesk.config import Settings
 from pathodesk.errors import ValidationFailedError
 from pathodesk.qc.colour import BINS, colour_histogram
-from pathodesk.qc.stain import HE, IHC, STAINS, detect_stain
 from pathodesk.sampledata import fetch_he_reference
 from pathodesk.slides.base import SlideReader
+from pathodesk.stain.kind import HE, IHC, STAINS, detect_stain
 from pathodesk.tissue import detect_tissue
 from pathodesk.tissue.mask import tissue_mask
 
@@ -59,7 +59,7 @@ class ColourReference:
     slide_id: int | None = None  # the lab's standard slide; None: the built-in tile
     set_by: int | None = None  # user id
     set_at: str | None = None  # ISO 8601, UTC
-    stain: str = HE  # the slides it is the standard of (``qc.stain``)
+    stain: str = HE  # the slides it is the standard of (``stain.kind``)
 
     def describe(self) -> dict[str, object]:
         """What a QC report and the API say about it."""

@@ -2,7 +2,7 @@
 
 Output shape (API.md): {"passed": bool, "checks": {name: {"score": x, "passed": bool, ...}}}.
 On a fluorescence slide the bright-field checks are not run: {"score": null, "passed": true,
-"applies": false}. The report names the slide's stain (``qc.stain``: "he" or "ihc", or
+"applies": false}. The report names the slide's stain (``stain.kind``: "he" or "ihc", or
 "fluorescence"), and the colour check uses the reference of that stain.
 Besides the scores, the report keeps the thumbnail and one mask per check (thumbnail pixels,
 True where the check flags the slide) so that people can see *where* a slide failed. The
@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pathodesk.qc.checks import CHECKS, QcInput
-from pathodesk.qc.stain import FLUORESCENCE, detect_stain
 from pathodesk.slides.base import SlideReader
+from pathodesk.stain.kind import FLUORESCENCE, detect_stain
 from pathodesk.tissue import detect_tissue
 
 StepReport = Callable[[str], object]  # the name of the check about to run

@@ -31,12 +31,12 @@ from pathodesk.qc.colour_reference import (
     source_of,
 )
 from pathodesk.qc.overlays import IMAGE_NAMES, THUMBNAIL_NAME, image_names
-from pathodesk.qc.stain import HE
+from pathodesk.stain.kind import HE
 from pathodesk.web.deps import AdminUser, CurrentUser, DbSession, IdValue, RecordId, StateDep
 from pathodesk.web.route_helpers import cached_image_response, slide_handle, start_queued, visible_slide
 
 router = APIRouter(prefix="/api/v1", tags=["quality control"])
-Stain = Literal["he", "ihc"]  # qc.stain.STAINS
+Stain = Literal["he", "ihc"]  # stain.kind.STAINS
 
 
 class QcOverlay(BaseModel):
@@ -53,7 +53,7 @@ class QcPublic(BaseModel):
     thumbnail_url: str | None
     overlays: list[QcOverlay]
     limits: dict[str, tuple[float | None, float | None]]  # per check, the scores that pass
-    stain: str | None  # "he", "ihc" or "fluorescence" (qc.stain); None: checked before stains were told
+    stain: str | None  # "he", "ihc" or "fluorescence" (stain.kind); None: checked before stains were told
     # the colour check's standard: "built-in", the lab's reference slide ("lab") or "none", as when checked
     colour_reference: str
     colour_reference_slide_id: int | None

@@ -1,7 +1,8 @@
-"""Which stain a bright-field slide carries, told from its QC thumbnail (SPEC E2): H&E or
-immunohistochemistry with DAB, so that the colour check compares a slide with a reference
-of its own stain (``qc.colour_reference``); an IHC slide measured against an H&E picture is
-flagged whatever its staining.
+"""Which stain a bright-field slide carries, told from its thumbnail (SPEC E2): H&E or
+immunohistochemistry with DAB. The colour check compares a slide with a reference of its
+own stain (``qc.colour_reference``: an IHC slide measured against an H&E picture is flagged
+whatever its staining), and a model's card names the stain it learned from
+(``ml.pipeline.dominant_stain``), so the viewer warns before H&E models outline an IHC slide.
 
 DAB is brown (hue 5-70°); H&E has none of it, but eosin's pink-magenta (hue ≥ 290° or
 under 5°), which IHC lacks. A slide is IHC when brown is at least 3 % of its coloured tissue

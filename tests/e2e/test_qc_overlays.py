@@ -169,3 +169,11 @@ def test_an_ihc_slide_gets_its_own_colour_reference_in_chinese(
     page.screenshot(path=str(ARTIFACTS / "qc-ihc-lab-reference-zh.png"), full_page=True)
     he_reference = page.request.get(f"{live_server.url}/api/v1/qc/colour-reference").json()
     assert he_reference["source"] == "built-in"
+
+    page.click("text=在阅片器中打开")  # the exam's lung models learned from H&E tiles
+    ready(page)
+    expect(page.locator("#slide-stain")).to_have_text("免疫组化（DAB）")
+    expect(page.locator("#stain-warning")).to_contain_text(
+        "质控判定此切片为免疫组化（DAB），但该病种的 AI 模型是在HE 染色切片上训练的"
+    )
+    page.screenshot(path=str(ARTIFACTS / "viewer-ihc-slide-h-and-e-models-zh.png"))

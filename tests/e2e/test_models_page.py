@@ -80,6 +80,7 @@ def test_models_page_shows_metrics_curves_and_switches_the_active_model(
     thyroid_card = chinese.locator('.model-card[data-role="tile"][data-disease-type="thyroid"] dl')
     expect(thyroid_card).to_contain_text("训练集")  # split and class names, not codes
     expect(thyroid_card).to_contain_text("正常 73 · 肿瘤 132")
+    expect(thyroid_card.locator(".model-stain")).to_have_text("在HE 染色切片上训练")
     chinese.evaluate("() => { for (const image of document.images) image.loading = 'eager'; }")
     chinese.wait_for_function("() => [...document.images].every(i => i.complete && i.naturalWidth > 300)")
     chinese.screenshot(path=str(ARTIFACTS / "models-page-zh.png"), full_page=True)

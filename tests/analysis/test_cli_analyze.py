@@ -13,6 +13,7 @@ from shapely.ops import unary_union
 from pathodesk.analysis.mosaic import split_images, write_mosaic
 from pathodesk.annotations.formats import read_annotation_file
 from pathodesk.ml.registry import SHIPPED_DIR
+from tests.support.slides import immunostained_copy
 
 
 def analyze(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -28,8 +29,16 @@ def test_analyze_a_real_slide_file(tmp_path: Path, samples: dict[str, Path]) -> 
     assert summary["tiles"] > 20 and summary["tile_px"] == 224 and summary["model"].startswith("lung v")
     assert summary["slide_label"] in ("lung_n", "lung_aca", "lung_scc")
     assert len(read_annotation_file(out.read_bytes()).regions) == len(summary["regions"])
+    assert "warning" not in done.stderr  # H&E, as the lung models learned from
     half = analyze(tmp_path, str(samples["svs"]), "--disease-type", "lung", "--tile-px", "448", "--json")
     assert json.loads(half.stdout)["tile_px"] == 448
+    restained = str(immunostained_copy(samples["svs"], tmp_path / "ihc.tiff"))
+    ihc = analyze(tmp_path, restained, "--disease-type", "lung", "--tile-px", "448", "--json")
+    assert ihc.returncode == 0 and json.loads(ihc.stdout)["tile_px"] == 448  # said, not refused
+    expected = (
+        "warning: this slide looks like immunohistochemistry (DAB), but the models learned from H&E slides"
+    )
+    assert expected in ihc.stderr
 
 
 def test_bad_arguments_are_readable_errors(tmp_path: Path, samples: dict[str, Path]) -> None:

@@ -5,6 +5,7 @@ written as ASAP XML or QuPath GeoJSON, progress on the terminal."""
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pathodesk.analysis.kinds import ANALYSIS_KINDS
 from pathodesk.cli.common import AddCommand, bar_progress, emit, open_database, progress_bar, settings_of
-from pathodesk.cli.language import _
+from pathodesk.cli.language import _, cli_locale
 from pathodesk.errors import ValidationFailedError
 
 if TYPE_CHECKING:
@@ -35,6 +36,22 @@ def open_slide_file(path: Path) -> Iterator[SlideReader]:
         reader.close()
 
 
+def _warn_of_other_stain(reader: SlideReader, cards: list[dict[str, object]]) -> None:
+    """Said before the work, on stderr: H&E models outlining an IHC slide mean little."""
+    from pathodesk.stain.kind import detect_stain, other_stain
+    from pathodesk.tissue import detect_tissue
+    from pathodesk.web.vocabulary import term
+
+    tissue = detect_tissue(reader)
+    stain = None if tissue.dark_field else detect_stain(tissue.thumbnail_hsv, tissue.mask)
+    learned = other_stain(stain, [card.get("stain") for card in cards])
+    if stain and learned:
+        locale = cli_locale()
+        names = {"slide": term(locale, "stain", stain), "models": term(locale, "stain", learned)}
+        message = _("this slide looks like %(slide)s, but the models learned from %(models)s slides") % names
+        print(_("warning: %(message)s") % {"message": message}, file=sys.stderr)
+
+
 def _run_tiles(
     args: argparse.Namespace, settings: Settings, reader: SlideReader
 ) -> tuple[dict[str, Any], list[FileRegion]]:
@@ -52,8 +69,9 @@ def _run_tiles(
 
         loaded = registry.load(settings, model)
         params = disease_params(session.get(DiseaseType, args.disease_type), loaded.labels)
-        names, mpp_of_model = model_fields(model), model_mpp(model)
+        names, mpp_of_model, cards = model_fields(model), model_mpp(model), [model.card]
     db.dispose()
+    _warn_of_other_stain(reader, cards)
     with progress_bar(args, _("tiles"), unit="tile") as bar:
         outcome = analyze_slide(
             reader,
@@ -92,8 +110,9 @@ def _run_cascade(
         scale = grade_scale(disease, fine_loaded.labels, params.background_labels)
         chosen = cascade_settings(coarse, {})
         names = model_fields(fine) | model_fields(coarse, "coarse_model")
-        mpp_of_model = model_mpp(fine)
+        mpp_of_model, cards = model_mpp(fine), [fine.card, coarse.card]
     db.dispose()
+    _warn_of_other_stain(reader, cards)
     with progress_bar(args, _("tiles"), unit="tile") as bar:
         outcome = cascade_slide(
             reader,

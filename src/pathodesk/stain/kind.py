@@ -18,6 +18,8 @@ every slide was before; in one, a dark brown tile shrunk to 64 px, no tissue was
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 HE = "he"
@@ -46,3 +48,12 @@ def detect_stain(image_hsv: np.ndarray, mask: np.ndarray) -> str:
     """``IHC`` or ``HE`` (module docstring); a slide without tissue is taken to be H&E."""
     brown, pink = stain_shares(image_hsv, mask)
     return IHC if brown >= MIN_DAB_SHARE and brown > pink else HE
+
+
+def other_stain(slide: object, learned: Iterable[object]) -> str | None:
+    """The stain models ``learned`` from (their cards' ``stain``) where a slide was found
+    stained otherwise (H&E models on an IHC slide); None when they agree or either is unknown."""
+    known = {str(stain) for stain in learned} & set(STAINS)
+    if slide not in STAINS or not known or known == {slide}:
+        return None
+    return sorted(known - {str(slide)})[0]

@@ -12,14 +12,14 @@ from sqlalchemy import select
 
 from pathodesk.analysis.results import read_summary
 from pathodesk.analysis.section_classify import last_classification
-from pathodesk.db.models import DiseaseType, Exam, Patient, Role, Slide, TrainedModel, User, utcnow
+from pathodesk.db.models import DiseaseType, Exam, Patient, Role, User, utcnow
 from pathodesk.errors import NotFoundError
 from pathodesk.i18n import supported
 from pathodesk.lifecycle.distribute import stations
 from pathodesk.lifecycle.schedule import apply_policy
 from pathodesk.ml.registry import active_model, is_weak
 from pathodesk.qc.colour_reference import report_key
-from pathodesk.stain.kind import HE, STAINS
+from pathodesk.stain.kind import HE, STAINS, other_stain
 from pathodesk.storage.report import storage_report
 from pathodesk.web.access import may_see_exam, visible_exams
 from pathodesk.web.access_log import note_opened
@@ -240,16 +240,6 @@ def audit_page(
     )
 
 
-def other_stain(slide: Slide, models: list[TrainedModel | None]) -> str | None:
-    """The stain the slide's AI models learned from, where QC found the slide stained
-    otherwise (H&E models on an IHC slide); None when they agree or either is unknown."""
-    stain = (slide.qc_report or {}).get("stain")
-    learned = {str(model.card.get("stain")) for model in models if model is not None} & set(STAINS)
-    if stain not in STAINS or not learned or learned == {stain}:
-        return None
-    return sorted(learned - {str(stain)})[0]
-
-
 @router.get("/slides/{slide_id}", response_class=HTMLResponse)
 def viewer_page(
     slide_id: RecordId, request: Request, user: PageUser, session: DbSession, state: StateDep
@@ -270,7 +260,9 @@ def viewer_page(
         # C1–C4: a cascade needs both stages' models
         "cascade_ready": all(cascade),
         "cascade_weak": any(m is not None and is_weak(m.metrics) for m in cascade),
-        "other_stain": other_stain(slide, [model, *cascade]),
+        "other_stain": other_stain(
+            (slide.qc_report or {}).get("stain"), [m.card.get("stain") for m in (model, *cascade) if m]
+        ),
         "step": {
             "place": place + 1,
             "count": len(siblings),

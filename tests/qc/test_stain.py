@@ -13,6 +13,8 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from pathodesk.config import Settings
+from pathodesk.db.models import Slide
+from pathodesk.db.session import Database
 from pathodesk.lifecycle.qc_recheck import is_stale
 from pathodesk.ml.pipeline import dominant_stain
 from pathodesk.slides import open_slide
@@ -96,6 +98,26 @@ def test_an_ihc_slide_is_checked_against_the_labs_ihc_slide_only(
     assert app_client.delete("/api/v1/qc/colour-reference", params={"stain": "giemsa"}).status_code == 422
     login(app_client, "expert-a")
     assert app_client.delete("/api/v1/qc/colour-reference", params={"stain": "ihc"}).status_code == 403
+
+
+def test_a_slide_checked_before_stains_were_told_apart_can_still_be_chosen(
+    app_client: TestClient, settings: Settings, accounts: Accounts, samples: dict[str, Path]
+) -> None:
+    """A data directory from before keeps its reports until a recheck: an administrator can
+    still make such a slide the reference, and that recheck then brings every report up to date."""
+    slide_id = ingest_slide(settings, samples["svs"], accounts.exam_a_id, accounts.expert_a_id)
+    with Database(settings.resolved_database_url()).session() as session:
+        slide = session.get(Slide, slide_id)
+        assert slide is not None and slide.qc_report is not None
+        slide.qc_report = {key: value for key, value in slide.qc_report.items() if key != "stain"}
+        session.commit()
+    login(app_client, "admin")
+    assert app_client.get(f"/api/v1/slides/{slide_id}/qc").json()["stain"] is None
+    assert 'id="make-reference"' in app_client.get(f"/slides/{slide_id}/qc").text
+    chosen = app_client.put("/api/v1/qc/colour-reference", json={"slide_id": slide_id})
+    assert chosen.status_code == 202 and chosen.json()["stain"] == HE
+    assert wait_for(finished(app_client, chosen.json()["job_id"]))["state"] == "succeeded"
+    assert app_client.get(f"/api/v1/slides/{slide_id}/qc").json()["stain"] == HE
 
 
 def test_reports_from_before_stains_were_told_apart_are_checked_again() -> None:

@@ -6,14 +6,15 @@ whatever its staining), and a model's card names the stain it learned from
 
 DAB is brown (hue 5-70°); H&E has none of it, but eosin's pink-magenta (hue ≥ 290° or
 under 5°), which IHC lacks. A slide is IHC when brown is at least 3 % of its coloured tissue
-and more than pink. Measured on ../shared/data, coloured tissue (saturation > 0.05) of each
-picture shrunk 8×, as a thumbnail sees it: 312 H&E pictures (LC25000,
-ThyHisTer, MoNuSeg, BCI and MIST, the ANHIR H&E sections, the stain references) none
-called IHC; 23 of 31 IHC pictures (BCI and MIST HER2, DeepLIIF Ki-67, ANHIR) and both
-OS-2 Ki-67 scans (brown 0.07 and 0.17 of their thumbnails) called IHC
-(``tests/qc/test_stain.py``). Of the 8 missed, 7 show almost no DAB (negative staining):
-told by colour alone they look like H&E without eosin, and are kept as H&E, which is what
-every slide was before; in one, a dark brown tile shrunk to 64 px, no tissue was found.
+and more than pink. Measured on ../shared/data (``tests/qc/test_stain.py``), on the
+coloured tissue (saturation > 0.05) of each picture shrunk 8× as a thumbnail sees it:
+- none of 312 H&E pictures (LC25000, ThyHisTer, MoNuSeg, BCI and MIST, the ANHIR H&E
+  sections, the stain references) is called IHC;
+- 23 of 31 IHC pictures (BCI and MIST HER2, DeepLIIF Ki-67, ANHIR) are, and so are both
+  OS-2 Ki-67 scans (brown 0.07 and 0.17 of their thumbnails). Of the 8 missed, 7 show
+  almost no DAB (negative staining): by colour alone they look like H&E without eosin, and
+  are kept as H&E, as every slide was before; in one, a dark brown tile shrunk to 64 px, no
+  tissue was found.
 """
 
 from __future__ import annotations

@@ -15,6 +15,11 @@ coloured tissue (saturation > 0.05) of each picture shrunk 8× as a thumbnail se
   almost no DAB (negative staining): by colour alone they look like H&E without eosin, and
   are kept as H&E, as every slide was before; in one, a dark brown tile shrunk to 64 px, no
   tissue was found.
+
+The Ki-67 hot spot keeps its own, more lenient test (``stain.ihc.dab_angle``: Macenko's
+second stain against DAB's direction), which refuses only what is clearly not DAB: a slide
+with few positive nuclei must still get its hot spot. On the same pictures it lets 10 of the
+312 H&E through and finds 23 of the 31 IHC.
 """
 
 from __future__ import annotations

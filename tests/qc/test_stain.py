@@ -77,6 +77,9 @@ def test_an_ihc_slide_is_checked_against_the_labs_ihc_slide_only(
     # the exam's lung models learned from H&E tiles (their cards say so)
     assert 'id="stain-warning"' in viewer and "AI models learned from H&amp;E slides" in viewer
     assert 'id="stain-warning"' not in app_client.get(f"/slides/{he}").text
+    listed = {slide["id"]: slide["stain"] for slide in app_client.get("/api/v1/slides").json()}
+    assert (listed[he], listed[ihc]) == (HE, IHC)
+    assert app_client.get("/").text.count('data-stain="ihc">immunohistochemistry (DAB)</span>') == 1
 
     chosen = app_client.put("/api/v1/qc/colour-reference", json={"slide_id": ihc})
     assert chosen.status_code == 202, chosen.text

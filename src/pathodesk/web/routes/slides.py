@@ -62,6 +62,7 @@ class SlidePublic(BaseModel):
     disease_type: str | None = None
     patient_code: str | None = None
     qc_passed: bool | None = None  # False: stored as non-standard (E2); None: not checked
+    stain: str | None = None  # as QC told it (stain.kind): "he", "ihc" or "fluorescence"
     status: str = "uploaded"  # A11: uploaded | analyzed | in_review | reviewed
     review_round: int = 1
     associated_images: list[str] | None = None  # label, macro…: known for slides stored since 0014
@@ -88,6 +89,8 @@ def to_public(slide: Slide) -> SlidePublic:
     public.pathology_id = slide.exam.pathology_id
     public.disease_type = slide.exam.disease_type
     public.patient_code = slide.exam.patient.patient_code
+    stain = (slide.qc_report or {}).get("stain")
+    public.stain = stain if isinstance(stain, str) else None
     return public
 
 

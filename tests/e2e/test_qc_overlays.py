@@ -177,3 +177,7 @@ def test_an_ihc_slide_gets_its_own_colour_reference_in_chinese(
         "质控判定此切片为免疫组化（DAB），但该病种的 AI 模型是在HE 染色切片上训练的"
     )
     page.screenshot(path=str(ARTIFACTS / "viewer-ihc-slide-h-and-e-models-zh.png"))
+    page.goto(f"{live_server.url}/")  # the worklist marks it
+    ready(page)
+    expect(page.locator('#slide-list .badge[data-stain="ihc"]')).to_have_text(["免疫组化（DAB）"])
+    assert blocking(audit(page)) == []

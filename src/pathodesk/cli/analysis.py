@@ -43,9 +43,9 @@ def _warn_of_other_stain(reader: SlideReader, cards: list[dict[str, object]]) ->
     from pathodesk.web.vocabulary import term
 
     tissue = detect_tissue(reader)
-    stain = None if tissue.dark_field else detect_stain(tissue.thumbnail_hsv, tissue.mask)
+    stain = detect_stain(tissue.thumbnail_hsv, tissue.mask, tissue.dark_field)
     learned = other_stain(stain, [card.get("stain") for card in cards])
-    if stain and learned:
+    if learned:
         locale = cli_locale()
         names = {"slide": term(locale, "stain", stain), "models": term(locale, "stain", learned)}
         message = _("this slide looks like %(slide)s, but the models learned from %(models)s slides") % names

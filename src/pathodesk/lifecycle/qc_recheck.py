@@ -21,7 +21,7 @@ from pathodesk.errors import Cancelled
 from pathodesk.i18n import N_
 from pathodesk.jobs.context import JobContext
 from pathodesk.qc.at_ingest import checked
-from pathodesk.qc.colour_reference import NO_REFERENCE, current_references, key_of, report_key
+from pathodesk.qc.colour_reference import NO_REFERENCE, current_references, key_of, report_key, report_stain
 from pathodesk.slides.base import SlideReader
 from pathodesk.slides.overview import with_overview_levels
 from pathodesk.slides.superresolved import open_scan
@@ -38,8 +38,8 @@ def current_keys(settings: Settings) -> dict[str, str]:
 
 def is_stale(report: dict[str, object], keys: dict[str, str]) -> bool:
     """Made against another reference than its stain's now, or before stains were told apart."""
-    stain = report.get("stain")
-    return stain is None or report_key(report) != keys.get(str(stain), NO_REFERENCE)
+    stain = report_stain(report)
+    return stain is None or report_key(report) != keys.get(stain, NO_REFERENCE)
 
 
 def files_to_recheck(session: Session, keys: dict[str, str]) -> list[int]:
@@ -89,10 +89,10 @@ def _save(db: Database, sha256: str, passed: bool | None, report: dict[str, obje
 
 def run_qc_recheck(context: JobContext) -> dict[str, object]:
     counts = {"checked": 0, "passed": 0, "unreadable": 0}
-    tried: set[tuple[int, str]] = set()
+    tried: set[tuple[int, tuple[tuple[str, str], ...]]] = set()
     while True:
         keys = current_keys(context.settings)
-        key = repr(sorted(keys.items()))
+        key = tuple(sorted(keys.items()))
         with context.db.session() as session:
             todo = [slide_id for slide_id in files_to_recheck(session, keys) if (slide_id, key) not in tried]
         if not todo:

@@ -45,6 +45,6 @@ def checked(
     except (SampleDataError, OSError, ValueError) as exc:
         log.warning("quality control could not run on slide %s: %s", sha256[:12], type(exc).__name__)
         return None, {"sampled": True, "error": str(exc)[:500]}
-    used = references.get(report.stain or "")
+    used = references.get(report.stain)
     described = used.describe() if used else {"key": NO_REFERENCE, "stain": report.stain}
     return report.passed, {"sampled": True, **report.as_json(), "colour_reference": described}

@@ -177,6 +177,12 @@ def source_of(key: str) -> str:
     return key if key in (BUILT_IN, NO_REFERENCE) else "lab"
 
 
+def report_stain(report: dict[str, object] | None) -> str | None:
+    """The stain a stored QC report names (``stain.kind``); None: made before stains were told."""
+    stain = (report or {}).get("stain")
+    return stain if isinstance(stain, str) else None
+
+
 def report_key(report: dict[str, object] | None) -> str:
     """The reference key a stored QC report was made against."""
     described = (report or {}).get("colour_reference")

@@ -18,7 +18,7 @@ import numpy as np
 
 from pathodesk.qc.checks import CHECKS, QcInput
 from pathodesk.slides.base import SlideReader
-from pathodesk.stain.kind import FLUORESCENCE, detect_stain
+from pathodesk.stain.kind import HE, detect_stain
 from pathodesk.tissue import detect_tissue
 
 StepReport = Callable[[str], object]  # the name of the check about to run
@@ -29,7 +29,7 @@ class QcReport:
     checks: dict[str, dict[str, object]] = field(default_factory=dict)
     thumbnail: np.ndarray | None = None
     masks: dict[str, np.ndarray] = field(default_factory=dict)
-    stain: str | None = None
+    stain: str = HE  # stain.kind; run_qc tells it
 
     @property
     def passed(self) -> bool:
@@ -46,7 +46,7 @@ def run_qc(
 ) -> QcReport:
     """``references``: per stain, the standard image's colours (``qc.colour_reference``)."""
     tissue = detect_tissue(reader)
-    stain = FLUORESCENCE if tissue.dark_field else detect_stain(tissue.thumbnail_hsv, tissue.mask)
+    stain = detect_stain(tissue.thumbnail_hsv, tissue.mask, tissue.dark_field)
     qc = QcInput(reader, tissue, references.get(stain))
     report = QcReport(thumbnail=tissue.thumbnail, stain=stain)
     for check in CHECKS.values():

@@ -50,8 +50,11 @@ def stain_shares(image_hsv: np.ndarray, mask: np.ndarray) -> tuple[float, float]
     return float(brown.mean()), float(pink.mean())
 
 
-def detect_stain(image_hsv: np.ndarray, mask: np.ndarray) -> str:
-    """``IHC`` or ``HE`` (module docstring); a slide without tissue is taken to be H&E."""
+def detect_stain(image_hsv: np.ndarray, mask: np.ndarray, dark_field: bool = False) -> str:
+    """``IHC`` or ``HE`` (module docstring), ``FLUORESCENCE`` for a dark-field image; a slide
+    without tissue is taken to be H&E."""
+    if dark_field:
+        return FLUORESCENCE
     brown, pink = stain_shares(image_hsv, mask)
     return IHC if brown >= MIN_DAB_SHARE and brown > pink else HE
 

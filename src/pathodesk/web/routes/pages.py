@@ -18,7 +18,7 @@ from pathodesk.i18n import supported
 from pathodesk.lifecycle.distribute import stations
 from pathodesk.lifecycle.schedule import apply_policy
 from pathodesk.ml.registry import active_model, is_weak
-from pathodesk.qc.colour_reference import report_key
+from pathodesk.qc.colour_reference import report_key, report_stain
 from pathodesk.stain.kind import HE, STAINS, other_stain
 from pathodesk.storage.report import storage_report
 from pathodesk.web.access import may_see_exam, visible_exams
@@ -261,7 +261,7 @@ def viewer_page(
         "cascade_ready": all(cascade),
         "cascade_weak": any(m is not None and is_weak(m.metrics) for m in cascade),
         "other_stain": other_stain(
-            (slide.qc_report or {}).get("stain"), [m.card.get("stain") for m in (model, *cascade) if m]
+            report_stain(slide.qc_report), [m.card.get("stain") for m in (model, *cascade) if m]
         ),
         "step": {
             "place": place + 1,

@@ -26,6 +26,7 @@ from pathodesk.qc.colour_reference import (
     key_of,
     lab_reference,
     report_key,
+    report_stain,
     save_reference,
     slide_histogram,
     source_of,
@@ -77,7 +78,7 @@ def qc_summary(settings: Settings, slide: Slide) -> QcPublic:
             for check in image_names(directory)
         ],
         limits={name: check.score_range for name, check in CHECKS.items()},
-        stain=report.get("stain") if isinstance(report.get("stain"), str) else None,
+        stain=report_stain(report),
         colour_reference=source_of(key),
         colour_reference_slide_id=described.get("slide_id") if isinstance(described, dict) else None,
     )

@@ -17,6 +17,7 @@ from pathodesk.db.changes import apply_changes
 from pathodesk.db.models import MAX_ID, Exam, Slide
 from pathodesk.errors import ConflictError, NotFoundError, ValidationFailedError
 from pathodesk.ingest import ingest_staged
+from pathodesk.qc.colour_reference import report_stain
 from pathodesk.slides import thumbnail
 from pathodesk.storage import STORE_DOWNSAMPLES, slide_file
 from pathodesk.web.access import may_see_exam
@@ -89,8 +90,7 @@ def to_public(slide: Slide) -> SlidePublic:
     public.pathology_id = slide.exam.pathology_id
     public.disease_type = slide.exam.disease_type
     public.patient_code = slide.exam.patient.patient_code
-    stain = (slide.qc_report or {}).get("stain")
-    public.stain = stain if isinstance(stain, str) else None
+    public.stain = report_stain(slide.qc_report)
     return public
 
 
